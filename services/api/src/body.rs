@@ -1,0 +1,141 @@
+//! Request bodies: JSON objects read whole (size-limited), then checked field by field so a
+//! 400 names every bad field at once, including unknown ones.
+
+use crate::error::{ApiError, FieldError};
+use axum::extract::{FromRequest, Request};
+use serde_json::{Map, Value};
+
+/// Largest request body accepted.
+pub(crate) const MAX_BODY: usize = 256 * 1024;
+
+/// A JSON object body.
+pub(crate) struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "the request body could not be read or is larger than {} KiB",
+                    MAX_BODY / 1024
+                ))
+            })?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+        match value {
+            Value::Object(map) => Ok(JsonObject(map)),
+            _ => Err(ApiError::BadRequest(
+                "the body must be a JSON object".into(),
+            )),
+        }
+    }
+}
+
+/// Field-by-field reading of a JSON object, collecting every problem.
+pub(crate) struct Fields<'a> {
+    obj: &'a Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Fields<'a> {
+    /// Starts reading; fields outside `allowed` are reported as unknown.
+    pub fn new(obj: &'a Map<String, Value>, allowed: &[&str]) -> Self {
+        let mut errors = Vec::new();
+        for key in obj.keys() {
+            if !allowed.contains(&key.as_str()) {
+                errors.push(FieldError {
+                    field: key.clone(),
+                    message: format!("unknown field: the fields are {}", allowed.join(", ")),
+                });
+            }
+        }
+        Self { obj, errors }
+    }
+
+    /// Records a problem.
+    pub fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// The raw value, if present and not null.
+    pub fn value(&self, name: &str) -> Option<&'a Value> {
+        self.obj.get(name).filter(|v| !v.is_null())
+    }
+
+    /// A string field; required ones report absence.
+    pub fn string(&mut self, name: &str, required: bool) -> Option<String> {
+        match self.value(name) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                self.error(name, format!("must be a string, got {}", kind(other)));
+                None
+            }
+            None => {
+                if required {
+                    self.error(name, "is required");
+                }
+                None
+            }
+        }
+    }
+
+    /// A required, trimmed, non-empty string of at most `max` characters.
+    pub fn text(&mut self, name: &str, required: bool, max: usize) -> Option<String> {
+        let s = self.string(name, required)?;
+        let t = s.trim();
+        if t.is_empty() {
+            self.error(name, "must not be empty");
+            return None;
+        }
+        if t.chars().count() > max {
+            self.error(name, format!("must be at most {max} characters"));
+            return None;
+        }
+        if t.chars().any(char::is_control) {
+            self.error(name, "must not contain control characters");
+            return None;
+        }
+        Some(t.to_owned())
+    }
+
+    /// Ends reading: Ok when nothing was wrong.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Invalid(self.errors))
+        }
+    }
+}
+
+/// The JSON type of a value, for messages.
+pub(crate) fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Checks a domain name shape (`contoso.com`).
+pub(crate) fn is_domain(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    s.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}

@@ -1,0 +1,73 @@
+//! `/connections/microsoft`: the MSP's multi-tenant Graph app (client secret sealed, masked).
+
+use crate::auth::Caller;
+use crate::body::{Fields, JsonObject};
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::State;
+use axum::Json;
+use docsync_domain::{mask, ApiKey};
+use docsync_store::Permission;
+use serde_json::{json, Value};
+
+pub(crate) async fn get_microsoft(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.require(Permission::IntegrationsRead)?;
+    let conn = state
+        .store
+        .microsoft_connection(account)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound("no Microsoft connection yet: PUT /connections/microsoft".into())
+        })?;
+    let secret = state
+        .master
+        .open(&conn.client_secret_sealed)
+        .map(|s| mask(&s))
+        .unwrap_or_else(|_| "•••• (unreadable with the current master key)".into());
+    Ok(Json(json!({
+        "clientId": conn.client_id,
+        "clientSecret": secret,
+        "updatedAt": conn.updated_at,
+    })))
+}
+
+pub(crate) async fn put_microsoft(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.require(Permission::IntegrationsManage)?;
+    let mut f = Fields::new(&body, &["clientId", "clientSecret"]);
+    let client_id = f.text("clientId", true, 64);
+    if let Some(id) = &client_id {
+        if uuid::Uuid::parse_str(id).is_err() && !id.starts_with("sandbox-") {
+            f.error(
+                "clientId",
+                "must be the app (client) id, a UUID from Entra → App registrations",
+            );
+        }
+    }
+    let secret =
+        f.string("clientSecret", true)
+            .and_then(|s| match ApiKey::parse("clientSecret", &s) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    f.error("clientSecret", e);
+                    None
+                }
+            });
+    f.finish()?;
+    let (Some(client_id), Some(secret)) = (client_id, secret) else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+    state
+        .store
+        .put_microsoft_connection(account, &client_id, &state.master.seal(secret.expose()))
+        .await?;
+    Ok(Json(
+        json!({"clientId": client_id, "clientSecret": secret.masked()}),
+    ))
+}

@@ -1,0 +1,113 @@
+//! API errors: every failure is JSON `{"error": code, "message": text, "fields": [...]}` with
+//! the right status, and never carries a secret.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::json;
+
+/// One bad field and how to fix it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldError {
+    /// JSON path of the field, e.g. `companyIdByTenantId.3f2b...`.
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// An API failure.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: bad input; lists every bad field.
+    Invalid(Vec<FieldError>),
+    /// 400: a request that cannot be carried out as asked (with a message).
+    BadRequest(String),
+    /// 401: no or unknown token.
+    Unauthorized,
+    /// 403: the token lacks a permission.
+    Forbidden(&'static str),
+    /// 404: no such thing in this account.
+    NotFound(String),
+    /// 409: conflicts with what exists.
+    Conflict(String),
+    /// 503: a dependency is down; try again later.
+    Unavailable(String),
+    /// 500: a bug or an unexpected fault (details only in logs).
+    Internal(String),
+}
+
+impl ApiError {
+    /// One bad field.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Invalid(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+}
+
+impl From<docsync_store::StoreError> for ApiError {
+    fn from(e: docsync_store::StoreError) -> Self {
+        match e {
+            docsync_store::StoreError::Conflict(m) => ApiError::Conflict(m),
+            docsync_store::StoreError::Pool(_) => {
+                ApiError::Unavailable("the database is unavailable".into())
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, fields) = match self {
+            ApiError::Invalid(fields) => {
+                let message = fields
+                    .iter()
+                    .map(|f| format!("{}: {}", f.field, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                (StatusCode::BAD_REQUEST, "invalid_request", message, fields)
+            }
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m, vec![]),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send a valid API token as `Authorization: Bearer <token>` (create one with `docsync token create`)".into(),
+                vec![],
+            ),
+            ApiError::Forbidden(perm) => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this token lacks the {perm} permission"),
+                vec![],
+            ),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, vec![]),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m, vec![]),
+            ApiError::Unavailable(m) => {
+                let body = Json(json!({"error": "unavailable", "message": m, "fields": []}));
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::RETRY_AFTER, "5")],
+                    body,
+                )
+                    .into_response();
+            }
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "something went wrong inside docsync; the details are in its logs".into(),
+                    vec![],
+                )
+            }
+        };
+        (
+            status,
+            Json(json!({"error": code, "message": message, "fields": fields})),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,123 @@
+//! `/integrations/{provider}/runs` and `/runs/{id}`: what happened to each push.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use docsync_domain::{Provider, RunId, RunState};
+use docsync_store::{Permission, Run, RunFilter};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub(crate) fn run_view(run: &Run) -> Value {
+    json!({
+        "id": run.id,
+        "tenantId": run.tenant_id,
+        "provider": run.provider,
+        "trigger": run.trigger,
+        "state": run.state,
+        "attempts": run.attempts,
+        "error": run.error,
+        "remoteId": run.remote_id,
+        "snapshotId": run.snapshot_id,
+        "createdAt": run.created_at,
+        "updatedAt": run.updated_at,
+        "finishedAt": run.finished_at,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    tenant_id: Option<String>,
+    state: Option<String>,
+    limit: Option<String>,
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(p): Path<String>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.require(Permission::IntegrationsRead)?;
+    let provider: Provider = p.parse().map_err(|e: String| ApiError::NotFound(e))?;
+    let Query(q) = query.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "bad query: {e}; the filters are tenantId, state and limit"
+        ))
+    })?;
+    let mut errors = Vec::new();
+    let tenant_id = match q.tenant_id.as_deref().map(str::parse) {
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            errors.push(("tenantId", e));
+            None
+        }
+        None => None,
+    };
+    let run_state = match q.state.as_deref().map(str::parse::<RunState>) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            errors.push(("state", e));
+            None
+        }
+        None => None,
+    };
+    let limit = match q.limit.as_deref().map(str::parse::<i64>) {
+        Some(Ok(n)) if (1..=1000).contains(&n) => Some(n),
+        Some(_) => {
+            errors.push(("limit", "must be a whole number from 1 to 1000".into()));
+            None
+        }
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(
+            errors
+                .into_iter()
+                .map(|(field, message)| crate::error::FieldError {
+                    field: field.into(),
+                    message,
+                })
+                .collect(),
+        ));
+    }
+    let runs = state
+        .store
+        .runs(
+            account,
+            provider,
+            &RunFilter {
+                tenant_id,
+                state: run_state,
+                limit,
+            },
+        )
+        .await?;
+    Ok(Json(
+        json!({"runs": runs.iter().map(run_view).collect::<Vec<_>>()}),
+    ))
+}
+
+pub(crate) async fn one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.require(Permission::IntegrationsRead)?;
+    let id: RunId = id.parse().map_err(|e: String| ApiError::field("id", e))?;
+    let run = state
+        .store
+        .run(account, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no run {id} in this account")))?;
+    let events = state.store.run_events(id).await?;
+    let mut v = run_view(&run);
+    v["events"] = json!(events
+        .iter()
+        .map(|e| json!({"state": e.state, "at": e.at, "detail": e.detail}))
+        .collect::<Vec<_>>());
+    Ok(Json(v))
+}

@@ -1,0 +1,186 @@
+//! `docsync demo`: the whole product on one machine. Starts the provider sandbox and every
+//! role, creates an account with 25 tenants and the Hudu integration through the API, pushes
+//! all, shows progress, and ends with a table of tenants, their articles and the requests made.
+
+use crate::fleet::{Fleet, Roles};
+use crate::settings::Settings;
+use anyhow::Context;
+use docsync_domain::crypto::MasterKey;
+use docsync_sandbox::{fixtures, Sandbox, SandboxConfig};
+use docsync_store::Permission;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+const TENANTS: usize = 25;
+
+/// Runs the demo end to end.
+pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+    println!("Provider sandbox:");
+    println!("  Graph     {}", sandbox.graph_url);
+    println!("  Login     {}", sandbox.login_url);
+    println!("  Exchange  {}", sandbox.exchange_url);
+    println!("  Hudu      {}", sandbox.hudu_url);
+    settings.graph_url = sandbox.graph_url.clone();
+    settings.login_url = sandbox.login_url.clone();
+    settings.exchange_url = sandbox.exchange_url.clone();
+    settings.allow_private_provider_urls = true;
+    settings.queue_prefix = format!("{}-demo", settings.queue_prefix);
+    if settings.master_key.is_none() {
+        settings.master_key = Some(MasterKey::generate_b64());
+    }
+    if std::net::TcpListener::bind(settings.api_addr).is_err() {
+        settings.api_addr = "127.0.0.1:0".parse()?;
+    }
+    let fleet = Fleet::start(&settings, Roles::all()).await?;
+    let api = format!(
+        "http://{}",
+        fleet.api_addr.context("the API did not start")?
+    );
+    println!("docsync API  {api}\n");
+
+    let result = drive(&fleet, &api, &sandbox).await;
+    fleet.stop().await;
+    sandbox.shutdown();
+    result
+}
+
+async fn drive(fleet: &Fleet, api: &str, sandbox: &Sandbox) -> anyhow::Result<()> {
+    let account = fleet.store.create_account("Demo MSP").await?;
+    let token = crate::admin::create_token(&fleet.store, account, &Permission::ALL).await?;
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut req = http
+            .request(method, format!("{api}{path}"))
+            .bearer_auth(&token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let resp = req.send().await?;
+            let status = resp.status();
+            let value: Value = resp.json().await.unwrap_or(Value::Null);
+            if !status.is_success() {
+                anyhow::bail!("{status}: {value}");
+            }
+            Ok::<Value, anyhow::Error>(value)
+        }
+    };
+    println!("Account {account}: connecting the Microsoft app and creating {TENANTS} tenants");
+    let defaults = SandboxConfig::default();
+    call(
+        reqwest::Method::PUT,
+        "/connections/microsoft",
+        Some(json!({"clientId": defaults.graph_client_id, "clientSecret": defaults.graph_client_secret})),
+    )
+    .await?;
+    let mut mapping = serde_json::Map::new();
+    let mut names = HashMap::new();
+    for i in 0..TENANTS {
+        let f = fixtures::tenant(i);
+        let t = call(
+            reqwest::Method::POST,
+            "/tenants",
+            Some(json!({"name": f.display_name, "primaryDomain": f.default_domain(), "microsoftTenantId": f.microsoft_tenant_id})),
+        )
+        .await?;
+        let id = t["id"].as_str().unwrap_or_default().to_owned();
+        mapping.insert(id.clone(), json!(i + 1));
+        names.insert(id, f.display_name.clone());
+    }
+    let hudu_key = defaults
+        .hudu_keys
+        .first()
+        .map(|(k, _)| k.clone())
+        .unwrap_or_default();
+    call(
+        reqwest::Method::PUT,
+        "/integrations/hudu",
+        Some(json!({"baseUrl": sandbox.hudu_url, "apiKey": hudu_key, "companyIdByTenantId": mapping})),
+    )
+    .await?;
+    let test = call(reqwest::Method::POST, "/integrations/hudu/test", None).await?;
+    println!(
+        "Hudu test connection: key valid {}, first companies: {}",
+        test["keyValid"],
+        test["firstCompanies"]
+            .as_array()
+            .map(|a| a
+                .iter()
+                .take(3)
+                .filter_map(|c| c["name"].as_str())
+                .collect::<Vec<_>>()
+                .join(", "))
+            .unwrap_or_default()
+    );
+
+    let started = Instant::now();
+    let pushed = call(reqwest::Method::POST, "/integrations/hudu/push-all", None).await?;
+    let total = pushed["runIds"].as_array().map_or(0, Vec::len);
+    println!("push-all accepted {total} runs\n");
+    let runs = loop {
+        let runs = call(
+            reqwest::Method::GET,
+            "/integrations/hudu/runs?limit=1000",
+            None,
+        )
+        .await?;
+        let list = runs["runs"].as_array().cloned().unwrap_or_default();
+        let count = |s: &str| list.iter().filter(|r| r["state"] == s).count();
+        let done = count("succeeded") + count("failed");
+        print!(
+            "\r  queued {:>3}  collecting {:>3}  publishing {:>3}  succeeded {:>3}  failed {:>3}   ",
+            count("queued"),
+            count("collecting"),
+            count("publishing"),
+            count("succeeded"),
+            count("failed")
+        );
+        let _ = std::io::stdout().flush();
+        if done >= total {
+            println!();
+            break list;
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            println!();
+            anyhow::bail!("runs did not finish within 5 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    println!(
+        "\nAll {total} pushes finished in {:.1} s\n",
+        started.elapsed().as_secs_f64()
+    );
+    println!("{:<34} {:<10} {:>8}  error", "tenant", "state", "article");
+    for r in &runs {
+        let name = names
+            .get(r["tenantId"].as_str().unwrap_or_default())
+            .cloned()
+            .unwrap_or_default();
+        println!(
+            "{:<34} {:<10} {:>8}  {}",
+            name,
+            r["state"].as_str().unwrap_or_default(),
+            r["remoteId"].as_str().unwrap_or("-"),
+            r["error"].as_str().unwrap_or("")
+        );
+    }
+    let hudu = sandbox.hudu_stats();
+    let graph = sandbox.graph_stats();
+    println!(
+        "\nRequests made: Hudu {} ({} writes, {} answered 429), Graph {} (+{} Exchange, {} tokens)",
+        hudu.requests,
+        hudu.writes,
+        hudu.rejected_429,
+        graph.requests,
+        graph.exchange_requests,
+        graph.tokens_issued
+    );
+    println!(
+        "Articles in the Hudu sandbox: {}",
+        sandbox.hudu_articles().len()
+    );
+    Ok(())
+}

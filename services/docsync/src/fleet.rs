@@ -1,0 +1,213 @@
+//! Starts any set of roles in this process around one store, one broker connection and one
+//! shutdown signal, and stops them together (a drain barrier: every role's task is joined).
+
+use crate::settings::Settings;
+use anyhow::Context;
+use docsync_domain::Shutdown;
+use docsync_queue::{Broker, QueueConfig};
+use docsync_sinks::Pacer;
+use docsync_sources::{GraphSource, GraphSourceConfig, SnapshotSource};
+use docsync_store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+
+/// Which roles to run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Roles {
+    /// The HTTP API.
+    pub api: bool,
+    /// The scheduler.
+    pub scheduler: bool,
+    /// Collectors.
+    pub collector: bool,
+    /// Publishers.
+    pub publisher: bool,
+}
+
+impl Roles {
+    /// Every role.
+    pub fn all() -> Self {
+        Self {
+            api: true,
+            scheduler: true,
+            collector: true,
+            publisher: true,
+        }
+    }
+}
+
+/// Running roles.
+pub struct Fleet {
+    shutdown: Shutdown,
+    tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
+    /// Where the API listens, when it runs.
+    pub api_addr: Option<SocketAddr>,
+    /// The shared store.
+    pub store: Store,
+    /// The shared broker connection.
+    pub broker: Arc<Broker>,
+}
+
+/// Connects to the database, creating and migrating it when needed.
+pub async fn connect_store(settings: &Settings) -> anyhow::Result<Store> {
+    docsync_store::ensure_database(&settings.database_url)
+        .await
+        .context("PostgreSQL is not reachable at DOCSYNC_DATABASE_URL")?;
+    let store = Store::connect(&settings.database_url, 16)?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Connects to the database (creating and migrating it) and the broker (declaring the
+/// topology).
+pub async fn connect(settings: &Settings) -> anyhow::Result<(Store, Arc<Broker>)> {
+    let store = connect_store(settings).await?;
+    let mut queue = QueueConfig::new(settings.amqp_url.clone());
+    queue.prefix = settings.queue_prefix.clone();
+    queue.publish_partitions = settings.publish_partitions;
+    let broker = Broker::connect(queue)
+        .await
+        .context("RabbitMQ is not reachable at DOCSYNC_AMQP_URL")?;
+    Ok((store, Arc::new(broker)))
+}
+
+impl Fleet {
+    /// Starts `roles`; returns once the API (if any) is listening.
+    pub async fn start(settings: &Settings, roles: Roles) -> anyhow::Result<Self> {
+        let (store, broker) = connect(settings).await?;
+        let shutdown = Shutdown::new();
+        let mut tasks = JoinSet::new();
+        let pacer = Pacer::new();
+        let needs_key = roles.api || roles.collector || roles.publisher;
+        let master = if needs_key {
+            Some(settings.master_key()?)
+        } else {
+            None
+        };
+        let mut api_addr = None;
+        if let (true, Some(master)) = (roles.api, master.clone()) {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let config = docsync_api::ApiConfig {
+                addr: settings.api_addr,
+                allow_private_provider_urls: settings.allow_private_provider_urls,
+            };
+            let (s, b, p, sd) = (
+                store.clone(),
+                broker.clone(),
+                pacer.clone(),
+                shutdown.clone(),
+            );
+            tasks.spawn(async move {
+                (
+                    "api",
+                    docsync_api::run(config, s, b, master, p, sd, Some(tx)).await,
+                )
+            });
+            api_addr = Some(
+                rx.await
+                    .context("the API could not start (is DOCSYNC_API_ADDR free?)")?,
+            );
+        }
+        if let (true, Some(master)) = (roles.collector, master.clone()) {
+            let source: Arc<dyn SnapshotSource> = Arc::new(GraphSource::new(GraphSourceConfig {
+                graph_url: settings.graph_url.clone(),
+                login_url: settings.login_url.clone(),
+                exchange_url: settings.exchange_url.clone(),
+                ..GraphSourceConfig::microsoft_defaults()
+            }));
+            let (s, b, sd) = (store.clone(), broker.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                (
+                    "collector",
+                    docsync_collector::run(Default::default(), s, b, master, source, sd).await,
+                )
+            });
+        }
+        if let (true, Some(master)) = (roles.publisher, master) {
+            let (s, b, p, sd) = (
+                store.clone(),
+                broker.clone(),
+                pacer.clone(),
+                shutdown.clone(),
+            );
+            tasks.spawn(async move {
+                (
+                    "publisher",
+                    docsync_publisher::run(Default::default(), s, b, master, p, sd).await,
+                )
+            });
+        }
+        if roles.scheduler {
+            let sd = shutdown.clone();
+            tasks.spawn(async move { ("scheduler", docsync_scheduler::run(sd).await) });
+        }
+        Ok(Self {
+            shutdown,
+            tasks,
+            api_addr,
+            store,
+            broker,
+        })
+    }
+
+    /// The shutdown signal shared by every role.
+    pub fn shutdown_signal(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Runs until a role stops on its own (an error) or `stop` resolves; then stops every role
+    /// and waits for them.
+    pub async fn run_until(
+        mut self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let mut failure = None;
+        tokio::select! {
+            _ = stop => {}
+            Some(done) = self.tasks.join_next() => {
+                match done {
+                    Ok((role, Ok(()))) => tracing::warn!(role, "role stopped"),
+                    Ok((role, Err(e))) => failure = Some(e.context(format!("the {role} role failed"))),
+                    Err(e) => failure = Some(anyhow::anyhow!("a role panicked: {e}")),
+                }
+            }
+        }
+        self.stop().await;
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Stops every role and waits for them to drain.
+    pub async fn stop(mut self) {
+        self.shutdown.trigger();
+        while let Some(done) = self.tasks.join_next().await {
+            if let Ok((role, Err(e))) = done {
+                tracing::warn!(role, error = %e, "role ended with an error");
+            }
+        }
+        self.broker.close().await;
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,10 @@
+//! The `docsync` binary's library: settings from the environment, the fleet launcher used by
+//! every role command (and by the end-to-end tests), admin commands and the demo.
+
+pub mod admin;
+pub mod demo;
+pub mod fleet;
+pub mod settings;
+
+pub use fleet::{Fleet, Roles};
+pub use settings::Settings;

@@ -1,0 +1,80 @@
+//! Builds the sink of an account's integration from its stored configuration, so the fleet
+//! never needs to know one provider from another. Adding a provider means one arm here and
+//! one module in `docsync-sinks`.
+
+use docsync_domain::crypto::MasterKey;
+use docsync_domain::{rate_limit_key, AccountId, ApiKey, BaseUrl, Provider};
+use docsync_sinks::{HuduConfig, HuduSink, Pacer, Sink};
+use docsync_store::{Integration, Store};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Makes sinks for integrations, sharing one pacer per process.
+#[derive(Clone)]
+pub struct SinkFactory {
+    store: Store,
+    master: MasterKey,
+    pacer: Pacer,
+    timeout: Duration,
+}
+
+impl SinkFactory {
+    /// A factory over the store with the process's pacer.
+    pub fn new(store: Store, master: MasterKey, pacer: Pacer, timeout: Duration) -> Self {
+        Self {
+            store,
+            master,
+            pacer,
+            timeout,
+        }
+    }
+
+    /// The account's integration for `provider` and its sink, or a reason a person can act on.
+    pub async fn sink(
+        &self,
+        account_id: AccountId,
+        provider: Provider,
+    ) -> anyhow::Result<Result<(Integration, Arc<dyn Sink>), String>> {
+        let Some(integration) = self.store.integration(account_id, provider).await? else {
+            return Ok(Err(format!(
+                "the {provider} integration is not configured: PUT /integrations/{provider}"
+            )));
+        };
+        match self.build(&integration) {
+            Ok(sink) => Ok(Ok((integration, sink))),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    /// Builds the sink for a stored integration.
+    pub fn build(&self, integration: &Integration) -> Result<Arc<dyn Sink>, String> {
+        let key = self
+            .master
+            .open(&integration.api_key_sealed)
+            .map_err(|e| e.to_string())?;
+        let api_key = ApiKey::parse("apiKey", &key)?;
+        let rate_limit = integration
+            .rate_limit
+            .unwrap_or_else(|| integration.provider.default_rate_limit());
+        let limit_key = rate_limit_key(integration.provider, integration.account_id);
+        match integration.provider {
+            Provider::Hudu => {
+                let base_url = integration
+                    .base_url
+                    .clone()
+                    .ok_or("the Hudu integration has no baseUrl: PUT /integrations/hudu")?;
+                Ok(Arc::new(HuduSink::new(
+                    HuduConfig {
+                        base_url: BaseUrl::trusted(base_url),
+                        api_key,
+                        rate_limit,
+                        rate_limit_key: limit_key,
+                        timeout: self.timeout,
+                    },
+                    self.pacer.clone(),
+                )))
+            }
+            Provider::ItGlue => Err("IT Glue publishing is not available yet".into()),
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! The docsync domain: identifiers, validated configuration values, secrets and the posture
+//! snapshot that flows from sources (Microsoft Graph) to sinks (Hudu, IT Glue).
+//!
+//! Types here are parsed, not validated: a value of `BaseUrl`, `TenantId` or `ApiKey` cannot
+//! hold a bad value, so the rest of the fleet never re-checks them.
+
+pub mod crypto;
+pub mod ids;
+pub mod provider;
+pub mod run;
+pub mod secret;
+pub mod snapshot;
+pub mod url;
+
+pub use ids::{AccountId, RunId, SnapshotId, TenantId};
+pub use provider::{rate_limit_key, Provider, RateLimit};
+pub use run::{RunState, Trigger};
+pub use secret::{mask, ApiKey};
+pub use snapshot::Snapshot;
+pub use url::BaseUrl;
+pub mod schedule;
+pub mod shutdown;
+pub use schedule::{Schedule, ScheduleMode};
+pub use shutdown::Shutdown;
+pub mod locks;

@@ -1,0 +1,115 @@
+//! Provider base URLs, parsed once: scheme, host, no path debris.
+
+use serde::Serialize;
+use std::fmt;
+
+/// The root of a provider instance, e.g. `https://it.yourmsp.com`, without a trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct BaseUrl(String);
+
+/// A base URL that was accepted after a correction the user should hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedBaseUrl {
+    /// The cleaned URL.
+    pub url: BaseUrl,
+    /// What was corrected (e.g. a pasted `/api/v1` stripped), for the response.
+    pub notice: Option<String>,
+}
+
+impl BaseUrl {
+    /// Parses a user-supplied base URL. Plain `http` is accepted only when `allow_insecure`
+    /// (sandbox and tests). A pasted `/api/v1` suffix is stripped and reported.
+    pub fn parse(field: &str, raw: &str, allow_insecure: bool) -> Result<ParsedBaseUrl, String> {
+        let trimmed = raw.trim().trim_end_matches('/');
+        let parsed = url::Url::parse(trimmed).map_err(|_| {
+            format!("{field} must be a URL such as https://it.yourmsp.com, got {raw:?}")
+        })?;
+        match parsed.scheme() {
+            "https" => {}
+            "http" if allow_insecure => {}
+            _ => {
+                return Err(format!(
+                    "{field} must start with https:// (got {:?})",
+                    parsed.scheme()
+                ))
+            }
+        }
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err(format!(
+                "{field} has no host name: use e.g. https://it.yourmsp.com"
+            ));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(format!("{field} must not contain a user name or password"));
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(format!("{field} must not contain ?query or #fragment"));
+        }
+        let mut notice = None;
+        let mut text = trimmed.to_owned();
+        for suffix in ["/api/v1", "/api"] {
+            if text.to_ascii_lowercase().ends_with(suffix) {
+                text.truncate(text.len() - suffix.len());
+                notice = Some(format!(
+                    "{field}: removed {suffix:?} from the end; docsync appends /api/v1 itself"
+                ));
+                break;
+            }
+        }
+        Ok(ParsedBaseUrl {
+            url: BaseUrl(text.trim_end_matches('/').to_owned()),
+            notice,
+        })
+    }
+
+    /// Trusts a URL already checked (read back from the database or built by docsync).
+    pub fn trusted(raw: impl Into<String>) -> Self {
+        Self(raw.into().trim_end_matches('/').to_owned())
+    }
+
+    /// The URL as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The host name, for error messages.
+    pub fn host(&self) -> String {
+        url::Url::parse(&self.0)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pasted_api_v1_is_stripped_and_reported() {
+        let p = BaseUrl::parse("baseUrl", "https://it.msp.com/api/v1/", false).unwrap();
+        assert_eq!(p.url.as_str(), "https://it.msp.com");
+        assert!(p.notice.unwrap().contains("/api/v1"));
+    }
+
+    #[test]
+    fn http_is_refused_unless_allowed() {
+        assert!(BaseUrl::parse("baseUrl", "http://x.com", false)
+            .unwrap_err()
+            .contains("https://"));
+        assert!(BaseUrl::parse("baseUrl", "http://127.0.0.1:9", true).is_ok());
+    }
+
+    #[test]
+    fn garbage_names_the_field() {
+        let err = BaseUrl::parse("baseUrl", "it.msp.com", false).unwrap_err();
+        assert!(err.starts_with("baseUrl must be a URL"), "{err}");
+    }
+}

@@ -1,0 +1,585 @@
+//! The Hudu article body: a posture snapshot rendered as plain, readable HTML (an `h2` per
+//! section, tables for lists). Every piece of text from the tenant or Microsoft is escaped; an
+//! unavailable section shows "Not collected: <reason>" instead of its data.
+
+use chrono::{DateTime, Utc};
+use docsync_domain::snapshot::{
+    CheckOutcome, ComplianceScores, ConditionalAccessSummary, CopilotSummary, DefenderSurface,
+    ExchangePosture, MfaAdoption, Section, StandardsStatus, TenantMetadata,
+};
+use docsync_domain::Snapshot;
+use std::fmt::Write;
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A time as people read it: `2024-06-01 08:00:00 UTC`.
+fn human_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// A number without a needless `.0`.
+fn num(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{}", value as i64)
+    } else {
+        format!("{:.1}", value)
+    }
+}
+
+fn yes_no(value: bool) -> &'static str {
+    if value {
+        "Yes"
+    } else {
+        "No"
+    }
+}
+
+/// Accumulates the article.
+struct Html(String);
+
+impl Html {
+    fn raw(&mut self, s: &str) {
+        self.0.push_str(s);
+    }
+
+    fn h2(&mut self, title: &str) {
+        let _ = writeln!(self.0, "<h2>{}</h2>", escape(title));
+    }
+
+    fn h3(&mut self, title: &str) {
+        let _ = writeln!(self.0, "<h3>{}</h3>", escape(title));
+    }
+
+    fn p(&mut self, text: &str) {
+        let _ = writeln!(self.0, "<p>{}</p>", escape(text));
+    }
+
+    /// A two-column table of facts.
+    fn facts(&mut self, rows: &[(&str, String)]) {
+        self.raw("<table>\n<tbody>\n");
+        for (label, value) in rows {
+            let _ = writeln!(
+                self.0,
+                "<tr><th>{}</th><td>{}</td></tr>",
+                escape(label),
+                escape(value)
+            );
+        }
+        self.raw("</tbody>\n</table>\n");
+    }
+
+    /// A table with a header row; cells are escaped.
+    fn table(&mut self, header: &[&str], rows: &[Vec<String>]) {
+        self.raw("<table>\n<thead><tr>");
+        for h in header {
+            let _ = write!(self.0, "<th>{}</th>", escape(h));
+        }
+        self.raw("</tr></thead>\n<tbody>\n");
+        for row in rows {
+            self.raw("<tr>");
+            for cell in row {
+                let _ = write!(self.0, "<td>{}</td>", escape(cell));
+            }
+            self.raw("</tr>\n");
+        }
+        self.raw("</tbody>\n</table>\n");
+    }
+
+    /// A bulleted list, or `empty` as a paragraph when there are no items.
+    fn list(&mut self, items: &[String], empty: &str) {
+        if items.is_empty() {
+            self.p(empty);
+            return;
+        }
+        self.raw("<ul>\n");
+        for item in items {
+            let _ = writeln!(self.0, "<li>{}</li>", escape(item));
+        }
+        self.raw("</ul>\n");
+    }
+
+    /// Renders a section's data, or its unavailability reason.
+    fn section<T>(&mut self, title: &str, section: &Section<T>, body: impl FnOnce(&mut Self, &T)) {
+        self.h2(title);
+        match section {
+            Section::Collected { data } => body(self, data),
+            Section::Unavailable { reason } => {
+                let _ = writeln!(
+                    self.0,
+                    "<p><strong>Not collected:</strong> {}</p>",
+                    escape(reason)
+                );
+            }
+        }
+    }
+}
+
+/// Renders the Hudu article body for a snapshot pushed at `pushed_at`.
+pub fn render_article_html(snapshot: &Snapshot, pushed_at: DateTime<Utc>) -> String {
+    let mut h = Html(String::with_capacity(16 * 1024));
+    let _ = writeln!(
+        h.0,
+        "<p>Microsoft 365 posture of <strong>{}</strong>, mirrored by docsync. This article is \
+         rewritten on every push: put your own notes in a separate article.</p>",
+        escape(&snapshot.tenant_name)
+    );
+    h.h2("Last sync and push");
+    h.facts(&[
+        ("Last sync", human_time(snapshot.collected_at)),
+        ("Last push", human_time(pushed_at)),
+    ]);
+    h.section("Tenant metadata", &snapshot.metadata, |h, m| {
+        metadata(h, snapshot, m)
+    });
+    h.section("MFA adoption", &snapshot.mfa, mfa);
+    h.section(
+        "Conditional Access",
+        &snapshot.conditional_access,
+        conditional_access,
+    );
+    standards(&mut h, &snapshot.standards);
+    compliance(&mut h, &snapshot.compliance);
+    h.section("Defender", &snapshot.defender, defender);
+    h.section("Exchange Online", &snapshot.exchange, exchange);
+    h.section("Copilot", &snapshot.copilot, copilot);
+    h.0
+}
+
+fn metadata(h: &mut Html, snapshot: &Snapshot, m: &TenantMetadata) {
+    let mfa = snapshot.mfa.data().map_or_else(
+        || "not collected".to_owned(),
+        |a| format!("{}% of users", num(a.percent)),
+    );
+    h.facts(&[
+        ("Organisation", m.display_name.clone()),
+        ("Primary domain", m.primary_domain.clone()),
+        ("Tenant ID", snapshot.microsoft_tenant_id.clone()),
+        ("Verified domains", m.verified_domains.join(", ")),
+        ("Users", m.user_count.to_string()),
+        ("MFA adoption", mfa),
+    ]);
+    h.h3("Licences");
+    if m.licences.is_empty() {
+        h.p("No subscribed licences.");
+    } else {
+        let rows: Vec<Vec<String>> = m
+            .licences
+            .iter()
+            .map(|l| {
+                vec![
+                    l.sku_part_number.clone(),
+                    l.consumed.to_string(),
+                    l.enabled.to_string(),
+                ]
+            })
+            .collect();
+        h.table(&["Licence (SKU)", "Assigned", "Purchased"], &rows);
+    }
+}
+
+fn mfa(h: &mut Html, m: &MfaAdoption) {
+    h.facts(&[
+        (
+            "Users registered for MFA",
+            format!("{} of {} ({}%)", m.registered, m.users, num(m.percent)),
+        ),
+        (
+            "Admins registered for MFA",
+            format!("{} of {}", m.admins_registered, m.admins),
+        ),
+    ]);
+    if !m.admins_without_mfa.is_empty() {
+        h.h3("Admins without MFA");
+        h.list(&m.admins_without_mfa, "");
+    }
+}
+
+fn conditional_access(h: &mut Html, s: &ConditionalAccessSummary) {
+    h.facts(&[
+        ("Policies", s.policy_count.to_string()),
+        ("Enabled", s.enabled.to_string()),
+        ("Report-only", s.report_only.to_string()),
+        ("Disabled", s.disabled.to_string()),
+    ]);
+    h.h3("Key gaps");
+    h.list(&s.key_gaps, "No key gaps found.");
+    h.h3("Policies");
+    if s.policies.is_empty() {
+        h.p("No Conditional Access policies.");
+        return;
+    }
+    let rows: Vec<Vec<String>> = s
+        .policies
+        .iter()
+        .map(|p| {
+            let state = match p.state.as_str() {
+                "enabled" => "On",
+                "disabled" => "Off",
+                "enabledForReportingButNotEnforced" => "Report-only",
+                other => other,
+            };
+            vec![
+                p.name.clone(),
+                state.to_owned(),
+                p.target_users.clone(),
+                p.grant_controls.join(", "),
+            ]
+        })
+        .collect();
+    h.table(&["Policy", "State", "Targets", "Grant controls"], &rows);
+}
+
+fn outcome_label(outcome: CheckOutcome) -> &'static str {
+    match outcome {
+        CheckOutcome::Pass => "Pass",
+        CheckOutcome::Fail => "Fail",
+        CheckOutcome::Unknown => "Unknown",
+    }
+}
+
+fn standards(h: &mut Html, s: &StandardsStatus) {
+    h.h2("Standards status");
+    h.facts(&[
+        ("Baselines applied (passing)", s.applied.to_string()),
+        ("Open drift", s.open_drift.len().to_string()),
+        ("Unknown", s.unknown.to_string()),
+    ]);
+    h.h3("Open drift");
+    let drift: Vec<String> = s
+        .open_drift
+        .iter()
+        .map(|id| {
+            s.baselines
+                .iter()
+                .find(|b| &b.id == id)
+                .map_or_else(|| id.clone(), |b| format!("{}: {}", b.id, b.title))
+        })
+        .collect();
+    h.list(&drift, "No open drift.");
+    h.h3("Baselines");
+    let rows: Vec<Vec<String>> = s
+        .baselines
+        .iter()
+        .map(|b| {
+            vec![
+                b.id.clone(),
+                b.title.clone(),
+                outcome_label(b.outcome).to_owned(),
+                b.detail.clone(),
+            ]
+        })
+        .collect();
+    h.table(&["Check", "Baseline", "Result", "Evidence"], &rows);
+}
+
+fn compliance(h: &mut Html, c: &ComplianceScores) {
+    h.h2("Compliance scores");
+    if c.frameworks.is_empty() {
+        h.p("No framework scores.");
+        return;
+    }
+    let rows: Vec<Vec<String>> = c
+        .frameworks
+        .iter()
+        .map(|f| {
+            vec![
+                f.framework.clone(),
+                f.percent
+                    .map_or_else(|| "n/a".to_owned(), |p| format!("{}%", num(p))),
+                f.passed.to_string(),
+                f.failed.to_string(),
+                f.unknown.to_string(),
+            ]
+        })
+        .collect();
+    h.table(
+        &["Framework", "Score", "Passed", "Failed", "Unknown"],
+        &rows,
+    );
+    h.p("Scores are computed by docsync from the collected facts: passed / (passed + failed) of the checks mapped to each framework.");
+}
+
+fn defender(h: &mut Html, d: &DefenderSurface) {
+    let score = if d.secure_score_max > 0.0 {
+        format!("{} of {}", num(d.secure_score), num(d.secure_score_max))
+    } else {
+        "not computed yet".to_owned()
+    };
+    h.facts(&[
+        (
+            "Active high-severity incidents",
+            d.active_high_incidents.len().to_string(),
+        ),
+        ("Secure score", score),
+        (
+            "Open recommendations",
+            d.open_recommendation_count.to_string(),
+        ),
+    ]);
+    h.h3("Active high-severity incidents");
+    if d.active_high_incidents.is_empty() {
+        h.p("None.");
+    } else {
+        let rows: Vec<Vec<String>> = d
+            .active_high_incidents
+            .iter()
+            .map(|i| vec![i.id.clone(), i.title.clone(), i.created.clone()])
+            .collect();
+        h.table(&["Incident", "Title", "Created"], &rows);
+    }
+    h.h3("Open recommendations");
+    if d.open_recommendations.is_empty() {
+        h.p("None.");
+    } else {
+        let rows: Vec<Vec<String>> = d
+            .open_recommendations
+            .iter()
+            .map(|r| vec![r.title.clone(), r.control.clone(), num(r.score_gap)])
+            .collect();
+        h.table(&["Recommendation", "Control", "Points to gain"], &rows);
+        let listed = d.open_recommendations.len() as u64;
+        if d.open_recommendation_count > listed {
+            h.p(&format!(
+                "Showing the {listed} largest of {} open recommendations.",
+                d.open_recommendation_count
+            ));
+        }
+    }
+}
+
+fn exchange(h: &mut Html, e: &ExchangePosture) {
+    let signing: Vec<&str> = e
+        .dkim
+        .iter()
+        .filter(|d| d.enabled)
+        .map(|d| d.domain.as_str())
+        .collect();
+    h.facts(&[
+        (
+            "DKIM-enabled domains",
+            if signing.is_empty() {
+                "none".to_owned()
+            } else {
+                signing.join(", ")
+            },
+        ),
+        (
+            "Unified audit log",
+            if e.unified_audit_enabled { "On" } else { "Off" }.to_owned(),
+        ),
+    ]);
+    h.h3("DKIM");
+    if e.dkim.is_empty() {
+        h.p("No DKIM signing configuration.");
+    } else {
+        let rows: Vec<Vec<String>> = e
+            .dkim
+            .iter()
+            .map(|d| vec![d.domain.clone(), yes_no(d.enabled).to_owned()])
+            .collect();
+        h.table(&["Domain", "DKIM signing"], &rows);
+    }
+    h.h3("Anti-phish policies");
+    if e.anti_phish_policies.is_empty() {
+        h.p("No anti-phish policies.");
+    } else {
+        let rows: Vec<Vec<String>> = e
+            .anti_phish_policies
+            .iter()
+            .map(|p| {
+                vec![
+                    p.name.clone(),
+                    yes_no(p.enabled).to_owned(),
+                    yes_no(p.impersonation_protection).to_owned(),
+                ]
+            })
+            .collect();
+        h.table(
+            &["Policy", "Enabled", "Mailbox intelligence / impersonation"],
+            &rows,
+        );
+    }
+}
+
+fn copilot(h: &mut Html, c: &CopilotSummary) {
+    let audit = match c.prompt_audit_enabled {
+        Some(true) => "On (unified audit)",
+        Some(false) => "Off (unified audit is off)",
+        None => "Unknown (Exchange Online not collected)",
+    };
+    h.facts(&[
+        ("Licences", c.licences.to_string()),
+        ("Assigned", c.assigned.to_string()),
+        ("Active in the last 30 days", c.active_users.to_string()),
+        ("Idle seats", c.idle_seats.to_string()),
+        ("Prompt audit", audit.to_owned()),
+    ]);
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use docsync_domain::snapshot::{
+        AntiPhishPolicy, BaselineResult, CaPolicy, DkimDomain, FrameworkScore, LicenceLine,
+    };
+    use docsync_domain::TenantId;
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            tenant_id: TenantId::new(),
+            tenant_name: "Contoso <script>alert(1)</script> & \"Sons\"".into(),
+            microsoft_tenant_id: "0b6f5c1e-1111-2222-3333-444455556666".into(),
+            collected_at: "2024-06-01T08:00:00Z".parse().unwrap(),
+            metadata: Section::collected(TenantMetadata {
+                display_name: "Contoso".into(),
+                primary_domain: "contoso.com.au".into(),
+                verified_domains: vec!["contoso.com.au".into(), "contoso.onmicrosoft.com".into()],
+                licences: vec![LicenceLine {
+                    sku_part_number: "SPE_E3".into(),
+                    consumed: 48,
+                    enabled: 50,
+                }],
+                user_count: 2637,
+            }),
+            mfa: Section::collected(MfaAdoption {
+                users: 2637,
+                registered: 2187,
+                percent: 82.9,
+                admins: 3,
+                admins_registered: 2,
+                admins_without_mfa: vec!["bob@contoso.com.au".into()],
+            }),
+            conditional_access: Section::collected(ConditionalAccessSummary {
+                policy_count: 1,
+                enabled: 1,
+                report_only: 0,
+                disabled: 0,
+                policies: vec![CaPolicy {
+                    name: "Block <legacy> & co".into(),
+                    state: "enabled".into(),
+                    target_users: "All users".into(),
+                    all_users: true,
+                    include_roles: vec![],
+                    client_app_types: vec!["exchangeActiveSync".into(), "other".into()],
+                    sign_in_risk_levels: vec![],
+                    user_risk_levels: vec![],
+                    grant_controls: vec!["block".into()],
+                }],
+                key_gaps: vec!["No enabled policy requires MFA for all users".into()],
+            }),
+            defender: Section::unavailable(
+                "Graph answered 403 Forbidden for /v1.0/security/incidents: grant SecurityIncident.Read.All",
+            ),
+            exchange: Section::collected(ExchangePosture {
+                dkim: vec![DkimDomain {
+                    domain: "contoso.com.au".into(),
+                    enabled: true,
+                }],
+                anti_phish_policies: vec![AntiPhishPolicy {
+                    name: "Office365 AntiPhish Default".into(),
+                    enabled: true,
+                    impersonation_protection: true,
+                }],
+                unified_audit_enabled: true,
+            }),
+            copilot: Section::collected(CopilotSummary {
+                licences: 10,
+                assigned: 8,
+                active_users: 5,
+                idle_seats: 3,
+                prompt_audit_enabled: Some(true),
+            }),
+            standards: StandardsStatus {
+                baselines: vec![BaselineResult {
+                    id: "DS-03".into(),
+                    title: "An enabled Conditional Access policy requires MFA for all users".into(),
+                    outcome: CheckOutcome::Fail,
+                    detail: "No enabled policy requires MFA for all users".into(),
+                    essential_eight: vec!["E8: Multi-factor authentication".into()],
+                    apra_cps234: vec![],
+                    cis_m365: vec!["CIS 5.2.2.2".into()],
+                }],
+                applied: 0,
+                open_drift: vec!["DS-03".into()],
+                unknown: 0,
+            },
+            compliance: ComplianceScores {
+                frameworks: vec![FrameworkScore {
+                    framework: "Essential Eight".into(),
+                    passed: 3,
+                    failed: 1,
+                    unknown: 0,
+                    percent: Some(75.0),
+                }],
+            },
+        }
+    }
+
+    #[test]
+    fn every_section_has_a_heading() {
+        let html = render_article_html(&snapshot(), "2024-06-01T09:30:00Z".parse().unwrap());
+        for heading in [
+            "Last sync and push",
+            "Tenant metadata",
+            "MFA adoption",
+            "Conditional Access",
+            "Standards status",
+            "Compliance scores",
+            "Defender",
+            "Exchange Online",
+            "Copilot",
+        ] {
+            assert!(
+                html.contains(&format!("<h2>{heading}</h2>")),
+                "missing {heading}"
+            );
+        }
+        assert!(html.contains("2024-06-01 08:00:00 UTC"));
+        assert!(html.contains("2024-06-01 09:30:00 UTC"));
+        assert!(html.contains("contoso.com.au"));
+        assert!(html.contains("82.9%"));
+        assert!(html.contains("DS-03"));
+        assert!(html.contains("75%"));
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        let html = render_article_html(&snapshot(), Utc::now());
+        assert!(!html.contains("<script>"));
+        assert!(
+            html.contains("Contoso &lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;Sons&quot;")
+        );
+        assert!(html.contains("Block &lt;legacy&gt; &amp; co"));
+    }
+
+    #[test]
+    fn an_unavailable_section_shows_its_reason() {
+        let html = render_article_html(&snapshot(), Utc::now());
+        assert!(html.contains(
+            "<strong>Not collected:</strong> Graph answered 403 Forbidden for /v1.0/security/incidents: grant SecurityIncident.Read.All"
+        ));
+    }
+
+    #[test]
+    fn escape_covers_the_five_characters() {
+        assert_eq!(
+            escape(r#"<a href='x'>&"#),
+            "&lt;a href=&#39;x&#39;&gt;&amp;"
+        );
+    }
+}

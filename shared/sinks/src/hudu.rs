@@ -1,0 +1,417 @@
+//! The Hudu sink: one article `M365 Posture — <tenant>` per tenant in the mapped company,
+//! written in place (stored id, else adopted by exact title, else created).
+
+use crate::http::{client, network, rate_limit_headers, retry_after, snippet};
+use crate::pacer::Pacer;
+use crate::{
+    html, ConnectionReport, KnownDocument, NamedRemote, PublishOutcome, PublishRequest, Sink,
+    SinkError,
+};
+use docsync_domain::{ApiKey, BaseUrl, Provider, RateLimit};
+use futures::future::BoxFuture;
+use rand::Rng;
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// How many times one call is tried when Hudu answers 429 or a transient fault.
+const ATTEMPTS: u32 = 6;
+/// Safety cap on article pages followed while searching.
+const MAX_PAGES: u32 = 400;
+
+/// One Hudu integration's connection settings.
+#[derive(Debug, Clone)]
+pub struct HuduConfig {
+    /// Instance root (docsync appends `/api/v1`).
+    pub base_url: BaseUrl,
+    /// The API key.
+    pub api_key: ApiKey,
+    /// The budget of this key.
+    pub rate_limit: RateLimit,
+    /// The rate-limit key (provider credential of one account).
+    pub rate_limit_key: String,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+/// Publishes snapshots to one Hudu instance with one key.
+pub struct HuduSink {
+    config: HuduConfig,
+    http: reqwest::Client,
+    pacer: Pacer,
+}
+
+#[derive(Debug, Deserialize)]
+struct Article {
+    id: i64,
+    name: String,
+    #[serde(default)]
+    company_id: Option<i64>,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl HuduSink {
+    /// A sink for one integration; `pacer` is the process-wide pacer.
+    pub fn new(config: HuduConfig, pacer: Pacer) -> Self {
+        let http = client(config.timeout);
+        Self {
+            config,
+            http,
+            pacer,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.config.base_url)
+    }
+
+    /// One paced call; 429 pauses the key and retries, transient faults retry with backoff.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        requests: &mut u32,
+    ) -> Result<Answer, SinkError> {
+        let host = self.config.base_url.host();
+        let mut last = String::new();
+        for attempt in 0..ATTEMPTS {
+            self.pacer
+                .until_ready(&self.config.rate_limit_key, self.config.rate_limit)
+                .await;
+            *requests += 1;
+            let mut req = self
+                .http
+                .request(method.clone(), self.url(path))
+                .header("x-api-key", self.config.api_key.expose())
+                .header("accept", "application/json")
+                .query(query);
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = match req.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    let err = network("Hudu", &host, &e);
+                    last = err.to_string();
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+            };
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let text = resp.text().await.unwrap_or_default();
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                let wait = retry_after(&headers).unwrap_or_else(next_five_minute_boundary);
+                tracing::warn!(key = %self.config.rate_limit_key, wait_ms = wait.as_millis() as u64, "Hudu answered 429; pausing the key");
+                self.pacer.pause(&self.config.rate_limit_key, wait);
+                last = format!("Hudu at {host} kept answering 429 Too Many Requests");
+                continue;
+            }
+            if status.is_server_error() {
+                last = format!("Hudu at {host} answered {status}: {}", snippet(&text));
+                tokio::time::sleep(backoff(attempt)).await;
+                continue;
+            }
+            return Ok(Answer {
+                status,
+                headers,
+                body: text,
+            });
+        }
+        Err(SinkError::Transient(last))
+    }
+
+    fn permanent(&self, what: &str, answer: &Answer) -> SinkError {
+        let host = self.config.base_url.host();
+        let hint = match answer.status {
+            StatusCode::UNAUTHORIZED => {
+                "Hudu rejected the API key: check apiKey in the Hudu integration (Hudu → Admin → API Keys)".to_owned()
+            }
+            StatusCode::FORBIDDEN => {
+                "the API key may not do this: it is read-only or limited to other companies; issue a Hudu key with write access to articles in this company".to_owned()
+            }
+            StatusCode::NOT_FOUND => {
+                "not found: check the company id in companyIdByTenantId".to_owned()
+            }
+            _ => snippet(&answer.body),
+        };
+        SinkError::Permanent(format!(
+            "{what} at {host} failed with {}: {hint}",
+            answer.status
+        ))
+    }
+
+    fn article_body(title: &str, content: &str, company_id: i64) -> Value {
+        json!({"article": {"name": title, "content": content, "company_id": company_id, "folder_id": null}})
+    }
+
+    async fn update(
+        &self,
+        id: &str,
+        body: &Value,
+        requests: &mut u32,
+    ) -> Result<Option<Article>, SinkError> {
+        let answer = self
+            .call(
+                Method::PUT,
+                &format!("/articles/{id}"),
+                &[],
+                Some(body),
+                requests,
+            )
+            .await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !answer.status.is_success() {
+            return Err(self.permanent("updating the Hudu article", &answer));
+        }
+        parse_article(&answer.body).map(Some)
+    }
+
+    /// Finds an article of exactly `title` in the company, following every page.
+    async fn find_by_title(
+        &self,
+        company_id: i64,
+        title: &str,
+        requests: &mut u32,
+    ) -> Result<Option<Article>, SinkError> {
+        for page in 1..=MAX_PAGES {
+            let answer = self
+                .call(
+                    Method::GET,
+                    "/articles",
+                    &[
+                        ("company_id", company_id.to_string()),
+                        ("name", title.to_owned()),
+                        ("page", page.to_string()),
+                        ("page_size", "100".to_owned()),
+                    ],
+                    None,
+                    requests,
+                )
+                .await?;
+            if !answer.status.is_success() {
+                return Err(self.permanent("searching Hudu articles", &answer));
+            }
+            #[derive(Deserialize)]
+            struct Page {
+                articles: Vec<Article>,
+            }
+            let parsed: Page = serde_json::from_str(&answer.body).map_err(|e| {
+                SinkError::Transient(format!("Hudu answered an unreadable article list: {e}"))
+            })?;
+            // Stop at an empty page only: some endpoints ignore page_size and page at 25.
+            if parsed.articles.is_empty() {
+                break;
+            }
+            if let Some(found) = parsed
+                .articles
+                .into_iter()
+                .find(|a| a.name == title && a.company_id.is_none_or(|c| c == company_id))
+            {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn publish_inner(
+        &self,
+        request: PublishRequest<'_>,
+    ) -> Result<PublishOutcome, SinkError> {
+        let mut requests = 0;
+        let title = request.snapshot.hudu_title();
+        let content = html::render_article_html(request.snapshot, request.pushed_at);
+        let body = Self::article_body(&title, &content, request.parent_id);
+        let done = |article: Article, created: bool, requests: u32| PublishOutcome {
+            document: KnownDocument {
+                remote_id: article.id.to_string(),
+                parent_id: request.parent_id,
+                title: title.clone(),
+            },
+            created,
+            requests,
+        };
+
+        if let Some(known) = request
+            .known
+            .as_ref()
+            .filter(|k| k.parent_id == request.parent_id)
+        {
+            if let Some(article) = self.update(&known.remote_id, &body, &mut requests).await? {
+                return Ok(done(article, false, requests));
+            }
+            tracing::warn!(article = %known.remote_id, "recorded Hudu article is gone; looking for it by title");
+        }
+        // Adopt an article of this exact title (a lost create answer, or one made by hand),
+        // also under the previous title when the tenant was renamed.
+        let mut candidates = vec![title.clone()];
+        if let Some(known) = &request.known {
+            if known.title != title {
+                candidates.push(known.title.clone());
+            }
+        }
+        for candidate in &candidates {
+            if let Some(existing) = self
+                .find_by_title(request.parent_id, candidate, &mut requests)
+                .await?
+            {
+                let id = existing.id.to_string();
+                if let Some(article) = self.update(&id, &body, &mut requests).await? {
+                    return Ok(done(article, false, requests));
+                }
+            }
+        }
+        let answer = self
+            .call(Method::POST, "/articles", &[], Some(&body), &mut requests)
+            .await?;
+        if !answer.status.is_success() {
+            return Err(self.permanent("creating the Hudu article", &answer));
+        }
+        let article = parse_article(&answer.body)?;
+        Ok(done(article, true, requests))
+    }
+
+    async fn test_inner(&self) -> ConnectionReport {
+        let mut requests = 0;
+        let host = self.config.base_url.host();
+        let answer = self
+            .call(
+                Method::GET,
+                "/companies",
+                &[("page", "1".to_owned()), ("page_size", "10".to_owned())],
+                None,
+                &mut requests,
+            )
+            .await;
+        let answer = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                return ConnectionReport {
+                    key_valid: false,
+                    reachable: false,
+                    first_companies: vec![],
+                    rate_limit_headers: vec![],
+                    message: format!("{e}: check baseUrl"),
+                }
+            }
+        };
+        let headers = rate_limit_headers(&answer.headers);
+        if !answer.status.is_success() {
+            let message = match answer.status {
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => format!(
+                    "Hudu at {host} rejected the API key ({}): paste a current key from Hudu → Admin → API Keys",
+                    answer.status
+                ),
+                s => format!("Hudu at {host} answered {s}: {}", snippet(&answer.body)),
+            };
+            return ConnectionReport {
+                key_valid: false,
+                reachable: true,
+                first_companies: vec![],
+                rate_limit_headers: headers,
+                message,
+            };
+        }
+        #[derive(Deserialize)]
+        struct Companies {
+            companies: Vec<Company>,
+        }
+        #[derive(Deserialize)]
+        struct Company {
+            id: i64,
+            name: String,
+        }
+        match serde_json::from_str::<Companies>(&answer.body) {
+            Ok(c) => ConnectionReport {
+                key_valid: true,
+                reachable: true,
+                first_companies: c
+                    .companies
+                    .into_iter()
+                    .take(10)
+                    .map(|c| NamedRemote { id: c.id, name: c.name })
+                    .collect(),
+                rate_limit_headers: headers,
+                message: "Key accepted and Hudu reachable. A read-only key also passes this check: make sure the key has write access to articles.".into(),
+            },
+            Err(_) => ConnectionReport {
+                key_valid: false,
+                reachable: true,
+                first_companies: vec![],
+                rate_limit_headers: headers,
+                message: format!("{host} answered, but not like Hudu's API: check baseUrl is your Hudu instance root"),
+            },
+        }
+    }
+}
+
+fn parse_article(body: &str) -> Result<Article, SinkError> {
+    #[derive(Deserialize)]
+    struct Wrapped {
+        article: Article,
+    }
+    serde_json::from_str::<Wrapped>(body)
+        .map(|w| w.article)
+        .map_err(|e| SinkError::Transient(format!("Hudu answered an unreadable article: {e}")))
+}
+
+/// Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... capped at 30 s.
+fn backoff(attempt: u32) -> Duration {
+    let base = 500u64.saturating_mul(1 << attempt.min(6)).min(30_000);
+    let jitter = rand::rng().random_range(0..=base / 4);
+    Duration::from_millis(base + jitter)
+}
+
+/// Hudu's window resets on 5-minute clock boundaries: wait for the next one plus 1-5 s.
+fn next_five_minute_boundary() -> Duration {
+    let now = chrono::Utc::now().timestamp_millis();
+    let window = 300_000i64;
+    let until = window - now.rem_euclid(window);
+    let jitter = rand::rng().random_range(1_000..=5_000);
+    Duration::from_millis((until + jitter) as u64)
+}
+
+impl Sink for HuduSink {
+    fn provider(&self) -> Provider {
+        Provider::Hudu
+    }
+
+    fn publish<'a>(
+        &'a self,
+        request: PublishRequest<'a>,
+    ) -> BoxFuture<'a, Result<PublishOutcome, SinkError>> {
+        Box::pin(self.publish_inner(request))
+    }
+
+    fn test_connection(&self) -> BoxFuture<'_, ConnectionReport> {
+        Box::pin(self.test_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_five_minute_wait_lands_after_the_boundary() {
+        let wait = next_five_minute_boundary();
+        assert!(wait >= Duration::from_secs(1));
+        assert!(wait <= Duration::from_secs(305));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(0) < Duration::from_millis(700));
+        assert!(backoff(10) <= Duration::from_millis(37_500));
+    }
+}

@@ -1,0 +1,61 @@
+//! What a Graph source needs: endpoints and limits, the MSP's app credentials, the tenant.
+
+use docsync_domain::{ApiKey, TenantId};
+use std::time::Duration;
+
+/// Endpoints and limits of the Microsoft source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphSourceConfig {
+    /// Microsoft Graph root, e.g. `https://graph.microsoft.com` (no `/v1.0`).
+    pub graph_url: String,
+    /// Entra sign-in root, e.g. `https://login.microsoftonline.com`.
+    pub login_url: String,
+    /// Exchange Online root, e.g. `https://outlook.office365.com`.
+    pub exchange_url: String,
+    /// Requests in flight at once for one collection (default 4).
+    pub max_concurrency: usize,
+    /// Timeout of one HTTP request (default 30 s).
+    pub request_timeout: Duration,
+    /// Retries of one request after 429, 5xx, timeouts and resets (default 5).
+    pub max_retries: u32,
+}
+
+impl GraphSourceConfig {
+    /// Microsoft's public cloud endpoints with the default limits.
+    pub fn microsoft_defaults() -> Self {
+        Self {
+            graph_url: "https://graph.microsoft.com".to_owned(),
+            login_url: "https://login.microsoftonline.com".to_owned(),
+            exchange_url: "https://outlook.office365.com".to_owned(),
+            max_concurrency: 4,
+            request_timeout: Duration::from_secs(30),
+            max_retries: 5,
+        }
+    }
+}
+
+impl Default for GraphSourceConfig {
+    fn default() -> Self {
+        Self::microsoft_defaults()
+    }
+}
+
+/// The MSP's multi-tenant Entra app, consented in each customer tenant.
+#[derive(Debug, Clone)]
+pub struct MicrosoftCredentials {
+    /// Application (client) id.
+    pub client_id: String,
+    /// Client secret; never printed.
+    pub client_secret: ApiKey,
+}
+
+/// The customer tenant to collect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRef {
+    /// docsync's tenant id.
+    pub tenant_id: TenantId,
+    /// docsync's name for the tenant.
+    pub name: String,
+    /// The Microsoft (Entra) tenant id or a verified domain of it.
+    pub microsoft_tenant_id: String,
+}

@@ -1,0 +1,264 @@
+//! One HTTP call to Microsoft with the retry policy: 429 honours `Retry-After`, 5xx, timeouts
+//! and connection resets back off exponentially with jitter, all bounded by `max_retries`;
+//! requests in flight are bounded by the collection's semaphore.
+
+use rand::Rng;
+use reqwest::{RequestBuilder, StatusCode};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// Longest wait docsync accepts from a `Retry-After` header.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+/// First backoff step; doubled per attempt.
+const BACKOFF_BASE: Duration = Duration::from_millis(400);
+/// Longest backoff step.
+const BACKOFF_CAP: Duration = Duration::from_secs(20);
+
+/// A call that did not succeed.
+#[derive(Debug, Clone)]
+pub(crate) enum CallError {
+    /// Microsoft answered with an error status that retrying will not fix (403, 404, 400...).
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// The error code from the body (`Authorization_RequestDenied`), when present.
+        code: String,
+        /// The error message from the body, when present.
+        message: String,
+    },
+    /// No usable answer after every retry: network, timeouts, 429 or 5xx.
+    Transient {
+        /// What happened on the last attempt.
+        reason: String,
+    },
+    /// An answer docsync could not read.
+    Malformed {
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl CallError {
+    /// True when the failure is the network or Microsoft being busy, not a refusal.
+    pub(crate) fn is_transient(&self) -> bool {
+        matches!(self, CallError::Transient { .. })
+    }
+}
+
+/// A successful answer.
+pub(crate) struct Answer {
+    /// The body as text.
+    pub(crate) body: String,
+}
+
+/// Sends the requests of one collection, at most `max_concurrency` at a time.
+pub(crate) struct Caller {
+    semaphore: Semaphore,
+    max_retries: u32,
+}
+
+impl Caller {
+    /// A caller with at most `max_concurrency` requests in flight.
+    pub(crate) fn new(max_concurrency: usize, max_retries: u32) -> Self {
+        Self {
+            semaphore: Semaphore::new(max_concurrency.max(1)),
+            max_retries,
+        }
+    }
+
+    /// Sends the request `build` makes, retrying as the policy says. `build` is called once per
+    /// attempt.
+    pub(crate) async fn send(
+        &self,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Answer, CallError> {
+        let mut attempt: u32 = 0;
+        loop {
+            let outcome = {
+                let _permit = self
+                    .semaphore
+                    .acquire()
+                    .await
+                    .map_err(|_| CallError::Transient {
+                        reason: "the collection was shut down".to_owned(),
+                    })?;
+                attempt_once(build()).await
+            };
+            match outcome {
+                Attempt::Done(answer) => return Ok(answer),
+                Attempt::Fatal(err) => return Err(err),
+                Attempt::Retry { reason, wait } => {
+                    if attempt >= self.max_retries {
+                        return Err(CallError::Transient {
+                            reason: format!("{reason} (gave up after {} retries)", attempt),
+                        });
+                    }
+                    let wait = wait.unwrap_or_else(|| backoff(attempt));
+                    tracing::debug!(attempt, ?wait, %reason, "retrying Microsoft call");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}
+
+enum Attempt {
+    Done(Answer),
+    Fatal(CallError),
+    Retry {
+        reason: String,
+        wait: Option<Duration>,
+    },
+}
+
+async fn attempt_once(request: RequestBuilder) -> Attempt {
+    let response = match request.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            let what = if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "could not connect"
+            } else {
+                "connection failed"
+            };
+            return Attempt::Retry {
+                reason: format!("request {what}"),
+                wait: None,
+            };
+        }
+    };
+    let status = response.status();
+    let retry_after = retry_after(response.headers());
+    let body = match response.text().await {
+        Ok(b) => b,
+        Err(e) => {
+            let what = if e.is_timeout() {
+                "timed out"
+            } else {
+                "was cut off"
+            };
+            return Attempt::Retry {
+                reason: format!("reading the answer {what}"),
+                wait: None,
+            };
+        }
+    };
+    if status.is_success() {
+        return Attempt::Done(Answer { body });
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Attempt::Retry {
+            reason: "throttled (429)".to_owned(),
+            wait: retry_after,
+        };
+    }
+    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+        return Attempt::Retry {
+            reason: format!("server error {}", status.as_u16()),
+            wait: retry_after,
+        };
+    }
+    let (code, message) = error_code_and_message(&body);
+    Attempt::Fatal(CallError::Status {
+        status: status.as_u16(),
+        code,
+        message,
+    })
+}
+
+/// Reads `Retry-After` in seconds (the form Graph sends), capped.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let secs: f64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    Some(Duration::from_secs_f64(secs).min(MAX_RETRY_AFTER))
+}
+
+/// Exponential backoff with up to 50 % jitter.
+fn backoff(attempt: u32) -> Duration {
+    let step = BACKOFF_BASE
+        .saturating_mul(2u32.saturating_pow(attempt.min(16)))
+        .min(BACKOFF_CAP);
+    let jitter_ms = rand::rng().random_range(0..=step.as_millis() as u64 / 2);
+    step + Duration::from_millis(jitter_ms)
+}
+
+/// Extracts `error.code` / `error.message` (Graph) or `error` / `error_description` (token
+/// endpoint) from an error body.
+pub(crate) fn error_code_and_message(body: &str) -> (String, String) {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return (String::new(), String::new());
+    };
+    let text = |v: Option<&serde_json::Value>| {
+        v.and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    match value.get("error") {
+        Some(serde_json::Value::Object(obj)) => (text(obj.get("code")), text(obj.get("message"))),
+        Some(serde_json::Value::String(code)) => {
+            (code.clone(), text(value.get("error_description")))
+        }
+        _ => (String::new(), text(value.get("message"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graph_and_token_error_bodies_are_read() {
+        let graph = r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges"}}"#;
+        assert_eq!(
+            error_code_and_message(graph),
+            (
+                "Authorization_RequestDenied".to_owned(),
+                "Insufficient privileges".to_owned()
+            )
+        );
+        let token = r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}"#;
+        let (code, msg) = error_code_and_message(token);
+        assert_eq!(code, "invalid_client");
+        assert!(msg.starts_with("AADSTS7000215"));
+        assert_eq!(
+            error_code_and_message("<html>"),
+            (String::new(), String::new())
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(0) >= BACKOFF_BASE && backoff(0) <= BACKOFF_BASE * 3 / 2);
+        assert!(backoff(30) <= BACKOFF_CAP * 3 / 2);
+    }
+
+    #[test]
+    fn retry_after_is_seconds_and_capped() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "3".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "99999".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "soon".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        assert_eq!(retry_after(&h), None);
+    }
+}

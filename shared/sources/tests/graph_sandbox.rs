@@ -1,0 +1,223 @@
+//! The Graph source against the sandbox emulators: paging a large tenant, denied sections,
+//! a bad secret, throttling, a Graph that answers nothing, and token caching.
+#![allow(clippy::unwrap_used)]
+
+use docsync_domain::snapshot::Section;
+use docsync_domain::{ApiKey, TenantId};
+use docsync_sandbox::{fixtures, Faults, Sandbox, SandboxConfig};
+use docsync_sources::{
+    GraphSource, GraphSourceConfig, MicrosoftCredentials, SourceError, TenantRef,
+};
+use std::time::Duration;
+
+const CLIENT_ID: &str = "sandbox-client-id";
+const SECRET: &str = "sandbox-client-secret-0123456789";
+
+async fn sandbox() -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        tenants: 12,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn source(sb: &Sandbox, max_retries: u32) -> GraphSource {
+    GraphSource::new(GraphSourceConfig {
+        graph_url: sb.graph_url.clone(),
+        login_url: sb.login_url.clone(),
+        exchange_url: sb.exchange_url.clone(),
+        max_concurrency: 4,
+        request_timeout: Duration::from_secs(10),
+        max_retries,
+    })
+}
+
+fn creds(secret: &str) -> MicrosoftCredentials {
+    MicrosoftCredentials {
+        client_id: CLIENT_ID.into(),
+        client_secret: ApiKey::parse("clientSecret", secret).unwrap(),
+    }
+}
+
+fn tenant(index: usize) -> TenantRef {
+    let fixture = fixtures::tenant(index);
+    TenantRef {
+        tenant_id: TenantId::new(),
+        name: fixture.display_name.clone(),
+        microsoft_tenant_id: fixture.microsoft_tenant_id,
+    }
+}
+
+#[tokio::test]
+async fn a_large_tenant_is_paged_to_the_fixture_figures() {
+    let sb = sandbox().await;
+    let fixture = fixtures::tenant(0);
+    assert!(fixture.user_count() >= 2600);
+    let snap = source(&sb, 5)
+        .collect(&creds(SECRET), &tenant(0))
+        .await
+        .unwrap();
+    let meta = snap.metadata.data().expect("metadata collected");
+    assert_eq!(meta.user_count, fixture.user_count());
+    assert_eq!(meta.primary_domain, fixture.default_domain());
+    let mfa = snap.mfa.data().expect("mfa collected");
+    assert_eq!(mfa.users, fixture.user_count());
+    assert_eq!(mfa.percent, fixture.mfa_percent());
+    assert_eq!(
+        (mfa.admins - mfa.admins_registered) as usize,
+        fixture.admins_without_mfa()
+    );
+    assert!(snap.conditional_access.data().is_some());
+    assert!(snap.defender.data().is_some());
+    assert!(snap.exchange.data().is_some());
+    assert!(snap.standards.baselines.len() >= 15);
+    assert_eq!(snap.compliance.frameworks.len(), 3);
+}
+
+#[tokio::test]
+async fn copilot_idle_seats_match_the_fixture() {
+    let sb = sandbox().await;
+    let fixture = fixtures::tenant(1);
+    let snap = source(&sb, 5)
+        .collect(&creds(SECRET), &tenant(1))
+        .await
+        .unwrap();
+    let copilot = snap.copilot.data().expect("copilot collected");
+    assert!(copilot.assigned > 0);
+    assert_eq!(copilot.idle_seats as usize, fixture.copilot_idle_seats());
+    assert_eq!(
+        copilot.prompt_audit_enabled,
+        Some(fixture.unified_audit_enabled)
+    );
+}
+
+#[tokio::test]
+async fn a_denied_section_is_unavailable_with_a_reason_and_the_rest_is_collected() {
+    let sb = sandbox().await;
+    let exchange_denied = (0..12)
+        .find(|i| fixtures::tenant(*i).is_denied("exchange"))
+        .unwrap();
+    let snap = source(&sb, 5)
+        .collect(&creds(SECRET), &tenant(exchange_denied))
+        .await
+        .unwrap();
+    let Section::Unavailable { reason } = &snap.exchange else {
+        panic!("exchange should be unavailable");
+    };
+    assert!(reason.contains("403"), "{reason}");
+    assert!(reason.contains("Exchange.ManageAsApp"), "{reason}");
+    assert!(snap.metadata.data().is_some());
+    assert!(snap.mfa.data().is_some());
+    assert!(snap.conditional_access.data().is_some());
+    // Checks on Exchange facts are unknown, not failed.
+    let dkim = snap
+        .standards
+        .baselines
+        .iter()
+        .find(|b| b.id == "DS-10")
+        .unwrap();
+    assert_eq!(
+        dkim.outcome,
+        docsync_domain::snapshot::CheckOutcome::Unknown
+    );
+
+    let defender_denied = (0..12)
+        .find(|i| fixtures::tenant(*i).is_denied("defender"))
+        .unwrap();
+    let snap = source(&sb, 5)
+        .collect(&creds(SECRET), &tenant(defender_denied))
+        .await
+        .unwrap();
+    let Section::Unavailable { reason } = &snap.defender else {
+        panic!("defender should be unavailable");
+    };
+    assert!(
+        reason.contains("403 Authorization_RequestDenied"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("SecurityIncident.Read.All") || reason.contains("SecurityEvents.Read.All"),
+        "{reason}"
+    );
+    assert!(snap.metadata.data().is_some());
+}
+
+#[tokio::test]
+async fn a_bad_secret_is_a_sign_in_error_that_never_shows_the_secret() {
+    let sb = sandbox().await;
+    let wrong = "wrong-secret-value-DO-NOT-LEAK-42";
+    let err = source(&sb, 5)
+        .collect(&creds(wrong), &tenant(2))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SourceError::SignIn { .. }), "{err:?}");
+    assert!(!err.is_transient());
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains(wrong), "{shown}");
+    assert!(!shown.contains(SECRET), "{shown}");
+    assert!(shown.contains("AADSTS7000215"), "{shown}");
+    assert!(shown.contains("client secret"), "{shown}");
+}
+
+#[tokio::test]
+async fn an_unknown_tenant_is_a_sign_in_error() {
+    let sb = sandbox().await;
+    let mut t = tenant(2);
+    t.microsoft_tenant_id = "00000000-0000-0000-0000-00000000dead".into();
+    let err = source(&sb, 5)
+        .collect(&creds(SECRET), &t)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SourceError::SignIn { .. }), "{err:?}");
+    assert!(err.to_string().contains("microsoftTenantId"), "{err}");
+}
+
+#[tokio::test]
+async fn throttling_is_retried_until_the_collection_succeeds() {
+    let sb = sandbox().await;
+    sb.set_faults(Faults {
+        graph_429_every_nth: Some(3),
+        ..Faults::default()
+    });
+    let fixture = fixtures::tenant(2);
+    let snap = source(&sb, 5)
+        .collect(&creds(SECRET), &tenant(2))
+        .await
+        .unwrap();
+    assert!(sb.graph_stats().throttled_429 > 0);
+    assert_eq!(
+        snap.metadata.data().unwrap().user_count,
+        fixture.user_count()
+    );
+    assert_eq!(snap.mfa.data().unwrap().percent, fixture.mfa_percent());
+    assert!(snap.conditional_access.data().is_some());
+}
+
+#[tokio::test]
+async fn a_graph_that_answers_nothing_is_transient() {
+    let sb = sandbox().await;
+    sb.set_faults(Faults {
+        graph_5xx_every_nth: Some(1),
+        ..Faults::default()
+    });
+    let err = source(&sb, 1)
+        .collect(&creds(SECRET), &tenant(2))
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+}
+
+#[tokio::test]
+async fn tokens_are_cached_between_collections() {
+    let sb = sandbox().await;
+    let src = source(&sb, 5);
+    src.collect(&creds(SECRET), &tenant(2)).await.unwrap();
+    let after_first = sb.graph_stats().tokens_issued;
+    src.clone()
+        .collect(&creds(SECRET), &tenant(2))
+        .await
+        .unwrap();
+    assert_eq!(sb.graph_stats().tokens_issued, after_first);
+    assert_eq!(after_first, 2, "one Graph and one Exchange token");
+}

@@ -1,0 +1,159 @@
+//! Provider integrations of an account (Hudu, IT Glue) with their tenant mappings.
+
+use crate::{account, Store, StoreError, StoreResult};
+use chrono::{DateTime, Utc};
+use docsync_domain::{AccountId, Provider, RateLimit, TenantId};
+use uuid::Uuid;
+
+/// An integration as stored; the API key is sealed by the caller's master key.
+#[derive(Debug, Clone)]
+pub struct Integration {
+    /// The owning account.
+    pub account_id: AccountId,
+    /// Which provider.
+    pub provider: Provider,
+    /// Instance root (Hudu).
+    pub base_url: Option<String>,
+    /// Region (IT Glue: us, eu, au).
+    pub region: Option<String>,
+    /// The API key, sealed.
+    pub api_key_sealed: String,
+    /// The schedule, as validated JSON.
+    pub schedule: serde_json::Value,
+    /// A budget overriding the provider default.
+    pub rate_limit: Option<RateLimit>,
+    /// docsync tenant -> provider company / organization id.
+    pub mappings: Vec<(TenantId, i64)>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What an upsert writes.
+#[derive(Debug, Clone)]
+pub struct IntegrationUpsert {
+    /// Instance root (Hudu).
+    pub base_url: Option<String>,
+    /// Region (IT Glue).
+    pub region: Option<String>,
+    /// The API key, sealed.
+    pub api_key_sealed: String,
+    /// The schedule, as validated JSON.
+    pub schedule: serde_json::Value,
+    /// A budget overriding the provider default.
+    pub rate_limit: Option<RateLimit>,
+    /// docsync tenant -> provider company / organization id (tenants of this account only).
+    pub mappings: Vec<(TenantId, i64)>,
+}
+
+impl Store {
+    /// Creates or replaces the account's integration for `provider`, mappings included,
+    /// in one transaction.
+    pub async fn upsert_integration(
+        &self,
+        account_id: AccountId,
+        provider: Provider,
+        upsert: &IntegrationUpsert,
+    ) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let rate_limit = upsert
+            .rate_limit
+            .map(|r| serde_json::to_value(r).unwrap_or(serde_json::Value::Null));
+        tx.execute(
+            "INSERT INTO integrations (account_id, provider, base_url, region, api_key_sealed, schedule, rate_limit)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (account_id, provider) DO UPDATE SET base_url = $3, region = $4, api_key_sealed = $5,
+                 schedule = $6, rate_limit = $7, updated_at = now()",
+            &[
+                &account_id.0,
+                &provider.as_str(),
+                &upsert.base_url,
+                &upsert.region,
+                &upsert.api_key_sealed,
+                &upsert.schedule,
+                &rate_limit,
+            ],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM tenant_mappings WHERE account_id = $1 AND provider = $2",
+            &[&account_id.0, &provider.as_str()],
+        )
+        .await?;
+        let tenants: Vec<Uuid> = upsert.mappings.iter().map(|(t, _)| t.0).collect();
+        let parents: Vec<i64> = upsert.mappings.iter().map(|(_, p)| *p).collect();
+        tx.execute(
+            "INSERT INTO tenant_mappings (account_id, provider, tenant_id, remote_parent_id)
+             SELECT $1, $2, m.tenant_id, m.parent FROM unnest($3::uuid[], $4::bigint[]) AS m(tenant_id, parent)
+             JOIN tenants t ON t.id = m.tenant_id AND t.account_id = $1",
+            &[&account_id.0, &provider.as_str(), &tenants, &parents],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The account's integration for `provider`, with its mappings.
+    pub async fn integration(
+        &self,
+        account_id: AccountId,
+        provider: Provider,
+    ) -> StoreResult<Option<Integration>> {
+        let client = self.client().await?;
+        let Some(row) = client
+            .query_opt(
+                "SELECT base_url, region, api_key_sealed, schedule, rate_limit, updated_at
+                   FROM integrations WHERE account_id = $1 AND provider = $2",
+                &[&account_id.0, &provider.as_str()],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mappings = client
+            .query(
+                "SELECT tenant_id, remote_parent_id FROM tenant_mappings
+                  WHERE account_id = $1 AND provider = $2 ORDER BY tenant_id",
+                &[&account_id.0, &provider.as_str()],
+            )
+            .await?
+            .iter()
+            .map(|r| (TenantId(r.get(0)), r.get(1)))
+            .collect();
+        let rate_limit: Option<serde_json::Value> = row.get(4);
+        let rate_limit = match rate_limit {
+            Some(v) => {
+                Some(serde_json::from_value(v).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            }
+            None => None,
+        };
+        Ok(Some(Integration {
+            account_id: account(account_id.0),
+            provider,
+            base_url: row.get(0),
+            region: row.get(1),
+            api_key_sealed: row.get(2),
+            schedule: row.get(3),
+            rate_limit,
+            mappings,
+            updated_at: row.get(5),
+        }))
+    }
+
+    /// The provider company / organization a tenant is mapped to, if any.
+    pub async fn mapping(
+        &self,
+        provider: Provider,
+        tenant_id: TenantId,
+    ) -> StoreResult<Option<i64>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT remote_parent_id FROM tenant_mappings WHERE provider = $1 AND tenant_id = $2",
+                &[&provider.as_str(), &tenant_id.0],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+}

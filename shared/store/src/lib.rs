@@ -1,0 +1,107 @@
+//! PostgreSQL state of the fleet: a pooled [`Store`] with one module per table family.
+//!
+//! Every query that reads or changes an account's data takes the [`AccountId`] and filters by
+//! it, so one account's token can never reach another account's rows.
+
+mod accounts;
+mod connections;
+mod documents;
+mod integrations;
+mod migrate;
+mod runs;
+mod snapshots;
+mod tenants;
+
+pub use accounts::{hash_token, ApiToken, Permission};
+pub use connections::MicrosoftConnection;
+pub use documents::RemoteDocument;
+pub use integrations::{Integration, IntegrationUpsert};
+pub use migrate::ensure_database;
+pub use runs::{NewRun, Run, RunEvent, RunFilter};
+pub use tenants::{NewTenant, Tenant, TenantPushes};
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use docsync_domain::AccountId;
+use std::str::FromStr;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or refused the query.
+    #[error("database error: {0}")]
+    Db(#[from] tokio_postgres::Error),
+    /// No connection could be taken from the pool.
+    #[error("database unavailable: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// The database URL is malformed.
+    #[error("DOCSYNC_DATABASE_URL is not a valid PostgreSQL URL: {0}")]
+    BadUrl(String),
+    /// A row held a value the code does not understand (a bug or a newer schema).
+    #[error("stored value could not be read: {0}")]
+    Corrupt(String),
+    /// A unique constraint rejected the write.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The pooled database handle shared by every role.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+impl Store {
+    /// Builds a pool for `database_url` (connections open lazily).
+    pub fn connect(database_url: &str, max_size: usize) -> StoreResult<Self> {
+        let pg = tokio_postgres::Config::from_str(database_url)
+            .map_err(|e| StoreError::BadUrl(e.to_string()))?;
+        let manager = Manager::from_config(
+            pg,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_size)
+            .wait_timeout(Some(std::time::Duration::from_secs(10)))
+            .create_timeout(Some(std::time::Duration::from_secs(5)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::BadUrl(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    /// A pooled client.
+    pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Applies the schema migrations (idempotent; safe with several processes at once).
+    pub async fn migrate(&self) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        migrate::run(&mut client).await
+    }
+
+    /// True when the database answers.
+    pub async fn ping(&self) -> bool {
+        match self.client().await {
+            Ok(c) => c.simple_query("SELECT 1").await.is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+pub(crate) fn account(id: uuid::Uuid) -> AccountId {
+    AccountId(id)
+}
+
+pub(crate) fn parse<T: FromStr<Err = String>>(raw: &str) -> StoreResult<T> {
+    raw.parse().map_err(StoreError::Corrupt)
+}

@@ -1,0 +1,67 @@
+//! Schema migrations (refinery), serialised across processes by an advisory lock, and the
+//! creation of the database itself when it does not exist yet.
+
+use crate::{StoreError, StoreResult};
+use std::str::FromStr;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+const MIGRATION_LOCK: i64 = 0x646f_6373_796e_6301;
+
+pub(crate) async fn run(client: &mut deadpool_postgres::Object) -> StoreResult<()> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let raw: &mut tokio_postgres::Client = client;
+    let result = embedded::migrations::runner()
+        .run_async(raw)
+        .await
+        .map(|_| ())
+        .map_err(|e| StoreError::Migration(e.to_string()));
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    result
+}
+
+/// Creates the database named in `database_url` when it does not exist (connecting to the
+/// `postgres` maintenance database of the same server).
+pub async fn ensure_database(database_url: &str) -> StoreResult<()> {
+    let mut config = tokio_postgres::Config::from_str(database_url)
+        .map_err(|e| StoreError::BadUrl(e.to_string()))?;
+    let name = config
+        .get_dbname()
+        .ok_or_else(|| StoreError::BadUrl("the URL names no database".into()))?
+        .to_owned();
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(StoreError::BadUrl(format!(
+            "database name {name:?} may only hold letters, digits, _ and -"
+        )));
+    }
+    config.dbname("postgres");
+    let (client, conn) = config.connect(tokio_postgres::NoTls).await?;
+    let driver = tokio::spawn(conn);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
+    if !exists {
+        if let Err(e) = client
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+        {
+            // Another process may have created it in the meantime.
+            if e.code() != Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) {
+                return Err(e.into());
+            }
+        }
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}

@@ -1,0 +1,331 @@
+//! Push runs and their history of state changes.
+//!
+//! State changes are conditional updates: a run only moves forward from the states it may
+//! leave, so a redelivered message can never drag a finished run back.
+
+use crate::{account, parse, Store, StoreResult};
+use chrono::{DateTime, Utc};
+use docsync_domain::{AccountId, Provider, RunId, RunState, SnapshotId, TenantId, Trigger};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+/// A run to create.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRun {
+    /// The tenant to push.
+    pub tenant_id: TenantId,
+    /// Where to.
+    pub provider: Provider,
+    /// Why.
+    pub trigger: Trigger,
+}
+
+/// A stored push run.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Id.
+    pub id: RunId,
+    /// Owning account.
+    pub account_id: AccountId,
+    /// Tenant pushed.
+    pub tenant_id: TenantId,
+    /// Provider written to.
+    pub provider: Provider,
+    /// What started it.
+    pub trigger: Trigger,
+    /// Where it is.
+    pub state: RunState,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+    /// Why it failed (or the last transient error while retrying).
+    pub error: Option<String>,
+    /// The provider's document id once written.
+    pub remote_id: Option<String>,
+    /// The snapshot it publishes.
+    pub snapshot_id: Option<SnapshotId>,
+    /// Requested.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Succeeded or failed at.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// One state change of a run.
+#[derive(Debug, Clone)]
+pub struct RunEvent {
+    /// The state entered.
+    pub state: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Detail (error text, remote id, snapshot id).
+    pub detail: Option<String>,
+}
+
+/// Filters for listing runs.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only this tenant.
+    pub tenant_id: Option<TenantId>,
+    /// Only runs in this state.
+    pub state: Option<RunState>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+const COLUMNS: &str = "id, account_id, tenant_id, provider, trigger, state, attempts, error, remote_id, snapshot_id, created_at, updated_at, finished_at";
+
+fn run(row: &Row) -> StoreResult<Run> {
+    let provider: String = row.get(3);
+    let trigger: String = row.get(4);
+    let state: String = row.get(5);
+    Ok(Run {
+        id: RunId(row.get(0)),
+        account_id: account(row.get(1)),
+        tenant_id: TenantId(row.get(2)),
+        provider: parse(&provider)?,
+        trigger: parse(&trigger)?,
+        state: parse(&state)?,
+        attempts: row.get(6),
+        error: row.get(7),
+        remote_id: row.get(8),
+        snapshot_id: row.get::<_, Option<Uuid>>(9).map(SnapshotId),
+        created_at: row.get(10),
+        updated_at: row.get(11),
+        finished_at: row.get(12),
+    })
+}
+
+impl Store {
+    /// Creates runs in state `queued` (one transaction), returning their ids in input order.
+    pub async fn create_runs(
+        &self,
+        account_id: AccountId,
+        runs: &[NewRun],
+    ) -> StoreResult<Vec<RunId>> {
+        let ids: Vec<Uuid> = runs.iter().map(|_| Uuid::new_v4()).collect();
+        let tenants: Vec<Uuid> = runs.iter().map(|r| r.tenant_id.0).collect();
+        let providers: Vec<&str> = runs.iter().map(|r| r.provider.as_str()).collect();
+        let triggers: Vec<&str> = runs.iter().map(|r| r.trigger.as_str()).collect();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO push_runs (id, account_id, tenant_id, provider, trigger, state)
+             SELECT r.id, $1, r.tenant_id, r.provider, r.trigger, 'queued'
+               FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS r(id, tenant_id, provider, trigger)",
+            &[&account_id.0, &ids, &tenants, &providers, &triggers],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO push_run_events (run_id, state) SELECT unnest($1::uuid[]), 'queued'",
+            &[&ids],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ids.into_iter().map(RunId).collect())
+    }
+
+    /// A run of the account.
+    pub async fn run(&self, account_id: AccountId, id: RunId) -> StoreResult<Option<Run>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM push_runs WHERE account_id = $1 AND id = $2"),
+                &[&account_id.0, &id.0],
+            )
+            .await?;
+        row.as_ref().map(run).transpose()
+    }
+
+    /// A run by id alone, for workers acting on a queue message.
+    pub async fn run_for_worker(&self, id: RunId) -> StoreResult<Option<Run>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM push_runs WHERE id = $1"),
+                &[&id.0],
+            )
+            .await?;
+        row.as_ref().map(run).transpose()
+    }
+
+    /// Runs of the account for a provider, newest first.
+    pub async fn runs(
+        &self,
+        account_id: AccountId,
+        provider: Provider,
+        filter: &RunFilter,
+    ) -> StoreResult<Vec<Run>> {
+        let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
+        let tenant = filter.tenant_id.map(|t| t.0);
+        let state = filter.state.map(|s| s.as_str());
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM push_runs
+                      WHERE account_id = $1 AND provider = $2
+                        AND ($3::uuid IS NULL OR tenant_id = $3)
+                        AND ($4::text IS NULL OR state = $4)
+                      ORDER BY created_at DESC, id LIMIT $5"
+                ),
+                &[&account_id.0, &provider.as_str(), &tenant, &state, &limit],
+            )
+            .await?;
+        rows.iter().map(run).collect()
+    }
+
+    /// The run's history.
+    pub async fn run_events(&self, id: RunId) -> StoreResult<Vec<RunEvent>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT state, at, detail FROM push_run_events WHERE run_id = $1 ORDER BY at",
+                &[&id.0],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| RunEvent {
+                state: r.get(0),
+                at: r.get(1),
+                detail: r.get(2),
+            })
+            .collect())
+    }
+
+    /// Moves a run to `collecting` (from queued or collecting, counting the attempt).
+    /// Returns the run when it may be worked on, None when it is already past collecting.
+    pub async fn begin_collecting(&self, id: RunId) -> StoreResult<Option<Run>> {
+        self.transition(
+            id,
+            &["queued", "collecting"],
+            RunState::Collecting,
+            None,
+            true,
+        )
+        .await
+    }
+
+    /// Records the snapshot and moves the run to `publishing`.
+    pub async fn collected(&self, id: RunId, snapshot: SnapshotId) -> StoreResult<Option<Run>> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE push_runs SET snapshot_id = $2 WHERE id = $1 AND state IN ('queued', 'collecting')",
+                &[&id.0, &snapshot.0],
+            )
+            .await?;
+        drop(client);
+        self.transition(
+            id,
+            &["queued", "collecting"],
+            RunState::Publishing,
+            Some(format!("snapshot {snapshot}")),
+            false,
+        )
+        .await
+    }
+
+    /// Marks a publishing run as being worked on by a publisher (counts the attempt).
+    pub async fn begin_publishing(&self, id: RunId) -> StoreResult<Option<Run>> {
+        self.transition(id, &["publishing"], RunState::Publishing, None, true)
+            .await
+    }
+
+    /// Records success with the provider's document id.
+    pub async fn succeeded(&self, id: RunId, remote_id: &str) -> StoreResult<Option<Run>> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE push_runs SET remote_id = $2, error = NULL WHERE id = $1 AND state = 'publishing'",
+                &[&id.0, &remote_id],
+            )
+            .await?;
+        drop(client);
+        self.transition(
+            id,
+            &["publishing"],
+            RunState::Succeeded,
+            Some(format!("document {remote_id}")),
+            false,
+        )
+        .await
+    }
+
+    /// Records failure with a reason a person can act on.
+    pub async fn failed(&self, id: RunId, reason: &str) -> StoreResult<Option<Run>> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE push_runs SET error = $2 WHERE id = $1 AND state NOT IN ('succeeded', 'failed')",
+                &[&id.0, &reason],
+            )
+            .await?;
+        drop(client);
+        self.transition(
+            id,
+            &["queued", "collecting", "publishing"],
+            RunState::Failed,
+            Some(reason.to_owned()),
+            false,
+        )
+        .await
+    }
+
+    /// Notes a transient problem on a run that is being retried, without changing its state.
+    pub async fn note_retry(&self, id: RunId, reason: &str) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE push_runs SET error = $2, updated_at = now() WHERE id = $1 AND state NOT IN ('succeeded', 'failed')",
+                &[&id.0, &reason],
+            )
+            .await?;
+        client
+            .execute(
+                "INSERT INTO push_run_events (run_id, state, detail) SELECT id, state, $2 FROM push_runs WHERE id = $1",
+                &[&id.0, &format!("retrying: {reason}")],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn transition(
+        &self,
+        id: RunId,
+        from: &[&str],
+        to: RunState,
+        detail: Option<String>,
+        count_attempt: bool,
+    ) -> StoreResult<Option<Run>> {
+        let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
+        let finished = to.is_final();
+        let bump: i32 = i32::from(count_attempt);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let row = tx
+            .query_opt(
+                &format!(
+                    "UPDATE push_runs SET state = $2, attempts = attempts + $3, updated_at = now(),
+                            finished_at = CASE WHEN $4 THEN now() ELSE finished_at END
+                      WHERE id = $1 AND state = ANY($5) RETURNING {COLUMNS}"
+                ),
+                &[&id.0, &to.as_str(), &bump, &finished, &from],
+            )
+            .await?;
+        if row.is_some() {
+            tx.execute(
+                "INSERT INTO push_run_events (run_id, state, detail) VALUES ($1, $2, $3)",
+                &[&id.0, &to.as_str(), &detail],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        row.as_ref().map(run).transpose()
+    }
+}

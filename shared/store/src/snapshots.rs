@@ -1,0 +1,70 @@
+//! Stored posture snapshots (the last few per tenant are kept).
+
+use crate::{Store, StoreError, StoreResult};
+use chrono::{DateTime, Utc};
+use docsync_domain::{AccountId, Snapshot, SnapshotId, TenantId};
+use uuid::Uuid;
+
+/// How many snapshots are kept per tenant.
+const KEEP_PER_TENANT: i64 = 10;
+
+impl Store {
+    /// Stores a snapshot and prunes the tenant's oldest beyond the last few.
+    pub async fn insert_snapshot(
+        &self,
+        account_id: AccountId,
+        snapshot: &Snapshot,
+    ) -> StoreResult<SnapshotId> {
+        let id = Uuid::new_v4();
+        let body =
+            serde_json::to_value(snapshot).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO snapshots (id, account_id, tenant_id, collected_at, body) VALUES ($1, $2, $3, $4, $5)",
+                &[&id, &account_id.0, &snapshot.tenant_id.0, &snapshot.collected_at, &body],
+            )
+            .await?;
+        client
+            .execute(
+                "DELETE FROM snapshots WHERE tenant_id = $1 AND id NOT IN
+                   (SELECT id FROM snapshots WHERE tenant_id = $1 ORDER BY collected_at DESC LIMIT $2)
+                   AND id NOT IN (SELECT snapshot_id FROM push_runs
+                                   WHERE tenant_id = $1 AND snapshot_id IS NOT NULL AND state NOT IN ('succeeded', 'failed'))",
+                &[&snapshot.tenant_id.0, &KEEP_PER_TENANT],
+            )
+            .await?;
+        Ok(SnapshotId(id))
+    }
+
+    /// A stored snapshot.
+    pub async fn snapshot(&self, id: SnapshotId) -> StoreResult<Option<Snapshot>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT body FROM snapshots WHERE id = $1", &[&id.0])
+            .await?;
+        row.map(|r| {
+            serde_json::from_value(r.get(0)).map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .transpose()
+    }
+
+    /// The tenant's newest snapshot collected after `since`, if any: one fresh snapshot
+    /// serves every provider pushed at about the same time.
+    pub async fn fresh_snapshot(
+        &self,
+        tenant_id: TenantId,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Option<SnapshotId>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT id FROM snapshots WHERE tenant_id = $1 AND collected_at >= $2 ORDER BY collected_at DESC LIMIT 1",
+                &[&tenant_id.0, &since],
+            )
+            .await?;
+        Ok(row.map(|r| SnapshotId(r.get(0))))
+    }
+}
