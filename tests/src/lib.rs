@@ -1,1 +1,322 @@
-//! placeholder
+//! End-to-end test harness: [`spawn_app`] starts the provider sandbox and the fleet's roles
+//! in-process against the real RabbitMQ and PostgreSQL, each test isolated in its own
+//! database and queue prefix, and cleans both up afterwards.
+
+use anyhow::Context;
+use docsync::fleet::{Fleet, Roles};
+use docsync::Settings;
+use docsync_domain::crypto::MasterKey;
+use docsync_domain::AccountId;
+use docsync_sandbox::{fixtures, Sandbox, SandboxConfig, TenantFixture};
+use docsync_store::Permission;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// The base database URL tests derive their own databases from.
+pub fn base_database_url() -> String {
+    std::env::var("DOCSYNC_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+/// A running fleet with its sandbox and an account with an all-permissions token.
+pub struct TestApp {
+    /// `http://127.0.0.1:port` of the API.
+    pub api: String,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    /// The account's token with every permission.
+    pub token: String,
+    /// The account.
+    pub account: AccountId,
+    /// The provider emulators.
+    pub sandbox: Sandbox,
+    /// The settings the fleet runs with.
+    pub settings: Settings,
+    fleet: Option<Fleet>,
+    database: String,
+}
+
+/// A tenant created through the API from a sandbox fixture.
+#[derive(Debug, Clone)]
+pub struct TestTenant {
+    /// docsync's tenant id.
+    pub id: String,
+    /// The fixture behind it.
+    pub fixture: TenantFixture,
+}
+
+/// Starts sandbox + API + collector + publisher for one test.
+pub async fn spawn_app() -> TestApp {
+    spawn_with(SandboxConfig::default()).await
+}
+
+/// Like [`spawn_app`] with a custom sandbox.
+pub async fn spawn_with(sandbox_config: SandboxConfig) -> TestApp {
+    try_spawn(sandbox_config)
+        .await
+        .expect("the fleet could not start: are RabbitMQ and PostgreSQL running? (bash deploy/local/services.sh)")
+}
+
+async fn try_spawn(sandbox_config: SandboxConfig) -> anyhow::Result<TestApp> {
+    let sandbox = Sandbox::start(sandbox_config).await?;
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let database = format!("docsync_test_{}", &unique[..12]);
+    let settings = Settings {
+        database_url: format!("{}/{database}", base_database_url()),
+        amqp_url: std::env::var("DOCSYNC_AMQP_URL")
+            .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
+        api_addr: "127.0.0.1:0".parse()?,
+        master_key: Some(MasterKey::generate_b64()),
+        graph_url: sandbox.graph_url.clone(),
+        login_url: sandbox.login_url.clone(),
+        exchange_url: sandbox.exchange_url.clone(),
+        allow_private_provider_urls: true,
+        queue_prefix: format!("test-{}", &unique[..12]),
+        publish_partitions: 2,
+    };
+    let fleet = Fleet::start(
+        &settings,
+        Roles {
+            api: true,
+            collector: true,
+            publisher: true,
+            scheduler: false,
+        },
+    )
+    .await?;
+    let api = format!("http://{}", fleet.api_addr.context("api did not start")?);
+    let account = fleet.store.create_account("Test MSP").await?;
+    let token = docsync::admin::create_token(&fleet.store, account, &Permission::ALL).await?;
+    Ok(TestApp {
+        api,
+        http: reqwest::Client::new(),
+        token,
+        account,
+        sandbox,
+        settings,
+        fleet: Some(fleet),
+        database,
+    })
+}
+
+impl TestApp {
+    /// The fleet's store.
+    pub fn store(&self) -> &docsync_store::Store {
+        &self.fleet.as_ref().expect("fleet running").store
+    }
+
+    /// The fleet's broker connection.
+    pub fn broker(&self) -> &docsync_queue::Broker {
+        &self.fleet.as_ref().expect("fleet running").broker
+    }
+
+    /// A new token of this account with `permissions`.
+    pub async fn token_with(&self, permissions: &[Permission]) -> String {
+        docsync::admin::create_token(self.store(), self.account, permissions)
+            .await
+            .expect("token")
+    }
+
+    /// A token of a second, separate account with every permission.
+    pub async fn other_account_token(&self) -> String {
+        let other = self
+            .store()
+            .create_account("Other MSP")
+            .await
+            .expect("account");
+        docsync::admin::create_token(self.store(), other, &Permission::ALL)
+            .await
+            .expect("token")
+    }
+
+    /// Calls the API with `token` (None: no Authorization header).
+    pub async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.api));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("api reachable");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Calls the API with the all-permissions token.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call_as(Some(&self.token.clone()), method, path, body)
+            .await
+    }
+
+    /// Sets the Microsoft connection to the sandbox's app.
+    pub async fn connect_microsoft(&self) {
+        let d = SandboxConfig::default();
+        let (status, body) = self
+            .call(
+                Method::PUT,
+                "/connections/microsoft",
+                Some(json!({"clientId": d.graph_client_id, "clientSecret": d.graph_client_secret})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// Creates tenants from sandbox fixtures `indices`.
+    pub async fn create_tenants(&self, indices: &[usize]) -> Vec<TestTenant> {
+        let mut out = Vec::new();
+        for &i in indices {
+            let f = fixtures::tenant(i);
+            let (status, body) = self
+                .call(
+                    Method::POST,
+                    "/tenants",
+                    Some(json!({"name": f.display_name, "primaryDomain": f.default_domain(), "microsoftTenantId": f.microsoft_tenant_id})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            out.push(TestTenant {
+                id: body["id"].as_str().expect("id").to_owned(),
+                fixture: f,
+            });
+        }
+        out
+    }
+
+    /// The Hudu company a fixture tenant is mapped to in these tests.
+    pub fn company_of(t: &TestTenant) -> u64 {
+        t.fixture.index as u64 + 1
+    }
+
+    /// Configures Hudu with the sandbox's write key, mapping `tenants` to their companies.
+    pub async fn configure_hudu(&self, tenants: &[TestTenant]) {
+        let mapping: serde_json::Map<String, Value> = tenants
+            .iter()
+            .map(|t| (t.id.clone(), json!(Self::company_of(t))))
+            .collect();
+        let (status, body) = self
+            .call(
+                Method::PUT,
+                "/integrations/hudu",
+                Some(json!({"baseUrl": self.sandbox.hudu_url, "apiKey": hudu_write_key(), "companyIdByTenantId": mapping})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// Microsoft connection + tenants + Hudu mapping for all of them.
+    pub async fn setup_hudu(&self, indices: &[usize]) -> Vec<TestTenant> {
+        self.connect_microsoft().await;
+        let tenants = self.create_tenants(indices).await;
+        self.configure_hudu(&tenants).await;
+        tenants
+    }
+
+    /// Push now for one tenant; returns the run id.
+    pub async fn push(&self, tenant: &TestTenant) -> String {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &format!("/integrations/hudu/push/{}", tenant.id),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        body["runId"].as_str().expect("runId").to_owned()
+    }
+
+    /// Waits until the run is succeeded or failed (60 s at most) and returns it.
+    pub async fn wait_for_run(&self, run_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, body) = self
+                .call(Method::GET, &format!("/runs/{run_id}"), None)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            if body["state"] == "succeeded" || body["state"] == "failed" {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {run_id} did not finish: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Articles in the sandbox's company `company_id`.
+    pub fn articles_in(&self, company_id: u64) -> Vec<docsync_sandbox::HuduArticle> {
+        self.sandbox
+            .hudu_articles()
+            .into_iter()
+            .filter(|a| a.company_id == company_id)
+            .collect()
+    }
+
+    /// Stops the fleet, deletes the test's queues and drops its database.
+    pub async fn cleanup(mut self) {
+        if let Some(fleet) = self.fleet.take() {
+            let _ = fleet.broker.delete_topology().await;
+            fleet.stop().await;
+        }
+        self.sandbox.shutdown();
+        if let Ok((client, conn)) = tokio_postgres::connect(
+            &format!("{}/postgres", base_database_url()),
+            tokio_postgres::NoTls,
+        )
+        .await
+        {
+            tokio::spawn(conn);
+            let _ = client
+                .batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                    self.database
+                ))
+                .await;
+        }
+    }
+}
+
+/// The sandbox's Hudu key with write access.
+pub fn hudu_write_key() -> String {
+    key_of(docsync_sandbox::KeyScope::ReadWrite)
+}
+
+/// The sandbox's read-only Hudu key.
+pub fn hudu_read_only_key() -> String {
+    key_of(docsync_sandbox::KeyScope::ReadOnly)
+}
+
+fn key_of(scope: docsync_sandbox::KeyScope) -> String {
+    SandboxConfig::default()
+        .hudu_keys
+        .into_iter()
+        .find(|(_, s)| *s == scope)
+        .map(|(k, _)| k)
+        .expect("sandbox key")
+}
+
+/// A number as the Hudu article renders it (`87.3`, `100`).
+pub fn shown(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{}", value as i64)
+    } else {
+        format!("{value:.1}")
+    }
+}
