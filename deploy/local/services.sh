@@ -17,6 +17,8 @@ set -euo pipefail
 readonly PG_PORT=5432
 readonly AMQP_PORT=5672
 readonly WAIT_SECONDS=60
+# rabbitmq-server, rabbitmqctl and friends live in sbin, which a non-root PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
 readonly HBA_MARKER="# docsync dev/CI (deploy/local/services.sh): trust loopback TCP, no password"
 
 log() { echo "services.sh: $*" >&2; }
@@ -36,7 +38,7 @@ wait_for_port() {
     deadline=$((SECONDS + seconds))
     until port_answers "$port"; do
         if ((SECONDS >= deadline)); then
-            die "$what did not come up: nothing answers on 127.0.0.1:$port after ${seconds}s$4"
+            die "$what did not come up: nothing answers on 127.0.0.1:$port after ${seconds}s${4:-}"
         fi
         sleep 1
     done
@@ -75,12 +77,15 @@ ensure_package() {
 
 # --- PostgreSQL ------------------------------------------------------------------------------
 
-# Puts the trust lines first in pg_hba.conf (first match wins). Returns 0 when it changed it.
+# Puts the trust lines first in pg_hba.conf (first match wins); sets PG_HBA_CHANGED=1 when it
+# edited the file.
+PG_HBA_CHANGED=0
 ensure_pg_trust() {
     local hba=$1 tmp
-    [[ -f $hba ]] || die "PostgreSQL: $hba not found"
+    PG_HBA_CHANGED=0
+    as_root test -f "$hba" || die "PostgreSQL: $hba not found"
     if as_root grep -qF "$HBA_MARKER" "$hba"; then
-        return 1
+        return 0
     fi
     log "PostgreSQL: adding loopback trust lines to $hba (dev/CI only)"
     tmp=$(mktemp)
@@ -89,12 +94,12 @@ ensure_pg_trust() {
         echo "host    all             all             127.0.0.1/32            trust"
         echo "host    all             all             ::1/128                 trust"
         echo
-        as_root cat "$hba"
+        as_root cat "$hba" || die "PostgreSQL: cannot read $hba"
     } >"$tmp"
     # cat into the existing file keeps its owner and mode.
-    as_root sh -c 'cat "$1" > "$2"' sh "$tmp" "$hba"
+    as_root sh -c 'cat "$1" > "$2"' sh "$tmp" "$hba" || die "PostgreSQL: cannot write $hba"
     rm -f "$tmp"
-    return 0
+    PG_HBA_CHANGED=1
 }
 
 ensure_postgres() {
@@ -118,8 +123,8 @@ ensure_postgres() {
         if [[ -n $(pg_lsclusters -h) ]]; then
             die "PostgreSQL: clusters exist but none uses port $PG_PORT (see pg_lsclusters); move one to $PG_PORT or start PostgreSQL yourself"
         fi
-        version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n1)
-        [[ -n $version ]] || version=$(ls /usr/lib/postgresql | sort -V | tail -n1)
+        # The newest installed server (pg_createcluster needs its binaries).
+        version=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -n1 || true)
         [[ -n $version ]] || die "PostgreSQL: no server version found under /usr/lib/postgresql"
         cluster=main
         status=down
@@ -128,11 +133,13 @@ ensure_postgres() {
             die "PostgreSQL: pg_createcluster $version $cluster failed"
     fi
 
-    local changed=1
-    ensure_pg_trust "/etc/postgresql/$version/$cluster/pg_hba.conf" && changed=0
-    if [[ $status == online ]]; then
-        # Running but not on loopback TCP: apply our pg_hba lines at least, then wait below.
-        ((changed == 0)) && as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" reload
+    ensure_pg_trust "/etc/postgresql/$version/$cluster/pg_hba.conf"
+    if [[ $status == online* ]]; then
+        # Running but not answering on loopback TCP yet: apply our pg_hba lines, wait below.
+        if ((PG_HBA_CHANGED)); then
+            as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" reload ||
+                die "PostgreSQL: reload of $version/$cluster failed"
+        fi
     else
         log "PostgreSQL: starting cluster $version/$cluster"
         as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start ||
@@ -148,8 +155,10 @@ ensure_pg_trust_for_running() {
     local version cluster
     read -r version cluster _ < <(pg_lsclusters -h | awk -v p="$PG_PORT" '$3 == p' | head -n1) || true
     [[ -n ${version:-} ]] || return 0
-    if ensure_pg_trust "/etc/postgresql/$version/$cluster/pg_hba.conf"; then
-        as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" reload
+    ensure_pg_trust "/etc/postgresql/$version/$cluster/pg_hba.conf"
+    if ((PG_HBA_CHANGED)); then
+        as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" reload ||
+            die "PostgreSQL: reload of $version/$cluster failed"
     fi
     check_pg_login
 }
@@ -177,7 +186,6 @@ ensure_rabbitmq() {
     if ! command -v rabbitmq-server >/dev/null 2>&1 && [[ ! -x /usr/sbin/rabbitmq-server ]]; then
         ensure_package rabbitmq-server
     fi
-    export PATH="$PATH:/usr/sbin:/sbin"
     if port_answers "$AMQP_PORT"; then
         log "RabbitMQ: ready on 127.0.0.1:$AMQP_PORT"
         return 0
