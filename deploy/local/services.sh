@@ -97,6 +97,7 @@ ensure_pg_trust() {
         as_root cat "$hba" || die "PostgreSQL: cannot read $hba"
     } >"$tmp"
     # cat into the existing file keeps its owner and mode.
+    # shellcheck disable=SC2016 # $1 and $2 are the inner shell's arguments
     as_root sh -c 'cat "$1" > "$2"' sh "$tmp" "$hba" || die "PostgreSQL: cannot write $hba"
     rm -f "$tmp"
     PG_HBA_CHANGED=1
@@ -124,6 +125,7 @@ ensure_postgres() {
             die "PostgreSQL: clusters exist but none uses port $PG_PORT (see pg_lsclusters); move one to $PG_PORT or start PostgreSQL yourself"
         fi
         # The newest installed server (pg_createcluster needs its binaries).
+        # shellcheck disable=SC2012 # directory names are version numbers
         version=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -n1 || true)
         [[ -n $version ]] || die "PostgreSQL: no server version found under /usr/lib/postgresql"
         cluster=main
@@ -165,8 +167,7 @@ ensure_pg_trust_for_running() {
 
 check_pg_login() {
     command -v psql >/dev/null 2>&1 || return 0
-    local i
-    for i in 1 2 3 4 5; do
+    for _ in 1 2 3 4 5; do
         if psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -w -d postgres -Atqc 'select 1' >/dev/null 2>&1; then
             log "PostgreSQL: ready on 127.0.0.1:$PG_PORT (user postgres, no password)"
             return 0

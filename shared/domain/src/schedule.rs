@@ -3,6 +3,7 @@
 //! `at` is local time in `timeZone` (any IANA zone); the default is nightly at 02:00
 //! Australia/Sydney, as the product promises.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -106,6 +107,86 @@ impl Schedule {
     }
 }
 
+/// Slot arithmetic: when scheduled pushes fall due.
+///
+/// Nightly slots are the local time `at` of each day in `timeZone`. On a night the zone skips
+/// that time (spring forward) the slot is the first valid instant after the gap; on a night
+/// that repeats it (fall back) the slot is the first occurrence only. Hourly slots are every
+/// real hour at local minute `at`'s minute, so repeated and skipped hours get exactly one slot
+/// per hour of elapsed time. Manual schedules have no slots.
+impl Schedule {
+    /// The latest slot at or before `now`.
+    pub fn slot_at_or_before(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let now_ts = to_jiff(now)?;
+        self.candidates(now_ts)?
+            .into_iter()
+            .filter(|t| *t <= now_ts)
+            .max()
+            .and_then(from_jiff)
+    }
+
+    /// The first slot strictly after `now`.
+    pub fn next_slot_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let now_ts = to_jiff(now)?;
+        self.candidates(now_ts)?
+            .into_iter()
+            .filter(|t| *t > now_ts)
+            .min()
+            .and_then(from_jiff)
+    }
+
+    fn candidates(&self, now: jiff::Timestamp) -> Option<Vec<jiff::Timestamp>> {
+        let tz = jiff::tz::TimeZone::get(&self.time_zone).ok()?;
+        let (hour, minute) = self.hour_minute();
+        match self.mode {
+            ScheduleMode::Manual => None,
+            ScheduleMode::Nightly => {
+                let today = now.to_zoned(tz.clone()).date();
+                let mut out = Vec::new();
+                for days in -2i32..=2 {
+                    let date = today.checked_add(jiff::Span::new().days(days)).ok()?;
+                    out.extend(local_instant(&tz, date.at(hour, minute, 0, 0)));
+                }
+                Some(out)
+            }
+            ScheduleMode::Hourly => {
+                let hour_start = now.as_second().div_euclid(3600) * 3600;
+                let mut out = Vec::new();
+                for k in -2i64..=2 {
+                    let start = jiff::Timestamp::from_second(hour_start + k * 3600).ok()?;
+                    let offset = i64::from(tz.to_offset(start).seconds());
+                    let into_hour = (i64::from(minute) * 60 - offset).rem_euclid(3600);
+                    out.push(jiff::Timestamp::from_second(start.as_second() + into_hour).ok()?);
+                }
+                Some(out)
+            }
+        }
+    }
+}
+
+/// The instant of a local time: the earlier one in a fold, the end of the gap in a gap.
+fn local_instant(tz: &jiff::tz::TimeZone, dt: jiff::civil::DateTime) -> Option<jiff::Timestamp> {
+    use jiff::tz::AmbiguousOffset;
+    match tz.to_ambiguous_timestamp(dt).offset() {
+        AmbiguousOffset::Unambiguous { offset } => offset.to_timestamp(dt).ok(),
+        AmbiguousOffset::Fold { before, .. } => before.to_timestamp(dt).ok(),
+        AmbiguousOffset::Gap { after, .. } => {
+            // Read with the later offset, the time lands just before the transition; the
+            // transition itself is the first valid instant after the skipped time.
+            let early = after.to_timestamp(dt).ok()?;
+            tz.following(early).next().map(|t| t.timestamp())
+        }
+    }
+}
+
+fn to_jiff(t: DateTime<Utc>) -> Option<jiff::Timestamp> {
+    jiff::Timestamp::from_second(t.timestamp()).ok()
+}
+
+fn from_jiff(t: jiff::Timestamp) -> Option<DateTime<Utc>> {
+    DateTime::<Utc>::from_timestamp(t.as_second(), 0)
+}
+
 fn parse_hh_mm(s: &str) -> Option<(i8, i8)> {
     let (h, m) = s.split_once(':')?;
     if h.len() != 2 || m.len() != 2 {
@@ -145,5 +226,87 @@ mod tests {
                 "schedule.timeZone"
             ]
         );
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn nightly(at_: &str, tz: &str) -> Schedule {
+        Schedule { mode: ScheduleMode::Nightly, at: at_.into(), time_zone: tz.into() }
+    }
+
+    #[test]
+    fn nightly_at_two_in_sydney_is_1600_utc_in_winter_and_1500_in_summer() {
+        let s = nightly("02:00", "Australia/Sydney");
+        // July (AEST, +10): 02:00 local = 16:00 UTC the day before.
+        assert_eq!(s.slot_at_or_before(at("2026-07-15T20:00:00Z")), Some(at("2026-07-15T16:00:00Z")));
+        assert_eq!(s.next_slot_after(at("2026-07-15T16:00:00Z")), Some(at("2026-07-16T16:00:00Z")));
+        // January (AEDT, +11): 02:00 local = 15:00 UTC.
+        assert_eq!(s.slot_at_or_before(at("2026-01-10T15:00:00Z")), Some(at("2026-01-10T15:00:00Z")));
+    }
+
+    #[test]
+    fn the_night_sydney_skips_two_oclock_gets_one_slot_at_three() {
+        // 2026-10-04: clocks go from 02:00 AEST straight to 03:00 AEDT (16:00 UTC on the 3rd).
+        let s = nightly("02:00", "Australia/Sydney");
+        let slot = s.next_slot_after(at("2026-10-03T12:00:00Z")).unwrap();
+        assert_eq!(slot, at("2026-10-03T16:00:00Z"), "the first valid instant after the gap");
+        let next = s.next_slot_after(slot).unwrap();
+        assert_eq!(next, at("2026-10-04T15:00:00Z"), "then 02:00 AEDT the next night");
+        // Inside the gap night, 02:30 also lands on the gap's end, once.
+        let s = nightly("02:30", "Australia/Sydney");
+        assert_eq!(s.next_slot_after(at("2026-10-03T12:00:00Z")), Some(at("2026-10-03T16:00:00Z")));
+    }
+
+    #[test]
+    fn the_night_sydney_repeats_two_oclock_gets_one_slot() {
+        // 2026-04-05: 03:00 AEDT falls back to 02:00 AEST; 02:30 happens twice.
+        let s = nightly("02:30", "Australia/Sydney");
+        let first = s.next_slot_after(at("2026-04-04T12:00:00Z")).unwrap();
+        assert_eq!(first, at("2026-04-04T15:30:00Z"), "the first 02:30 (AEDT)");
+        let next = s.next_slot_after(first).unwrap();
+        assert_eq!(next, at("2026-04-05T16:30:00Z"), "no slot at the second 02:30; next is tomorrow");
+    }
+
+    #[test]
+    fn hourly_gives_one_slot_per_real_hour_across_both_transitions() {
+        let s = Schedule { mode: ScheduleMode::Hourly, at: "00:15".into(), time_zone: "Australia/Sydney".into() };
+        for start in ["2026-10-03T12:00:00Z", "2026-04-04T12:00:00Z"] {
+            let mut t = at(start);
+            let mut slots = Vec::new();
+            for _ in 0..8 {
+                t = s.next_slot_after(t).unwrap();
+                slots.push(t);
+            }
+            for pair in slots.windows(2) {
+                assert_eq!(pair[1] - pair[0], chrono::Duration::hours(1), "{slots:?}");
+            }
+            assert!(slots.iter().all(|t| t.format("%M").to_string() == "15"));
+        }
+    }
+
+    #[test]
+    fn hourly_in_a_half_hour_zone_follows_local_minutes() {
+        let s = Schedule { mode: ScheduleMode::Hourly, at: "00:00".into(), time_zone: "Asia/Kolkata".into() };
+        assert_eq!(s.next_slot_after(at("2026-03-01T10:00:00Z")), Some(at("2026-03-01T10:30:00Z")));
+    }
+
+    #[test]
+    fn a_zone_without_dst_keeps_a_fixed_time_all_year() {
+        let s = nightly("02:00", "Australia/Brisbane");
+        for day in ["2026-01-10", "2026-04-05", "2026-07-15", "2026-10-04"] {
+            let slot = s.next_slot_after(at(&format!("{day}T00:00:00Z"))).unwrap();
+            assert_eq!(slot.format("%H:%M").to_string(), "16:00");
+        }
+        let utc = nightly("02:00", "UTC");
+        assert_eq!(utc.slot_at_or_before(at("2026-10-04T01:59:00Z")), Some(at("2026-10-03T02:00:00Z")));
+    }
+
+    #[test]
+    fn manual_has_no_slots() {
+        let s = Schedule { mode: ScheduleMode::Manual, ..Schedule::default() };
+        assert_eq!(s.slot_at_or_before(at("2026-10-04T01:59:00Z")), None);
+        assert_eq!(s.next_slot_after(at("2026-10-04T01:59:00Z")), None);
     }
 }
