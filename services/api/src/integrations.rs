@@ -48,6 +48,9 @@ fn view(state: &AppState, integration: &Integration) -> Value {
         "provider": integration.provider,
         "apiKey": key,
         "schedule": integration.schedule,
+        "nextScheduledAt": Schedule::parse(&integration.schedule)
+            .ok()
+            .and_then(|s| s.next_slot_after(chrono::Utc::now())),
         "rateLimit": integration.rate_limit.unwrap_or_else(|| integration.provider.default_rate_limit()),
         "updatedAt": integration.updated_at,
     });

@@ -26,14 +26,17 @@ async fn view(
     let mut mapped = Vec::new();
     for provider in Provider::ALL {
         if let Some(i) = state.store.integration(account, provider).await? {
-            mapped.push((provider, i.mappings));
+            let next = docsync_domain::Schedule::parse(&i.schedule)
+                .ok()
+                .and_then(|s| s.next_slot_after(chrono::Utc::now()));
+            mapped.push((provider, i.mappings, next));
         }
     }
     Ok(tenants
         .iter()
         .map(|t| {
             let mut providers = Map::new();
-            for (provider, mappings) in &mapped {
+            for (provider, mappings, next) in &mapped {
                 let parent = mappings.iter().find(|(id, _)| *id == t.id).map(|(_, p)| *p);
                 let last = pushes
                     .iter()
@@ -47,6 +50,7 @@ async fn view(
                         "lastRunAt": last.map(|l| l.last_run_at),
                         "lastRunState": last.map(|l| l.last_state.clone()),
                         "lastPushAt": last.and_then(|l| l.last_success_at),
+                        "nextScheduledAt": if parent.is_some() { *next } else { None },
                     }),
                 );
             }

@@ -139,8 +139,13 @@ impl Fleet {
             });
         }
         if roles.scheduler {
-            let sd = shutdown.clone();
-            tasks.spawn(async move { ("scheduler", docsync_scheduler::run(sd).await) });
+            let (s, b, sd) = (store.clone(), broker.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                (
+                    "scheduler",
+                    docsync_scheduler::run(Default::default(), s, b, sd).await,
+                )
+            });
         }
         Ok(Self {
             shutdown,

@@ -1,14 +1,142 @@
-//! The scheduler role. Scheduled pushes are the same job as a push-now with trigger
-//! `schedule`; until slot computation lands (the schedules issue), this role only holds its
-//! place in the fleet: it starts, reports that no schedules are evaluated yet, and stops
-//! cleanly on shutdown. Every push is available through the API (push now, push-all).
+//! The scheduler role: every tick it asks each scheduled integration for its latest slot at
+//! or before now and claims that slot for every mapped tenant. The slot row's primary key
+//! makes each (provider, tenant, slot) happen exactly once across any number of replicas; a
+//! scheduler that was down claims only the most recent missed slot when it returns. A
+//! scheduled push is the same job as a push-now, with trigger `schedule`.
+//!
+//! It also relays runs that were accepted but whose message never reached the broker (a crash
+//! between the commit and the publish): `queued` runs untouched for a while are enqueued again;
+//! collectors ignore duplicates.
 
-use docsync_domain::Shutdown;
+use chrono::{DateTime, Utc};
+use docsync_domain::{Schedule, Shutdown};
+use docsync_queue::{Broker, CollectJob};
+use docsync_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Scheduler settings.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// How often slots are evaluated.
+    pub tick: Duration,
+    /// A `queued` run untouched this long is enqueued again.
+    pub requeue_after: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            tick: Duration::from_secs(15),
+            requeue_after: Duration::from_secs(120),
+        }
+    }
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Integrations with a due slot.
+    pub integrations: usize,
+    /// Runs created and enqueued for claimed slots.
+    pub enqueued: usize,
+    /// Stale queued runs enqueued again.
+    pub requeued: usize,
+}
+
+/// Largest batch of collect messages published (and confirmed) at once.
+const BATCH: usize = 2_000;
+
+/// Evaluates every schedule at `now` (injectable for tests) and enqueues the claimed slots.
+pub async fn tick(
+    store: &Store,
+    broker: &Broker,
+    now: DateTime<Utc>,
+) -> anyhow::Result<TickReport> {
+    let mut report = TickReport::default();
+    for integration in store.scheduled_integrations().await? {
+        let schedule = match Schedule::parse(&integration.schedule) {
+            Ok(s) => s,
+            Err(errors) => {
+                tracing::warn!(account = %integration.account_id, provider = %integration.provider, ?errors, "stored schedule is invalid; skipped");
+                continue;
+            }
+        };
+        let Some(slot) = schedule.slot_at_or_before(now) else {
+            continue;
+        };
+        if slot < integration.created_at {
+            continue;
+        }
+        let runs = store
+            .claim_slot(integration.account_id, integration.provider, slot)
+            .await?;
+        if runs.is_empty() {
+            continue;
+        }
+        report.integrations += 1;
+        tracing::info!(account = %integration.account_id, provider = %integration.provider, %slot, tenants = runs.len(), "slot claimed");
+        for chunk in runs.chunks(BATCH) {
+            let jobs: Vec<CollectJob> = chunk.iter().map(|&run_id| CollectJob { run_id }).collect();
+            // If this fails the runs stay queued and the relay below enqueues them later.
+            broker.enqueue_collect(&jobs).await?;
+            report.enqueued += jobs.len();
+        }
+    }
+    Ok(report)
+}
+
+/// Enqueues again the runs accepted but still `queued` after `requeue_after`.
+pub async fn relay_stale(
+    store: &Store,
+    broker: &Broker,
+    requeue_after: Duration,
+) -> anyhow::Result<usize> {
+    let older_than = Utc::now() - chrono::Duration::from_std(requeue_after)?;
+    let mut total = 0;
+    loop {
+        let runs = store.take_stale_queued(older_than, BATCH as i64).await?;
+        if runs.is_empty() {
+            return Ok(total);
+        }
+        let jobs: Vec<CollectJob> = runs.iter().map(|&run_id| CollectJob { run_id }).collect();
+        broker.enqueue_collect(&jobs).await?;
+        total += jobs.len();
+        tracing::warn!(
+            runs = jobs.len(),
+            "queued runs without a message enqueued again"
+        );
+    }
+}
 
 /// Runs the scheduler role until `shutdown`.
-pub async fn run(shutdown: Shutdown) -> anyhow::Result<()> {
-    tracing::warn!("scheduler started: scheduled pushes are not evaluated in this version; use push now or push-all");
-    shutdown.wait().await;
+pub async fn run(
+    config: SchedulerConfig,
+    store: Store,
+    broker: Arc<Broker>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    tracing::info!(tick_s = config.tick.as_secs(), "scheduler started");
+    let mut interval = tokio::time::interval(config.tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => break,
+            _ = interval.tick() => {}
+        }
+        match tick(&store, &broker, Utc::now()).await {
+            Ok(r) if r.enqueued > 0 => tracing::info!(
+                enqueued = r.enqueued,
+                integrations = r.integrations,
+                "scheduled pushes enqueued"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduler tick failed; retrying next tick"),
+        }
+        if let Err(e) = relay_stale(&store, &broker, config.requeue_after).await {
+            tracing::warn!(error = %e, "relay of queued runs failed; retrying next tick");
+        }
+    }
     tracing::info!("scheduler stopped");
     Ok(())
 }

@@ -233,17 +233,30 @@ mod tests {
     }
 
     fn nightly(at_: &str, tz: &str) -> Schedule {
-        Schedule { mode: ScheduleMode::Nightly, at: at_.into(), time_zone: tz.into() }
+        Schedule {
+            mode: ScheduleMode::Nightly,
+            at: at_.into(),
+            time_zone: tz.into(),
+        }
     }
 
     #[test]
     fn nightly_at_two_in_sydney_is_1600_utc_in_winter_and_1500_in_summer() {
         let s = nightly("02:00", "Australia/Sydney");
         // July (AEST, +10): 02:00 local = 16:00 UTC the day before.
-        assert_eq!(s.slot_at_or_before(at("2026-07-15T20:00:00Z")), Some(at("2026-07-15T16:00:00Z")));
-        assert_eq!(s.next_slot_after(at("2026-07-15T16:00:00Z")), Some(at("2026-07-16T16:00:00Z")));
+        assert_eq!(
+            s.slot_at_or_before(at("2026-07-15T20:00:00Z")),
+            Some(at("2026-07-15T16:00:00Z"))
+        );
+        assert_eq!(
+            s.next_slot_after(at("2026-07-15T16:00:00Z")),
+            Some(at("2026-07-16T16:00:00Z"))
+        );
         // January (AEDT, +11): 02:00 local = 15:00 UTC.
-        assert_eq!(s.slot_at_or_before(at("2026-01-10T15:00:00Z")), Some(at("2026-01-10T15:00:00Z")));
+        assert_eq!(
+            s.slot_at_or_before(at("2026-01-10T15:00:00Z")),
+            Some(at("2026-01-10T15:00:00Z"))
+        );
     }
 
     #[test]
@@ -251,12 +264,23 @@ mod tests {
         // 2026-10-04: clocks go from 02:00 AEST straight to 03:00 AEDT (16:00 UTC on the 3rd).
         let s = nightly("02:00", "Australia/Sydney");
         let slot = s.next_slot_after(at("2026-10-03T12:00:00Z")).unwrap();
-        assert_eq!(slot, at("2026-10-03T16:00:00Z"), "the first valid instant after the gap");
+        assert_eq!(
+            slot,
+            at("2026-10-03T16:00:00Z"),
+            "the first valid instant after the gap"
+        );
         let next = s.next_slot_after(slot).unwrap();
-        assert_eq!(next, at("2026-10-04T15:00:00Z"), "then 02:00 AEDT the next night");
+        assert_eq!(
+            next,
+            at("2026-10-04T15:00:00Z"),
+            "then 02:00 AEDT the next night"
+        );
         // Inside the gap night, 02:30 also lands on the gap's end, once.
         let s = nightly("02:30", "Australia/Sydney");
-        assert_eq!(s.next_slot_after(at("2026-10-03T12:00:00Z")), Some(at("2026-10-03T16:00:00Z")));
+        assert_eq!(
+            s.next_slot_after(at("2026-10-03T12:00:00Z")),
+            Some(at("2026-10-03T16:00:00Z"))
+        );
     }
 
     #[test]
@@ -266,12 +290,20 @@ mod tests {
         let first = s.next_slot_after(at("2026-04-04T12:00:00Z")).unwrap();
         assert_eq!(first, at("2026-04-04T15:30:00Z"), "the first 02:30 (AEDT)");
         let next = s.next_slot_after(first).unwrap();
-        assert_eq!(next, at("2026-04-05T16:30:00Z"), "no slot at the second 02:30; next is tomorrow");
+        assert_eq!(
+            next,
+            at("2026-04-05T16:30:00Z"),
+            "no slot at the second 02:30; next is tomorrow"
+        );
     }
 
     #[test]
     fn hourly_gives_one_slot_per_real_hour_across_both_transitions() {
-        let s = Schedule { mode: ScheduleMode::Hourly, at: "00:15".into(), time_zone: "Australia/Sydney".into() };
+        let s = Schedule {
+            mode: ScheduleMode::Hourly,
+            at: "00:15".into(),
+            time_zone: "Australia/Sydney".into(),
+        };
         for start in ["2026-10-03T12:00:00Z", "2026-04-04T12:00:00Z"] {
             let mut t = at(start);
             let mut slots = Vec::new();
@@ -288,8 +320,15 @@ mod tests {
 
     #[test]
     fn hourly_in_a_half_hour_zone_follows_local_minutes() {
-        let s = Schedule { mode: ScheduleMode::Hourly, at: "00:00".into(), time_zone: "Asia/Kolkata".into() };
-        assert_eq!(s.next_slot_after(at("2026-03-01T10:00:00Z")), Some(at("2026-03-01T10:30:00Z")));
+        let s = Schedule {
+            mode: ScheduleMode::Hourly,
+            at: "00:00".into(),
+            time_zone: "Asia/Kolkata".into(),
+        };
+        assert_eq!(
+            s.next_slot_after(at("2026-03-01T10:00:00Z")),
+            Some(at("2026-03-01T10:30:00Z"))
+        );
     }
 
     #[test]
@@ -300,12 +339,18 @@ mod tests {
             assert_eq!(slot.format("%H:%M").to_string(), "16:00");
         }
         let utc = nightly("02:00", "UTC");
-        assert_eq!(utc.slot_at_or_before(at("2026-10-04T01:59:00Z")), Some(at("2026-10-03T02:00:00Z")));
+        assert_eq!(
+            utc.slot_at_or_before(at("2026-10-04T01:59:00Z")),
+            Some(at("2026-10-03T02:00:00Z"))
+        );
     }
 
     #[test]
     fn manual_has_no_slots() {
-        let s = Schedule { mode: ScheduleMode::Manual, ..Schedule::default() };
+        let s = Schedule {
+            mode: ScheduleMode::Manual,
+            ..Schedule::default()
+        };
         assert_eq!(s.slot_at_or_before(at("2026-10-04T01:59:00Z")), None);
         assert_eq!(s.next_slot_after(at("2026-10-04T01:59:00Z")), None);
     }

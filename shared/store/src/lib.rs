@@ -9,6 +9,7 @@ mod documents;
 mod integrations;
 mod migrate;
 mod runs;
+mod schedules;
 mod snapshots;
 mod tenants;
 
@@ -18,6 +19,7 @@ pub use documents::RemoteDocument;
 pub use integrations::{Integration, IntegrationUpsert};
 pub use migrate::ensure_database;
 pub use runs::{NewRun, Run, RunEvent, RunFilter};
+pub use schedules::ScheduledIntegration;
 pub use tenants::{NewTenant, Tenant, TenantPushes};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
