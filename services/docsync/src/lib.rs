@@ -2,6 +2,7 @@
 //! every role command (and by the end-to-end tests), admin commands and the demo.
 
 pub mod admin;
+pub mod bench;
 pub mod demo;
 pub mod fleet;
 pub mod settings;

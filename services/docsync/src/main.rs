@@ -49,6 +49,24 @@ enum Command {
     },
     /// The whole product on one machine against the sandbox.
     Demo,
+    /// Benchmarks (print figures and record them in docs/benchmarks.md).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// One scheduler tick claiming and enqueueing a slot for many tenants.
+    Scheduler {
+        /// Mapped tenants.
+        #[arg(long, default_value_t = 100_000)]
+        tenants: i64,
+        /// Ticks measured (each a new slot); the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -181,6 +199,11 @@ async fn main() -> anyhow::Result<()> {
             sandbox.shutdown();
         }
         Command::Demo => docsync::demo::run(settings).await?,
+        Command::Bench {
+            command: BenchCommand::Scheduler { tenants, runs },
+        } => {
+            docsync::bench::scheduler(settings, tenants, runs.max(1)).await?;
+        }
     }
     Ok(())
 }

@@ -34,14 +34,16 @@ impl Default for SchedulerConfig {
 }
 
 /// What one tick did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct TickReport {
     /// Integrations with a due slot.
     pub integrations: usize,
     /// Runs created and enqueued for claimed slots.
     pub enqueued: usize,
-    /// Stale queued runs enqueued again.
-    pub requeued: usize,
+    /// Time spent claiming slots and creating runs in PostgreSQL.
+    pub claim_time: Duration,
+    /// Time spent publishing (with confirms) to RabbitMQ.
+    pub enqueue_time: Duration,
 }
 
 /// Largest batch of collect messages published (and confirmed) at once.
@@ -68,20 +70,24 @@ pub async fn tick(
         if slot < integration.created_at {
             continue;
         }
+        let started = std::time::Instant::now();
         let runs = store
             .claim_slot(integration.account_id, integration.provider, slot)
             .await?;
+        report.claim_time += started.elapsed();
         if runs.is_empty() {
             continue;
         }
         report.integrations += 1;
         tracing::info!(account = %integration.account_id, provider = %integration.provider, %slot, tenants = runs.len(), "slot claimed");
+        let started = std::time::Instant::now();
         for chunk in runs.chunks(BATCH) {
             let jobs: Vec<CollectJob> = chunk.iter().map(|&run_id| CollectJob { run_id }).collect();
             // If this fails the runs stay queued and the relay below enqueues them later.
             broker.enqueue_collect(&jobs).await?;
             report.enqueued += jobs.len();
         }
+        report.enqueue_time += started.elapsed();
     }
     Ok(report)
 }

@@ -15,3 +15,14 @@ CREATE TABLE schedule_slots (
 );
 CREATE INDEX schedule_slots_by_time ON schedule_slots (slot_at);
 CREATE INDEX push_runs_queued ON push_runs (updated_at) WHERE state = 'queued';
+
+-- Deleting a tenant (or an account) cascades through these tables by tenant id: index them so
+-- removing 100,000 tenants does not scan every mapping and slot once per tenant.
+CREATE INDEX tenant_mappings_by_tenant ON tenant_mappings (tenant_id);
+CREATE INDEX schedule_slots_by_tenant ON schedule_slots (tenant_id);
+CREATE INDEX remote_documents_by_tenant ON remote_documents (tenant_id);
+CREATE INDEX remote_documents_by_account ON remote_documents (account_id);
+CREATE INDEX schedule_slots_by_account ON schedule_slots (account_id);
+CREATE INDEX snapshots_by_account ON snapshots (account_id);
+CREATE INDEX tenants_by_account ON tenants (account_id);
+CREATE INDEX api_tokens_by_account ON api_tokens (account_id);

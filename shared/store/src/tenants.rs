@@ -212,3 +212,35 @@ impl Store {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 }
+
+impl Store {
+    /// Creates `count` synthetic tenants in one statement (benchmarks and load tests);
+    /// returns their ids.
+    pub async fn create_synthetic_tenants(
+        &self,
+        account_id: AccountId,
+        count: i64,
+    ) -> StoreResult<Vec<TenantId>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "INSERT INTO tenants (id, account_id, name, primary_domain, microsoft_tenant_id)
+                 SELECT gen_random_uuid(), $1, 'Load tenant ' || n, 'load' || n || '.example.com', gen_random_uuid()::text
+                   FROM generate_series(1::bigint, $2::bigint) AS n
+                 RETURNING id",
+                &[&account_id.0, &count],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| TenantId(r.get(0))).collect())
+    }
+
+    /// Removes an account and everything it owns.
+    pub async fn delete_account(&self, account_id: AccountId) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute("DELETE FROM accounts WHERE id = $1", &[&account_id.0])
+            .await?;
+        Ok(())
+    }
+}
