@@ -206,18 +206,28 @@ impl TestApp {
 
     /// Configures Hudu with the sandbox's write key, mapping `tenants` to their companies.
     pub async fn configure_hudu(&self, tenants: &[TestTenant]) {
+        self.configure_hudu_with(tenants, None).await;
+    }
+
+    /// Like [`TestApp::configure_hudu`] with an optional `schedule`; returns the config view.
+    pub async fn configure_hudu_with(
+        &self,
+        tenants: &[TestTenant],
+        schedule: Option<Value>,
+    ) -> Value {
         let mapping: serde_json::Map<String, Value> = tenants
             .iter()
             .map(|t| (t.id.clone(), json!(Self::company_of(t))))
             .collect();
-        let (status, body) = self
-            .call(
-                Method::PUT,
-                "/integrations/hudu",
-                Some(json!({"baseUrl": self.sandbox.hudu_url, "apiKey": hudu_write_key(), "companyIdByTenantId": mapping})),
-            )
+        let mut body = json!({"baseUrl": self.sandbox.hudu_url, "apiKey": hudu_write_key(), "companyIdByTenantId": mapping});
+        if let Some(s) = schedule {
+            body["schedule"] = s;
+        }
+        let (status, view) = self
+            .call(Method::PUT, "/integrations/hudu", Some(body))
             .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(status, StatusCode::OK, "{view}");
+        view
     }
 
     /// Microsoft connection + tenants + Hudu mapping for all of them.

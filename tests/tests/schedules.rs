@@ -2,24 +2,12 @@
 //! with an injected clock (no sleeping until 02:00).
 
 use chrono::{DateTime, Duration, Timelike, Utc};
-use docsync_e2e::{hudu_write_key, spawn_app, TestApp, TestTenant};
-use reqwest::{Method, StatusCode};
+use docsync_e2e::{spawn_app, TestApp, TestTenant};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn schedule_hudu(app: &TestApp, tenants: &[TestTenant], schedule: Value) -> Value {
-    let mapping: serde_json::Map<String, Value> = tenants
-        .iter()
-        .map(|t| (t.id.clone(), json!(TestApp::company_of(t))))
-        .collect();
-    let (status, body) = app
-        .call(
-            Method::PUT,
-            "/integrations/hudu",
-            Some(json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_write_key(), "companyIdByTenantId": mapping, "schedule": schedule})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+    app.configure_hudu_with(tenants, Some(schedule)).await
 }
 
 async fn scheduled_runs(app: &TestApp) -> Vec<Value> {
