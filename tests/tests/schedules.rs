@@ -213,3 +213,20 @@ async fn accepted_runs_whose_message_was_lost_are_relayed() {
     assert_eq!(app.articles_in(TestApp::company_of(&tenants[0])).len(), 1);
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn runs_whose_message_was_confirmed_are_not_sent_again() {
+    let app = spawn_app().await;
+    let tenants = app.setup_hudu(&[20]).await;
+    // Accepted through the API: the broker confirmed the message, so however long the run
+    // waits in the queue, the relay leaves it alone.
+    let run = app.push(&tenants[0]).await;
+    let relayed =
+        docsync_scheduler::relay_stale(app.store(), app.broker(), std::time::Duration::ZERO)
+            .await
+            .expect("relay");
+    assert_eq!(relayed, 0);
+    let done = app.wait_for_run(&run).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    app.cleanup().await;
+}

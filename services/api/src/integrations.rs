@@ -48,9 +48,7 @@ fn view(state: &AppState, integration: &Integration) -> Value {
         "provider": integration.provider,
         "apiKey": key,
         "schedule": integration.schedule,
-        "nextScheduledAt": Schedule::parse(&integration.schedule)
-            .ok()
-            .and_then(|s| s.next_slot_after(chrono::Utc::now())),
+        "nextScheduledAt": next_scheduled_at(integration),
         "rateLimit": integration.rate_limit.unwrap_or_else(|| integration.provider.default_rate_limit()),
         "updatedAt": integration.updated_at,
     });
@@ -62,6 +60,15 @@ fn view(state: &AppState, integration: &Integration) -> Value {
         v["region"] = json!(region);
     }
     v
+}
+
+/// When the integration's schedule next pushes its mapped tenants (None for manual).
+pub(crate) fn next_scheduled_at(
+    integration: &Integration,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    Schedule::parse(&integration.schedule)
+        .ok()
+        .and_then(|s| s.next_slot_after(chrono::Utc::now()))
 }
 
 async fn require_integration(
@@ -282,6 +289,11 @@ async fn enqueue(
         return Err(ApiError::Unavailable(
             "the message broker is unavailable; nothing was queued, try again shortly".into(),
         ));
+    }
+    if let Err(e) = state.store.mark_enqueued(&ids).await {
+        // The messages are queued; without the mark the relay may send them once more,
+        // which collectors ignore.
+        tracing::warn!(error = %e, "could not record the confirmed enqueue");
     }
     Ok(ids)
 }

@@ -26,9 +26,7 @@ async fn view(
     let mut mapped = Vec::new();
     for provider in Provider::ALL {
         if let Some(i) = state.store.integration(account, provider).await? {
-            let next = docsync_domain::Schedule::parse(&i.schedule)
-                .ok()
-                .and_then(|s| s.next_slot_after(chrono::Utc::now()));
+            let next = crate::integrations::next_scheduled_at(&i);
             mapped.push((provider, i.mappings, next));
         }
     }

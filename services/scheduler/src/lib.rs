@@ -4,12 +4,11 @@
 //! scheduler that was down claims only the most recent missed slot when it returns. A
 //! scheduled push is the same job as a push-now, with trigger `schedule`.
 //!
-//! It also relays runs that were accepted but whose message never reached the broker (a crash
-//! between the commit and the publish): `queued` runs untouched for a while are enqueued again;
-//! collectors ignore duplicates.
+//! It also relays runs that were accepted but whose message the broker never confirmed (a
+//! crash between the commit and the publish); collectors ignore any duplicate this makes.
 
 use chrono::{DateTime, Utc};
-use docsync_domain::{Schedule, Shutdown};
+use docsync_domain::{RunId, Schedule, Shutdown};
 use docsync_queue::{Broker, CollectJob};
 use docsync_store::Store;
 use std::sync::Arc;
@@ -20,7 +19,7 @@ use std::time::Duration;
 pub struct SchedulerConfig {
     /// How often slots are evaluated.
     pub tick: Duration,
-    /// A `queued` run untouched this long is enqueued again.
+    /// An accepted run whose message was not confirmed this long after is enqueued again.
     pub requeue_after: Duration,
 }
 
@@ -81,18 +80,25 @@ pub async fn tick(
         report.integrations += 1;
         tracing::info!(account = %integration.account_id, provider = %integration.provider, %slot, tenants = runs.len(), "slot claimed");
         let started = std::time::Instant::now();
-        for chunk in runs.chunks(BATCH) {
-            let jobs: Vec<CollectJob> = chunk.iter().map(|&run_id| CollectJob { run_id }).collect();
-            // If this fails the runs stay queued and the relay below enqueues them later.
-            broker.enqueue_collect(&jobs).await?;
-            report.enqueued += jobs.len();
-        }
+        // If this fails the runs stay unconfirmed and the relay enqueues them later.
+        report.enqueued += dispatch(store, broker, &runs).await?;
         report.enqueue_time += started.elapsed();
     }
     Ok(report)
 }
 
-/// Enqueues again the runs accepted but still `queued` after `requeue_after`.
+/// Enqueues collect jobs for `runs` in confirmed batches and records each confirmed batch.
+async fn dispatch(store: &Store, broker: &Broker, runs: &[RunId]) -> anyhow::Result<usize> {
+    for chunk in runs.chunks(BATCH) {
+        let jobs: Vec<CollectJob> = chunk.iter().map(|&run_id| CollectJob { run_id }).collect();
+        broker.enqueue_collect(&jobs).await?;
+        store.mark_enqueued(chunk).await?;
+    }
+    Ok(runs.len())
+}
+
+/// Enqueues the runs accepted more than `requeue_after` ago whose message the broker never
+/// confirmed. Runs merely waiting in a long queue are not sent again.
 pub async fn relay_stale(
     store: &Store,
     broker: &Broker,
@@ -101,16 +107,14 @@ pub async fn relay_stale(
     let older_than = Utc::now() - chrono::Duration::from_std(requeue_after)?;
     let mut total = 0;
     loop {
-        let runs = store.take_stale_queued(older_than, BATCH as i64).await?;
+        let runs = store.runs_never_enqueued(older_than, BATCH as i64).await?;
         if runs.is_empty() {
             return Ok(total);
         }
-        let jobs: Vec<CollectJob> = runs.iter().map(|&run_id| CollectJob { run_id }).collect();
-        broker.enqueue_collect(&jobs).await?;
-        total += jobs.len();
+        total += dispatch(store, broker, &runs).await?;
         tracing::warn!(
-            runs = jobs.len(),
-            "queued runs without a message enqueued again"
+            runs = runs.len(),
+            "accepted runs whose message never reached the broker enqueued again"
         );
     }
 }

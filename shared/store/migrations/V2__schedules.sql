@@ -14,7 +14,11 @@ CREATE TABLE schedule_slots (
     PRIMARY KEY (provider, tenant_id, slot_at)
 );
 CREATE INDEX schedule_slots_by_time ON schedule_slots (slot_at);
-CREATE INDEX push_runs_queued ON push_runs (updated_at) WHERE state = 'queued';
+-- A run is accepted when its row commits; its message is confirmed by the broker afterwards.
+-- enqueued_at records the confirm, so a relay can find accepted runs whose message never made
+-- it (a crash between the two) without re-sending runs that are merely waiting in the queue.
+ALTER TABLE push_runs ADD COLUMN enqueued_at timestamptz;
+CREATE INDEX push_runs_not_enqueued ON push_runs (created_at) WHERE state = 'queued' AND enqueued_at IS NULL;
 
 -- Deleting a tenant (or an account) cascades through these tables by tenant id: index them so
 -- removing 100,000 tenants does not scan every mapping and slot once per tenant.

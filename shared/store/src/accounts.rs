@@ -101,6 +101,15 @@ impl Store {
             .is_some())
     }
 
+    /// Removes an account and everything it owns.
+    pub async fn delete_account(&self, account_id: AccountId) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute("DELETE FROM accounts WHERE id = $1", &[&account_id.0])
+            .await?;
+        Ok(())
+    }
+
     /// Stores a token's hash with its permissions; returns the token id.
     pub async fn create_token(
         &self,

@@ -125,6 +125,19 @@ impl Store {
         Ok(ids.into_iter().map(RunId).collect())
     }
 
+    /// Records that the broker confirmed the runs' collect messages.
+    pub async fn mark_enqueued(&self, ids: &[RunId]) -> StoreResult<()> {
+        let ids: Vec<Uuid> = ids.iter().map(|r| r.0).collect();
+        self.client()
+            .await?
+            .execute(
+                "UPDATE push_runs SET enqueued_at = now() WHERE id = ANY($1) AND enqueued_at IS NULL",
+                &[&ids],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// A run of the account.
     pub async fn run(&self, account_id: AccountId, id: RunId) -> StoreResult<Option<Run>> {
         let row = self

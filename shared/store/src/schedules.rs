@@ -85,9 +85,9 @@ impl Store {
         Ok(rows.iter().map(|r| RunId(r.get::<_, Uuid>(0))).collect())
     }
 
-    /// Runs still `queued` that were last touched before `older_than`: accepted, but their
-    /// message may never have reached the broker. Touches them so one sweep takes them once.
-    pub async fn take_stale_queued(
+    /// Runs still `queued`, created before `older_than`, whose message the broker never
+    /// confirmed: accepted, but lost between the commit and the publish.
+    pub async fn runs_never_enqueued(
         &self,
         older_than: DateTime<Utc>,
         limit: i64,
@@ -96,10 +96,9 @@ impl Store {
             .client()
             .await?
             .query(
-                "UPDATE push_runs SET updated_at = now()
-                  WHERE id IN (SELECT id FROM push_runs WHERE state = 'queued' AND updated_at < $1
-                                ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-                  RETURNING id",
+                "SELECT id FROM push_runs
+                  WHERE state = 'queued' AND enqueued_at IS NULL AND created_at < $1
+                  ORDER BY created_at LIMIT $2",
                 &[&older_than, &limit],
             )
             .await?;

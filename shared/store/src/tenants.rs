@@ -211,9 +211,7 @@ impl Store {
             .await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
-}
 
-impl Store {
     /// Creates `count` synthetic tenants in one statement (benchmarks and load tests);
     /// returns their ids.
     pub async fn create_synthetic_tenants(
@@ -233,14 +231,5 @@ impl Store {
             )
             .await?;
         Ok(rows.iter().map(|r| TenantId(r.get(0))).collect())
-    }
-
-    /// Removes an account and everything it owns.
-    pub async fn delete_account(&self, account_id: AccountId) -> StoreResult<()> {
-        self.client()
-            .await?
-            .execute("DELETE FROM accounts WHERE id = $1", &[&account_id.0])
-            .await?;
-        Ok(())
     }
 }
