@@ -105,8 +105,13 @@ fn record(line: &str) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
+    let build = if cfg!(debug_assertions) {
+        "debug build"
+    } else {
+        "release build"
+    };
     text.push_str(&format!(
-        "- {} ({cores} cores, {host}): {line}\n",
+        "- {build}, {} ({cores} cores, {host}): {line}\n",
         Utc::now().format("%Y-%m-%d %H:%M UTC")
     ));
     if let Some(dir) = path.parent() {

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use docsync_domain::{RunId, Schedule, Shutdown};
 use docsync_queue::{Broker, CollectJob};
-use docsync_store::Store;
+use docsync_store::{ScheduledIntegration, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,14 +39,16 @@ pub struct TickReport {
     pub integrations: usize,
     /// Runs created and enqueued for claimed slots.
     pub enqueued: usize,
-    /// Time spent claiming slots and creating runs in PostgreSQL.
+    /// Time spent claiming slots and creating runs in PostgreSQL (overlaps `enqueue_time`).
     pub claim_time: Duration,
-    /// Time spent publishing (with confirms) to RabbitMQ.
+    /// Time spent publishing (with confirms) to RabbitMQ (overlaps `claim_time`).
     pub enqueue_time: Duration,
 }
 
 /// Largest batch of collect messages published (and confirmed) at once.
 const BATCH: usize = 2_000;
+/// Tenants claimed per transaction; one chunk is published while the next is claimed.
+const CLAIM_CHUNK: i64 = 5_000;
 
 /// Evaluates every schedule at `now` (injectable for tests) and enqueues the claimed slots.
 pub async fn tick(
@@ -66,25 +68,68 @@ pub async fn tick(
         let Some(slot) = schedule.slot_at_or_before(now) else {
             continue;
         };
-        if slot < integration.created_at {
+        if slot < integration.created_at || integration.last_slot_at.is_some_and(|l| l >= slot) {
             continue;
         }
-        let started = std::time::Instant::now();
-        let runs = store
-            .claim_slot(integration.account_id, integration.provider, slot)
-            .await?;
-        report.claim_time += started.elapsed();
-        if runs.is_empty() {
-            continue;
+        let claimed = claim_and_dispatch(store, broker, &integration, slot, &mut report).await?;
+        if claimed > 0 {
+            report.integrations += 1;
+            tracing::info!(account = %integration.account_id, provider = %integration.provider, %slot, tenants = claimed, "slot claimed");
         }
-        report.integrations += 1;
-        tracing::info!(account = %integration.account_id, provider = %integration.provider, %slot, tenants = runs.len(), "slot claimed");
-        let started = std::time::Instant::now();
-        // If this fails the runs stay unconfirmed and the relay enqueues them later.
-        report.enqueued += dispatch(store, broker, &runs).await?;
-        report.enqueue_time += started.elapsed();
     }
     Ok(report)
+}
+
+/// Claims the slot chunk by chunk, publishing each claimed chunk while the next one is being
+/// claimed, so PostgreSQL and RabbitMQ work at the same time. Returns the runs created.
+async fn claim_and_dispatch(
+    store: &Store,
+    broker: &Broker,
+    integration: &ScheduledIntegration,
+    slot: DateTime<Utc>,
+    report: &mut TickReport,
+) -> anyhow::Result<usize> {
+    let mut cursor = None;
+    let mut pending: Vec<RunId> = Vec::new();
+    let mut claimed = 0;
+    loop {
+        let claim = async {
+            let started = std::time::Instant::now();
+            let chunk = store
+                .claim_slot_chunk(
+                    integration.account_id,
+                    integration.provider,
+                    slot,
+                    cursor,
+                    CLAIM_CHUNK,
+                )
+                .await;
+            (chunk, started.elapsed())
+        };
+        let send = async {
+            let started = std::time::Instant::now();
+            // If this fails the runs stay unconfirmed and the relay enqueues them later.
+            (dispatch(store, broker, &pending).await, started.elapsed())
+        };
+        let ((chunk, claim_time), (sent, send_time)) = tokio::join!(claim, send);
+        report.claim_time += claim_time;
+        report.enqueue_time += send_time;
+        report.enqueued += sent?;
+        let (runs, next) = chunk?;
+        claimed += runs.len();
+        pending = runs;
+        cursor = match next {
+            Some(c) => Some(c),
+            None => break,
+        };
+    }
+    let started = std::time::Instant::now();
+    report.enqueued += dispatch(store, broker, &pending).await?;
+    report.enqueue_time += started.elapsed();
+    store
+        .finish_slot(integration.account_id, integration.provider, slot)
+        .await?;
+    Ok(claimed)
 }
 
 /// Enqueues collect jobs for `runs` in confirmed batches and records each confirmed batch.

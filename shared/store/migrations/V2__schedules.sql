@@ -3,6 +3,9 @@
 -- so a new integration does not fire slots from before it existed.
 
 ALTER TABLE integrations ADD COLUMN created_at timestamptz NOT NULL DEFAULT now();
+-- The latest slot claimed for every mapped tenant, so a tick skips integrations already done
+-- instead of re-trying every tenant's slot row.
+ALTER TABLE integrations ADD COLUMN last_slot_at timestamptz;
 
 CREATE TABLE schedule_slots (
     provider    text NOT NULL,
@@ -13,7 +16,6 @@ CREATE TABLE schedule_slots (
     claimed_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (provider, tenant_id, slot_at)
 );
-CREATE INDEX schedule_slots_by_time ON schedule_slots (slot_at);
 -- A run is accepted when its row commits; its message is confirmed by the broker afterwards.
 -- enqueued_at records the confirm, so a relay can find accepted runs whose message never made
 -- it (a crash between the two) without re-sending runs that are merely waiting in the queue.

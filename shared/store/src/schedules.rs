@@ -4,7 +4,7 @@
 
 use crate::{account, parse, Store, StoreResult};
 use chrono::{DateTime, Utc};
-use docsync_domain::{AccountId, Provider, RunId};
+use docsync_domain::{AccountId, Provider, RunId, TenantId};
 use uuid::Uuid;
 
 /// An integration with a schedule, as the scheduler sees it.
@@ -18,6 +18,8 @@ pub struct ScheduledIntegration {
     pub schedule: serde_json::Value,
     /// When the integration was created: slots before it are not run.
     pub created_at: DateTime<Utc>,
+    /// The latest slot already claimed for every mapped tenant.
+    pub last_slot_at: Option<DateTime<Utc>>,
 }
 
 impl Store {
@@ -27,7 +29,7 @@ impl Store {
             .client()
             .await?
             .query(
-                "SELECT account_id, provider, schedule, created_at FROM integrations
+                "SELECT account_id, provider, schedule, created_at, last_slot_at FROM integrations
                   WHERE coalesce(schedule->>'mode', 'nightly') <> 'manual'",
                 &[],
             )
@@ -40,30 +42,44 @@ impl Store {
                 provider: parse(&provider)?,
                 schedule: r.get(2),
                 created_at: r.get(3),
+                last_slot_at: r.get(4),
             });
         }
         Ok(out)
     }
 
-    /// Claims `slot` for every tenant mapped in the integration that has not had it yet, and
-    /// creates their runs (trigger `schedule`, state `queued`) in the same transaction.
-    /// Returns the new runs; a slot already claimed (by any replica) yields nothing.
-    pub async fn claim_slot(
+    /// Claims `slot` for the next `limit` tenants mapped in the integration after `after`
+    /// (in tenant id order) that have not had it yet, and creates their runs (trigger
+    /// `schedule`, state `queued`) in the same transaction. A slot already claimed (by any
+    /// replica) yields no run for that tenant. Returns the new runs and the cursor for the
+    /// next chunk (None once every mapped tenant was looked at).
+    pub async fn claim_slot_chunk(
         &self,
         account_id: AccountId,
         provider: Provider,
         slot: DateTime<Utc>,
-    ) -> StoreResult<Vec<RunId>> {
+        after: Option<TenantId>,
+        limit: i64,
+    ) -> StoreResult<(Vec<RunId>, Option<TenantId>)> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        let after = after.map_or(Uuid::nil(), |t| t.0);
+        let tenants: Vec<Uuid> = tx
+            .query(
+                "SELECT tenant_id FROM tenant_mappings
+                  WHERE provider = $2 AND account_id = $1 AND tenant_id > $3
+                  ORDER BY tenant_id LIMIT $4",
+                &[&account_id.0, &provider.as_str(), &after, &limit],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
         let rows = tx
             .query(
-                "WITH due AS (
-                     SELECT m.tenant_id, gen_random_uuid() AS run_id FROM tenant_mappings m
-                      WHERE m.account_id = $1 AND m.provider = $2
-                 ), claimed AS (
+                "WITH claimed AS (
                      INSERT INTO schedule_slots (provider, tenant_id, slot_at, account_id, run_id)
-                     SELECT $2, tenant_id, $3, $1, run_id FROM due
+                     SELECT $2, t, $3, $1, gen_random_uuid() FROM unnest($4::uuid[]) AS t
                      ON CONFLICT DO NOTHING
                      RETURNING tenant_id, run_id
                  ), runs AS (
@@ -72,17 +88,44 @@ impl Store {
                      RETURNING id
                  )
                  INSERT INTO push_run_events (run_id, state, detail)
-                 SELECT id, 'queued', $4 FROM runs RETURNING run_id",
+                 SELECT id, 'queued', $5 FROM runs RETURNING run_id",
                 &[
                     &account_id.0,
                     &provider.as_str(),
                     &slot,
+                    &tenants,
                     &format!("scheduled slot {}", slot.to_rfc3339()),
                 ],
             )
             .await?;
         tx.commit().await?;
-        Ok(rows.iter().map(|r| RunId(r.get::<_, Uuid>(0))).collect())
+        let next = if (tenants.len() as i64) < limit {
+            None
+        } else {
+            tenants.last().map(|t| TenantId(*t))
+        };
+        Ok((
+            rows.iter().map(|r| RunId(r.get::<_, Uuid>(0))).collect(),
+            next,
+        ))
+    }
+
+    /// Records that `slot` was claimed for every tenant mapped in the integration.
+    pub async fn finish_slot(
+        &self,
+        account_id: AccountId,
+        provider: Provider,
+        slot: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE integrations SET last_slot_at = greatest(coalesce(last_slot_at, $3), $3)
+                  WHERE account_id = $1 AND provider = $2",
+                &[&account_id.0, &provider.as_str(), &slot],
+            )
+            .await?;
+        Ok(())
     }
 
     /// Runs still `queued`, created before `older_than`, whose message the broker never
