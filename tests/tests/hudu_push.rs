@@ -17,6 +17,23 @@ async fn push_now_writes_one_article_with_every_section_and_the_tenants_real_fig
     let run = app.wait_for_run(&app.push(tenant).await).await;
     assert_eq!(run["state"], "succeeded", "{run}");
     assert_eq!(run["trigger"], "manual");
+    let states: Vec<&str> = run["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["state"].as_str())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "queued",
+            "collecting",
+            "publishing",
+            "publishing",
+            "succeeded"
+        ],
+        "{run}"
+    );
 
     let articles = app.articles_in(TestApp::company_of(tenant));
     assert_eq!(

@@ -11,7 +11,7 @@ CREATE TABLE schedule_slots (
     provider    text NOT NULL,
     tenant_id   uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     slot_at     timestamptz NOT NULL,
-    account_id  uuid NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    account_id  uuid NOT NULL,  -- removed with the tenant (no foreign key: the claim is the hot path)
     run_id      uuid NOT NULL,
     claimed_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (provider, tenant_id, slot_at)
@@ -28,7 +28,6 @@ CREATE INDEX tenant_mappings_by_tenant ON tenant_mappings (tenant_id);
 CREATE INDEX schedule_slots_by_tenant ON schedule_slots (tenant_id);
 CREATE INDEX remote_documents_by_tenant ON remote_documents (tenant_id);
 CREATE INDEX remote_documents_by_account ON remote_documents (account_id);
-CREATE INDEX schedule_slots_by_account ON schedule_slots (account_id);
 CREATE INDEX snapshots_by_account ON snapshots (account_id);
 CREATE INDEX tenants_by_account ON tenants (account_id);
 CREATE INDEX api_tokens_by_account ON api_tokens (account_id);

@@ -97,7 +97,7 @@ fn run(row: &Row) -> StoreResult<Run> {
 }
 
 impl Store {
-    /// Creates runs in state `queued` (one transaction), returning their ids in input order.
+    /// Creates runs in state `queued` (one statement), returning their ids in input order.
     pub async fn create_runs(
         &self,
         account_id: AccountId,
@@ -107,21 +107,15 @@ impl Store {
         let tenants: Vec<Uuid> = runs.iter().map(|r| r.tenant_id.0).collect();
         let providers: Vec<&str> = runs.iter().map(|r| r.provider.as_str()).collect();
         let triggers: Vec<&str> = runs.iter().map(|r| r.trigger.as_str()).collect();
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        tx.execute(
-            "INSERT INTO push_runs (id, account_id, tenant_id, provider, trigger, state)
-             SELECT r.id, $1, r.tenant_id, r.provider, r.trigger, 'queued'
-               FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS r(id, tenant_id, provider, trigger)",
-            &[&account_id.0, &ids, &tenants, &providers, &triggers],
-        )
-        .await?;
-        tx.execute(
-            "INSERT INTO push_run_events (run_id, state) SELECT unnest($1::uuid[]), 'queued'",
-            &[&ids],
-        )
-        .await?;
-        tx.commit().await?;
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO push_runs (id, account_id, tenant_id, provider, trigger, state)
+                 SELECT r.id, $1, r.tenant_id, r.provider, r.trigger, 'queued'
+                   FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS r(id, tenant_id, provider, trigger)",
+                &[&account_id.0, &ids, &tenants, &providers, &triggers],
+            )
+            .await?;
         Ok(ids.into_iter().map(RunId).collect())
     }
 
@@ -191,13 +185,17 @@ impl Store {
         rows.iter().map(run).collect()
     }
 
-    /// The run's history.
+    /// The run's history: `queued` at its creation (not stored: the run row holds it), then
+    /// every state change.
     pub async fn run_events(&self, id: RunId) -> StoreResult<Vec<RunEvent>> {
         let rows = self
             .client()
             .await?
             .query(
-                "SELECT state, at, detail FROM push_run_events WHERE run_id = $1 ORDER BY at",
+                "SELECT 'queued', created_at, 'trigger: ' || trigger FROM push_runs WHERE id = $1
+                 UNION ALL
+                 SELECT state, at, detail FROM push_run_events WHERE run_id = $1
+                 ORDER BY 2",
                 &[&id.0],
             )
             .await?;

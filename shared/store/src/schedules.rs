@@ -82,20 +82,11 @@ impl Store {
                      SELECT $2, t, $3, $1, gen_random_uuid() FROM unnest($4::uuid[]) AS t
                      ON CONFLICT DO NOTHING
                      RETURNING tenant_id, run_id
-                 ), runs AS (
-                     INSERT INTO push_runs (id, account_id, tenant_id, provider, trigger, state)
-                     SELECT run_id, $1, tenant_id, $2, 'schedule', 'queued' FROM claimed
-                     RETURNING id
                  )
-                 INSERT INTO push_run_events (run_id, state, detail)
-                 SELECT id, 'queued', $5 FROM runs RETURNING run_id",
-                &[
-                    &account_id.0,
-                    &provider.as_str(),
-                    &slot,
-                    &tenants,
-                    &format!("scheduled slot {}", slot.to_rfc3339()),
-                ],
+                 INSERT INTO push_runs (id, account_id, tenant_id, provider, trigger, state)
+                 SELECT run_id, $1, tenant_id, $2, 'schedule', 'queued' FROM claimed
+                 RETURNING id",
+                &[&account_id.0, &provider.as_str(), &slot, &tenants],
             )
             .await?;
         tx.commit().await?;
