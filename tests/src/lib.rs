@@ -35,6 +35,7 @@ pub struct TestApp {
     pub settings: Settings,
     fleet: Option<Fleet>,
     database: String,
+    _sandbox_runtime: tokio::sync::oneshot::Sender<()>,
 }
 
 /// A tenant created through the API from a sandbox fixture.
@@ -53,13 +54,59 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`] with a custom sandbox.
 pub async fn spawn_with(sandbox_config: SandboxConfig) -> TestApp {
-    try_spawn(sandbox_config)
+    spawn_roles(
+        sandbox_config,
+        Roles {
+            api: true,
+            collector: true,
+            publisher: true,
+            scheduler: false,
+        },
+    )
+    .await
+}
+
+/// Like [`spawn_with`], running only `roles` in this process (the API is always started);
+/// the others can run as child processes with [`TestApp::child_env`].
+pub async fn spawn_roles(sandbox_config: SandboxConfig, roles: Roles) -> TestApp {
+    try_spawn(sandbox_config, Roles { api: true, ..roles })
         .await
         .expect("the fleet could not start: are RabbitMQ and PostgreSQL running? (bash deploy/local/services.sh)")
 }
 
-async fn try_spawn(sandbox_config: SandboxConfig) -> anyhow::Result<TestApp> {
-    let sandbox = Sandbox::start(sandbox_config).await?;
+/// Starts the sandbox on a runtime of its own thread, as a remote service would be: the
+/// fleet's work never delays when the sandbox sees a request arrive (its rate limits count
+/// arrivals). The runtime ends when the returned sender is dropped.
+async fn start_sandbox(
+    config: SandboxConfig,
+) -> anyhow::Result<(Sandbox, tokio::sync::oneshot::Sender<()>)> {
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("sandbox".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = started_tx.send(Err(anyhow::Error::from(e)));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let _ = started_tx.send(Sandbox::start(config).await);
+                let _ = stop_rx.await;
+            });
+        })?;
+    let sandbox = started_rx.await??;
+    Ok((sandbox, stop_tx))
+}
+
+async fn try_spawn(sandbox_config: SandboxConfig, roles: Roles) -> anyhow::Result<TestApp> {
+    let (sandbox, sandbox_runtime) = start_sandbox(sandbox_config).await?;
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let database = format!("docsync_test_{}", &unique[..12]);
     let settings = Settings {
@@ -74,17 +121,18 @@ async fn try_spawn(sandbox_config: SandboxConfig) -> anyhow::Result<TestApp> {
         allow_private_provider_urls: true,
         queue_prefix: format!("test-{}", &unique[..12]),
         publish_partitions: 2,
-    };
-    let fleet = Fleet::start(
-        &settings,
-        Roles {
-            api: true,
-            collector: true,
-            publisher: true,
-            scheduler: false,
+        itglue_hosts: docsync_sinks::ItGlueHosts {
+            us: sandbox.itglue_us_url.clone(),
+            eu: sandbox.itglue_eu_url.clone(),
+            au: sandbox.itglue_au_url.clone(),
         },
-    )
-    .await?;
+        snapshot_reuse: Duration::from_secs(120),
+        retry_delays: vec![Duration::from_secs(1), Duration::from_secs(2)],
+        stalled_after: Duration::from_secs(2400),
+        // Tests poll runs every 100 ms; the limit's own tests start an API with a low one.
+        api_rate_limit: 100_000,
+    };
+    let fleet = Fleet::start(&settings, roles).await?;
     let api = format!("http://{}", fleet.api_addr.context("api did not start")?);
     let account = fleet.store.create_account("Test MSP").await?;
     let token = docsync::admin::create_token(&fleet.store, account, &Permission::ALL).await?;
@@ -97,10 +145,50 @@ async fn try_spawn(sandbox_config: SandboxConfig) -> anyhow::Result<TestApp> {
         settings,
         fleet: Some(fleet),
         database,
+        _sandbox_runtime: sandbox_runtime,
     })
 }
 
 impl TestApp {
+    /// The environment a `docsync` child process needs to join this test's fleet.
+    pub fn child_env(&self) -> Vec<(String, String)> {
+        let s = &self.settings;
+        let seconds = |d: &Duration| d.as_secs_f64().to_string();
+        vec![
+            ("DOCSYNC_DATABASE_URL".into(), s.database_url.clone()),
+            ("DOCSYNC_AMQP_URL".into(), s.amqp_url.clone()),
+            (
+                "DOCSYNC_MASTER_KEY".into(),
+                s.master_key.clone().unwrap_or_default(),
+            ),
+            ("DOCSYNC_GRAPH_URL".into(), s.graph_url.clone()),
+            ("DOCSYNC_LOGIN_URL".into(), s.login_url.clone()),
+            ("DOCSYNC_EXCHANGE_URL".into(), s.exchange_url.clone()),
+            ("DOCSYNC_ITGLUE_URL_US".into(), s.itglue_hosts.us.clone()),
+            ("DOCSYNC_ITGLUE_URL_EU".into(), s.itglue_hosts.eu.clone()),
+            ("DOCSYNC_ITGLUE_URL_AU".into(), s.itglue_hosts.au.clone()),
+            ("DOCSYNC_ALLOW_PRIVATE_PROVIDER_URLS".into(), "true".into()),
+            ("DOCSYNC_QUEUE_PREFIX".into(), s.queue_prefix.clone()),
+            (
+                "DOCSYNC_PUBLISH_PARTITIONS".into(),
+                s.publish_partitions.to_string(),
+            ),
+            (
+                "DOCSYNC_RETRY_DELAYS".into(),
+                s.retry_delays
+                    .iter()
+                    .map(seconds)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            (
+                "DOCSYNC_API_RATE_LIMIT".into(),
+                s.api_rate_limit.to_string(),
+            ),
+            ("RUST_LOG".into(), "warn".into()),
+        ]
+    }
+
     /// The fleet's store.
     pub fn store(&self) -> &docsync_store::Store {
         &self.fleet.as_ref().expect("fleet running").store
@@ -238,17 +326,104 @@ impl TestApp {
         tenants
     }
 
-    /// Push now for one tenant; returns the run id.
+    /// Configures IT Glue in `region` with `key`, mapping `tenants` to organizations
+    /// (fixture index + 1), with an optional `rateLimit`; returns the config view.
+    pub async fn configure_itglue(
+        &self,
+        tenants: &[TestTenant],
+        region: &str,
+        key: &str,
+        rate_limit: Option<Value>,
+    ) -> Value {
+        let mapping: serde_json::Map<String, Value> = tenants
+            .iter()
+            .map(|t| (t.id.clone(), json!(Self::company_of(t))))
+            .collect();
+        let mut body =
+            json!({"apiKey": key, "region": region, "organizationIdByTenantId": mapping});
+        if let Some(r) = rate_limit {
+            body["rateLimit"] = r;
+        }
+        let (status, view) = self
+            .call(Method::PUT, "/integrations/it-glue", Some(body))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        view
+    }
+
+    /// Microsoft connection + tenants + IT Glue (us region, the sandbox's us key) for all.
+    pub async fn setup_itglue(&self, indices: &[usize]) -> Vec<TestTenant> {
+        self.connect_microsoft().await;
+        let tenants = self.create_tenants(indices).await;
+        self.configure_itglue(&tenants, "us", &itglue_us_key(), None)
+            .await;
+        tenants
+    }
+
+    /// Push now for one tenant to Hudu; returns the run id.
     pub async fn push(&self, tenant: &TestTenant) -> String {
+        self.push_to("hudu", tenant).await
+    }
+
+    /// Push now for one tenant to `provider` (`hudu`, `it-glue`); returns the run id.
+    pub async fn push_to(&self, provider: &str, tenant: &TestTenant) -> String {
         let (status, body) = self
             .call(
                 Method::POST,
-                &format!("/integrations/hudu/push/{}", tenant.id),
+                &format!("/integrations/{provider}/push/{}", tenant.id),
                 None,
             )
             .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         body["runId"].as_str().expect("runId").to_owned()
+    }
+
+    /// push-all to `provider`; returns the run ids.
+    pub async fn push_all(&self, provider: &str) -> Vec<String> {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &format!("/integrations/{provider}/push-all"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        body["runIds"]
+            .as_array()
+            .expect("runIds")
+            .iter()
+            .map(|v| v.as_str().expect("run id").to_owned())
+            .collect()
+    }
+
+    /// Waits until every run is finished (within `limit`); returns them.
+    pub async fn wait_for_runs(&self, run_ids: &[String], limit: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + limit;
+        let mut done = Vec::new();
+        for id in run_ids {
+            loop {
+                let (status, body) = self.call(Method::GET, &format!("/runs/{id}"), None).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                if body["state"] == "succeeded" || body["state"] == "failed" {
+                    done.push(body);
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "run {id} did not finish in {limit:?}: {body}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        done
+    }
+
+    /// Starts more roles in this process as a separate fleet member (own connections,
+    /// pacer and caches), like another process would.
+    pub async fn start_member(&self, roles: Roles) -> Fleet {
+        Fleet::start(&self.settings, roles)
+            .await
+            .expect("fleet member starts")
     }
 
     /// Waits until the run is succeeded or failed (60 s at most) and returns it.
@@ -301,6 +476,25 @@ impl TestApp {
                 .await;
         }
     }
+}
+
+/// The sandbox's IT Glue key of the us region.
+pub fn itglue_us_key() -> String {
+    itglue_key_of(docsync_sandbox::ItGlueRegion::Us)
+}
+
+/// The sandbox's IT Glue key of the au region.
+pub fn itglue_au_key() -> String {
+    itglue_key_of(docsync_sandbox::ItGlueRegion::Au)
+}
+
+fn itglue_key_of(region: docsync_sandbox::ItGlueRegion) -> String {
+    SandboxConfig::default()
+        .itglue_keys
+        .into_iter()
+        .find(|k| k.region == region)
+        .map(|k| k.key)
+        .expect("sandbox IT Glue key")
 }
 
 /// The sandbox's Hudu key with write access.

@@ -223,7 +223,7 @@ async fn messages_delivered_twice_still_leave_one_article() {
         .parse()
         .expect("uuid");
     app.broker()
-        .enqueue_collect(&[CollectJob { run_id: id }])
+        .enqueue_collect(&[CollectJob::new(id)])
         .await
         .expect("enqueue");
     app.broker()
@@ -234,6 +234,7 @@ async fn messages_delivered_twice_still_leave_one_article() {
                 docsync_domain::Provider::Hudu,
                 app.account,
             ),
+            retry: 0,
         })
         .await
         .expect("enqueue");

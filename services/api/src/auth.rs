@@ -1,5 +1,5 @@
-//! Bearer-token authentication: the token's hash is looked up; the handler then asks for the
-//! permission it needs.
+//! Bearer-token authentication: the token's hash is looked up, the request is counted against
+//! the token's per-minute limit, and the handler then asks for the permission it needs.
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -18,6 +18,11 @@ impl Caller {
         } else {
             Err(ApiError::Forbidden(permission.as_str()))
         }
+    }
+
+    /// The token's id: what the audit trail records as who made a change (never the token).
+    pub fn token_id(&self) -> uuid::Uuid {
+        self.0.id
     }
 }
 
@@ -39,7 +44,19 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= 256)
             .ok_or(ApiError::Unauthorized)?;
-        let found = state.store.find_token(&hash_token(token)).await?;
-        found.map(Caller).ok_or(ApiError::Unauthorized)
+        let found = state
+            .store
+            .find_token(&hash_token(token))
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        // Counted only once the token is known: a stranger cannot use up a token's budget.
+        state
+            .limiter
+            .check(found.id)
+            .map_err(|refused| ApiError::RateLimited {
+                limit: state.limiter.per_minute(),
+                retry_after_secs: refused.retry_after_secs,
+            })?;
+        Ok(Caller(found))
     }
 }

@@ -1,5 +1,6 @@
 //! `/connections/microsoft`: the MSP's multi-tenant Graph app (client secret sealed, masked).
 
+use crate::audit;
 use crate::auth::Caller;
 use crate::body::{Fields, JsonObject};
 use crate::error::ApiError;
@@ -7,7 +8,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use docsync_domain::{mask, ApiKey};
-use docsync_store::Permission;
+use docsync_store::{AuditAction, FieldChange, Permission};
 use serde_json::{json, Value};
 
 pub(crate) async fn get_microsoft(
@@ -63,9 +64,42 @@ pub(crate) async fn put_microsoft(
     let (Some(client_id), Some(secret)) = (client_id, secret) else {
         return Err(ApiError::Internal("validated fields missing".into()));
     };
+    let before = state.store.microsoft_connection(account).await?;
+    let mut changes: Vec<FieldChange> = audit::diff(
+        "clientId",
+        before.as_ref().map(|b| b.client_id.as_str()),
+        Some(client_id.as_str()),
+    )
+    .into_iter()
+    .collect();
+    let secret_unchanged = before.as_ref().is_some_and(|b| {
+        state
+            .master
+            .open(&b.client_secret_sealed)
+            .is_ok_and(|old| audit::same_secret(&old, secret.expose()))
+    });
+    if !secret_unchanged {
+        changes.push(audit::secret("clientSecret"));
+    }
+    let action = match before {
+        Some(_) => AuditAction::Updated,
+        None => AuditAction::Created,
+    };
+    let event = audit::event(
+        &caller,
+        action,
+        "microsoftConnection",
+        Some("microsoft".to_owned()),
+        changes,
+    );
     state
         .store
-        .put_microsoft_connection(account, &client_id, &state.master.seal(secret.expose()))
+        .put_microsoft_connection_audited(
+            account,
+            &client_id,
+            &state.master.seal(secret.expose()),
+            &event,
+        )
         .await?;
     Ok(Json(
         json!({"clientId": client_id, "clientSecret": secret.masked()}),

@@ -31,6 +31,13 @@ pub enum ApiError {
     NotFound(String),
     /// 409: conflicts with what exists.
     Conflict(String),
+    /// 429: the token made more requests in the last minute than the API allows.
+    RateLimited {
+        /// Requests per minute allowed per token.
+        limit: u32,
+        /// Whole seconds until the next request is accepted.
+        retry_after_secs: u64,
+    },
     /// 503: a dependency is down; try again later.
     Unavailable(String),
     /// 500: a bug or an unexpected fault (details only in logs).
@@ -85,6 +92,24 @@ impl IntoResponse for ApiError {
             ),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, vec![]),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m, vec![]),
+            ApiError::RateLimited {
+                limit,
+                retry_after_secs,
+            } => {
+                let body = Json(json!({
+                    "error": "rate_limited",
+                    "message": format!(
+                        "this token made {limit} requests in the last minute, the most allowed; try again in {retry_after_secs} s (see Retry-After)"
+                    ),
+                    "fields": [],
+                }));
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, retry_after_secs.to_string())],
+                    body,
+                )
+                    .into_response();
+            }
             ApiError::Unavailable(m) => {
                 let body = Json(json!({"error": "unavailable", "message": m, "fields": []}));
                 return (

@@ -2,6 +2,7 @@
 //! now, push-all. A push is a run row plus a confirmed message; it is answered 202 only after
 //! the broker confirmed it.
 
+use crate::audit;
 use crate::auth::Caller;
 use crate::body::{kind, Fields, JsonObject};
 use crate::error::ApiError;
@@ -10,22 +11,35 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use docsync_domain::address::check_public_host;
 use docsync_domain::{
-    mask, AccountId, ApiKey, BaseUrl, Provider, RateLimit, RunId, Schedule, Trigger,
+    mask, AccountId, ApiKey, BaseUrl, ItGlueRegion, Provider, RateLimit, RunId, Schedule, TenantId,
+    Trigger,
 };
 use docsync_queue::CollectJob;
-use docsync_store::{Integration, IntegrationUpsert, NewRun, Permission};
+use docsync_sinks::ConnectionReport;
+use docsync_store::{AuditAction, AuditEvent, Integration, IntegrationUpsert, NewRun, Permission};
 use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How long a test connection may take, waiting for the key's next request slot included.
+const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn provider(raw: &str) -> Result<Provider, ApiError> {
     match raw {
         "hudu" => Ok(Provider::Hudu),
-        "it-glue" => Err(ApiError::NotFound(
-            "the IT Glue integration is not available in this version yet".into(),
-        )),
+        "it-glue" => Ok(Provider::ItGlue),
         other => Err(ApiError::NotFound(format!(
             "no integration {other:?}: use hudu or it-glue"
         ))),
+    }
+}
+
+/// The config field that maps tenants, and what its values are, per provider.
+fn mapping_field(provider: Provider) -> (&'static str, &'static str) {
+    match provider {
+        Provider::Hudu => ("companyIdByTenantId", "the Hudu company id"),
+        Provider::ItGlue => ("organizationIdByTenantId", "the IT Glue organization id"),
     }
 }
 
@@ -40,10 +54,7 @@ fn view(state: &AppState, integration: &Integration) -> Value {
         .iter()
         .map(|(t, p)| (t.to_string(), json!(p)))
         .collect();
-    let mapping_field = match integration.provider {
-        Provider::Hudu => "companyIdByTenantId",
-        Provider::ItGlue => "organizationIdByTenantId",
-    };
+    let (mapping_field, _) = mapping_field(integration.provider);
     let mut v = json!({
         "provider": integration.provider,
         "apiKey": key,
@@ -107,33 +118,81 @@ pub(crate) async fn put(
     let account = caller.require(Permission::IntegrationsManage)?;
     let provider = provider(&p)?;
     let existing = state.store.integration(account, provider).await?;
-    let mapping_field = "companyIdByTenantId";
+    let (mapping_field, parent_what) = mapping_field(provider);
+    let location_field = match provider {
+        Provider::Hudu => "baseUrl",
+        Provider::ItGlue => "region",
+    };
     let mut f = Fields::new(
         &body,
-        &["baseUrl", "apiKey", mapping_field, "schedule", "rateLimit"],
+        &[
+            location_field,
+            "apiKey",
+            mapping_field,
+            "schedule",
+            "rateLimit",
+        ],
     );
     let mut notices = Vec::new();
 
-    let base_url = f.string("baseUrl", true).and_then(|raw| {
-        match BaseUrl::parse("baseUrl", &raw, state.allow_private_provider_urls) {
-            Ok(parsed) => {
-                notices.extend(parsed.notice);
-                Some(parsed.url)
-            }
-            Err(e) => {
-                f.error("baseUrl", e);
-                None
-            }
+    let mut base_url = None;
+    let mut region = None;
+    match provider {
+        Provider::Hudu => {
+            base_url = f.string("baseUrl", true).and_then(|raw| {
+                match BaseUrl::parse("baseUrl", &raw, state.allow_private_provider_urls) {
+                    Ok(parsed) => {
+                        notices.extend(parsed.notice);
+                        Some(parsed.url)
+                    }
+                    Err(e) => {
+                        f.error("baseUrl", e);
+                        None
+                    }
+                }
+            });
         }
-    });
+        Provider::ItGlue => {
+            region = f
+                .string("region", true)
+                .and_then(|raw| match raw.parse::<ItGlueRegion>() {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        f.error("region", e);
+                        None
+                    }
+                });
+        }
+    }
 
-    // The key may be left out (or sent back masked) to keep the stored one.
+    // A provider URL must not lead into the operator's own network (server-side request
+    // forgery), unless the sandbox or tests allow it.
+    if let (Some(url), false) = (&base_url, state.allow_private_provider_urls) {
+        if let Err(e) = check_public_host("baseUrl", url).await {
+            f.error("baseUrl", e);
+        }
+    }
+
+    // The key may be left out (or sent back masked) to keep the stored one; the same key sent
+    // again keeps it too.
+    let mut key_changed = false;
     let key_sealed = match f.string("apiKey", existing.is_none()) {
         Some(raw) if raw.starts_with('•') && existing.is_some() => {
             existing.as_ref().map(|e| e.api_key_sealed.clone())
         }
         Some(raw) => match ApiKey::parse("apiKey", &raw) {
-            Ok(k) => Some(state.master.seal(k.expose())),
+            Ok(k) => match existing.as_ref().filter(|e| {
+                state
+                    .master
+                    .open(&e.api_key_sealed)
+                    .is_ok_and(|old| audit::same_secret(&old, k.expose()))
+            }) {
+                Some(same) => Some(same.api_key_sealed.clone()),
+                None => {
+                    key_changed = true;
+                    Some(state.master.seal(k.expose()))
+                }
+            },
             Err(e) => {
                 f.error("apiKey", e);
                 None
@@ -163,8 +222,11 @@ pub(crate) async fn put(
                     _ => f.error(
                         field,
                         format!(
-                            "must be a positive whole number (the Hudu company id), got {}",
-                            kind(value)
+                            "must be a positive whole number ({parent_what}), got {}",
+                            match value {
+                                Value::Number(n) => n.to_string(),
+                                other => kind(other).to_owned(),
+                            }
                         ),
                     ),
                 }
@@ -182,13 +244,13 @@ pub(crate) async fn put(
         Some(other) => f.error(
             mapping_field,
             format!(
-                "must be an object of tenant id → company id, got {}",
+                "must be an object of tenant id → {parent_what}, got {}",
                 kind(other)
             ),
         ),
         None => f.error(
             mapping_field,
-            "is required (an object of tenant id → company id; {} maps none)",
+            format!("is required (an object of tenant id → {parent_what}; {{}} maps none)"),
         ),
     }
 
@@ -231,25 +293,83 @@ pub(crate) async fn put(
     let Some(api_key_sealed) = key_sealed else {
         return Err(ApiError::Internal("validated fields missing".into()));
     };
+    let upsert = IntegrationUpsert {
+        base_url: base_url.map(|u| u.as_str().to_owned()),
+        region: region.map(|r| r.as_str().to_owned()),
+        api_key_sealed,
+        schedule,
+        rate_limit,
+        mappings,
+    };
+    let event = audit_event(&caller, provider, existing.as_ref(), &upsert, key_changed);
     state
         .store
-        .upsert_integration(
-            account,
-            provider,
-            &IntegrationUpsert {
-                base_url: base_url.map(|u| u.as_str().to_owned()),
-                region: None,
-                api_key_sealed,
-                schedule,
-                rate_limit,
-                mappings,
-            },
-        )
+        .upsert_integration_audited(account, provider, &upsert, &event)
         .await?;
     let integration = require_integration(&state, account, provider).await?;
     let mut v = view(&state, &integration);
     v["notices"] = json!(notices);
     Ok(Json(v))
+}
+
+/// What a PUT changes, field by field, as the audit trail records it (the key only as
+/// "changed").
+fn audit_event(
+    caller: &Caller,
+    provider: Provider,
+    before: Option<&Integration>,
+    after: &IntegrationUpsert,
+    key_changed: bool,
+) -> AuditEvent {
+    let mut changes = Vec::new();
+    changes.extend(audit::diff(
+        "baseUrl",
+        before.and_then(|b| b.base_url.clone()),
+        after.base_url.clone(),
+    ));
+    changes.extend(audit::diff(
+        "region",
+        before.and_then(|b| b.region.clone()),
+        after.region.clone(),
+    ));
+    if key_changed {
+        changes.push(audit::secret("apiKey"));
+    }
+    let (mapping_field, _) = mapping_field(provider);
+    let old: BTreeMap<TenantId, i64> = before
+        .map(|b| b.mappings.iter().copied().collect())
+        .unwrap_or_default();
+    let new: BTreeMap<TenantId, i64> = after.mappings.iter().copied().collect();
+    let tenants: BTreeSet<&TenantId> = old.keys().chain(new.keys()).collect();
+    for tenant in tenants {
+        changes.extend(audit::diff(
+            format!("{mapping_field}.{tenant}"),
+            old.get(tenant).copied(),
+            new.get(tenant).copied(),
+        ));
+    }
+    changes.extend(audit::diff(
+        "schedule",
+        before.map(|b| b.schedule.clone()),
+        Some(after.schedule.clone()),
+    ));
+    let limit = |r: Option<RateLimit>| r.and_then(|r| serde_json::to_value(r).ok());
+    changes.extend(audit::diff(
+        "rateLimit",
+        limit(before.and_then(|b| b.rate_limit)),
+        limit(after.rate_limit),
+    ));
+    let action = match before {
+        Some(_) => AuditAction::Updated,
+        None => AuditAction::Created,
+    };
+    audit::event(
+        caller,
+        action,
+        "integration",
+        Some(provider.as_str().to_owned()),
+        changes,
+    )
 }
 
 pub(crate) async fn test(
@@ -264,7 +384,18 @@ pub(crate) async fn test(
         .sinks
         .build(&integration)
         .map_err(ApiError::BadRequest)?;
-    let report = sink.test_connection().await;
+    let report = tokio::time::timeout(TEST_TIMEOUT, sink.test_connection())
+        .await
+        .unwrap_or_else(|_| ConnectionReport {
+            key_valid: false,
+            reachable: false,
+            first_companies: vec![],
+            rate_limit_headers: vec![],
+            message: format!(
+                "no answer within {} s: the provider is slow or unreachable, or the key's rateLimit leaves no request free now (pushes under way use it too); try again later",
+                TEST_TIMEOUT.as_secs()
+            ),
+        });
     Ok(Json(json!(report)))
 }
 
@@ -274,7 +405,7 @@ async fn enqueue(
     runs: &[NewRun],
 ) -> Result<Vec<RunId>, ApiError> {
     let ids = state.store.create_runs(account, runs).await?;
-    let jobs: Vec<CollectJob> = ids.iter().map(|&run_id| CollectJob { run_id }).collect();
+    let jobs: Vec<CollectJob> = ids.iter().map(|&run_id| CollectJob::new(run_id)).collect();
     if let Err(e) = state.broker.enqueue_collect(&jobs).await {
         tracing::error!(error = %e, "push not accepted: the broker did not confirm");
         for id in &ids {
@@ -331,8 +462,10 @@ pub(crate) async fn push_one(
         return Err(ApiError::field(
             "tenantId",
             format!(
-                "tenant {} ({}) is not mapped: add it to companyIdByTenantId with PUT /integrations/{provider}",
-                tenant.id, tenant.name
+                "tenant {} ({}) is not mapped: add it to {} with PUT /integrations/{provider}",
+                tenant.id,
+                tenant.name,
+                mapping_field(provider).0
             ),
         ));
     }
@@ -371,7 +504,7 @@ pub(crate) async fn push_all(
             skipped.push(json!({
                 "tenantId": t.id,
                 "name": t.name,
-                "reason": "not in companyIdByTenantId",
+                "reason": format!("not in {}", mapping_field(provider).0),
             }));
         }
     }

@@ -1,21 +1,27 @@
-//! The HTTP API: tenants, the Microsoft connection, integrations, pushes and runs, behind
-//! bearer tokens with permissions. Every query is scoped to the token's account.
+//! The HTTP API: tenants, the Microsoft connection, integrations, pushes, runs and the audit
+//! trail of configuration changes, behind bearer tokens with permissions and a per-token
+//! request limit. Every query is scoped to the token's account. `GET /openapi.json` describes
+//! every route of [`routes`].
 
+mod audit;
 mod auth;
 mod body;
 mod connections;
+mod dlq;
 mod error;
 mod integrations;
+mod limit;
+mod openapi;
 mod runs;
 mod tenants;
 
-use axum::routing::{get, post};
+use axum::http::Method;
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::{Json, Router};
 use docsync_domain::crypto::MasterKey;
 use docsync_domain::Shutdown;
-use docsync_publisher::SinkFactory;
+use docsync_publisher::{Providers, SinkFactory};
 use docsync_queue::Broker;
-use docsync_sinks::Pacer;
 use docsync_store::Store;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -31,6 +37,8 @@ pub struct ApiConfig {
     pub addr: SocketAddr,
     /// Accept http:// and private-address provider URLs (sandbox and tests only).
     pub allow_private_provider_urls: bool,
+    /// Requests per minute one token may make; more are answered 429 with `Retry-After`.
+    pub rate_limit_per_minute: u32,
 }
 
 /// What every handler can reach.
@@ -41,6 +49,81 @@ pub struct AppState {
     pub(crate) master: MasterKey,
     pub(crate) sinks: SinkFactory,
     pub(crate) allow_private_provider_urls: bool,
+    pub(crate) limiter: Arc<limit::TokenLimiter>,
+}
+
+/// Every route: method, path (the router's syntax, which is also OpenAPI's) and handler. The
+/// router is built from this table and [`routes`] reads it, so the OpenAPI document's test
+/// compares against what is really served.
+fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        (Method::GET, "/health", get(health)),
+        (Method::GET, "/ready", get(ready)),
+        (Method::GET, "/openapi.json", get(openapi::document)),
+        (Method::POST, "/tenants", post(tenants::create)),
+        (Method::GET, "/tenants", get(tenants::list)),
+        (Method::GET, "/tenants/{id}", get(tenants::one)),
+        (Method::PATCH, "/tenants/{id}", patch(tenants::update)),
+        (Method::DELETE, "/tenants/{id}", delete(tenants::delete)),
+        (
+            Method::GET,
+            "/connections/microsoft",
+            get(connections::get_microsoft),
+        ),
+        (
+            Method::PUT,
+            "/connections/microsoft",
+            put(connections::put_microsoft),
+        ),
+        (
+            Method::GET,
+            "/integrations/{provider}",
+            get(integrations::get),
+        ),
+        (
+            Method::PUT,
+            "/integrations/{provider}",
+            put(integrations::put),
+        ),
+        (
+            Method::POST,
+            "/integrations/{provider}/test",
+            post(integrations::test),
+        ),
+        (
+            Method::POST,
+            "/integrations/{provider}/push/{tenant_id}",
+            post(integrations::push_one),
+        ),
+        (
+            Method::POST,
+            "/integrations/{provider}/push-all",
+            post(integrations::push_all),
+        ),
+        (
+            Method::GET,
+            "/integrations/{provider}/runs",
+            get(runs::list),
+        ),
+        (Method::GET, "/runs/{id}", get(runs::one)),
+        (Method::GET, "/audit", get(audit::list)),
+        (Method::GET, "/dlq", get(dlq::list)),
+        (Method::POST, "/dlq/replay", post(dlq::replay)),
+    ]
+}
+
+/// Every route the API serves, as `(method, path)` with path parameters in braces
+/// (`/tenants/{id}`); `{provider}` stands for `hudu` and `it-glue`.
+pub fn routes() -> Vec<(Method, &'static str)> {
+    table()
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect()
+}
+
+/// The OpenAPI 3.0 document served at `GET /openapi.json`.
+pub fn openapi_document() -> &'static str {
+    openapi::DOCUMENT
 }
 
 /// Builds the router (exposed for in-process tests).
@@ -49,51 +132,32 @@ pub fn router(
     store: Store,
     broker: Arc<Broker>,
     master: MasterKey,
-    pacer: Pacer,
+    providers: Providers,
 ) -> Router {
     let state = AppState {
         sinks: SinkFactory::new(
             store.clone(),
             master.clone(),
-            pacer,
+            providers,
             Duration::from_secs(20),
         ),
         store,
         broker,
         master,
         allow_private_provider_urls: config.allow_private_provider_urls,
+        limiter: Arc::new(limit::TokenLimiter::new(config.rate_limit_per_minute)),
     };
-    Router::new()
-        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/ready", get(ready))
-        .route("/tenants", post(tenants::create).get(tenants::list))
-        .route(
-            "/tenants/{id}",
-            get(tenants::one)
-                .patch(tenants::update)
-                .delete(tenants::delete),
-        )
-        .route(
-            "/connections/microsoft",
-            get(connections::get_microsoft).put(connections::put_microsoft),
-        )
-        .route(
-            "/integrations/{provider}",
-            get(integrations::get).put(integrations::put),
-        )
-        .route("/integrations/{provider}/test", post(integrations::test))
-        .route(
-            "/integrations/{provider}/push/{tenant_id}",
-            post(integrations::push_one),
-        )
-        .route(
-            "/integrations/{provider}/push-all",
-            post(integrations::push_all),
-        )
-        .route("/integrations/{provider}/runs", get(runs::list))
-        .route("/runs/{id}", get(runs::one))
+    table()
+        .into_iter()
+        .fold(Router::new(), |router, (_, path, handler)| {
+            router.route(path, handler)
+        })
         .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY))
         .with_state(state)
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
 }
 
 async fn ready(
@@ -118,11 +182,11 @@ pub async fn run(
     store: Store,
     broker: Arc<Broker>,
     master: MasterKey,
-    pacer: Pacer,
+    providers: Providers,
     shutdown: Shutdown,
     bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 ) -> anyhow::Result<()> {
-    let app = router(&config, store, broker, master, pacer);
+    let app = router(&config, store, broker, master, providers);
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "api listening");

@@ -1,5 +1,6 @@
 //! `/tenants`: create, list, show (with last sync and last push per provider), rename, remove.
 
+use crate::audit;
 use crate::auth::Caller;
 use crate::body::{is_domain, Fields, JsonObject};
 use crate::error::ApiError;
@@ -8,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use docsync_domain::{AccountId, Provider, TenantId};
-use docsync_store::{NewTenant, Permission, Tenant};
+use docsync_store::{AuditAction, NewTenant, Permission, Tenant};
 use serde_json::{json, Map, Value};
 
 pub(crate) fn parse_tenant_id(raw: &str) -> Result<TenantId, ApiError> {
@@ -95,16 +96,34 @@ pub(crate) async fn create(
     let (Some(name), Some(primary_domain), Some(ms)) = (name, domain, ms) else {
         return Err(ApiError::Internal("validated fields missing".into()));
     };
+    let new = NewTenant {
+        name,
+        primary_domain,
+        microsoft_tenant_id: ms.to_ascii_lowercase(),
+    };
+    let changes = [
+        audit::diff("name", None::<&str>, Some(new.name.as_str())),
+        audit::diff(
+            "primaryDomain",
+            None::<&str>,
+            Some(new.primary_domain.as_str()),
+        ),
+        audit::diff(
+            "microsoftTenantId",
+            None::<&str>,
+            Some(new.microsoft_tenant_id.as_str()),
+        ),
+    ];
+    let event = audit::event(
+        &caller,
+        AuditAction::Created,
+        "tenant",
+        None,
+        changes.into_iter().flatten().collect(),
+    );
     let tenant = state
         .store
-        .create_tenant(
-            account,
-            &NewTenant {
-                name,
-                primary_domain,
-                microsoft_tenant_id: ms.to_ascii_lowercase(),
-            },
-        )
+        .create_tenant_audited(account, &new, &event)
         .await?;
     let mut views = view(&state, account, std::slice::from_ref(&tenant)).await?;
     Ok((StatusCode::CREATED, Json(views.remove(0))))
@@ -159,11 +178,35 @@ pub(crate) async fn update(
         f.error("name", "send name and/or primaryDomain to change");
     }
     f.finish()?;
+    let not_found = || ApiError::NotFound(format!("no tenant {id} in this account"));
+    let before = state
+        .store
+        .tenant(account, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let changes = [
+        name.as_deref()
+            .and_then(|n| audit::diff("name", Some(before.name.as_str()), Some(n))),
+        domain.as_deref().and_then(|d| {
+            audit::diff(
+                "primaryDomain",
+                Some(before.primary_domain.as_str()),
+                Some(d),
+            )
+        }),
+    ];
+    let event = audit::event(
+        &caller,
+        AuditAction::Updated,
+        "tenant",
+        Some(id.to_string()),
+        changes.into_iter().flatten().collect(),
+    );
     let tenant = state
         .store
-        .update_tenant(account, id, name.as_deref(), domain.as_deref())
+        .update_tenant_audited(account, id, name.as_deref(), domain.as_deref(), &event)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no tenant {id} in this account")))?;
+        .ok_or_else(not_found)?;
     let mut views = view(&state, account, std::slice::from_ref(&tenant)).await?;
     Ok(Json(views.remove(0)))
 }
@@ -175,11 +218,39 @@ pub(crate) async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let account = caller.require(Permission::TenantsManage)?;
     let id = parse_tenant_id(&id)?;
-    if state.store.delete_tenant(account, id).await? {
+    let not_found = || ApiError::NotFound(format!("no tenant {id} in this account"));
+    let before = state
+        .store
+        .tenant(account, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let changes = [
+        audit::diff("name", Some(before.name.as_str()), None::<&str>),
+        audit::diff(
+            "primaryDomain",
+            Some(before.primary_domain.as_str()),
+            None::<&str>,
+        ),
+        audit::diff(
+            "microsoftTenantId",
+            Some(before.microsoft_tenant_id.as_str()),
+            None::<&str>,
+        ),
+    ];
+    let event = audit::event(
+        &caller,
+        AuditAction::Deleted,
+        "tenant",
+        Some(id.to_string()),
+        changes.into_iter().flatten().collect(),
+    );
+    if state
+        .store
+        .delete_tenant_audited(account, id, &event)
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound(format!(
-            "no tenant {id} in this account"
-        )))
+        Err(not_found())
     }
 }

@@ -1,14 +1,16 @@
 //! One collect job: claim the run, get a snapshot, store it, enqueue the publish.
 //!
 //! Errors returned from here are infrastructure faults (database, broker): the message is
-//! requeued. Everything about the tenant itself ends in the run record.
+//! requeued. Everything about the tenant itself ends in the run record; a transient fault of
+//! Microsoft's is retried later through the delay queues while retries are left.
 
 use crate::Context;
 use docsync_domain::{rate_limit_key, RunState};
+use docsync_queue::worker::{self, Verdict};
 use docsync_queue::{CollectJob, PublishJob};
-use docsync_sources::{MicrosoftCredentials, TenantRef};
+use docsync_sources::{MicrosoftCredentials, SourceError, TenantRef};
 
-pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<()> {
+pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Verdict> {
     let store = &ctx.store;
     let Some(run) = store.begin_collecting(job.run_id).await? else {
         // Already past collecting: make sure the publish was enqueued (a crash may have
@@ -20,15 +22,16 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<()
                         run_id: run.id,
                         snapshot_id,
                         rate_limit_key: rate_limit_key(run.provider, run.account_id),
+                        retry: 0,
                     })
                     .await?;
             }
         }
-        return Ok(());
+        return Ok(Verdict::Done);
     };
     let Some(tenant) = store.tenant(run.account_id, run.tenant_id).await? else {
         store.failed(run.id, "the tenant was deleted").await?;
-        return Ok(());
+        return Ok(Verdict::Done);
     };
     let Some(connection) = store.microsoft_connection(run.account_id).await? else {
         store
@@ -37,7 +40,7 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<()
                 "no Microsoft connection: set the MSP's Graph app with PUT /connections/microsoft",
             )
             .await?;
-        return Ok(());
+        return Ok(Verdict::Done);
     };
     let secret = match ctx
         .master
@@ -48,7 +51,7 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<()
         Ok(s) => s,
         Err(e) => {
             store.failed(run.id, &e).await?;
-            return Ok(());
+            return Ok(Verdict::Done);
         }
     };
     let creds = MicrosoftCredentials {
@@ -57,6 +60,7 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<()
     };
 
     let _held = ctx.tenant_locks.lock(&run.tenant_id).await;
+    docsync_domain::failpoint::crash_here("collector-mid-run");
     let since = chrono::Utc::now()
         - chrono::Duration::from_std(ctx.config.snapshot_reuse).unwrap_or_default();
     let snapshot_id = match store.fresh_snapshot(run.tenant_id, since).await? {
@@ -72,12 +76,20 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<()
             };
             match ctx.source.collect(&creds, &tenant_ref).await {
                 Ok(snapshot) => store.insert_snapshot(run.account_id, &snapshot).await?,
+                Err(e @ SourceError::Transient { .. }) => {
+                    let reason = format!("collecting the snapshot failed: {e}");
+                    tracing::warn!(%reason, retry = job.retry, "transient collection fault");
+                    let next = worker::next_retry(&ctx.broker, job.retry);
+                    return Ok(Verdict::retrying(
+                        store.retry_or_fail(run.id, &reason, next).await?,
+                    ));
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "collection failed");
                     store
                         .failed(run.id, &format!("collecting the snapshot failed: {e}"))
                         .await?;
-                    return Ok(());
+                    return Ok(Verdict::Done);
                 }
             }
         }
@@ -88,8 +100,9 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<()
                 run_id: run.id,
                 snapshot_id,
                 rate_limit_key: rate_limit_key(run.provider, run.account_id),
+                retry: 0,
             })
             .await?;
     }
-    Ok(())
+    Ok(Verdict::Done)
 }

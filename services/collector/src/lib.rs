@@ -10,11 +10,10 @@ mod handle;
 use docsync_domain::crypto::MasterKey;
 use docsync_domain::locks::KeyedLocks;
 use docsync_domain::Shutdown;
-use docsync_queue::{Broker, CollectJob};
+use docsync_queue::{worker, Broker, CollectJob};
 use docsync_sources::SnapshotSource;
 use docsync_store::Store;
 use futures::StreamExt;
-use lapin::options::{BasicAckOptions, BasicRejectOptions};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -30,6 +29,8 @@ pub struct CollectorConfig {
     pub snapshot_reuse: Duration,
     /// How long in-flight collections may run after shutdown was asked for.
     pub drain_deadline: Duration,
+    /// How long one collection may take before it is given up and retried later.
+    pub job_timeout: Duration,
 }
 
 impl Default for CollectorConfig {
@@ -38,6 +39,7 @@ impl Default for CollectorConfig {
             concurrency: 8,
             snapshot_reuse: Duration::from_secs(120),
             drain_deadline: Duration::from_secs(30),
+            job_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -62,9 +64,6 @@ pub async fn run(
     source: Arc<dyn SnapshotSource>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let mut consumer = broker
-        .consume_collect(&format!("collector-{}", uuid::Uuid::new_v4()))
-        .await?;
     let limit = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let ctx = Arc::new(Context {
         store,
@@ -75,46 +74,72 @@ pub async fn run(
         tenant_locks: KeyedLocks::default(),
     });
     let mut tasks = JoinSet::new();
+    let tag = format!("collector-{}", uuid::Uuid::new_v4());
+    let mut failures = 0;
     tracing::info!("collector started");
-    loop {
-        let permit = tokio::select! {
-            _ = shutdown.wait() => break,
-            p = limit.clone().acquire_owned() => p?,
-        };
-        let delivery = tokio::select! {
-            _ = shutdown.wait() => break,
-            d = consumer.next() => d,
-        };
-        let Some(delivery) = delivery else {
-            anyhow::bail!("the broker closed the collect consumer");
-        };
-        let delivery = delivery?;
-        let ctx = ctx.clone();
-        tasks.spawn(async move {
-            let _permit = permit;
-            match serde_json::from_slice::<CollectJob>(&delivery.data) {
-                Ok(job) => {
-                    let span = tracing::info_span!("collect", run_id = %job.run_id);
-                    match handle::collect(&ctx, job).instrument(span).await {
-                        Ok(()) => {
-                            let _ = delivery.ack(BasicAckOptions::default()).await;
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "collect interrupted; the message goes back to the queue");
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                            let _ = delivery
-                                .reject(BasicRejectOptions { requeue: true })
-                                .await;
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "undecodable collect message dropped");
-                    let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+    'subscribe: loop {
+        let mut consumer = match ctx.broker.consume_collect(&tag).await {
+            Ok(c) => {
+                failures = 0;
+                c
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(error = %e, "cannot consume the collect queue; trying again");
+                tokio::select! {
+                    _ = shutdown.wait() => break 'subscribe,
+                    _ = tokio::time::sleep(worker::resubscribe_backoff(failures)) => continue 'subscribe,
                 }
             }
-        });
-        while tasks.try_join_next().is_some() {}
+        };
+        loop {
+            let permit = tokio::select! {
+                _ = shutdown.wait() => break 'subscribe,
+                p = limit.clone().acquire_owned() => p?,
+            };
+            let delivery = tokio::select! {
+                _ = shutdown.wait() => break 'subscribe,
+                d = consumer.next() => d,
+            };
+            let delivery = match delivery {
+                Some(Ok(d)) => d,
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "the collect consumer failed; subscribing again");
+                    continue 'subscribe;
+                }
+                None => {
+                    tracing::warn!("the broker closed the collect consumer; subscribing again");
+                    continue 'subscribe;
+                }
+            };
+            let ctx = ctx.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                let Some(job) = worker::decode::<CollectJob>(&ctx.broker, &delivery).await else {
+                    return;
+                };
+                let span = tracing::info_span!("collect", run_id = %job.run_id, retry = job.retry);
+                let limit = ctx.config.job_timeout;
+                let result =
+                    match tokio::time::timeout(limit, handle::collect(&ctx, job).instrument(span))
+                        .await
+                    {
+                        Ok(result) => result,
+                        Err(_) => {
+                            let reason =
+                                format!("collecting took longer than {} s", limit.as_secs());
+                            let next = worker::next_retry(&ctx.broker, job.retry);
+                            ctx.store
+                                .retry_or_fail(job.run_id, &reason, next)
+                                .await
+                                .map(worker::Verdict::retrying)
+                                .map_err(Into::into)
+                        }
+                    };
+                worker::settle(&ctx.broker, &delivery, &job, result).await;
+            });
+            while tasks.try_join_next().is_some() {}
+        }
     }
     tracing::info!(in_flight = tasks.len(), "collector draining");
     let _ = tokio::time::timeout(ctx.config.drain_deadline, async {

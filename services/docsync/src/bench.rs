@@ -85,13 +85,16 @@ pub async fn scheduler(
     broker.close().await;
     let line = result?;
     println!("{line}");
-    record(&line)?;
+    record("scheduler", &line)?;
     Ok(line)
 }
 
-fn record(line: &str) -> anyhow::Result<()> {
+/// Adds a benchmark line to docs/benchmarks.md, naming the build and the machine, at the end
+/// of the list of recorded runs after `<!-- runs:{section} -->` (made at the end of the file
+/// when missing).
+pub(crate) fn record(section: &str, line: &str) -> anyhow::Result<()> {
     let path = std::path::Path::new("docs/benchmarks.md");
-    let mut text = std::fs::read_to_string(path).unwrap_or_else(|_| {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|_| {
         "# Benchmarks\n\nFigures recorded by `docsync bench ...` on the machine named in each row.\n\n".to_owned()
     });
     let host = std::fs::read_to_string("/proc/cpuinfo")
@@ -110,13 +113,29 @@ fn record(line: &str) -> anyhow::Result<()> {
     } else {
         "release build"
     };
-    text.push_str(&format!(
-        "- {build}, {} ({cores} cores, {host}): {line}\n",
+    let entry = format!(
+        "- {build}, {} ({cores} cores, {host}): {line}",
         Utc::now().format("%Y-%m-%d %H:%M UTC")
-    ));
+    );
+    let marker = format!("<!-- runs:{section} -->");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    match lines.iter().position(|l| l.trim() == marker) {
+        Some(at) => {
+            let mut end = at + 1;
+            while lines.get(end).is_some_and(|l| l.starts_with("- ")) {
+                end += 1;
+            }
+            lines.insert(end, entry);
+        }
+        None => {
+            lines.push(String::new());
+            lines.push(marker);
+            lines.push(entry);
+        }
+    }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(path, text)?;
+    std::fs::write(path, lines.join("\n") + "\n")?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `docsync demo`: the whole product on one machine. Starts the provider sandbox and every
-//! role, creates an account with 25 tenants and the Hudu integration through the API, pushes
-//! all, shows progress, and ends with a table of tenants, their articles and the requests made.
+//! role, creates an account with 25 tenants and the Hudu and IT Glue integrations through the
+//! API, pushes all to both, shows progress, and ends with a table of tenants, their documents
+//! and the requests made.
 
 use crate::fleet::{Fleet, Roles};
 use crate::settings::Settings;
@@ -23,6 +24,10 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     println!("  Login     {}", sandbox.login_url);
     println!("  Exchange  {}", sandbox.exchange_url);
     println!("  Hudu      {}", sandbox.hudu_url);
+    println!("  IT Glue   {} (us)", sandbox.itglue_us_url);
+    settings.itglue_hosts.us = sandbox.itglue_us_url.clone();
+    settings.itglue_hosts.eu = sandbox.itglue_eu_url.clone();
+    settings.itglue_hosts.au = sandbox.itglue_au_url.clone();
     settings.graph_url = sandbox.graph_url.clone();
     settings.login_url = sandbox.login_url.clone();
     settings.exchange_url = sandbox.exchange_url.clone();
@@ -116,18 +121,46 @@ async fn drive(fleet: &Fleet, api: &str, sandbox: &Sandbox) -> anyhow::Result<()
             .unwrap_or_default()
     );
 
+    let itglue_key = defaults
+        .itglue_keys
+        .first()
+        .map(|k| k.key.clone())
+        .unwrap_or_default();
+    call(
+        reqwest::Method::PUT,
+        "/integrations/it-glue",
+        Some(json!({"apiKey": itglue_key, "region": "us", "organizationIdByTenantId": mapping})),
+    )
+    .await?;
+    let test = call(reqwest::Method::POST, "/integrations/it-glue/test", None).await?;
+    println!(
+        "IT Glue test connection: key valid {}, rate-limit headers {}",
+        test["keyValid"], test["rateLimitHeaders"]
+    );
+
     let started = Instant::now();
-    let pushed = call(reqwest::Method::POST, "/integrations/hudu/push-all", None).await?;
-    let total = pushed["runIds"].as_array().map_or(0, Vec::len);
-    println!("push-all accepted {total} runs\n");
-    let runs = loop {
-        let runs = call(
-            reqwest::Method::GET,
-            "/integrations/hudu/runs?limit=1000",
+    let mut total = 0;
+    for provider in ["hudu", "it-glue"] {
+        let pushed = call(
+            reqwest::Method::POST,
+            &format!("/integrations/{provider}/push-all"),
             None,
         )
         .await?;
-        let list = runs["runs"].as_array().cloned().unwrap_or_default();
+        total += pushed["runIds"].as_array().map_or(0, Vec::len);
+    }
+    println!("push-all to Hudu and IT Glue accepted {total} runs (one snapshot per tenant serves both)\n");
+    let runs = loop {
+        let mut list = Vec::new();
+        for provider in ["hudu", "it-glue"] {
+            let runs = call(
+                reqwest::Method::GET,
+                &format!("/integrations/{provider}/runs?limit=1000"),
+                None,
+            )
+            .await?;
+            list.extend(runs["runs"].as_array().cloned().unwrap_or_default());
+        }
         let count = |s: &str| list.iter().filter(|r| r["state"] == s).count();
         let done = count("succeeded") + count("failed");
         print!(
@@ -153,15 +186,19 @@ async fn drive(fleet: &Fleet, api: &str, sandbox: &Sandbox) -> anyhow::Result<()
         "\nAll {total} pushes finished in {:.1} s\n",
         started.elapsed().as_secs_f64()
     );
-    println!("{:<34} {:<10} {:>8}  error", "tenant", "state", "article");
+    println!(
+        "{:<34} {:<8} {:<10} {:>8}  error",
+        "tenant", "provider", "state", "document"
+    );
     for r in &runs {
         let name = names
             .get(r["tenantId"].as_str().unwrap_or_default())
             .cloned()
             .unwrap_or_default();
         println!(
-            "{:<34} {:<10} {:>8}  {}",
+            "{:<34} {:<8} {:<10} {:>8}  {}",
             name,
+            r["provider"].as_str().unwrap_or_default(),
             r["state"].as_str().unwrap_or_default(),
             r["remoteId"].as_str().unwrap_or("-"),
             r["error"].as_str().unwrap_or("")
@@ -178,9 +215,15 @@ async fn drive(fleet: &Fleet, api: &str, sandbox: &Sandbox) -> anyhow::Result<()
         graph.exchange_requests,
         graph.tokens_issued
     );
+    let itglue = sandbox.itglue_key_stats(&itglue_key).unwrap_or_default();
     println!(
-        "Articles in the Hudu sandbox: {}",
-        sandbox.hudu_articles().len()
+        "IT Glue {} requests ({} writes, {} answered 429, busiest second {} of 10 allowed)",
+        itglue.requests, itglue.writes, itglue.rejected_429, itglue.max_requests_in_any_second
+    );
+    println!(
+        "Articles in the Hudu sandbox: {}; M365 Posture assets in the IT Glue sandbox: {}",
+        sandbox.hudu_articles().len(),
+        sandbox.itglue_assets(&itglue_key).len()
     );
     Ok(())
 }

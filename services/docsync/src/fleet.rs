@@ -4,8 +4,8 @@
 use crate::settings::Settings;
 use anyhow::Context;
 use docsync_domain::Shutdown;
+use docsync_publisher::Providers;
 use docsync_queue::{Broker, QueueConfig};
-use docsync_sinks::Pacer;
 use docsync_sources::{GraphSource, GraphSourceConfig, SnapshotSource};
 use docsync_store::Store;
 use std::net::SocketAddr;
@@ -66,6 +66,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<(Store, Arc<Broker>)
     let mut queue = QueueConfig::new(settings.amqp_url.clone());
     queue.prefix = settings.queue_prefix.clone();
     queue.publish_partitions = settings.publish_partitions;
+    queue.retry_delays = settings.retry_delays.clone();
     let broker = Broker::connect(queue)
         .await
         .context("RabbitMQ is not reachable at DOCSYNC_AMQP_URL")?;
@@ -78,7 +79,11 @@ impl Fleet {
         let (store, broker) = connect(settings).await?;
         let shutdown = Shutdown::new();
         let mut tasks = JoinSet::new();
-        let pacer = Pacer::new();
+        let providers = Providers {
+            pacer: docsync_publisher::fleet_pacer(store.clone()),
+            itglue_hosts: settings.itglue_hosts.clone(),
+            itglue_types: Default::default(),
+        };
         let needs_key = roles.api || roles.collector || roles.publisher;
         let master = if needs_key {
             Some(settings.master_key()?)
@@ -91,11 +96,12 @@ impl Fleet {
             let config = docsync_api::ApiConfig {
                 addr: settings.api_addr,
                 allow_private_provider_urls: settings.allow_private_provider_urls,
+                rate_limit_per_minute: settings.api_rate_limit,
             };
             let (s, b, p, sd) = (
                 store.clone(),
                 broker.clone(),
-                pacer.clone(),
+                providers.clone(),
                 shutdown.clone(),
             );
             tasks.spawn(async move {
@@ -117,10 +123,14 @@ impl Fleet {
                 ..GraphSourceConfig::microsoft_defaults()
             }));
             let (s, b, sd) = (store.clone(), broker.clone(), shutdown.clone());
+            let collector = docsync_collector::CollectorConfig {
+                snapshot_reuse: settings.snapshot_reuse,
+                ..Default::default()
+            };
             tasks.spawn(async move {
                 (
                     "collector",
-                    docsync_collector::run(Default::default(), s, b, master, source, sd).await,
+                    docsync_collector::run(collector, s, b, master, source, sd).await,
                 )
             });
         }
@@ -128,7 +138,7 @@ impl Fleet {
             let (s, b, p, sd) = (
                 store.clone(),
                 broker.clone(),
-                pacer.clone(),
+                providers.clone(),
                 shutdown.clone(),
             );
             tasks.spawn(async move {
@@ -140,10 +150,14 @@ impl Fleet {
         }
         if roles.scheduler {
             let (s, b, sd) = (store.clone(), broker.clone(), shutdown.clone());
+            let scheduler = docsync_scheduler::SchedulerConfig {
+                stalled_after: settings.stalled_after,
+                ..Default::default()
+            };
             tasks.spawn(async move {
                 (
                     "scheduler",
-                    docsync_scheduler::run(Default::default(), s, b, sd).await,
+                    docsync_scheduler::run(scheduler, s, b, sd).await,
                 )
             });
         }

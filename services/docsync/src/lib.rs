@@ -3,8 +3,11 @@
 
 pub mod admin;
 pub mod bench;
+pub mod bench_fleet;
+pub mod chaos;
 pub mod demo;
 pub mod fleet;
+pub mod harness;
 pub mod settings;
 
 pub use fleet::{Fleet, Roles};

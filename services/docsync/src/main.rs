@@ -41,23 +41,87 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Run the provider emulators (Graph + login + Exchange, Hudu) on loopback.
+    /// Run the provider emulators (Graph + login + Exchange, Hudu, IT Glue) on loopback.
     Sandbox {
-        /// First port: Graph, then login, Exchange and Hudu on the next three (0 = any free).
+        /// First port: Graph, then login, Exchange, Hudu and IT Glue us, eu, au on the next six
+        /// (0 = any free).
         #[arg(long, default_value_t = 9400)]
         port: u16,
     },
     /// The whole product on one machine against the sandbox.
     Demo,
+    /// Re-encrypt every stored secret from DOCSYNC_MASTER_KEY to DOCSYNC_NEW_MASTER_KEY (one
+    /// transaction; safe to run again after an interruption).
+    RotateKey,
+    /// Run the fleet (child processes) under kill -9, a RabbitMQ and a PostgreSQL restart and
+    /// sandbox faults, then reconcile: prints lost and duplicate counts, fails if any.
+    /// Restarts the local RabbitMQ and PostgreSQL.
+    Chaos {
+        /// Minutes of chaos before the fleet settles.
+        #[arg(long, default_value_t = 3.0)]
+        minutes: f64,
+        /// Collector processes, and as many publisher processes.
+        #[arg(long, default_value_t = 2)]
+        processes: usize,
+        /// Tenants (50 per account; each account has Hudu and IT Glue).
+        #[arg(long, default_value_t = 200)]
+        tenants: usize,
+    },
     /// Benchmarks (print figures and record them in docs/benchmarks.md).
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// The dead-letter queue: poison messages with the reason they were parked.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// List parked messages (they stay parked).
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Send parked messages back to the queue they came from, once the cause is fixed.
+    Replay {
+        /// The ids to replay (from `docsync dlq list`).
+        #[arg(long = "id")]
+        ids: Vec<String>,
+        /// Replay every parked message.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
 }
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Push throughput, pacing, CPU, latency and memory of the fleet against the sandbox's
+    /// strict IT Glue limit (the fleet runs as child processes).
+    Fleet {
+        /// Tenants on the one key of scenario (a).
+        #[arg(long, default_value_t = 2000)]
+        single_key_tenants: usize,
+        /// Keys of scenario (b).
+        #[arg(long, default_value_t = 50)]
+        keys: usize,
+        /// Tenants per key in scenario (b).
+        #[arg(long, default_value_t = 40)]
+        tenants_per_key: usize,
+        /// Rounds of scenario (b).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Push-now calls timed on the idle fleet.
+        #[arg(long, default_value_t = 50)]
+        latency_samples: usize,
+        /// Publish messages queued for the publisher memory figure.
+        #[arg(long, default_value_t = 10_000)]
+        queued: usize,
+    },
     /// One scheduler tick claiming and enqueueing a slot for many tenants.
     Scheduler {
         /// Mapped tenants.
@@ -89,6 +153,21 @@ enum TokenCommand {
         /// Comma-separated: INTEGRATIONS_READ,INTEGRATIONS_MANAGE,TENANTS_READ,TENANTS_MANAGE.
         #[arg(long)]
         permissions: String,
+    },
+    /// Revoke an API token at once: every later request with it is answered 401.
+    Revoke {
+        /// The token's id (see `docsync token list`).
+        #[arg(long, conflicts_with = "token", required_unless_present = "token")]
+        token_id: Option<String>,
+        /// The token itself; `-` reads it from standard input (keeps it out of shell history).
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// List an account's tokens: ids, permissions, created, revoked (never the tokens).
+    List {
+        /// The account id.
+        #[arg(long)]
+        account: String,
     },
 }
 
@@ -188,6 +267,9 @@ async fn main() -> anyhow::Result<()> {
                     login: next(1),
                     exchange: next(2),
                     hudu: next(3),
+                    itglue_us: next(4),
+                    itglue_eu: next(5),
+                    itglue_au: next(6),
                 },
             )
             .await?;
@@ -195,14 +277,130 @@ async fn main() -> anyhow::Result<()> {
             println!("DOCSYNC_LOGIN_URL={}", sandbox.login_url);
             println!("DOCSYNC_EXCHANGE_URL={}", sandbox.exchange_url);
             println!("Hudu baseUrl: {}", sandbox.hudu_url);
+            println!("IT Glue us: {}", sandbox.itglue_us_url);
+            println!("IT Glue eu: {}", sandbox.itglue_eu_url);
+            println!("IT Glue au: {}", sandbox.itglue_au_url);
+            println!(
+                "Faults: GET/PUT {}/_sandbox/faults (any port)",
+                sandbox.graph_url
+            );
             fleet::signal().await;
             sandbox.shutdown();
         }
         Command::Demo => docsync::demo::run(settings).await?,
+        Command::Chaos {
+            minutes,
+            processes,
+            tenants,
+        } => {
+            docsync::chaos::command(
+                settings,
+                docsync::chaos::ChaosOptions {
+                    minutes,
+                    processes,
+                    tenants,
+                },
+            )
+            .await?
+        }
+        Command::RotateKey => {
+            let old = settings.master_key()?;
+            let new = docsync::admin::new_master_key_from_env()?;
+            let store = fleet::connect_store(&settings).await?;
+            println!("{}", docsync::admin::rotate_key(&store, &old, &new).await?);
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { token_id, token },
+        } => {
+            let target = match (token_id, token) {
+                (Some(id), _) => docsync::admin::TokenRef::Id(
+                    id.trim()
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("--token-id must be a token id (a UUID from `docsync token list`), got {id:?}"))?,
+                ),
+                (None, Some(token)) if token == "-" => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the token from standard input")?;
+                    docsync::admin::TokenRef::Token(line.into())
+                }
+                (None, Some(token)) => docsync::admin::TokenRef::Token(token.into()),
+                (None, None) => anyhow::bail!("give --token-id ID or --token TOKEN"),
+            };
+            let store = fleet::connect_store(&settings).await?;
+            println!("{}", docsync::admin::revoke_token(&store, &target).await?);
+        }
+        Command::Token {
+            command: TokenCommand::List { account },
+        } => {
+            let account = account
+                .parse()
+                .map_err(anyhow::Error::msg)
+                .context("--account")?;
+            let store = fleet::connect_store(&settings).await?;
+            print!(
+                "{}",
+                docsync::admin::token_table(&docsync::admin::list_tokens(&store, account).await?)
+            );
+        }
+        Command::Dlq {
+            command: DlqCommand::List { limit },
+        } => {
+            let (_, broker) = fleet::connect(&settings).await?;
+            let letters = broker.dead_letters(limit).await?;
+            println!(
+                "{} parked message(s) in {}",
+                letters.len(),
+                broker.dead_letter_queue()
+            );
+            for l in letters {
+                println!(
+                    "{}  from {}  at {}\n  reason: {}\n  body: {}",
+                    l.id, l.origin, l.at, l.reason, l.body
+                );
+            }
+            broker.close().await;
+        }
+        Command::Dlq {
+            command: DlqCommand::Replay { ids, all },
+        } => {
+            if ids.is_empty() && !all {
+                anyhow::bail!("name the messages to replay with --id ID (see `docsync dlq list`), or replay every one with --all");
+            }
+            let (_, broker) = fleet::connect(&settings).await?;
+            let replayed = broker.replay_dead_letters(&ids).await?;
+            println!("replayed {replayed} message(s)");
+            broker.close().await;
+        }
         Command::Bench {
             command: BenchCommand::Scheduler { tenants, runs },
         } => {
             docsync::bench::scheduler(settings, tenants, runs.max(1)).await?;
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Fleet {
+                    single_key_tenants,
+                    keys,
+                    tenants_per_key,
+                    runs,
+                    latency_samples,
+                    queued,
+                },
+        } => {
+            docsync::bench_fleet::fleet(
+                settings,
+                docsync::bench_fleet::FleetBenchOptions {
+                    single_key_tenants,
+                    keys,
+                    tenants_per_key,
+                    runs,
+                    latency_samples,
+                    queued,
+                },
+            )
+            .await?;
         }
     }
     Ok(())

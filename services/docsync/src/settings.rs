@@ -2,7 +2,10 @@
 
 use anyhow::Context;
 use docsync_domain::crypto::MasterKey;
+use docsync_domain::ItGlueRegion;
+use docsync_sinks::ItGlueHosts;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Everything the roles read from the environment.
 #[derive(Debug, Clone)]
@@ -27,6 +30,20 @@ pub struct Settings {
     pub queue_prefix: String,
     /// `DOCSYNC_PUBLISH_PARTITIONS` [8].
     pub publish_partitions: u16,
+    /// `DOCSYNC_ITGLUE_URL_US`, `_EU`, `_AU` [IT Glue's own hosts].
+    pub itglue_hosts: ItGlueHosts,
+    /// `DOCSYNC_SNAPSHOT_REUSE_SECS` [120]: a snapshot younger than this serves another push
+    /// of the same tenant instead of collecting again.
+    pub snapshot_reuse: Duration,
+    /// `DOCSYNC_RETRY_DELAYS` [10,60,300,900]: seconds before each retry of a job that met a
+    /// transient fault (their count is the number of retries).
+    pub retry_delays: Vec<Duration>,
+    /// `DOCSYNC_API_RATE_LIMIT` [600]: requests per minute one API token may make (counted by
+    /// each API process on its own).
+    pub api_rate_limit: u32,
+    /// `DOCSYNC_STALLED_RUN_SECS` [2400]: a run in flight without progress this long is handed
+    /// to the collectors again by the scheduler.
+    pub stalled_after: Duration,
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -57,7 +74,40 @@ impl Settings {
             .ok()
             .filter(|n| (1..=256).contains(n))
             .with_context(|| format!("DOCSYNC_PUBLISH_PARTITIONS must be a whole number from 1 to 256, got {partitions:?}"))?;
+        let reuse = var("DOCSYNC_SNAPSHOT_REUSE_SECS", "120");
+        let snapshot_reuse = reuse
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .with_context(|| {
+                format!(
+                    "DOCSYNC_SNAPSHOT_REUSE_SECS must be a whole number of seconds, got {reuse:?}"
+                )
+            })?;
+        let delays = var("DOCSYNC_RETRY_DELAYS", "10,60,300,900");
+        let retry_delays = delays
+            .split(',')
+            .map(|d| d.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0).map(Duration::from_secs_f64))
+            .collect::<Option<Vec<_>>>()
+            .with_context(|| format!("DOCSYNC_RETRY_DELAYS must be seconds separated by commas, such as 10,60,300,900, got {delays:?}"))?;
+        let limit = var("DOCSYNC_API_RATE_LIMIT", "600");
+        let api_rate_limit = limit
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .with_context(|| format!("DOCSYNC_API_RATE_LIMIT must be a whole number of requests per minute per API token, 1 or more (such as 600), got {limit:?}"))?;
+        let stalled = var("DOCSYNC_STALLED_RUN_SECS", "2400");
+        let stalled_after = stalled
+            .parse::<u64>()
+            .ok()
+            .filter(|s| *s >= 1)
+            .map(Duration::from_secs)
+            .with_context(|| format!("DOCSYNC_STALLED_RUN_SECS must be a whole number of seconds (1 or more), got {stalled:?}"))?;
         Ok(Self {
+            snapshot_reuse,
+            retry_delays,
+            stalled_after,
+            api_rate_limit,
             database_url: var(
                 "DOCSYNC_DATABASE_URL",
                 "postgres://postgres@127.0.0.1:5432/docsync",
@@ -73,6 +123,11 @@ impl Settings {
             allow_private_provider_urls,
             queue_prefix: var("DOCSYNC_QUEUE_PREFIX", "docsync"),
             publish_partitions,
+            itglue_hosts: ItGlueHosts {
+                us: var("DOCSYNC_ITGLUE_URL_US", ItGlueRegion::Us.default_url()),
+                eu: var("DOCSYNC_ITGLUE_URL_EU", ItGlueRegion::Eu.default_url()),
+                au: var("DOCSYNC_ITGLUE_URL_AU", ItGlueRegion::Au.default_url()),
+            },
         })
     }
 

@@ -1,30 +1,30 @@
 //! One publish job: claim the run, write the snapshot in place, record the document, finish.
 //!
 //! Errors returned from here are infrastructure faults (database): the message is requeued.
-//! Provider outcomes end in the run record.
+//! Provider outcomes end in the run record; a transient provider fault is retried later
+//! through the delay queues while retries are left.
 
 use crate::Context;
+use docsync_queue::worker::{self, Verdict};
 use docsync_queue::PublishJob;
 use docsync_sinks::{KnownDocument, PublishRequest};
 use docsync_store::RemoteDocument;
 
-pub(crate) async fn publish(ctx: &Context, job: PublishJob) -> anyhow::Result<()> {
+pub(crate) async fn publish(ctx: &Context, job: &PublishJob) -> anyhow::Result<Verdict> {
     let store = &ctx.store;
     let Some(run) = store.begin_publishing(job.run_id).await? else {
-        return Ok(()); // finished already (a redelivery) or unknown
+        return Ok(Verdict::Done); // finished already (a redelivery) or unknown
     };
-    let (integration, sink) = match ctx.sinks.sink(run.account_id, run.provider).await? {
-        Ok(found) => found,
+    let sink = match ctx.sinks.sink(run.account_id, run.provider).await? {
+        Ok((_, sink)) => sink,
         Err(reason) => {
             store.failed(run.id, &reason).await?;
-            return Ok(());
+            return Ok(Verdict::Done);
         }
     };
-    let Some(parent_id) = integration
-        .mappings
-        .iter()
-        .find(|(t, _)| *t == run.tenant_id)
-        .map(|(_, p)| *p)
+    let Some(parent_id) = store
+        .mapping(run.account_id, run.provider, run.tenant_id)
+        .await?
     else {
         store
             .failed(
@@ -35,17 +35,17 @@ pub(crate) async fn publish(ctx: &Context, job: PublishJob) -> anyhow::Result<()
                 ),
             )
             .await?;
-        return Ok(());
+        return Ok(Verdict::Done);
     };
     let Some(tenant) = store.tenant(run.account_id, run.tenant_id).await? else {
         store.failed(run.id, "the tenant was deleted").await?;
-        return Ok(());
+        return Ok(Verdict::Done);
     };
     let Some(mut snapshot) = store.snapshot(job.snapshot_id).await? else {
         store
             .failed(run.id, "the snapshot to publish is gone; push again")
             .await?;
-        return Ok(());
+        return Ok(Verdict::Done);
     };
     // The title follows the tenant's current name, so a rename renames the document.
     snapshot.tenant_name = tenant.name.clone();
@@ -67,6 +67,8 @@ pub(crate) async fn publish(ctx: &Context, job: PublishJob) -> anyhow::Result<()
     };
     match sink.publish(request).await {
         Ok(outcome) => {
+            // The provider has the document; a crash now must not create a second one.
+            docsync_domain::failpoint::crash_here("publisher-after-provider-write");
             store
                 .record_remote_document(
                     run.account_id,
@@ -82,10 +84,17 @@ pub(crate) async fn publish(ctx: &Context, job: PublishJob) -> anyhow::Result<()
             store.succeeded(run.id, &outcome.document.remote_id).await?;
             tracing::info!(document = %outcome.document.remote_id, created = outcome.created, requests = outcome.requests, "published");
         }
+        Err(e) if e.is_transient() => {
+            tracing::warn!(error = %e, retry = job.retry, "transient publish fault");
+            let next = worker::next_retry(&ctx.broker, job.retry);
+            if store.retry_or_fail(run.id, &e.to_string(), next).await? {
+                return Ok(Verdict::RetryLater);
+            }
+        }
         Err(e) => {
-            tracing::warn!(error = %e, transient = e.is_transient(), "publish failed");
+            tracing::warn!(error = %e, "publish failed");
             store.failed(run.id, &e.to_string()).await?;
         }
     }
-    Ok(())
+    Ok(Verdict::Done)
 }

@@ -3,49 +3,78 @@
 //! writes it in place, recording the document id before acknowledging.
 
 mod handle;
+mod ledger;
 mod sinks;
 
 use docsync_domain::crypto::MasterKey;
 use docsync_domain::locks::KeyedLocks;
 use docsync_domain::Shutdown;
-use docsync_queue::{Broker, PublishJob};
-use docsync_sinks::Pacer;
+use docsync_queue::{worker, Broker, PublishJob};
 use docsync_store::Store;
 use futures::StreamExt;
-use lapin::options::{BasicAckOptions, BasicRejectOptions};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-pub use sinks::SinkFactory;
+pub use ledger::fleet_pacer;
+pub use sinks::{Providers, SinkFactory};
 
 /// Publisher settings.
 #[derive(Debug, Clone)]
 pub struct PublisherConfig {
-    /// Publishes in flight at once in this process (across partitions).
+    /// Publishes of one rate-limit key under way at once in this process. The pacer spaces
+    /// their provider calls anyway; a few overlap the database work with the wait.
+    pub per_key: usize,
+    /// Publishes under way at once in this process, across keys (bounds memory: each holds
+    /// its snapshot). Messages waiting for their key's turn hold only the small job.
     pub concurrency: usize,
     /// Per provider request timeout.
     pub request_timeout: Duration,
     /// How long in-flight publishes may run after shutdown was asked for.
     pub drain_deadline: Duration,
+    /// How long one publish may take (pacing waits included) before it is given up and
+    /// retried later.
+    pub job_timeout: Duration,
 }
 
 impl Default for PublisherConfig {
     fn default() -> Self {
         Self {
-            concurrency: 32,
+            per_key: 3,
+            concurrency: 256,
             request_timeout: Duration::from_secs(30),
             drain_deadline: Duration::from_secs(30),
+            job_timeout: Duration::from_secs(900),
         }
     }
 }
 
 pub(crate) struct Context {
     pub store: Store,
+    pub broker: Arc<Broker>,
     pub sinks: SinkFactory,
     pub tenant_locks: KeyedLocks<docsync_domain::TenantId>,
+}
+
+/// One semaphore per rate-limit key: a key with a long backlog takes `per_key` places, never
+/// the whole process, so another key's pushes go ahead at their own pace.
+struct KeyGates {
+    per_key: usize,
+    gates: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl KeyGates {
+    fn gate(&self, key: &str) -> Arc<Semaphore> {
+        self.gates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_key.max(1))))
+            .clone()
+    }
 }
 
 /// Runs the publisher until `shutdown`, then drains in-flight work up to the deadline.
@@ -54,62 +83,82 @@ pub async fn run(
     store: Store,
     broker: Arc<Broker>,
     master: MasterKey,
-    pacer: Pacer,
+    providers: Providers,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let tag = format!("publisher-{}", uuid::Uuid::new_v4());
-    let mut consumers = Vec::new();
-    for n in 0..broker.config().publish_partitions {
-        consumers.push(broker.consume_publish(n, &format!("{tag}-{n}")).await?);
-    }
-    let mut deliveries = futures::stream::select_all(consumers);
     let ctx = Arc::new(Context {
         store: store.clone(),
-        sinks: SinkFactory::new(store, master, pacer, config.request_timeout),
+        broker: broker.clone(),
+        sinks: SinkFactory::new(store, master, providers, config.request_timeout),
         tenant_locks: KeyedLocks::default(),
     });
-    let limit = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let gates = Arc::new(KeyGates {
+        per_key: config.per_key,
+        gates: Mutex::default(),
+    });
+    let active = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut tasks = JoinSet::new();
+    let mut failures = 0;
+    let job_timeout = config.job_timeout;
     tracing::info!("publisher started");
-    loop {
-        let permit = tokio::select! {
-            _ = shutdown.wait() => break,
-            p = limit.clone().acquire_owned() => p?,
-        };
-        let delivery = tokio::select! {
-            _ = shutdown.wait() => break,
-            d = deliveries.next() => d,
-        };
-        let Some(delivery) = delivery else {
-            anyhow::bail!("the broker closed the publish consumers");
-        };
-        let delivery = delivery?;
-        let ctx = ctx.clone();
-        tasks.spawn(async move {
-            let _permit = permit;
-            match serde_json::from_slice::<PublishJob>(&delivery.data) {
-                Ok(job) => {
-                    let span = tracing::info_span!("publish", run_id = %job.run_id, key = %job.rate_limit_key);
-                    match handle::publish(&ctx, job).instrument(span).await {
-                        Ok(()) => {
-                            let _ = delivery.ack(BasicAckOptions::default()).await;
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "publish interrupted; the message goes back to the queue");
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                            let _ = delivery
-                                .reject(BasicRejectOptions { requeue: true })
-                                .await;
-                        }
+    'subscribe: loop {
+        let mut consumers = Vec::new();
+        for n in 0..broker.config().publish_partitions {
+            match broker.consume_publish(n, &format!("{tag}-{n}")).await {
+                Ok(c) => consumers.push(c),
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, "cannot consume the publish partitions; trying again");
+                    tokio::select! {
+                        _ = shutdown.wait() => break 'subscribe,
+                        _ = tokio::time::sleep(worker::resubscribe_backoff(failures)) => continue 'subscribe,
                     }
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "undecodable publish message dropped");
-                    let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
-                }
             }
-        });
-        while tasks.try_join_next().is_some() {}
+        }
+        failures = 0;
+        let mut deliveries = futures::stream::select_all(consumers);
+        loop {
+            // The broker's prefetch bounds how many deliveries wait here.
+            let delivery = tokio::select! {
+                _ = shutdown.wait() => break 'subscribe,
+                d = deliveries.next() => d,
+            };
+            let delivery = match delivery {
+                Some(Ok(d)) => d,
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "a publish consumer failed; subscribing again");
+                    continue 'subscribe;
+                }
+                None => {
+                    tracing::warn!("the broker closed the publish consumers; subscribing again");
+                    continue 'subscribe;
+                }
+            };
+            let (ctx, gates, active) = (ctx.clone(), gates.clone(), active.clone());
+            tasks.spawn(async move {
+                let Some(job) = worker::decode::<PublishJob>(&ctx.broker, &delivery).await else {
+                    return;
+                };
+                let gate = gates.gate(&job.rate_limit_key);
+                let (Ok(_turn), Ok(_place)) = (gate.acquire().await, active.acquire().await)
+                else {
+                    return;
+                };
+                let span = tracing::info_span!("publish", run_id = %job.run_id, key = %job.rate_limit_key, retry = job.retry);
+                let result = match tokio::time::timeout(job_timeout, handle::publish(&ctx, &job).instrument(span)).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        let reason = format!("publishing took longer than {} s", job_timeout.as_secs());
+                        let next = worker::next_retry(&ctx.broker, job.retry);
+                        ctx.store.retry_or_fail(job.run_id, &reason, next).await.map(worker::Verdict::retrying).map_err(Into::into)
+                    }
+                };
+                worker::settle(&ctx.broker, &delivery, &job, result).await;
+            });
+            while tasks.try_join_next().is_some() {}
+        }
     }
     tracing::info!(in_flight = tasks.len(), "publisher draining");
     let _ = tokio::time::timeout(config.drain_deadline, async {

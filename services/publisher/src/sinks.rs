@@ -3,39 +3,57 @@
 //! one module in `docsync-sinks`.
 
 use docsync_domain::crypto::MasterKey;
-use docsync_domain::{rate_limit_key, AccountId, ApiKey, BaseUrl, Provider};
-use docsync_sinks::{HuduConfig, HuduSink, Pacer, Sink};
+use docsync_domain::{rate_limit_key, AccountId, ApiKey, BaseUrl, ItGlueRegion, Provider};
+use docsync_sinks::{
+    AssetTypeCache, HuduConfig, HuduSink, ItGlueConfig, ItGlueHosts, ItGlueSink, Pacer, Sink,
+};
 use docsync_store::{Integration, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Makes sinks for integrations, sharing one pacer per process.
+/// What every sink of a process shares: the pacer, provider hosts, per-account caches.
+#[derive(Debug, Clone, Default)]
+pub struct Providers {
+    /// Paces every provider call by rate-limit key.
+    pub pacer: Pacer,
+    /// IT Glue's regional hosts.
+    pub itglue_hosts: ItGlueHosts,
+    /// IT Glue flexible asset type ids per account.
+    pub itglue_types: AssetTypeCache,
+}
+
+/// Makes sinks for integrations, sharing one [`Providers`] per process.
 #[derive(Clone)]
 pub struct SinkFactory {
     store: Store,
     master: MasterKey,
-    pacer: Pacer,
-    timeout: Duration,
+    providers: Providers,
+    http: reqwest::Client,
 }
 
 impl SinkFactory {
-    /// A factory over the store with the process's pacer.
-    pub fn new(store: Store, master: MasterKey, pacer: Pacer, timeout: Duration) -> Self {
+    /// A factory over the store with the process's shared provider state.
+    pub fn new(store: Store, master: MasterKey, providers: Providers, timeout: Duration) -> Self {
         Self {
             store,
             master,
-            pacer,
-            timeout,
+            providers,
+            http: docsync_sinks::http_client(timeout),
         }
     }
 
-    /// The account's integration for `provider` and its sink, or a reason a person can act on.
+    /// The account's integration for `provider` (without its mappings) and its sink, or a
+    /// reason a person can act on.
     pub async fn sink(
         &self,
         account_id: AccountId,
         provider: Provider,
     ) -> anyhow::Result<Result<(Integration, Arc<dyn Sink>), String>> {
-        let Some(integration) = self.store.integration(account_id, provider).await? else {
+        let Some(integration) = self
+            .store
+            .integration_settings(account_id, provider)
+            .await?
+        else {
             return Ok(Err(format!(
                 "the {provider} integration is not configured: PUT /integrations/{provider}"
             )));
@@ -69,12 +87,32 @@ impl SinkFactory {
                         api_key,
                         rate_limit,
                         rate_limit_key: limit_key,
-                        timeout: self.timeout,
                     },
-                    self.pacer.clone(),
+                    self.providers.pacer.clone(),
+                    self.http.clone(),
                 )))
             }
-            Provider::ItGlue => Err("IT Glue publishing is not available yet".into()),
+            Provider::ItGlue => {
+                let region: ItGlueRegion = integration
+                    .region
+                    .as_deref()
+                    .ok_or("the IT Glue integration has no region: PUT /integrations/it-glue")?
+                    .parse()
+                    .map_err(|e| format!("region {e}"))?;
+                let base_url = self.providers.itglue_hosts.url(region).to_owned();
+                Ok(Arc::new(ItGlueSink::new(
+                    ItGlueConfig {
+                        base_url: BaseUrl::trusted(base_url),
+                        region,
+                        api_key,
+                        rate_limit,
+                        rate_limit_key: limit_key,
+                    },
+                    self.providers.pacer.clone(),
+                    self.providers.itglue_types.clone(),
+                    self.http.clone(),
+                )))
+            }
         }
     }
 }

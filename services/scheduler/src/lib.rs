@@ -21,6 +21,9 @@ pub struct SchedulerConfig {
     pub tick: Duration,
     /// An accepted run whose message was not confirmed this long after is enqueued again.
     pub requeue_after: Duration,
+    /// A run in flight that made no progress for this long is handed to the collectors
+    /// again (longer than a job's timeout plus the longest retry delay).
+    pub stalled_after: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -28,6 +31,7 @@ impl Default for SchedulerConfig {
         Self {
             tick: Duration::from_secs(15),
             requeue_after: Duration::from_secs(120),
+            stalled_after: Duration::from_secs(2400),
         }
     }
 }
@@ -135,11 +139,40 @@ async fn claim_and_dispatch(
 /// Enqueues collect jobs for `runs` in confirmed batches and records each confirmed batch.
 async fn dispatch(store: &Store, broker: &Broker, runs: &[RunId]) -> anyhow::Result<usize> {
     for chunk in runs.chunks(BATCH) {
-        let jobs: Vec<CollectJob> = chunk.iter().map(|&run_id| CollectJob { run_id }).collect();
+        let jobs: Vec<CollectJob> = chunk
+            .iter()
+            .map(|&run_id| CollectJob::new(run_id))
+            .collect();
         broker.enqueue_collect(&jobs).await?;
         store.mark_enqueued(chunk).await?;
     }
     Ok(runs.len())
+}
+
+/// Hands runs in flight that made no progress for `stalled_after` to the collectors again:
+/// a collector re-collects a run still `collecting` and re-enqueues the publish of a run
+/// `publishing`, so a message lost in a broker crash never leaves a run stuck. Handing a run
+/// on twice is harmless (runs only move forward, documents are written in place).
+pub async fn revive_stalled(
+    store: &Store,
+    broker: &Broker,
+    stalled_after: Duration,
+) -> anyhow::Result<usize> {
+    let older_than = Utc::now() - chrono::Duration::from_std(stalled_after)?;
+    let mut total = 0;
+    loop {
+        let runs = store.claim_stalled_runs(older_than, BATCH as i64).await?;
+        if runs.is_empty() {
+            return Ok(total);
+        }
+        let jobs: Vec<CollectJob> = runs.iter().map(|&id| CollectJob::new(id)).collect();
+        broker.enqueue_collect(&jobs).await?;
+        total += runs.len();
+        tracing::warn!(
+            runs = runs.len(),
+            "runs without progress handed to the collectors again"
+        );
+    }
 }
 
 /// Enqueues the runs accepted more than `requeue_after` ago whose message the broker never
@@ -190,6 +223,9 @@ pub async fn run(
         }
         if let Err(e) = relay_stale(&store, &broker, config.requeue_after).await {
             tracing::warn!(error = %e, "relay of queued runs failed; retrying next tick");
+        }
+        if let Err(e) = revive_stalled(&store, &broker, config.stalled_after).await {
+            tracing::warn!(error = %e, "revival of stalled runs failed; retrying next tick");
         }
     }
     tracing::info!("scheduler stopped");

@@ -4,7 +4,9 @@
 //! Types here are parsed, not validated: a value of `BaseUrl`, `TenantId` or `ApiKey` cannot
 //! hold a bad value, so the rest of the fleet never re-checks them.
 
+pub mod address;
 pub mod crypto;
+pub mod failpoint;
 pub mod ids;
 pub mod provider;
 pub mod run;
@@ -13,7 +15,7 @@ pub mod snapshot;
 pub mod url;
 
 pub use ids::{AccountId, RunId, SnapshotId, TenantId};
-pub use provider::{rate_limit_key, Provider, RateLimit};
+pub use provider::{rate_limit_key, ItGlueRegion, Provider, RateLimit};
 pub use run::{RunState, Trigger};
 pub use secret::{mask, ApiKey};
 pub use snapshot::Snapshot;

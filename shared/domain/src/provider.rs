@@ -73,13 +73,26 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// Checks both numbers are positive; the error names the field and the fix.
+    /// The most requests a budget may allow per window.
+    pub const MAX_REQUESTS: u32 = 1_000_000;
+    /// The longest window a budget may have: a day.
+    pub const MAX_PER_SECONDS: u32 = 86_400;
+
+    /// Checks both numbers are within their range; the error names the field and the fix.
     pub fn validate(&self) -> Result<(), String> {
-        if self.requests == 0 {
-            return Err("rateLimit.requests must be 1 or more".into());
+        if !(1..=Self::MAX_REQUESTS).contains(&self.requests) {
+            return Err(format!(
+                "rateLimit.requests must be from 1 to {}, got {}",
+                Self::MAX_REQUESTS,
+                self.requests
+            ));
         }
-        if self.per_seconds == 0 {
-            return Err("rateLimit.perSeconds must be 1 or more".into());
+        if !(1..=Self::MAX_PER_SECONDS).contains(&self.per_seconds) {
+            return Err(format!(
+                "rateLimit.perSeconds must be from 1 to {} (a day), got {}",
+                Self::MAX_PER_SECONDS,
+                self.per_seconds
+            ));
         }
         Ok(())
     }
@@ -94,4 +107,70 @@ impl RateLimit {
 /// credential is paced under one budget.
 pub fn rate_limit_key(provider: Provider, account_id: crate::AccountId) -> String {
     format!("{provider}:{account_id}")
+}
+
+/// The IT Glue data centre an account lives in; each has its own API host, and a key works
+/// only against its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItGlueRegion {
+    /// `https://api.itglue.com`.
+    Us,
+    /// `https://api.eu.itglue.com`.
+    Eu,
+    /// `https://api.au.itglue.com`.
+    Au,
+}
+
+impl ItGlueRegion {
+    /// The region's name as configured (`us`, `eu`, `au`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItGlueRegion::Us => "us",
+            ItGlueRegion::Eu => "eu",
+            ItGlueRegion::Au => "au",
+        }
+    }
+
+    /// IT Glue's own API host for the region.
+    pub fn default_url(self) -> &'static str {
+        match self {
+            ItGlueRegion::Us => "https://api.itglue.com",
+            ItGlueRegion::Eu => "https://api.eu.itglue.com",
+            ItGlueRegion::Au => "https://api.au.itglue.com",
+        }
+    }
+}
+
+impl fmt::Display for ItGlueRegion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ItGlueRegion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "us" => Ok(ItGlueRegion::Us),
+            "eu" => Ok(ItGlueRegion::Eu),
+            "au" => Ok(ItGlueRegion::Au),
+            _ => Err(format!(
+                "must be \"us\", \"eu\" or \"au\" (the data centre of your IT Glue account: api.au.itglue.com is \"au\"), got {s:?}"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod region_tests {
+    use super::*;
+
+    #[test]
+    fn regions_parse_and_refuse_others_with_the_choices() {
+        assert_eq!("AU".parse::<ItGlueRegion>(), Ok(ItGlueRegion::Au));
+        assert_eq!("us".parse::<ItGlueRegion>(), Ok(ItGlueRegion::Us));
+        let err = "uk".parse::<ItGlueRegion>().unwrap_err();
+        assert!(err.contains("\"us\", \"eu\" or \"au\""), "{err}");
+    }
 }

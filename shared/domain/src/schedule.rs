@@ -189,7 +189,9 @@ fn from_jiff(t: jiff::Timestamp) -> Option<DateTime<Utc>> {
 
 fn parse_hh_mm(s: &str) -> Option<(i8, i8)> {
     let (h, m) = s.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
+    // Two digits each: `+1:00` or ` 1:00` would parse as numbers but is no HH:MM.
+    let digits = |p: &str| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit());
+    if !digits(h) || !digits(m) {
         return None;
     }
     let h: i8 = h.parse().ok()?;

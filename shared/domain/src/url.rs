@@ -46,19 +46,25 @@ impl BaseUrl {
         if parsed.query().is_some() || parsed.fragment().is_some() {
             return Err(format!("{field} must not contain ?query or #fragment"));
         }
+        // The stored URL is rebuilt from what was parsed (scheme and host lower-cased, default
+        // port dropped), so what the check saw is what is called: `https:///api/v1` is the
+        // host "api" to a URL parser, and must not become "https:" by cutting text.
+        let host = parsed.host_str().unwrap_or_default();
+        let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+        let mut path = parsed.path().trim_end_matches('/').to_owned();
         let mut notice = None;
-        let mut text = trimmed.to_owned();
         for suffix in ["/api/v1", "/api"] {
-            if text.to_ascii_lowercase().ends_with(suffix) {
-                text.truncate(text.len() - suffix.len());
+            if path.to_ascii_lowercase().ends_with(suffix) {
+                path.truncate(path.len() - suffix.len());
                 notice = Some(format!(
                     "{field}: removed {suffix:?} from the end; docsync appends /api/v1 itself"
                 ));
                 break;
             }
         }
+        let path = path.trim_end_matches('/');
         Ok(ParsedBaseUrl {
-            url: BaseUrl(text.trim_end_matches('/').to_owned()),
+            url: BaseUrl(format!("{}://{host}{port}{path}", parsed.scheme())),
             notice,
         })
     }
@@ -105,6 +111,19 @@ mod tests {
             .unwrap_err()
             .contains("https://"));
         assert!(BaseUrl::parse("baseUrl", "http://127.0.0.1:9", true).is_ok());
+    }
+
+    #[test]
+    fn the_stored_url_is_the_parsed_one() {
+        let p = BaseUrl::parse("baseUrl", "HTTPS://IT.msp.com:443/Hudu/API/V1//", false).unwrap();
+        assert_eq!(p.url.as_str(), "https://it.msp.com/Hudu");
+        assert!(p.notice.is_some());
+        // A URL parser reads `https:///api/v1` as the host "api": kept whole, not cut to "https:".
+        let p = BaseUrl::parse("baseUrl", "https:///api/v1", false).unwrap();
+        assert_eq!(p.url.host(), "api");
+        assert_eq!(p.url.as_str(), "https://api/v1");
+        let p = BaseUrl::parse("baseUrl", "http://127.0.0.1:9400/", true).unwrap();
+        assert_eq!(p.url.as_str(), "http://127.0.0.1:9400");
     }
 
     #[test]

@@ -9,6 +9,16 @@ use serde::{Deserialize, Serialize};
 pub struct CollectJob {
     /// The run to work on.
     pub run_id: RunId,
+    /// Retries so far after transient faults (0 on the first try).
+    #[serde(default)]
+    pub retry: u32,
+}
+
+impl CollectJob {
+    /// The first try of collecting for `run_id`.
+    pub fn new(run_id: RunId) -> Self {
+        Self { run_id, retry: 0 }
+    }
 }
 
 /// Publish a run's snapshot to its provider.
@@ -21,6 +31,9 @@ pub struct PublishJob {
     pub snapshot_id: SnapshotId,
     /// The rate-limit key the call is paced under (one provider credential of one account).
     pub rate_limit_key: String,
+    /// Retries so far after transient faults (0 on the first try).
+    #[serde(default)]
+    pub retry: u32,
 }
 
 /// The publish partition of a rate-limit key: FNV-1a, stable across processes and versions.

@@ -290,6 +290,12 @@ pub fn tenant_by_microsoft_id(id: &str, count: usize) -> Option<TenantFixture> {
 
 /// Generates fixture `index` (deterministic; about a millisecond for the largest).
 pub fn tenant(index: usize) -> TenantFixture {
+    tenant_sized(index, None)
+}
+
+/// Fixture `index` with exactly `users` users when given (a very large tenant); everything
+/// else is as [`tenant`] makes it.
+pub fn tenant_sized(index: usize, users: Option<usize>) -> TenantFixture {
     let mut rng = StdRng::seed_from_u64(0xD0C5_0000 ^ index as u64);
     let slug: String = NAMES[index % NAMES.len()]
         .chars()
@@ -302,11 +308,12 @@ pub fn tenant(index: usize) -> TenantFixture {
     }
     domains.push(format!("{slug}{index}.onmicrosoft.com"));
 
-    let user_count = if index.is_multiple_of(10) {
+    let drawn = if index.is_multiple_of(10) {
         rng.random_range(2600..=3200)
     } else {
         rng.random_range(15..=400)
     };
+    let user_count = users.unwrap_or(drawn);
     let has_copilot = index % 4 == 1;
     let mfa_rate = rng.random_range(0.35..0.98);
     let admins = rng.random_range(2..=5usize);

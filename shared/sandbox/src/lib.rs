@@ -1,9 +1,13 @@
 //! Provider emulators for docsync: Microsoft Graph, the Entra token endpoint, the Exchange
-//! Online admin REST endpoint and Hudu, each on its own loopback port.
+//! Online admin REST endpoint, Hudu, and IT Glue (one port per region: us, eu, au), each on its
+//! own loopback port.
 //!
 //! They behave like the real services where docsync depends on it: bearer tokens bound to a
 //! tenant and an audience, `@odata.nextLink` paging, Hudu's fixed 25-row article pages, API-key
-//! scopes, clock-aligned rate-limit windows that answer 429, and switchable faults. The data is
+//! scopes, clock-aligned rate-limit windows that answer 429, IT Glue's JSON:API documents,
+//! region-bound keys and strict sliding one-second budget, and switchable faults ([`Faults`]:
+//! error rates, latency, resets, malformed bodies and hangs per provider and endpoint, also
+//! switchable over HTTP with `GET`/`PUT /_sandbox/faults` on every port). The data is
 //! synthetic and deterministic (see [`fixtures`]) so tests can compute the expected figures.
 
 pub mod fixtures;
@@ -12,16 +16,21 @@ mod exchange;
 mod faults;
 mod graph;
 mod hudu;
+mod itglue;
 mod login;
 mod ratelimit;
 mod state;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use state::State;
+use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+pub use faults::{FaultKind, FaultProvider, FaultRule};
 pub use fixtures::TenantFixture;
 
 /// What a Hudu API key may do.
@@ -61,6 +70,17 @@ pub struct SandboxConfig {
     pub hudu_rate_limit: Option<WindowLimit>,
     /// Items per page of `userRegistrationDetails`.
     pub graph_page_size: usize,
+    /// Fixtures given an exact user count, `(index, users)`, e.g. a 10,000-user tenant.
+    pub tenant_users: Vec<(usize, usize)>,
+    /// Number of IT Glue organizations, ids `1..=itglue_organizations` (the same set for every
+    /// key; organization `i + 1` is named after fixture `i`).
+    pub itglue_organizations: usize,
+    /// IT Glue API keys, each bound to its region and owning its own account (store).
+    pub itglue_keys: Vec<ItGlueKey>,
+    /// Also accept [`itglue_key`]`(region, n)` for every region and every `n` below this.
+    pub itglue_generated_keys: usize,
+    /// IT Glue's rate limit per key; `None` means unlimited.
+    pub itglue_rate_limit: Option<ItGlueLimit>,
 }
 
 impl Default for SandboxConfig {
@@ -86,8 +106,189 @@ impl Default for SandboxConfig {
                 send_retry_after: false,
             }),
             graph_page_size: 500,
+            tenant_users: Vec::new(),
+            itglue_organizations: 120,
+            itglue_keys: vec![
+                ItGlueKey {
+                    key: "sandbox-itglue-key-us-0123456789abcdef".into(),
+                    region: ItGlueRegion::Us,
+                },
+                ItGlueKey {
+                    key: "sandbox-itglue-key-au-0123456789abcdef".into(),
+                    region: ItGlueRegion::Au,
+                },
+                ItGlueKey {
+                    key: "sandbox-itglue-key-eu-0123456789abcdef".into(),
+                    region: ItGlueRegion::Eu,
+                },
+            ],
+            itglue_generated_keys: 0,
+            itglue_rate_limit: Some(ItGlueLimit {
+                per_second: 10,
+                per_five_minutes: 3000,
+                send_retry_after: false,
+            }),
         }
     }
+}
+
+/// An IT Glue data-centre region; each has its own host (and its own sandbox port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItGlueRegion {
+    /// `https://api.itglue.com`.
+    Us,
+    /// `https://api.eu.itglue.com`.
+    Eu,
+    /// `https://api.au.itglue.com`.
+    Au,
+}
+
+impl ItGlueRegion {
+    /// Every region, in port order.
+    pub const ALL: [ItGlueRegion; 3] = [ItGlueRegion::Us, ItGlueRegion::Eu, ItGlueRegion::Au];
+
+    /// `"us"`, `"eu"` or `"au"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItGlueRegion::Us => "us",
+            ItGlueRegion::Eu => "eu",
+            ItGlueRegion::Au => "au",
+        }
+    }
+}
+
+impl fmt::Display for ItGlueRegion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A region name other than `us`, `eu` or `au`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown IT Glue region {0:?} (expected us, eu or au)")]
+pub struct UnknownRegion(pub String);
+
+impl FromStr for ItGlueRegion {
+    type Err = UnknownRegion;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "us" => Ok(ItGlueRegion::Us),
+            "eu" => Ok(ItGlueRegion::Eu),
+            "au" => Ok(ItGlueRegion::Au),
+            _ => Err(UnknownRegion(s.to_string())),
+        }
+    }
+}
+
+/// An IT Glue API key and the region it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItGlueKey {
+    /// The `x-api-key` value.
+    pub key: String,
+    /// The only region (port) that accepts it.
+    pub region: ItGlueRegion,
+}
+
+/// The `n`th generated IT Glue key of `region`, valid when
+/// [`SandboxConfig::itglue_generated_keys`] is above `n`, e.g.
+/// `sandbox-itglue-key-eu-0007-0123456789abcdef`.
+pub fn itglue_key(region: ItGlueRegion, n: usize) -> String {
+    format!("sandbox-itglue-key-{region}-{n:04}-0123456789abcdef")
+}
+
+/// IT Glue's budget per API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ItGlueLimit {
+    /// Requests admitted in any sliding one-second window.
+    pub per_second: u32,
+    /// Requests admitted per clock-aligned five-minute window.
+    pub per_five_minutes: u32,
+    /// Whether a refusal carries `Retry-After` (IT Glue's documentation names none).
+    pub send_retry_after: bool,
+}
+
+/// A field of an IT Glue flexible asset type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItGlueField {
+    /// Field id (unique within the account).
+    pub id: u64,
+    /// Display order.
+    pub order: u32,
+    /// Display name, e.g. `MFA adoption`.
+    pub name: String,
+    /// The trait key: the name lowercased, other characters collapsed to `-` (`mfa-adoption`).
+    pub name_key: String,
+    /// One of IT Glue's kinds: `Checkbox`, `Date`, `Header`, `Number`, `Select`, `Text`,
+    /// `Textbox`, `Upload`, `Tag`, `Percent`, `Password`.
+    pub kind: String,
+    /// Whether an asset must give it a non-empty value.
+    pub required: bool,
+    /// Whether its value names the asset.
+    pub use_for_title: bool,
+    /// Whether it shows in the asset list.
+    pub show_in_list: bool,
+}
+
+/// An IT Glue flexible asset type as stored by the emulator.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItGlueAssetType {
+    /// Type id.
+    pub id: u64,
+    /// Name, unique within the account.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Font Awesome icon name.
+    pub icon: String,
+    /// Whether the type shows in the side menu.
+    pub show_in_menu: bool,
+    /// Fields, by order.
+    pub fields: Vec<ItGlueField>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last update time.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An IT Glue flexible asset as stored by the emulator.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItGlueAsset {
+    /// Asset id.
+    pub id: u64,
+    /// Owning organization.
+    pub organization_id: u64,
+    /// Its flexible asset type.
+    pub flexible_asset_type_id: u64,
+    /// The value of the use-for-title field(s).
+    pub name: String,
+    /// Trait values by field name-key (a PATCH replaces the whole set).
+    pub traits: serde_json::Map<String, Value>,
+    /// 1 on creation, +1 per update.
+    pub versions: u32,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last update time.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// IT Glue request counters, for all keys or for one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ItGlueStats {
+    /// API requests: for all keys, every request to an API route of the IT Glue ports whatever
+    /// the answer (401s included); for one key, its authenticated requests.
+    pub requests: u64,
+    /// Successful creates and updates (types and assets).
+    pub writes: u64,
+    /// 429 answers: rate-limit refusals plus injected 429s.
+    pub rejected_429: u64,
+    /// The most authenticated requests of one key that arrived within any sliding second,
+    /// refused ones included: above the budget means the client overran it.
+    pub max_requests_in_any_second: u32,
+    /// Requests of a key that arrived while a `Retry-After` the sandbox had sent to that key
+    /// was still running.
+    pub requests_during_retry_after: u64,
 }
 
 /// Fixed ports for [`Sandbox::start_on`]; 0 picks a free port.
@@ -101,10 +302,20 @@ pub struct SandboxPorts {
     pub exchange: u16,
     /// Hudu port.
     pub hudu: u16,
+    /// IT Glue us-region port.
+    pub itglue_us: u16,
+    /// IT Glue eu-region port.
+    pub itglue_eu: u16,
+    /// IT Glue au-region port.
+    pub itglue_au: u16,
 }
 
 /// Injectable faults. The default injects none.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Serialized as JSON (snake_case) for `GET` / `PUT /_sandbox/faults` on every sandbox port;
+/// fields left out of a `PUT` take their defaults, unknown fields are refused.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// Every nth authenticated Graph data request answers 429 with `Retry-After: 1`.
     pub graph_429_every_nth: Option<u32>,
@@ -114,6 +325,19 @@ pub struct Faults {
     pub hudu_5xx_every_nth: Option<u32>,
     /// Delay before every Hudu answer, in milliseconds.
     pub hudu_latency_ms: u64,
+    /// Every nth authenticated IT Glue request answers 429 without being processed.
+    pub itglue_429_every_nth: Option<u32>,
+    /// The `Retry-After` seconds the injected IT Glue 429s carry (`None`: no header).
+    pub itglue_429_retry_after: Option<u64>,
+    /// Every nth authenticated IT Glue request answers 502.
+    pub itglue_5xx_every_nth: Option<u32>,
+    /// Delay before every IT Glue answer, in milliseconds.
+    pub itglue_latency_ms: u64,
+    /// Faults per provider and optionally per endpoint (path prefix), applied in front of the
+    /// emulators: latency, error rates, resets, lost answers, malformed bodies, hangs, 429s.
+    pub rules: Vec<FaultRule>,
+    /// Seed of the generator that picks the requests a rule's rate hits.
+    pub seed: u64,
 }
 
 /// A Hudu article as stored by the emulator.
@@ -173,6 +397,12 @@ pub struct Sandbox {
     pub exchange_url: String,
     /// Hudu instance root (append `/api/v1/...`).
     pub hudu_url: String,
+    /// IT Glue us-region API root (append `/organizations`, ...).
+    pub itglue_us_url: String,
+    /// IT Glue eu-region API root.
+    pub itglue_eu_url: String,
+    /// IT Glue au-region API root.
+    pub itglue_au_url: String,
     state: Arc<State>,
 }
 
@@ -188,22 +418,59 @@ impl Sandbox {
         let login = bind(ports.login, "login").await?;
         let exchange = bind(ports.exchange, "exchange").await?;
         let hudu = bind(ports.hudu, "hudu").await?;
+        let itglue_us = bind(ports.itglue_us, "itglue us").await?;
+        let itglue_eu = bind(ports.itglue_eu, "itglue eu").await?;
+        let itglue_au = bind(ports.itglue_au, "itglue au").await?;
         let url = |l: &TcpListener| -> anyhow::Result<String> {
             Ok(format!("http://{}", l.local_addr()?))
         };
         let (graph_url, login_url) = (url(&graph)?, url(&login)?);
         let (exchange_url, hudu_url) = (url(&exchange)?, url(&hudu)?);
+        let (itglue_us_url, itglue_eu_url) = (url(&itglue_us)?, url(&itglue_eu)?);
+        let itglue_au_url = url(&itglue_au)?;
         let state = Arc::new(State::new(config, graph_url.clone(), hudu_url.clone()));
-        serve(graph, graph::router(state.clone()), &state);
-        serve(login, login::router(state.clone()), &state);
-        serve(exchange, exchange::router(state.clone()), &state);
-        serve(hudu, hudu::router(state.clone()), &state);
-        tracing::info!(%graph_url, %login_url, %exchange_url, %hudu_url, "sandbox started");
+        let wrap = |router, provider| faults::wrap(router, state.clone(), provider);
+        serve(
+            graph,
+            wrap(graph::router(state.clone()), FaultProvider::Graph),
+            &state,
+        );
+        serve(
+            login,
+            wrap(login::router(state.clone()), FaultProvider::Login),
+            &state,
+        );
+        serve(
+            exchange,
+            wrap(exchange::router(state.clone()), FaultProvider::Exchange),
+            &state,
+        );
+        serve(
+            hudu,
+            wrap(hudu::router(state.clone()), FaultProvider::Hudu),
+            &state,
+        );
+        for (listener, region, url) in [
+            (itglue_us, ItGlueRegion::Us, &itglue_us_url),
+            (itglue_eu, ItGlueRegion::Eu, &itglue_eu_url),
+            (itglue_au, ItGlueRegion::Au, &itglue_au_url),
+        ] {
+            let router = itglue::router(state.clone(), region, url.clone());
+            serve(listener, wrap(router, FaultProvider::ItGlue), &state);
+        }
+        tracing::info!(
+            %graph_url, %login_url, %exchange_url, %hudu_url,
+            %itglue_us_url, %itglue_eu_url, %itglue_au_url,
+            "sandbox started"
+        );
         Ok(Sandbox {
             graph_url,
             login_url,
             exchange_url,
             hudu_url,
+            itglue_us_url,
+            itglue_eu_url,
+            itglue_au_url,
             state,
         })
     }
@@ -228,9 +495,15 @@ impl Sandbox {
         self.state.graph_stats()
     }
 
-    /// Replaces the injected faults and restarts their request counts.
+    /// Replaces the injected faults and restarts their request counts and the rules'
+    /// generator (rule rates are clamped to 0..=1; see [`Faults::problems`] to check first).
     pub fn set_faults(&self, faults: Faults) {
         self.state.faults.set(faults);
+    }
+
+    /// The injected faults in force.
+    pub fn faults(&self) -> Faults {
+        self.state.faults.get()
     }
 
     /// Changes Hudu's rate limit (`None` = unlimited); counts in the current windows are kept.
@@ -241,6 +514,69 @@ impl Sandbox {
     /// Seeds an article directly in the store (not counted in stats); returns its id.
     pub fn create_hudu_article(&self, company_id: u64, name: &str, content: &str) -> u64 {
         self.state.create_hudu_article(company_id, name, content)
+    }
+
+    /// The IT Glue API root of `region` (`"us"`, `"eu"` or `"au"`, any case).
+    pub fn itglue_url(&self, region: &str) -> Option<&str> {
+        match region.parse::<ItGlueRegion>().ok()? {
+            ItGlueRegion::Us => Some(&self.itglue_us_url),
+            ItGlueRegion::Eu => Some(&self.itglue_eu_url),
+            ItGlueRegion::Au => Some(&self.itglue_au_url),
+        }
+    }
+
+    /// IT Glue counters over every key.
+    pub fn itglue_stats(&self) -> ItGlueStats {
+        self.state.itglue.stats()
+    }
+
+    /// IT Glue counters of one key; `None` for an unknown key.
+    pub fn itglue_key_stats(&self, key: &str) -> Option<ItGlueStats> {
+        self.state.itglue.key_stats(key)
+    }
+
+    /// Zeroes the IT Glue counters (budgets and running `Retry-After`s are kept).
+    pub fn reset_itglue_stats(&self) {
+        self.state.itglue.reset_stats();
+    }
+
+    /// Changes IT Glue's rate limit (`None` = unlimited); current windows are kept.
+    pub fn set_itglue_rate_limit(&self, limit: Option<ItGlueLimit>) {
+        self.state.itglue.set_limit(limit);
+    }
+
+    /// A snapshot of the flexible assets of `key`'s account, by id (empty for an unknown key).
+    pub fn itglue_assets(&self, key: &str) -> Vec<ItGlueAsset> {
+        self.state.itglue.assets(key)
+    }
+
+    /// A snapshot of the flexible asset types of `key`'s account, by id.
+    pub fn itglue_asset_types(&self, key: &str) -> Vec<ItGlueAssetType> {
+        self.state.itglue.asset_types(key)
+    }
+
+    /// Seeds a flexible asset type in `key`'s account (not counted in stats). `document` is
+    /// what `POST /flexible_asset_types` takes; the same validation applies.
+    pub fn create_itglue_asset_type(
+        &self,
+        key: &str,
+        document: &Value,
+    ) -> anyhow::Result<ItGlueAssetType> {
+        self.state.itglue.seed_type(key, document)
+    }
+
+    /// Seeds a flexible asset in `key`'s account (not counted in stats); the validation of
+    /// `POST /flexible_assets` applies. Returns its id.
+    pub fn create_itglue_asset(
+        &self,
+        key: &str,
+        organization_id: u64,
+        flexible_asset_type_id: u64,
+        traits: serde_json::Map<String, Value>,
+    ) -> anyhow::Result<u64> {
+        self.state
+            .itglue
+            .seed_asset(key, organization_id, flexible_asset_type_id, traits)
     }
 }
 

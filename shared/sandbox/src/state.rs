@@ -1,8 +1,10 @@
-//! The state every emulator shares: fixtures, issued tokens, faults, counters, the Hudu store.
+//! The state every emulator shares: fixtures, issued tokens, faults, counters, the Hudu store
+//! and the IT Glue accounts.
 
 use crate::faults::FaultSwitch;
 use crate::fixtures::{self, TenantFixture};
 use crate::hudu::HuduStore;
+use crate::itglue::ItGlue;
 use crate::ratelimit::WindowLimiter;
 use crate::{GraphStats, HuduArticle, HuduStats, SandboxConfig};
 use axum::http::HeaderMap;
@@ -74,6 +76,7 @@ pub(crate) struct State {
     pub(crate) hudu_limiter: WindowLimiter,
     pub(crate) hudu_requests: AtomicU64,
     pub(crate) hudu_writes: AtomicU64,
+    pub(crate) itglue: ItGlue,
     pub(crate) shutdown: watch::Sender<bool>,
 }
 
@@ -97,6 +100,7 @@ impl State {
             hudu_limiter: WindowLimiter::new(config.hudu_rate_limit),
             hudu_requests: AtomicU64::new(0),
             hudu_writes: AtomicU64::new(0),
+            itglue: ItGlue::new(&config),
             shutdown: watch::channel(false).0,
             config,
             graph_url,
@@ -108,8 +112,16 @@ impl State {
     pub(crate) fn tenant(&self, index: usize) -> Option<Arc<TenantFixture>> {
         let cell = self.fixtures.get(index)?;
         Some(
-            cell.get_or_init(|| Arc::new(fixtures::tenant(index)))
-                .clone(),
+            cell.get_or_init(|| {
+                let users = self
+                    .config
+                    .tenant_users
+                    .iter()
+                    .find(|(i, _)| *i == index)
+                    .map(|(_, n)| *n);
+                Arc::new(fixtures::tenant_sized(index, users))
+            })
+            .clone(),
         )
     }
 

@@ -113,8 +113,7 @@ impl Html {
     }
 
     /// Renders a section's data, or its unavailability reason.
-    fn section<T>(&mut self, title: &str, section: &Section<T>, body: impl FnOnce(&mut Self, &T)) {
-        self.h2(title);
+    fn section<T>(&mut self, section: &Section<T>, body: impl FnOnce(&mut Self, &T)) {
         match section {
             Section::Collected { data } => body(self, data),
             Section::Unavailable { reason } => {
@@ -128,6 +127,61 @@ impl Html {
     }
 }
 
+/// One part of the snapshot rendered on its own: the Hudu article puts them under headings,
+/// IT Glue keeps each in a field of the flexible asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedSection {
+    /// The heading, also the IT Glue field name.
+    pub title: &'static str,
+    /// The HTML body.
+    pub html: String,
+}
+
+/// The titles [`render_sections`] gives its sections, in order (IT Glue's fields are made
+/// from them before any snapshot exists).
+pub const SECTION_TITLES: [&str; 9] = [
+    "Last sync and push",
+    "Tenant metadata",
+    "MFA adoption",
+    "Conditional Access",
+    "Standards status",
+    "Compliance scores",
+    "Defender",
+    "Exchange Online",
+    "Copilot",
+];
+
+/// Every section of the snapshot, in reading order.
+pub fn render_sections(snapshot: &Snapshot, pushed_at: DateTime<Utc>) -> Vec<RenderedSection> {
+    fn one(title: &'static str, render: impl FnOnce(&mut Html)) -> RenderedSection {
+        let mut h = Html(String::with_capacity(2048));
+        render(&mut h);
+        RenderedSection { title, html: h.0 }
+    }
+    vec![
+        one("Last sync and push", |h| {
+            h.facts(&[
+                ("Last sync", human_time(snapshot.collected_at)),
+                ("Last push", human_time(pushed_at)),
+            ])
+        }),
+        one("Tenant metadata", |h| {
+            h.section(&snapshot.metadata, |h, m| metadata(h, snapshot, m))
+        }),
+        one("MFA adoption", |h| h.section(&snapshot.mfa, mfa)),
+        one("Conditional Access", |h| {
+            h.section(&snapshot.conditional_access, conditional_access)
+        }),
+        one("Standards status", |h| standards(h, &snapshot.standards)),
+        one("Compliance scores", |h| compliance(h, &snapshot.compliance)),
+        one("Defender", |h| h.section(&snapshot.defender, defender)),
+        one("Exchange Online", |h| {
+            h.section(&snapshot.exchange, exchange)
+        }),
+        one("Copilot", |h| h.section(&snapshot.copilot, copilot)),
+    ]
+}
+
 /// Renders the Hudu article body for a snapshot pushed at `pushed_at`.
 pub fn render_article_html(snapshot: &Snapshot, pushed_at: DateTime<Utc>) -> String {
     let mut h = Html(String::with_capacity(16 * 1024));
@@ -137,25 +191,10 @@ pub fn render_article_html(snapshot: &Snapshot, pushed_at: DateTime<Utc>) -> Str
          rewritten on every push: put your own notes in a separate article.</p>",
         escape(&snapshot.tenant_name)
     );
-    h.h2("Last sync and push");
-    h.facts(&[
-        ("Last sync", human_time(snapshot.collected_at)),
-        ("Last push", human_time(pushed_at)),
-    ]);
-    h.section("Tenant metadata", &snapshot.metadata, |h, m| {
-        metadata(h, snapshot, m)
-    });
-    h.section("MFA adoption", &snapshot.mfa, mfa);
-    h.section(
-        "Conditional Access",
-        &snapshot.conditional_access,
-        conditional_access,
-    );
-    standards(&mut h, &snapshot.standards);
-    compliance(&mut h, &snapshot.compliance);
-    h.section("Defender", &snapshot.defender, defender);
-    h.section("Exchange Online", &snapshot.exchange, exchange);
-    h.section("Copilot", &snapshot.copilot, copilot);
+    for section in render_sections(snapshot, pushed_at) {
+        h.h2(section.title);
+        h.raw(&section.html);
+    }
     h.0
 }
 
@@ -252,7 +291,6 @@ fn outcome_label(outcome: CheckOutcome) -> &'static str {
 }
 
 fn standards(h: &mut Html, s: &StandardsStatus) {
-    h.h2("Standards status");
     h.facts(&[
         ("Baselines applied (passing)", s.applied.to_string()),
         ("Open drift", s.open_drift.len().to_string()),
@@ -287,7 +325,6 @@ fn standards(h: &mut Html, s: &StandardsStatus) {
 }
 
 fn compliance(h: &mut Html, c: &ComplianceScores) {
-    h.h2("Compliance scores");
     if c.frameworks.is_empty() {
         h.p("No framework scores.");
         return;
@@ -581,5 +618,14 @@ mod tests {
             escape(r#"<a href='x'>&"#),
             "&lt;a href=&#39;x&#39;&gt;&amp;"
         );
+    }
+
+    #[test]
+    fn section_titles_match_the_rendered_sections() {
+        let titles: Vec<&str> = render_sections(&snapshot(), Utc::now())
+            .iter()
+            .map(|s| s.title)
+            .collect();
+        assert_eq!(titles, SECTION_TITLES);
     }
 }

@@ -1,18 +1,159 @@
 //! HTTP plumbing shared by the sinks: the client, Retry-After, and turning provider answers
 //! into errors a person can act on (never echoing the API key).
 
+use crate::pacer::Pacer;
 use crate::SinkError;
+use docsync_domain::RateLimit;
+use rand::Rng;
 use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, StatusCode};
 use std::time::Duration;
 
-/// A client for provider calls: bounded timeouts, no redirects (a redirect to another host
-/// would carry the API key there).
-pub(crate) fn client(timeout: Duration) -> reqwest::Client {
+/// A provider's answer, read whole.
+pub(crate) struct Answer {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body text.
+    pub body: String,
+}
+
+/// How long to pause a key after a 429 that named no wait, given how many came in a row.
+pub(crate) type ThrottleWait = fn(u32) -> Duration;
+
+/// Calls one provider with one key: every attempt takes a paced slot; a 429 pauses the whole
+/// key (for Retry-After, else for `throttle_wait`) and tries again; 5xx answers and network
+/// failures back off with jitter and try again; after `attempts` it gives up as transient.
+pub(crate) struct PacedClient {
+    /// The HTTP client.
+    pub http: reqwest::Client,
+    /// The process's pacer.
+    pub pacer: Pacer,
+    /// The rate-limit key.
+    pub key: String,
+    /// Its budget.
+    pub limit: RateLimit,
+    /// "Hudu", "IT Glue".
+    pub provider: &'static str,
+    /// The provider host, for messages.
+    pub host: String,
+    /// The pause after a 429 without Retry-After.
+    pub throttle_wait: ThrottleWait,
+    /// Tries per call while the provider answers 429 (the pacing slows down meanwhile).
+    pub attempts: u32,
+}
+
+/// Tries per call while the provider answers 5xx or cannot be reached; after that the job is
+/// retried later through the delay queues rather than holding its place here.
+const FAULT_ATTEMPTS: u32 = 3;
+
+impl PacedClient {
+    /// Sends the request `build` makes (once per attempt) and reads the answer.
+    pub(crate) async fn send(
+        &self,
+        build: impl Fn() -> RequestBuilder,
+        requests: &mut u32,
+    ) -> Result<Answer, SinkError> {
+        let mut last = String::new();
+        let mut faults = 0;
+        // A create (POST) whose answer was lost may have happened: it is not sent again
+        // here, the job is retried later and first looks the document up by name.
+        let repeatable = build()
+            .build()
+            .map(|r| r.method() != reqwest::Method::POST)
+            .unwrap_or(true);
+        let give_up = |last: &str| {
+            SinkError::Transient(format!(
+                "{last} (a create is not repeated blindly: the retry looks the document up first)"
+            ))
+        };
+        for attempt in 0..self.attempts {
+            if faults >= FAULT_ATTEMPTS {
+                break;
+            }
+            let sent = self.pacer.until_ready(&self.key, self.limit).await;
+            *requests += 1;
+            let resp = build().send().await;
+            // The provider counted the call by now, whenever it reached it.
+            self.pacer.answered(&self.key, sent);
+            let resp = match resp {
+                Ok(r) => r,
+                Err(e) => {
+                    last = network(self.provider, &self.host, &e).to_string();
+                    if !repeatable {
+                        return Err(give_up(&last));
+                    }
+                    faults += 1;
+                    tokio::time::sleep(backoff(faults - 1)).await;
+                    continue;
+                }
+            };
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                // Pause the key on the headers, before reading the body: calls about to go
+                // out must see the pause.
+                let streak = self.pacer.throttled(&self.key);
+                let wait = retry_after(&headers).unwrap_or_else(|| (self.throttle_wait)(streak));
+                tracing::warn!(key = %self.key, wait_ms = wait.as_millis() as u64, streak, "{} answered 429; pausing the key", self.provider);
+                self.pacer.pause(&self.key, wait).await;
+                last = format!(
+                    "{} at {} kept answering 429 Too Many Requests after {} attempts; the key's budget may be shared with another tool: lower rateLimit in the integration",
+                    self.provider, self.host, self.attempts
+                );
+                continue;
+            }
+            let body = match resp.text().await {
+                Ok(b) => b,
+                Err(e) => {
+                    last = network(self.provider, &self.host, &e).to_string();
+                    if !repeatable {
+                        return Err(give_up(&last));
+                    }
+                    faults += 1;
+                    tokio::time::sleep(backoff(faults - 1)).await;
+                    continue;
+                }
+            };
+            if status.is_server_error() {
+                last = format!(
+                    "{} at {} answered {status}: {}",
+                    self.provider,
+                    self.host,
+                    snippet(&body)
+                );
+                tokio::time::sleep(backoff(attempt)).await;
+                continue;
+            }
+            self.pacer.succeeded(&self.key);
+            return Ok(Answer {
+                status,
+                headers,
+                body,
+            });
+        }
+        Err(SinkError::Transient(last))
+    }
+}
+
+/// Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... capped at 30 s, plus up to a quarter.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let base = 500u64.saturating_mul(1 << attempt.min(6)).min(30_000);
+    let jitter = rand::rng().random_range(0..=base / 4);
+    Duration::from_millis(base + jitter)
+}
+
+/// A client for provider calls, shared by every sink of a process so connections are kept
+/// alive between calls: bounded timeouts, no redirects (a redirect to another host would
+/// carry the API key there).
+pub fn client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("docsync/", env!("CARGO_PKG_VERSION")))
+        .pool_idle_timeout(Duration::from_secs(50))
         .build()
         .unwrap_or_default()
 }
@@ -64,4 +205,16 @@ fn strip_url(err: &reqwest::Error) -> String {
 pub(crate) fn snippet(body: &str) -> String {
     let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
     one_line.chars().take(300).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(0) < Duration::from_millis(700));
+        assert!(backoff(3) >= Duration::from_millis(4000));
+        assert!(backoff(10) <= Duration::from_millis(37_500));
+    }
 }

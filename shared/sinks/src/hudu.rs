@@ -1,7 +1,7 @@
 //! The Hudu sink: one article `M365 Posture — <tenant>` per tenant in the mapped company,
 //! written in place (stored id, else adopted by exact title, else created).
 
-use crate::http::{client, network, rate_limit_headers, retry_after, snippet};
+use crate::http::{rate_limit_headers, snippet, Answer, PacedClient};
 use crate::pacer::Pacer;
 use crate::{
     html, ConnectionReport, KnownDocument, NamedRemote, PublishOutcome, PublishRequest, Sink,
@@ -31,15 +31,12 @@ pub struct HuduConfig {
     pub rate_limit: RateLimit,
     /// The rate-limit key (provider credential of one account).
     pub rate_limit_key: String,
-    /// Per-request timeout.
-    pub timeout: Duration,
 }
 
 /// Publishes snapshots to one Hudu instance with one key.
 pub struct HuduSink {
     config: HuduConfig,
-    http: reqwest::Client,
-    pacer: Pacer,
+    client: PacedClient,
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,28 +47,27 @@ struct Article {
     company_id: Option<i64>,
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
 impl HuduSink {
-    /// A sink for one integration; `pacer` is the process-wide pacer.
-    pub fn new(config: HuduConfig, pacer: Pacer) -> Self {
-        let http = client(config.timeout);
-        Self {
-            config,
+    /// A sink for one integration; `pacer` and `http` are the process-wide ones.
+    pub fn new(config: HuduConfig, pacer: Pacer, http: reqwest::Client) -> Self {
+        let client = PacedClient {
             http,
             pacer,
-        }
+            key: config.rate_limit_key.clone(),
+            limit: config.rate_limit,
+            provider: "Hudu",
+            host: config.base_url.host(),
+            throttle_wait: |_| next_five_minute_boundary(),
+            attempts: ATTEMPTS,
+        };
+        Self { config, client }
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.config.base_url)
     }
 
-    /// One paced call; 429 pauses the key and retries, transient faults retry with backoff.
+    /// One paced call through the key's budget (429s and 5xx retried, see [`PacedClient`]).
     async fn call(
         &self,
         method: Method,
@@ -80,53 +76,25 @@ impl HuduSink {
         body: Option<&Value>,
         requests: &mut u32,
     ) -> Result<Answer, SinkError> {
-        let host = self.config.base_url.host();
-        let mut last = String::new();
-        for attempt in 0..ATTEMPTS {
-            self.pacer
-                .until_ready(&self.config.rate_limit_key, self.config.rate_limit)
-                .await;
-            *requests += 1;
-            let mut req = self
-                .http
-                .request(method.clone(), self.url(path))
-                .header("x-api-key", self.config.api_key.expose())
-                .header("accept", "application/json")
-                .query(query);
-            if let Some(b) = body {
-                req = req.json(b);
-            }
-            let resp = match req.send().await {
-                Ok(r) => r,
-                Err(e) => {
-                    let err = network("Hudu", &host, &e);
-                    last = err.to_string();
-                    tokio::time::sleep(backoff(attempt)).await;
-                    continue;
-                }
-            };
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            let text = resp.text().await.unwrap_or_default();
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                let wait = retry_after(&headers).unwrap_or_else(next_five_minute_boundary);
-                tracing::warn!(key = %self.config.rate_limit_key, wait_ms = wait.as_millis() as u64, "Hudu answered 429; pausing the key");
-                self.pacer.pause(&self.config.rate_limit_key, wait);
-                last = format!("Hudu at {host} kept answering 429 Too Many Requests");
-                continue;
-            }
-            if status.is_server_error() {
-                last = format!("Hudu at {host} answered {status}: {}", snippet(&text));
-                tokio::time::sleep(backoff(attempt)).await;
-                continue;
-            }
-            return Ok(Answer {
-                status,
-                headers,
-                body: text,
-            });
-        }
-        Err(SinkError::Transient(last))
+        let url = self.url(path);
+        self.client
+            .send(
+                || {
+                    let req = self
+                        .client
+                        .http
+                        .request(method.clone(), &url)
+                        .header("x-api-key", self.config.api_key.expose())
+                        .header("accept", "application/json")
+                        .query(query);
+                    match body {
+                        Some(b) => req.json(b),
+                        None => req,
+                    }
+                },
+                requests,
+            )
+            .await
     }
 
     fn permanent(&self, what: &str, answer: &Answer) -> SinkError {
@@ -365,13 +333,6 @@ fn parse_article(body: &str) -> Result<Article, SinkError> {
         .map_err(|e| SinkError::Transient(format!("Hudu answered an unreadable article: {e}")))
 }
 
-/// Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... capped at 30 s.
-fn backoff(attempt: u32) -> Duration {
-    let base = 500u64.saturating_mul(1 << attempt.min(6)).min(30_000);
-    let jitter = rand::rng().random_range(0..=base / 4);
-    Duration::from_millis(base + jitter)
-}
-
 /// Hudu's window resets on 5-minute clock boundaries: wait for the next one plus 1-5 s.
 fn next_five_minute_boundary() -> Duration {
     let now = chrono::Utc::now().timestamp_millis();
@@ -407,11 +368,5 @@ mod tests {
         let wait = next_five_minute_boundary();
         assert!(wait >= Duration::from_secs(1));
         assert!(wait <= Duration::from_secs(305));
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert!(backoff(0) < Duration::from_millis(700));
-        assert!(backoff(10) <= Duration::from_millis(37_500));
     }
 }

@@ -1,4 +1,4 @@
-//! Sinks: where snapshots are published (Hudu articles now, IT Glue flexible assets next).
+//! Sinks: where snapshots are published (Hudu articles, IT Glue flexible assets).
 //!
 //! A sink renders a snapshot for its provider and writes it in place: the recorded document
 //! is updated by id; without one, an existing document of the exact title in the mapped
@@ -7,11 +7,14 @@
 
 pub mod html;
 mod http;
+pub use http::client as http_client;
 pub mod hudu;
+pub mod itglue;
 pub mod pacer;
 
 pub use hudu::{HuduConfig, HuduSink};
-pub use pacer::Pacer;
+pub use itglue::{AssetTypeCache, ItGlueConfig, ItGlueHosts, ItGlueSink};
+pub use pacer::{Pacer, SlotLedger};
 
 use chrono::{DateTime, Utc};
 use docsync_domain::{Provider, Snapshot};

@@ -3,82 +3,207 @@
 //!
 //! Slots are spaced evenly (`window / requests`, burst of one) with a small safety margin,
 //! so no window of the provider's length ever holds more than the budget, whichever way the
-//! provider aligns its windows.
+//! provider aligns its windows. With a [`SlotLedger`] (the database, in the fleet) the slots
+//! are taken from one schedule shared by every process that calls the provider with the key:
+//! publisher replicas, the API's connection tests, and a process restarted mid-window. When
+//! the ledger cannot be reached the pacer keeps pacing from its own memory, which is exact as
+//! long as one process holds the key (the publish partitions see to that).
 
 use docsync_domain::RateLimit;
+use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
-/// Share of the interval added as a margin against clock and network jitter.
-const MARGIN: f64 = 0.02;
+/// Share of the interval added as a margin against jitter between processes sharing a key.
+const MARGIN: f64 = 0.03;
+
+/// A schedule of slots per rate-limit key shared beyond this process.
+pub trait SlotLedger: Send + Sync {
+    /// Takes the key's next slot `interval` after the previous one (never in the past, never
+    /// inside a pause) and returns when it is, on the wall clock (so the time the answer
+    /// took to come back does not shift the call).
+    fn take_slot<'a>(
+        &'a self,
+        key: &'a str,
+        interval: Duration,
+    ) -> BoxFuture<'a, Result<SystemTime, String>>;
+
+    /// Hands out no slot of the key for `wait` from now.
+    fn pause<'a>(&'a self, key: &'a str, wait: Duration) -> BoxFuture<'a, Result<(), String>>;
+}
 
 #[derive(Debug)]
 struct KeyState {
-    interval: Duration,
     next_slot: Instant,
     paused_until: Option<Instant>,
+    /// 429s in a row without a success in between (drives the backoff when the provider
+    /// names no wait).
+    throttled_streak: u32,
+    /// The calls of the last window: when each went out, replaced by when its answer came
+    /// (the provider counted it at some moment in between).
+    sent: Vec<Instant>,
+}
+
+/// A call's place in its key's record of calls; hand it back through [`Pacer::answered`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SentCall(Instant);
+
+impl KeyState {
+    fn new(now: Instant) -> Self {
+        Self {
+            next_slot: now,
+            paused_until: None,
+            throttled_streak: 0,
+            sent: Vec::new(),
+        }
+    }
+
+    fn paused_at(&self, at: Instant) -> Option<Instant> {
+        self.paused_until.filter(|until| *until > at)
+    }
+
+    /// Records a call going out now unless `limit.requests` calls are already recorded in
+    /// the last window (a slot came late, or an answer took long): then the moment it may go.
+    /// Recorded times are answer times, which are never before the provider counted the call,
+    /// so no window as the provider sees it ever holds more than the budget.
+    fn admit(&mut self, now: Instant, limit: RateLimit) -> Result<SentCall, Instant> {
+        let budget = limit.requests.max(1) as usize;
+        let window = Duration::from_secs(u64::from(limit.per_seconds));
+        self.sent.retain(|t| *t + window > now);
+        if self.sent.len() >= budget {
+            let oldest = self.sent.iter().min().copied().unwrap_or(now);
+            return Err(oldest + window);
+        }
+        self.sent.push(now);
+        Ok(SentCall(now))
+    }
 }
 
 /// Per-key pacing shared by every sink of a process.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Pacer {
     keys: Arc<Mutex<HashMap<String, KeyState>>>,
+    ledger: Option<Arc<dyn SlotLedger>>,
+}
+
+impl std::fmt::Debug for Pacer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pacer")
+            .field("shared", &self.ledger.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Pacer {
-    /// A pacer with no keys yet.
+    /// A pacer that keeps its schedule in this process only.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Waits until the key may make its next call under `limit`, and takes that slot.
-    pub async fn until_ready(&self, key: &str, limit: RateLimit) {
-        let slot = self.reserve(key, limit);
-        tokio::time::sleep_until(slot).await;
+    /// A pacer that takes its slots from `ledger`, shared with every other process.
+    pub fn shared(ledger: Arc<dyn SlotLedger>) -> Self {
+        Self {
+            keys: Arc::default(),
+            ledger: Some(ledger),
+        }
     }
 
-    fn reserve(&self, key: &str, limit: RateLimit) -> Instant {
-        let interval = limit.interval().mul_f64(1.0 + MARGIN);
+    fn with_key<T>(&self, key: &str, f: impl FnOnce(&mut KeyState, Instant) -> T) -> T {
         let now = Instant::now();
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        let state = keys.entry(key.to_owned()).or_insert(KeyState {
-            interval,
-            next_slot: now,
-            paused_until: None,
-        });
-        state.interval = interval;
-        let mut slot = state.next_slot.max(now);
-        if let Some(until) = state.paused_until {
-            if until > slot {
-                slot = until;
-            } else if until <= now {
-                state.paused_until = None;
-            }
-        }
-        state.next_slot = slot + interval;
-        slot
+        let state = keys
+            .entry(key.to_owned())
+            .or_insert_with(|| KeyState::new(now));
+        f(state, now)
     }
 
-    /// Pauses every call of the key for `wait` (a 429 answer); slots already handed out
-    /// that fall inside the pause are not revoked, so callers retry through `until_ready`.
-    pub fn pause(&self, key: &str, wait: Duration) {
-        let until = Instant::now() + wait;
-        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(state) = keys.get_mut(key) {
+    /// Waits until the key may make its next call under `limit`, and takes that slot. A
+    /// pause that began while waiting is waited out too. Hand the returned call back through
+    /// [`Pacer::answered`] once the provider answered (or the call failed).
+    pub async fn until_ready(&self, key: &str, limit: RateLimit) -> SentCall {
+        let interval = limit.interval().mul_f64(1.0 + MARGIN);
+        loop {
+            let local = self.with_key(key, |state, now| {
+                let slot = state
+                    .next_slot
+                    .max(now)
+                    .max(state.paused_at(now).unwrap_or(now));
+                state.next_slot = slot + interval;
+                slot
+            });
+            let slot = match &self.ledger {
+                None => local,
+                Some(ledger) => match ledger.take_slot(key, interval).await {
+                    Ok(at) => {
+                        let wait = at
+                            .duration_since(SystemTime::now())
+                            .unwrap_or(Duration::ZERO);
+                        let shared = Instant::now() + wait;
+                        // Keep the local schedule at least as late, for when the ledger fails.
+                        self.with_key(key, |state, _| {
+                            state.next_slot = state.next_slot.max(shared + interval);
+                        });
+                        shared
+                    }
+                    Err(e) => {
+                        tracing::warn!(%key, error = %e, "pacing ledger unavailable; pacing from this process's schedule");
+                        local
+                    }
+                },
+            };
+            tokio::time::sleep_until(slot).await;
+            loop {
+                let verdict = self.with_key(key, |state, now| match state.paused_at(now) {
+                    Some(_) => None,
+                    None => Some(state.admit(now, limit)),
+                });
+                match verdict {
+                    Some(Ok(call)) => return call,
+                    Some(Err(later)) => tokio::time::sleep_until(later).await,
+                    None => break, // paused meanwhile: take a new slot after the pause
+                }
+            }
+        }
+    }
+
+    /// Pauses every call of the key for `wait` (a 429 answer), in this process at once and
+    /// in every other through the ledger. Callers already waiting for a slot inside the
+    /// pause wait it out before calling.
+    pub async fn pause(&self, key: &str, wait: Duration) {
+        self.with_key(key, |state, now| {
+            let until = now + wait;
             state.paused_until = Some(state.paused_until.map_or(until, |u| u.max(until)));
             state.next_slot = state.next_slot.max(until);
-        } else {
-            keys.insert(
-                key.to_owned(),
-                KeyState {
-                    interval: Duration::ZERO,
-                    next_slot: until,
-                    paused_until: Some(until),
-                },
-            );
+        });
+        if let Some(ledger) = &self.ledger {
+            if let Err(e) = ledger.pause(key, wait).await {
+                tracing::warn!(%key, error = %e, "pacing ledger unavailable; the pause holds in this process only");
+            }
         }
+    }
+
+    /// The provider answered `call` (or it failed): its record moves to now.
+    pub fn answered(&self, key: &str, call: SentCall) {
+        self.with_key(key, |state, now| {
+            if let Some(t) = state.sent.iter_mut().find(|t| **t == call.0) {
+                *t = now;
+            }
+        });
+    }
+
+    /// Counts a 429 of the key; returns how many came in a row (1 for the first).
+    pub fn throttled(&self, key: &str) -> u32 {
+        self.with_key(key, |state, _| {
+            state.throttled_streak = state.throttled_streak.saturating_add(1);
+            state.throttled_streak
+        })
+    }
+
+    /// A call of the key succeeded: the next 429 starts a new streak.
+    pub fn succeeded(&self, key: &str) {
+        self.with_key(key, |state, _| state.throttled_streak = 0);
     }
 }
 
@@ -87,16 +212,17 @@ impl Pacer {
 mod tests {
     use super::*;
 
+    const TEN_PER_SECOND: RateLimit = RateLimit {
+        requests: 10,
+        per_seconds: 1,
+    };
+
     #[tokio::test(start_paused = true)]
     async fn slots_are_spaced_by_the_budget() {
         let pacer = Pacer::new();
-        let limit = RateLimit {
-            requests: 10,
-            per_seconds: 1,
-        };
         let start = Instant::now();
         for _ in 0..21 {
-            pacer.until_ready("k", limit).await;
+            pacer.until_ready("k", TEN_PER_SECOND).await;
         }
         let took = start.elapsed();
         // 21 calls at 10/s: the 21st starts after 20 intervals of >= 100 ms.
@@ -107,16 +233,68 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_pause_holds_the_whole_key_but_not_others() {
         let pacer = Pacer::new();
-        let limit = RateLimit {
-            requests: 10,
-            per_seconds: 1,
-        };
-        pacer.until_ready("a", limit).await;
-        pacer.pause("a", Duration::from_secs(5));
+        pacer.until_ready("a", TEN_PER_SECOND).await;
+        pacer.pause("a", Duration::from_secs(5)).await;
         let start = Instant::now();
-        pacer.until_ready("b", limit).await;
+        pacer.until_ready("b", TEN_PER_SECOND).await;
         assert!(start.elapsed() < Duration::from_millis(10));
-        pacer.until_ready("a", limit).await;
+        pacer.until_ready("a", TEN_PER_SECOND).await;
         assert!(start.elapsed() >= Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_already_holding_a_slot_waits_out_a_later_pause() {
+        let pacer = Pacer::new();
+        // Take ten slots ahead, as ten concurrent publishes would.
+        let start = Instant::now();
+        let waiting: Vec<_> = (0..10)
+            .map(|_| {
+                let p = pacer.clone();
+                tokio::spawn(async move {
+                    p.until_ready("k", TEN_PER_SECOND).await;
+                    Instant::now()
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        pacer.pause("k", Duration::from_secs(3)).await;
+        for w in waiting {
+            let called = w.await.unwrap();
+            let at = called - start;
+            assert!(
+                at < Duration::from_millis(50) || at >= Duration::from_millis(3050),
+                "a call at {at:?} fell inside the pause"
+            );
+        }
+    }
+
+    #[test]
+    fn a_slow_answer_holds_back_the_call_a_window_later() {
+        let start = Instant::now();
+        let mut state = KeyState::new(start);
+        let ms = Duration::from_millis;
+        // Ten calls on their slots; the first one's answer took 80 ms (a new connection).
+        let first = state.admit(start, TEN_PER_SECOND).unwrap();
+        for i in 1..10 {
+            assert!(state.admit(start + ms(103 * i), TEN_PER_SECOND).is_ok());
+        }
+        if let Some(t) = state.sent.iter_mut().find(|t| **t == first.0) {
+            *t = start + ms(80);
+        }
+        // The 11th slot (1030 ms) is within a window of that answer: it waits for it.
+        assert_eq!(
+            state.admit(start + ms(1030), TEN_PER_SECOND),
+            Err(start + ms(1080))
+        );
+        assert!(state.admit(start + ms(1080), TEN_PER_SECOND).is_ok());
+    }
+
+    #[test]
+    fn the_throttle_streak_resets_on_success() {
+        let pacer = Pacer::new();
+        assert_eq!(pacer.throttled("k"), 1);
+        assert_eq!(pacer.throttled("k"), 2);
+        pacer.succeeded("k");
+        assert_eq!(pacer.throttled("k"), 1);
     }
 }

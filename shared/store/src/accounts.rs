@@ -1,6 +1,7 @@
 //! MSP accounts and their API tokens (stored only as SHA-256 hashes).
 
 use crate::{account, Store, StoreResult};
+use chrono::{DateTime, Utc};
 use docsync_domain::AccountId;
 use std::fmt;
 use std::str::FromStr;
@@ -69,6 +70,34 @@ pub struct ApiToken {
     /// What it may do.
     pub permissions: Vec<Permission>,
 }
+
+/// A token as an operator sees it: everything but the token (and its hash).
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    /// The token's id.
+    pub id: Uuid,
+    /// The account the token acts for.
+    pub account_id: AccountId,
+    /// What it may do.
+    pub permissions: Vec<Permission>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+fn token_record(r: &tokio_postgres::Row) -> TokenRecord {
+    let perms: Vec<String> = r.get(2);
+    TokenRecord {
+        id: r.get(0),
+        account_id: account(r.get(1)),
+        permissions: perms.iter().filter_map(|p| p.parse().ok()).collect(),
+        created_at: r.get(3),
+        revoked_at: r.get(4),
+    }
+}
+
+const TOKEN_COLUMNS: &str = "id, account_id, permissions, created_at, revoked_at";
 
 /// SHA-256 of a token, hex: the only form in which tokens are stored.
 pub fn hash_token(token: &str) -> String {
@@ -160,5 +189,44 @@ impl Store {
             )
             .await?;
         Ok(n == 1)
+    }
+
+    /// The account's tokens (live and revoked), oldest first.
+    pub async fn tokens(&self, account_id: AccountId) -> StoreResult<Vec<TokenRecord>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE account_id = $1 ORDER BY created_at, id"),
+                &[&account_id.0],
+            )
+            .await?;
+        Ok(rows.iter().map(token_record).collect())
+    }
+
+    /// One token by id, live or revoked.
+    pub async fn token_by_id(&self, token_id: Uuid) -> StoreResult<Option<TokenRecord>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"),
+                &[&token_id],
+            )
+            .await?;
+        Ok(row.as_ref().map(token_record))
+    }
+
+    /// One token by its hash, live or revoked.
+    pub async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"),
+                &[&token_hash],
+            )
+            .await?;
+        Ok(row.as_ref().map(token_record))
     }
 }

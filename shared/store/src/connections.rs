@@ -1,5 +1,6 @@
 //! The MSP's Microsoft connection (its multi-tenant Graph app), secret stored sealed.
 
+use crate::audit::{self, AuditEvent};
 use crate::{Store, StoreResult};
 use chrono::{DateTime, Utc};
 use docsync_domain::AccountId;
@@ -23,14 +24,41 @@ impl Store {
         client_id: &str,
         client_secret_sealed: &str,
     ) -> StoreResult<()> {
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO microsoft_connections (account_id, client_id, client_secret_sealed) VALUES ($1, $2, $3)
-                 ON CONFLICT (account_id) DO UPDATE SET client_id = $2, client_secret_sealed = $3, updated_at = now()",
-                &[&account_id.0, &client_id, &client_secret_sealed],
-            )
-            .await?;
+        self.put_microsoft_connection_in(account_id, client_id, client_secret_sealed, None)
+            .await
+    }
+
+    /// [`Store::put_microsoft_connection`], recording `audit` in the same transaction.
+    pub async fn put_microsoft_connection_audited(
+        &self,
+        account_id: AccountId,
+        client_id: &str,
+        client_secret_sealed: &str,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.put_microsoft_connection_in(account_id, client_id, client_secret_sealed, Some(audit))
+            .await
+    }
+
+    async fn put_microsoft_connection_in(
+        &self,
+        account_id: AccountId,
+        client_id: &str,
+        client_secret_sealed: &str,
+        audit: Option<&AuditEvent>,
+    ) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO microsoft_connections (account_id, client_id, client_secret_sealed) VALUES ($1, $2, $3)
+             ON CONFLICT (account_id) DO UPDATE SET client_id = $2, client_secret_sealed = $3, updated_at = now()",
+            &[&account_id.0, &client_id, &client_secret_sealed],
+        )
+        .await?;
+        if let Some(event) = audit {
+            audit::record(&tx, account_id, event, None).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -1,5 +1,6 @@
 //! Provider integrations of an account (Hudu, IT Glue) with their tenant mappings.
 
+use crate::audit::{self, AuditEvent};
 use crate::{account, Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use docsync_domain::{AccountId, Provider, RateLimit, TenantId};
@@ -54,6 +55,29 @@ impl Store {
         provider: Provider,
         upsert: &IntegrationUpsert,
     ) -> StoreResult<()> {
+        self.upsert_integration_in(account_id, provider, upsert, None)
+            .await
+    }
+
+    /// [`Store::upsert_integration`], recording `audit` in the same transaction.
+    pub async fn upsert_integration_audited(
+        &self,
+        account_id: AccountId,
+        provider: Provider,
+        upsert: &IntegrationUpsert,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.upsert_integration_in(account_id, provider, upsert, Some(audit))
+            .await
+    }
+
+    async fn upsert_integration_in(
+        &self,
+        account_id: AccountId,
+        provider: Provider,
+        upsert: &IntegrationUpsert,
+        audit: Option<&AuditEvent>,
+    ) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let rate_limit = upsert
@@ -89,6 +113,9 @@ impl Store {
             &[&account_id.0, &provider.as_str(), &tenants, &parents],
         )
         .await?;
+        if let Some(event) = audit {
+            audit::record(&tx, account_id, event, None).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -98,6 +125,25 @@ impl Store {
         &self,
         account_id: AccountId,
         provider: Provider,
+    ) -> StoreResult<Option<Integration>> {
+        self.load_integration(account_id, provider, true).await
+    }
+
+    /// The account's integration for `provider` without its mappings (empty): what a
+    /// publish needs, beside [`Store::mapping`] of its one tenant.
+    pub async fn integration_settings(
+        &self,
+        account_id: AccountId,
+        provider: Provider,
+    ) -> StoreResult<Option<Integration>> {
+        self.load_integration(account_id, provider, false).await
+    }
+
+    async fn load_integration(
+        &self,
+        account_id: AccountId,
+        provider: Provider,
+        with_mappings: bool,
     ) -> StoreResult<Option<Integration>> {
         let client = self.client().await?;
         let Some(row) = client
@@ -110,16 +156,20 @@ impl Store {
         else {
             return Ok(None);
         };
-        let mappings = client
-            .query(
-                "SELECT tenant_id, remote_parent_id FROM tenant_mappings
+        let mappings = if !with_mappings {
+            Vec::new()
+        } else {
+            client
+                .query(
+                    "SELECT tenant_id, remote_parent_id FROM tenant_mappings
                   WHERE account_id = $1 AND provider = $2 ORDER BY tenant_id",
-                &[&account_id.0, &provider.as_str()],
-            )
-            .await?
-            .iter()
-            .map(|r| (TenantId(r.get(0)), r.get(1)))
-            .collect();
+                    &[&account_id.0, &provider.as_str()],
+                )
+                .await?
+                .iter()
+                .map(|r| (TenantId(r.get(0)), r.get(1)))
+                .collect()
+        };
         let rate_limit: Option<serde_json::Value> = row.get(4);
         let rate_limit = match rate_limit {
             Some(v) => {
@@ -140,9 +190,10 @@ impl Store {
         }))
     }
 
-    /// The provider company / organization a tenant is mapped to, if any.
+    /// The provider company / organization an account's tenant is mapped to, if any.
     pub async fn mapping(
         &self,
+        account_id: AccountId,
         provider: Provider,
         tenant_id: TenantId,
     ) -> StoreResult<Option<i64>> {
@@ -150,8 +201,9 @@ impl Store {
             .client()
             .await?
             .query_opt(
-                "SELECT remote_parent_id FROM tenant_mappings WHERE provider = $1 AND tenant_id = $2",
-                &[&provider.as_str(), &tenant_id.0],
+                "SELECT remote_parent_id FROM tenant_mappings
+                  WHERE account_id = $1 AND provider = $2 AND tenant_id = $3",
+                &[&account_id.0, &provider.as_str(), &tenant_id.0],
             )
             .await?;
         Ok(row.map(|r| r.get(0)))

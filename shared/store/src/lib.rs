@@ -4,22 +4,27 @@
 //! it, so one account's token can never reach another account's rows.
 
 mod accounts;
+mod audit;
 mod connections;
 mod documents;
 mod integrations;
 mod migrate;
+mod rate_limits;
 mod runs;
 mod schedules;
+mod secrets;
 mod snapshots;
 mod tenants;
 
-pub use accounts::{hash_token, ApiToken, Permission};
+pub use accounts::{hash_token, ApiToken, Permission, TokenRecord};
+pub use audit::{AuditAction, AuditEntry, AuditEvent, FieldChange, MAX_AUDIT_PAGE};
 pub use connections::MicrosoftConnection;
 pub use documents::RemoteDocument;
 pub use integrations::{Integration, IntegrationUpsert};
 pub use migrate::ensure_database;
-pub use runs::{NewRun, Run, RunEvent, RunFilter};
+pub use runs::{NewRun, Run, RunCounts, RunEvent, RunFilter};
 pub use schedules::ScheduledIntegration;
+pub use secrets::{Reseal, ResealReport, SealedSecret};
 pub use tenants::{NewTenant, Tenant, TenantPushes};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

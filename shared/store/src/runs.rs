@@ -306,6 +306,32 @@ impl Store {
         Ok(())
     }
 
+    /// After a transient fault: when `next` names another try (its number and delay) the
+    /// run records that it will be retried and true is returned; otherwise the run fails,
+    /// saying how often it was tried.
+    pub async fn retry_or_fail(
+        &self,
+        id: RunId,
+        reason: &str,
+        next: Option<(u32, std::time::Duration)>,
+    ) -> StoreResult<bool> {
+        match next {
+            Some((retry, delay)) => {
+                self.note_retry(
+                    id,
+                    &format!("{reason} (retry {retry} in {} s)", delay.as_secs()),
+                )
+                .await?;
+                Ok(true)
+            }
+            None => {
+                self.failed(id, &format!("gave up after the retries allowed: {reason}"))
+                    .await?;
+                Ok(false)
+            }
+        }
+    }
+
     async fn transition(
         &self,
         id: RunId,
@@ -339,4 +365,53 @@ impl Store {
         tx.commit().await?;
         row.as_ref().map(run).transpose()
     }
+
+    /// How many runs of these accounts are not finished yet (one cheap query, for progress).
+    pub async fn unfinished_runs(&self, accounts: &[AccountId]) -> StoreResult<i64> {
+        let ids: Vec<Uuid> = accounts.iter().map(|a| a.0).collect();
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT count(*) FROM push_runs
+                  WHERE account_id = ANY($1) AND state IN ('queued', 'collecting', 'publishing')",
+                &[&ids],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// How many of the account's runs are in each state (for progress and reconciliation).
+    pub async fn run_counts(&self, account_id: AccountId) -> StoreResult<RunCounts> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT state, count(*) FROM push_runs WHERE account_id = $1 GROUP BY state",
+                &[&account_id.0],
+            )
+            .await?;
+        let mut counts = RunCounts::default();
+        for row in rows {
+            let state: String = row.get(0);
+            let n: i64 = row.get(1);
+            match state.as_str() {
+                "succeeded" => counts.succeeded += n,
+                "failed" => counts.failed += n,
+                _ => counts.unfinished += n,
+            }
+        }
+        Ok(counts)
+    }
+}
+
+/// Runs of an account by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    /// Queued, collecting or publishing.
+    pub unfinished: i64,
+    /// Succeeded.
+    pub succeeded: i64,
+    /// Failed.
+    pub failed: i64,
 }

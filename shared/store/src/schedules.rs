@@ -138,4 +138,36 @@ impl Store {
             .await?;
         Ok(rows.iter().map(|r| RunId(r.get::<_, Uuid>(0))).collect())
     }
+
+    /// Runs in flight (collecting or publishing) that made no progress since `older_than`,
+    /// claimed (their clock restarted, an event says why) so that one scheduler hands each to
+    /// the collectors again.
+    pub async fn claim_stalled_runs(
+        &self,
+        older_than: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<RunId>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let rows = tx
+            .query(
+                "UPDATE push_runs SET updated_at = now()
+                  WHERE id IN (SELECT id FROM push_runs
+                                WHERE state IN ('collecting', 'publishing') AND updated_at < $1
+                                ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+                  RETURNING id",
+                &[&older_than, &limit],
+            )
+            .await?;
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+        tx.execute(
+            "INSERT INTO push_run_events (run_id, state, detail)
+             SELECT id, state, 'no progress for a long time (a lost message?): handed to the collectors again'
+               FROM push_runs WHERE id = ANY($1)",
+            &[&ids],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ids.into_iter().map(RunId).collect())
+    }
 }

@@ -67,4 +67,17 @@ impl Store {
             .await?;
         Ok(row.map(|r| SnapshotId(r.get(0))))
     }
+
+    /// How many snapshots of the tenant are kept.
+    pub async fn snapshot_count(&self, tenant_id: TenantId) -> StoreResult<i64> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT count(*) FROM snapshots WHERE tenant_id = $1",
+                &[&tenant_id.0],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
 }

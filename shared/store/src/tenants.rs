@@ -1,5 +1,6 @@
 //! Customer tenants of an account, with their last sync and last push per provider.
 
+use crate::audit::{self, AuditEvent};
 use crate::{account, Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use docsync_domain::{AccountId, Provider, TenantId};
@@ -74,9 +75,30 @@ impl Store {
         account_id: AccountId,
         new: &NewTenant,
     ) -> StoreResult<Tenant> {
+        self.create_tenant_in(account_id, new, None).await
+    }
+
+    /// [`Store::create_tenant`], recording `audit` (with the new tenant's id) in the same
+    /// transaction.
+    pub async fn create_tenant_audited(
+        &self,
+        account_id: AccountId,
+        new: &NewTenant,
+        audit: &AuditEvent,
+    ) -> StoreResult<Tenant> {
+        self.create_tenant_in(account_id, new, Some(audit)).await
+    }
+
+    async fn create_tenant_in(
+        &self,
+        account_id: AccountId,
+        new: &NewTenant,
+        audit: Option<&AuditEvent>,
+    ) -> StoreResult<Tenant> {
         let id = Uuid::new_v4();
-        let client = self.client().await?;
-        let inserted = client
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let inserted = tx
             .execute(
                 "INSERT INTO tenants (id, account_id, name, primary_domain, microsoft_tenant_id) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (account_id, microsoft_tenant_id) DO NOTHING",
@@ -89,6 +111,10 @@ impl Store {
                 new.microsoft_tenant_id
             )));
         }
+        if let Some(event) = audit {
+            audit::record(&tx, account_id, event, Some(id.to_string())).await?;
+        }
+        tx.commit().await?;
         drop(client);
         self.tenant(account_id, TenantId(id))
             .await?
@@ -167,9 +193,34 @@ impl Store {
         name: Option<&str>,
         primary_domain: Option<&str>,
     ) -> StoreResult<Option<Tenant>> {
-        let n = self
-            .client()
-            .await?
+        self.update_tenant_in(account_id, id, name, primary_domain, None)
+            .await
+    }
+
+    /// [`Store::update_tenant`], recording `audit` in the same transaction.
+    pub async fn update_tenant_audited(
+        &self,
+        account_id: AccountId,
+        id: TenantId,
+        name: Option<&str>,
+        primary_domain: Option<&str>,
+        audit: &AuditEvent,
+    ) -> StoreResult<Option<Tenant>> {
+        self.update_tenant_in(account_id, id, name, primary_domain, Some(audit))
+            .await
+    }
+
+    async fn update_tenant_in(
+        &self,
+        account_id: AccountId,
+        id: TenantId,
+        name: Option<&str>,
+        primary_domain: Option<&str>,
+        audit: Option<&AuditEvent>,
+    ) -> StoreResult<Option<Tenant>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let n = tx
             .execute(
                 "UPDATE tenants SET name = coalesce($3, name), primary_domain = coalesce($4, primary_domain), updated_at = now()
                   WHERE account_id = $1 AND id = $2",
@@ -179,20 +230,51 @@ impl Store {
         if n == 0 {
             return Ok(None);
         }
+        if let Some(event) = audit {
+            audit::record(&tx, account_id, event, None).await?;
+        }
+        tx.commit().await?;
+        drop(client);
         self.tenant(account_id, id).await
     }
 
     /// Removes a tenant with its mappings, runs, snapshots and document records.
     pub async fn delete_tenant(&self, account_id: AccountId, id: TenantId) -> StoreResult<bool> {
-        let n = self
-            .client()
-            .await?
+        self.delete_tenant_in(account_id, id, None).await
+    }
+
+    /// [`Store::delete_tenant`], recording `audit` in the same transaction.
+    pub async fn delete_tenant_audited(
+        &self,
+        account_id: AccountId,
+        id: TenantId,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        self.delete_tenant_in(account_id, id, Some(audit)).await
+    }
+
+    async fn delete_tenant_in(
+        &self,
+        account_id: AccountId,
+        id: TenantId,
+        audit: Option<&AuditEvent>,
+    ) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let n = tx
             .execute(
                 "DELETE FROM tenants WHERE account_id = $1 AND id = $2",
                 &[&account_id.0, &id.0],
             )
             .await?;
-        Ok(n == 1)
+        if n == 0 {
+            return Ok(false);
+        }
+        if let Some(event) = audit {
+            audit::record(&tx, account_id, event, None).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The subset of `ids` that are tenants of the account.

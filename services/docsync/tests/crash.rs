@@ -1,0 +1,164 @@
+//! kill -9 at the worst moments, with the real `docsync` binary as a child process: the
+//! publisher after the provider wrote the document but before it was recorded and the message
+//! acknowledged, the collector in the middle of a run. After a restart: one document, the run
+//! succeeded.
+
+use docsync::fleet::Roles;
+use docsync_e2e::{spawn_roles, TestApp};
+use docsync_sandbox::SandboxConfig;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+fn docsync(app: &TestApp, role: &str, failpoint: Option<&str>) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_docsync"));
+    command
+        .arg(role)
+        .envs(app.child_env())
+        .stdout(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(point) = failpoint {
+        command.env("DOCSYNC_FAILPOINT", point);
+    }
+    command.spawn().expect("the docsync binary starts")
+}
+
+/// Waits for a child that is meant to crash at its failpoint; true when it died abnormally.
+async fn crashed(mut child: Child) -> bool {
+    match tokio::time::timeout(Duration::from_secs(90), child.wait()).await {
+        Ok(Ok(status)) => !status.success(),
+        _ => {
+            let _ = child.kill().await;
+            false
+        }
+    }
+}
+
+async fn stop(mut child: Child) {
+    if let Some(pid) = child.id() {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .await;
+    }
+    if tokio::time::timeout(Duration::from_secs(40), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_killed_between_the_provider_write_and_the_ack_leaves_one_article() {
+    let app = spawn_roles(
+        SandboxConfig::default(),
+        Roles {
+            collector: true,
+            ..Roles::default()
+        },
+    )
+    .await;
+    let tenants = app.setup_hudu(&[7]).await;
+    let publisher = docsync(&app, "publisher", Some("publisher-after-provider-write"));
+    let run_id = app.push(&tenants[0]).await;
+    assert!(
+        crashed(publisher).await,
+        "the publisher should have died at its failpoint"
+    );
+    // The article was written, the run not finished.
+    assert_eq!(app.articles_in(TestApp::company_of(&tenants[0])).len(), 1);
+    let publisher = docsync(&app, "publisher", None);
+    let run = app.wait_for_run(&run_id).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let articles = app.articles_in(TestApp::company_of(&tenants[0]));
+    assert_eq!(articles.len(), 1, "the redelivered job adopted the article");
+    assert_eq!(run["remoteId"], articles[0].id.to_string());
+    assert_eq!(articles[0].versions, 2, "written, then updated in place");
+    stop(publisher).await;
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_killed_mid_run_is_replaced_and_the_run_completes() {
+    let app = spawn_roles(
+        SandboxConfig::default(),
+        Roles {
+            publisher: true,
+            ..Roles::default()
+        },
+    )
+    .await;
+    let tenants = app.setup_hudu(&[8]).await;
+    let collector = docsync(&app, "collector", Some("collector-mid-run"));
+    let run_id = app.push(&tenants[0]).await;
+    assert!(
+        crashed(collector).await,
+        "the collector should have died at its failpoint"
+    );
+    let (_, run) = app
+        .call(reqwest::Method::GET, &format!("/runs/{run_id}"), None)
+        .await;
+    assert_eq!(run["state"], "collecting", "{run}");
+    let collector = docsync(&app, "collector", None);
+    let run = app.wait_for_run(&run_id).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(app.articles_in(TestApp::company_of(&tenants[0])).len(), 1);
+    stop(collector).await;
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_in_flight_publishes_and_leaves_the_rest_for_the_next_publisher() {
+    let app = spawn_roles(
+        SandboxConfig::default(),
+        Roles {
+            collector: true,
+            ..Roles::default()
+        },
+    )
+    .await;
+    let tenants = app.setup_hudu(&(10..22).collect::<Vec<_>>()).await;
+    // A slow key: 2 requests a second, so most pushes are still waiting at SIGTERM.
+    let mapping: serde_json::Map<String, serde_json::Value> = tenants
+        .iter()
+        .map(|t| (t.id.clone(), serde_json::json!(TestApp::company_of(t))))
+        .collect();
+    let (status, body) = app
+        .call(
+            reqwest::Method::PUT,
+            "/integrations/hudu",
+            Some(
+                serde_json::json!({"baseUrl": app.sandbox.hudu_url, "companyIdByTenantId": mapping,
+                                     "rateLimit": {"requests": 2, "perSeconds": 1}}),
+            ),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let first = docsync(&app, "publisher", None);
+    let runs = app.push_all("hudu").await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let pid = first.id().expect("pid");
+    let started = std::time::Instant::now();
+    let mut first = first;
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .await;
+    let status = tokio::time::timeout(Duration::from_secs(45), first.wait())
+        .await
+        .expect("the publisher stops within its drain deadline")
+        .expect("exit status");
+    assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
+    assert!(started.elapsed() < Duration::from_secs(40));
+    let second = docsync(&app, "publisher", None);
+    let done = app.wait_for_runs(&runs, Duration::from_secs(120)).await;
+    assert!(done.iter().all(|r| r["state"] == "succeeded"), "{done:?}");
+    for t in &tenants {
+        assert_eq!(app.articles_in(TestApp::company_of(t)).len(), 1);
+    }
+    stop(second).await;
+    app.cleanup().await;
+}

@@ -1,0 +1,50 @@
+//! The pacing ledger: the next free slot of every rate-limit key, shared by every process
+//! that calls providers, on the database's clock (so replicas never disagree about time).
+
+use crate::{Store, StoreResult};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+impl Store {
+    /// Takes the key's next slot under a steady `interval` (never earlier than now, never
+    /// inside a pause) and returns when it is, on the wall clock.
+    pub async fn take_rate_limit_slot(
+        &self,
+        key: &str,
+        interval: Duration,
+    ) -> StoreResult<SystemTime> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "WITH clock AS (SELECT clock_timestamp() AS now)
+                 INSERT INTO rate_limit_slots AS r (key, next_slot)
+                 SELECT $1, clock.now + make_interval(secs => $2) FROM clock
+                 ON CONFLICT (key) DO UPDATE
+                    SET next_slot = greatest(r.next_slot, clock_timestamp(),
+                                             coalesce(r.paused_until, '-infinity'))
+                                    + make_interval(secs => $2)
+                 RETURNING extract(epoch FROM r.next_slot)::float8 - $2",
+                &[&key, &interval.as_secs_f64()],
+            )
+            .await?;
+        let at: f64 = row.get(0);
+        Ok(UNIX_EPOCH + Duration::from_secs_f64(at.max(0.0)))
+    }
+
+    /// Pauses the key for `wait` from now (a provider's 429): no slot is handed out before
+    /// the pause ends, in any process.
+    pub async fn pause_rate_limit_key(&self, key: &str, wait: Duration) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO rate_limit_slots AS r (key, next_slot, paused_until)
+                 VALUES ($1, clock_timestamp() + make_interval(secs => $2),
+                         clock_timestamp() + make_interval(secs => $2))
+                 ON CONFLICT (key) DO UPDATE
+                    SET paused_until = greatest(coalesce(r.paused_until, '-infinity'), excluded.paused_until),
+                        next_slot = greatest(r.next_slot, excluded.next_slot)",
+                &[&key, &wait.as_secs_f64()],
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,156 @@
+//! Every sealed secret in one pass, for master-key rotation: the Microsoft connections' client
+//! secrets and the integrations' API keys, re-sealed in one transaction.
+//!
+//! The store never sees a key or a plaintext: the caller decides, value by value, what the
+//! new sealed value is ([`Reseal`]).
+
+use crate::{account, parse, Store, StoreResult};
+use docsync_domain::{AccountId, Provider};
+use std::fmt;
+use uuid::Uuid;
+
+/// Where a sealed secret is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedSecret {
+    /// The client secret of an account's Microsoft connection.
+    MicrosoftClientSecret {
+        /// The owning account.
+        account_id: AccountId,
+    },
+    /// The API key of an account's provider integration.
+    IntegrationApiKey {
+        /// The owning account.
+        account_id: AccountId,
+        /// Which integration.
+        provider: Provider,
+    },
+}
+
+impl fmt::Display for SealedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SealedSecret::MicrosoftClientSecret { account_id } => {
+                write!(f, "account {account_id}: Microsoft connection clientSecret")
+            }
+            SealedSecret::IntegrationApiKey {
+                account_id,
+                provider,
+            } => write!(f, "account {account_id}: {provider} integration apiKey"),
+        }
+    }
+}
+
+/// What to do with one sealed value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reseal {
+    /// Store this sealed value instead.
+    Rewrite(String),
+    /// Leave it (already sealed as wanted).
+    Keep,
+    /// It cannot be read: the pass must not commit.
+    Unreadable,
+}
+
+/// What a re-sealing pass found and did.
+#[derive(Debug, Clone, Default)]
+pub struct ResealReport {
+    /// Secrets re-sealed.
+    pub rewritten: Vec<SealedSecret>,
+    /// Secrets left as they were.
+    pub kept: Vec<SealedSecret>,
+    /// Secrets that could not be read; when any, nothing was changed.
+    pub unreadable: Vec<SealedSecret>,
+    /// True when the changes were committed (no secret was unreadable).
+    pub committed: bool,
+}
+
+impl Store {
+    /// Passes every sealed secret of every account through `reseal` inside one transaction,
+    /// the rows locked against concurrent changes, and stores the rewritten ones. Commits only
+    /// when no secret is [`Reseal::Unreadable`]; otherwise nothing changes and the report
+    /// names the unreadable ones. Configuration timestamps are left alone: the secrets'
+    /// values do not change.
+    pub async fn reseal_secrets(
+        &self,
+        mut reseal: impl FnMut(&str) -> Reseal,
+    ) -> StoreResult<ResealReport> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let mut report = ResealReport::default();
+
+        let rows = tx
+            .query(
+                "SELECT account_id, client_secret_sealed FROM microsoft_connections
+                  ORDER BY account_id FOR UPDATE",
+                &[],
+            )
+            .await?;
+        let (mut accounts, mut sealed) = (Vec::<Uuid>::new(), Vec::<String>::new());
+        for r in &rows {
+            let secret = SealedSecret::MicrosoftClientSecret {
+                account_id: account(r.get(0)),
+            };
+            match reseal(r.get(1)) {
+                Reseal::Rewrite(new) => {
+                    accounts.push(r.get(0));
+                    sealed.push(new);
+                    report.rewritten.push(secret);
+                }
+                Reseal::Keep => report.kept.push(secret),
+                Reseal::Unreadable => report.unreadable.push(secret),
+            }
+        }
+        tx.execute(
+            "UPDATE microsoft_connections c SET client_secret_sealed = n.sealed
+               FROM unnest($1::uuid[], $2::text[]) AS n(account_id, sealed)
+              WHERE c.account_id = n.account_id",
+            &[&accounts, &sealed],
+        )
+        .await?;
+
+        let rows = tx
+            .query(
+                "SELECT account_id, provider, api_key_sealed FROM integrations
+                  ORDER BY account_id, provider FOR UPDATE",
+                &[],
+            )
+            .await?;
+        let (mut accounts, mut providers, mut sealed) = (
+            Vec::<Uuid>::new(),
+            Vec::<String>::new(),
+            Vec::<String>::new(),
+        );
+        for r in &rows {
+            let provider: String = r.get(1);
+            let secret = SealedSecret::IntegrationApiKey {
+                account_id: account(r.get(0)),
+                provider: parse(&provider)?,
+            };
+            match reseal(r.get(2)) {
+                Reseal::Rewrite(new) => {
+                    accounts.push(r.get(0));
+                    providers.push(provider);
+                    sealed.push(new);
+                    report.rewritten.push(secret);
+                }
+                Reseal::Keep => report.kept.push(secret),
+                Reseal::Unreadable => report.unreadable.push(secret),
+            }
+        }
+        tx.execute(
+            "UPDATE integrations i SET api_key_sealed = n.sealed
+               FROM unnest($1::uuid[], $2::text[], $3::text[]) AS n(account_id, provider, sealed)
+              WHERE i.account_id = n.account_id AND i.provider = n.provider",
+            &[&accounts, &providers, &sealed],
+        )
+        .await?;
+
+        if report.unreadable.is_empty() {
+            tx.commit().await?;
+            report.committed = true;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,442 @@
+//! IT Glue: one flexible asset per tenant, PATCHed in place with every trait, and every call
+//! paced under the key's budget against a sandbox that refuses the 11th request in any second.
+
+use docsync::fleet::Roles;
+use docsync_e2e::{itglue_au_key, itglue_us_key, spawn_with, TestApp, TestTenant};
+use docsync_sandbox::{Faults, ItGlueStats, SandboxConfig};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+
+fn strict_sandbox(tenants: usize) -> SandboxConfig {
+    SandboxConfig {
+        tenants,
+        itglue_organizations: tenants.max(120),
+        ..SandboxConfig::default()
+    }
+}
+
+fn us_stats(app: &TestApp) -> ItGlueStats {
+    app.sandbox
+        .itglue_key_stats(&itglue_us_key())
+        .unwrap_or_default()
+}
+
+/// Every tenant has exactly one asset of the `M365 Posture` type in its organization, with
+/// the full trait set and its own figures.
+fn assert_one_asset_each(app: &TestApp, key: &str, tenants: &[TestTenant]) {
+    let types = app.sandbox.itglue_asset_types(key);
+    let posture: Vec<_> = types.iter().filter(|t| t.name == "M365 Posture").collect();
+    assert_eq!(posture.len(), 1, "one flexible asset type: {types:?}");
+    let type_id = posture[0].id;
+    let assets = app.sandbox.itglue_assets(key);
+    let mut by_org: HashMap<u64, Vec<_>> = HashMap::new();
+    for a in &assets {
+        assert_eq!(a.flexible_asset_type_id, type_id);
+        by_org.entry(a.organization_id).or_default().push(a);
+    }
+    assert_eq!(assets.len(), tenants.len(), "one asset per tenant, no more");
+    for t in tenants {
+        let found = by_org
+            .get(&TestApp::company_of(t))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(found.len(), 1, "tenant {} has {} assets", t.id, found.len());
+        let asset = found[0];
+        assert_eq!(asset.name, t.fixture.display_name);
+        assert_eq!(asset.traits["tenant"], json!(t.fixture.display_name));
+        assert_eq!(
+            asset.traits["primary-domain"],
+            json!(t.fixture.default_domain())
+        );
+        assert_eq!(
+            asset.traits["microsoft-tenant-id"],
+            json!(t.fixture.microsoft_tenant_id)
+        );
+        let metadata = asset.traits["tenant-metadata"].as_str().unwrap_or_default();
+        assert!(
+            metadata.contains(&format!("<td>{}</td>", t.fixture.user_count())),
+            "user count of {} in {metadata}",
+            t.fixture.display_name
+        );
+        for key in [
+            "last-sync-and-push",
+            "mfa-adoption",
+            "conditional-access",
+            "standards-status",
+            "compliance-scores",
+            "defender",
+            "exchange-online",
+            "copilot",
+        ] {
+            assert!(
+                asset
+                    .traits
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| !v.is_empty()),
+                "trait {key} of {}",
+                t.fixture.display_name
+            );
+        }
+    }
+}
+
+fn assert_within_budget(stats: ItGlueStats) {
+    assert!(
+        stats.max_requests_in_any_second <= 10,
+        "a one-second window held {} requests: {stats:?}",
+        stats.max_requests_in_any_second
+    );
+    assert_eq!(stats.rejected_429, 0, "{stats:?}");
+}
+
+async fn all_succeeded(app: &TestApp, runs: &[String], limit: Duration) {
+    let finished = app.wait_for_runs(runs, limit).await;
+    let failed: Vec<&Value> = finished
+        .iter()
+        .filter(|r| r["state"] != "succeeded")
+        .collect();
+    assert!(failed.is_empty(), "runs failed: {failed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_all_of_300_tenants_on_one_key_stays_under_10_per_second_with_no_429() {
+    let app = spawn_with(strict_sandbox(300)).await;
+    let indices: Vec<usize> = (0..300).collect();
+    let tenants = app.setup_itglue(&indices).await;
+    let runs = app.push_all("it-glue").await;
+    assert_eq!(runs.len(), 300);
+    all_succeeded(&app, &runs, Duration::from_secs(600)).await;
+    assert_one_asset_each(&app, &itglue_us_key(), &tenants);
+    assert_within_budget(us_stats(&app));
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_publisher_processes_share_one_keys_budget() {
+    let app = spawn_with(strict_sandbox(300)).await;
+    let publisher = Roles {
+        publisher: true,
+        ..Roles::default()
+    };
+    let second = app.start_member(publisher).await;
+    let third = app.start_member(publisher).await;
+    let indices: Vec<usize> = (0..300).collect();
+    let tenants = app.setup_itglue(&indices).await;
+    let runs = app.push_all("it-glue").await;
+    all_succeeded(&app, &runs, Duration::from_secs(600)).await;
+    assert_one_asset_each(&app, &itglue_us_key(), &tenants);
+    assert_within_budget(us_stats(&app));
+    second.stop().await;
+    third.stop().await;
+    app.cleanup().await;
+}
+
+async fn pushes_survive_injected_429s(retry_after: Option<u64>) {
+    let app = spawn_with(strict_sandbox(60)).await;
+    let indices: Vec<usize> = (0..15).collect();
+    let tenants = app.setup_itglue(&indices).await;
+    app.sandbox.set_faults(Faults {
+        itglue_429_every_nth: Some(3),
+        itglue_429_retry_after: retry_after,
+        ..Faults::default()
+    });
+    let runs = app.push_all("it-glue").await;
+    all_succeeded(&app, &runs, Duration::from_secs(300)).await;
+    // A second round updates in place, still through the injected 429s.
+    let again = app.push_all("it-glue").await;
+    all_succeeded(&app, &again, Duration::from_secs(300)).await;
+    assert_one_asset_each(&app, &itglue_us_key(), &tenants);
+    let stats = us_stats(&app);
+    assert!(stats.rejected_429 >= 5, "429s were injected: {stats:?}");
+    assert_eq!(
+        stats.requests_during_retry_after, 0,
+        "a request went out during a Retry-After pause: {stats:?}"
+    );
+    assert!(stats.max_requests_in_any_second <= 10, "{stats:?}");
+    for asset in app.sandbox.itglue_assets(&itglue_us_key()) {
+        assert_eq!(asset.versions, 2, "created once, updated once: {asset:?}");
+    }
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_of_calls_answering_429_with_retry_after_still_completes_every_push() {
+    pushes_survive_injected_429s(Some(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_of_calls_answering_429_without_retry_after_still_completes_every_push() {
+    pushes_survive_injected_429s(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_push_now_calls_at_once_all_succeed_without_a_429() {
+    let app = spawn_with(strict_sandbox(60)).await;
+    let indices: Vec<usize> = (0..60).collect();
+    let tenants = app.setup_itglue(&indices).await;
+    let pushes = tenants.iter().map(|t| app.push_to("it-glue", t));
+    let runs: Vec<String> = futures::future::join_all(pushes).await;
+    all_succeeded(&app, &runs, Duration::from_secs(300)).await;
+    assert_one_asset_each(&app, &itglue_us_key(), &tenants);
+    assert_within_budget(us_stats(&app));
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_keys_backlog_does_not_hold_up_another_keys_pushes() {
+    let app = spawn_with(strict_sandbox(60)).await;
+    // Account A: 40 tenants on a key limited to 1 request a second (80 s of work).
+    let slow = app.setup_itglue(&(0..40).collect::<Vec<_>>()).await;
+    app.configure_itglue(
+        &slow,
+        "us",
+        &itglue_us_key(),
+        Some(json!({"requests": 1, "perSeconds": 1})),
+    )
+    .await;
+    // Account B: 5 tenants on its own key (au region) at the default budget.
+    let b = app.other_account_token().await;
+    let call_b = |method: Method, path: String, body: Option<Value>| {
+        let b = b.clone();
+        let app = &app;
+        async move { app.call_as(Some(&b), method, &path, body).await }
+    };
+    let d = SandboxConfig::default();
+    let (status, body) = call_b(
+        Method::PUT,
+        "/connections/microsoft".into(),
+        Some(json!({"clientId": d.graph_client_id, "clientSecret": d.graph_client_secret})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut mapping = serde_json::Map::new();
+    for i in 40..45 {
+        let f = docsync_sandbox::fixtures::tenant(i);
+        let (status, body) = call_b(
+            Method::POST,
+            "/tenants".into(),
+            Some(json!({"name": f.display_name, "primaryDomain": f.default_domain(), "microsoftTenantId": f.microsoft_tenant_id})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        mapping.insert(body["id"].as_str().unwrap_or_default().into(), json!(i + 1));
+    }
+    let (status, body) = call_b(
+        Method::PUT,
+        "/integrations/it-glue".into(),
+        Some(
+            json!({"apiKey": itglue_au_key(), "region": "au", "organizationIdByTenantId": mapping}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let slow_runs = app.push_all("it-glue").await;
+    // Let A's backlog reach the publishers first.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (status, body) = call_b(Method::POST, "/integrations/it-glue/push-all".into(), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let fast_runs: Vec<String> = body["runIds"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(fast_runs.len(), 5);
+    for id in &fast_runs {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, run) = call_b(Method::GET, format!("/runs/{id}"), None).await;
+            if run["state"] == "succeeded" {
+                break;
+            }
+            assert_ne!(run["state"], "failed", "{run}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "B's push waited: {run}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    // B finished while A's paced backlog is still being worked through.
+    let mut unfinished = 0;
+    for id in &slow_runs {
+        let (_, run) = app.call(Method::GET, &format!("/runs/{id}"), None).await;
+        if run["state"] != "succeeded" && run["state"] != "failed" {
+            unfinished += 1;
+        }
+    }
+    assert!(
+        unfinished > 0,
+        "A's 80 s backlog was already done, so this proved nothing"
+    );
+    let a_stats = us_stats(&app);
+    assert!(a_stats.max_requests_in_any_second <= 1, "{a_stats:?}");
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_asset_is_updated_with_one_request_and_the_full_trait_set() {
+    let app = spawn_with(strict_sandbox(60)).await;
+    let tenants = app.setup_itglue(&[3]).await;
+    let first = app
+        .wait_for_run(&app.push_to("it-glue", &tenants[0]).await)
+        .await;
+    assert_eq!(first["state"], "succeeded", "{first}");
+    let before = us_stats(&app).requests;
+    let second = app
+        .wait_for_run(&app.push_to("it-glue", &tenants[0]).await)
+        .await;
+    assert_eq!(second["state"], "succeeded", "{second}");
+    assert_eq!(second["remoteId"], first["remoteId"]);
+    assert_eq!(
+        us_stats(&app).requests - before,
+        1,
+        "an update by stored id is one PATCH, no search first"
+    );
+    let assets = app.sandbox.itglue_assets(&itglue_us_key());
+    assert_eq!(assets.len(), 1);
+    assert_eq!(assets[0].versions, 2);
+    assert_eq!(
+        assets[0].id.to_string(),
+        first["remoteId"].as_str().unwrap_or_default()
+    );
+    assert_one_asset_each(&app, &itglue_us_key(), &tenants);
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_asset_made_before_is_adopted_by_name_not_duplicated() {
+    let app = spawn_with(strict_sandbox(60)).await;
+    let tenants = app.setup_itglue(&[4]).await;
+    // The first push creates the type and the asset; forget the asset id as a crash between
+    // the write and its record would.
+    let run = app
+        .wait_for_run(&app.push_to("it-glue", &tenants[0]).await)
+        .await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    app.store()
+        .forget_remote_document(
+            docsync_domain::Provider::ItGlue,
+            tenants[0].id.parse().expect("tenant id"),
+        )
+        .await
+        .expect("forget");
+    let again = app
+        .wait_for_run(&app.push_to("it-glue", &tenants[0]).await)
+        .await;
+    assert_eq!(again["state"], "succeeded", "{again}");
+    assert_eq!(again["remoteId"], run["remoteId"]);
+    assert_one_asset_each(&app, &itglue_us_key(), &tenants);
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hudu_and_it_glue_side_by_side_share_one_fresh_snapshot() {
+    let app = spawn_with(strict_sandbox(60)).await;
+    let tenants = app.setup_itglue(&[5, 6]).await;
+    app.configure_hudu(&tenants).await;
+    let mut runs = Vec::new();
+    for t in &tenants {
+        runs.push(app.push_to("it-glue", t).await);
+        runs.push(app.push_to("hudu", t).await);
+    }
+    all_succeeded(&app, &runs, Duration::from_secs(120)).await;
+    assert_one_asset_each(&app, &itglue_us_key(), &tenants);
+    for t in &tenants {
+        assert_eq!(app.articles_in(TestApp::company_of(t)).len(), 1);
+        let snapshots = app
+            .store()
+            .snapshot_count(t.id.parse().expect("tenant id"))
+            .await
+            .expect("count");
+        assert_eq!(snapshots, 1, "one snapshot served both providers");
+    }
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn it_glue_configuration_is_validated_and_tested_against_the_right_region() {
+    let app = spawn_with(strict_sandbox(60)).await;
+    app.connect_microsoft().await;
+    let tenants = app.create_tenants(&[1]).await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/integrations/it-glue",
+            Some(
+                json!({"apiKey": "two words", "region": "uk", "baseUrl": "https://x.example",
+                        "organizationIdByTenantId": {tenants[0].id.clone(): 0}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let fields: Vec<&str> = body["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    for field in ["region", "apiKey", "baseUrl"] {
+        assert!(fields.contains(&field), "{field} reported in {body}");
+    }
+    assert!(
+        fields
+            .iter()
+            .any(|f| f.starts_with("organizationIdByTenantId.")),
+        "{body}"
+    );
+    assert!(body.to_string().contains("\\\"au\\\""), "{body}");
+
+    // An AU key configured as us: the test says which way to look.
+    let view = app
+        .configure_itglue(&tenants, "us", &itglue_au_key(), None)
+        .await;
+    assert_eq!(view["region"], "us");
+    assert!(!view["apiKey"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("0123456789"));
+    let (status, report) = app
+        .call(Method::POST, "/integrations/it-glue/test", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["keyValid"], false, "{report}");
+    assert!(
+        report["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("another region"),
+        "{report}"
+    );
+    let run = app
+        .wait_for_run(&app.push_to("it-glue", &tenants[0]).await)
+        .await;
+    assert_eq!(run["state"], "failed");
+    assert!(
+        run["error"].as_str().unwrap_or_default().contains("region"),
+        "{run}"
+    );
+
+    app.configure_itglue(&tenants, "au", &itglue_au_key(), None)
+        .await;
+    let (status, report) = app
+        .call(Method::POST, "/integrations/it-glue/test", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["keyValid"], true, "{report}");
+    assert_eq!(report["firstCompanies"].as_array().map(Vec::len), Some(10));
+    assert!(
+        report["rateLimitHeaders"]
+            .as_array()
+            .is_some_and(|h| !h.is_empty()),
+        "{report}"
+    );
+    assert!(!report.to_string().contains(&itglue_au_key()));
+    app.cleanup().await;
+}

@@ -1,0 +1,626 @@
+//! The secret-leak search: pushes run with distinctive secrets (a Hudu API key, an IT Glue API
+//! key and a Graph client secret registered in the sandbox, and wrong ones of each so the error
+//! paths run too: failed sign-in, rejected keys, failed test connections, transient faults and
+//! retries, a poison message), then everything the fleet wrote is searched for them: every
+//! column of every table of the test's database except the sealed ciphertext (`*_sealed`),
+//! every API answer, the messages of every queue of the test's prefix (the dead-letter queue
+//! included), the logs and span fields at debug level, and the documents written to Hudu and
+//! IT Glue. None may hold a secret; the masked form (`••••` and the last 4) must be found, to
+//! show the search looked at real data.
+//!
+//! This file holds one test: it installs the process's tracing subscriber.
+
+use base64::Engine;
+use docsync::fleet::{Fleet, Roles};
+use docsync_e2e::{spawn_roles, TestApp, TestTenant};
+use docsync_sandbox::{fixtures, Faults, ItGlueKey, ItGlueRegion, KeyScope, SandboxConfig};
+use futures::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const HUDU_KEY: &str = "hudu-LEAKCANARY-7Qx2mZ9pR4vT8wK1";
+const HUDU_WRONG: &str = "hudu-LEAKCANARY-wrong-N5bJ3cH6yF0d";
+const ITGLUE_KEY: &str = "ITG.LEAKCANARY.us.4Hq8Lm2Vx7Rc9Tz5";
+const ITGLUE_WRONG: &str = "ITG.LEAKCANARY.us.wrong.P3kW6nB1sD8g";
+const GRAPH_SECRET: &str = "graph~LEAKCANARY~Zr5Yu1Ia9Ob3Pc7Qd";
+const GRAPH_WRONG: &str = "graph~LEAKCANARY~wrong~Ee2Ff4Gg6Hh8";
+const SECRETS: [&str; 6] = [
+    HUDU_KEY,
+    HUDU_WRONG,
+    ITGLUE_KEY,
+    ITGLUE_WRONG,
+    GRAPH_SECRET,
+    GRAPH_WRONG,
+];
+
+/// Log output of the whole test process.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+/// Logs every event at debug level and above from every crate, with span fields, and every
+/// span's creation and close with its fields (what an OTLP exporter would send).
+fn capture_logs() -> Captured {
+    use tracing_subscriber::fmt::format::FmtSpan;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+        .with_span_events(FmtSpan::NEW | FmtSpan::CLOSE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .try_init()
+        .expect("the only subscriber of this test binary");
+    captured
+}
+
+/// Everything read, by where it came from.
+#[derive(Default)]
+struct Corpus {
+    api: Vec<String>,
+    queues: Vec<String>,
+}
+
+/// Calls the API with the app's token and keeps the answer for the search.
+async fn call(
+    app: &TestApp,
+    corpus: &mut Corpus,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let (status, answer) = app.call(method.clone(), path, body).await;
+    corpus
+        .api
+        .push(format!("{method} {path} → {status} {answer}"));
+    (status, answer)
+}
+
+/// Reads every message of every queue of the test's prefix without taking it: the channel
+/// closes unacknowledged, so each goes back. Publish partitions are single-active-consumer
+/// queues, which refuse `basic.get`: they are read by a consumer of their own (the fleet's
+/// publishers must be stopped, or that consumer would only stand by). Returns how many were
+/// read.
+async fn read_queues(app: &TestApp, corpus: &mut Corpus) -> usize {
+    let broker = app.broker();
+    let mut queues = vec![broker.collect_queue(), broker.dead_letter_queue()];
+    queues.extend(
+        app.settings
+            .retry_delays
+            .iter()
+            .map(|d| format!("{}.delay.{}ms", app.settings.queue_prefix, d.as_millis())),
+    );
+    let connection = lapin::Connection::connect(
+        &app.settings.amqp_url,
+        lapin::ConnectionProperties::default(),
+    )
+    .await
+    .expect("broker");
+    let mut read = 0;
+    for n in 0..app.settings.publish_partitions {
+        let queue = broker.publish_queue(n);
+        let channel = connection.create_channel().await.expect("channel");
+        channel
+            .basic_qos(1000, lapin::options::BasicQosOptions::default())
+            .await
+            .expect("qos");
+        let mut consumer = channel
+            .basic_consume(
+                queue.as_str().into(),
+                "leak-search".into(),
+                lapin::options::BasicConsumeOptions::default(),
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("consume {queue}: {e}"));
+        while let Ok(Some(delivery)) =
+            tokio::time::timeout(Duration::from_millis(500), consumer.next()).await
+        {
+            let delivery = delivery.expect("delivery");
+            read += 1;
+            corpus.queues.push(format!(
+                "{queue}: {} {:?}",
+                String::from_utf8_lossy(&delivery.data),
+                delivery.properties
+            ));
+        }
+        let _ = channel.close(200, "read".into()).await;
+    }
+    for queue in queues {
+        let channel = connection.create_channel().await.expect("channel");
+        while let Some(message) = channel
+            .basic_get(
+                queue.as_str().into(),
+                lapin::options::BasicGetOptions { no_ack: false },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("basic_get {queue}: {e}"))
+        {
+            read += 1;
+            corpus.queues.push(format!(
+                "{queue}: {} {:?}",
+                String::from_utf8_lossy(&message.delivery.data),
+                message.delivery.properties
+            ));
+        }
+        let _ = channel.close(200, "read".into()).await;
+    }
+    let _ = connection.close(200, "read".into()).await;
+    for letter in broker.dead_letters(1000).await.expect("dead letters") {
+        corpus.queues.push(format!("{letter:?}"));
+    }
+    read
+}
+
+/// Every column of every table, as text, except the sealed ciphertext.
+async fn database_text(app: &TestApp) -> (String, usize) {
+    let (client, connection) =
+        tokio_postgres::connect(&app.settings.database_url, tokio_postgres::NoTls)
+            .await
+            .expect("database");
+    tokio::spawn(connection);
+    let columns = client
+        .query(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns
+             WHERE table_schema NOT IN ('pg_catalog', 'information_schema')
+             ORDER BY table_schema, table_name, ordinal_position",
+            &[],
+        )
+        .await
+        .expect("columns");
+    let mut tables: Vec<(String, String, Vec<String>)> = Vec::new();
+    for row in &columns {
+        let (schema, table, column): (String, String, String) =
+            (row.get(0), row.get(1), row.get(2));
+        if column.ends_with("_sealed") {
+            continue;
+        }
+        match tables.last_mut() {
+            Some((s, t, cols)) if *s == schema && *t == table => cols.push(column),
+            _ => tables.push((schema, table, vec![column])),
+        }
+    }
+    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let mut text = String::new();
+    let mut rows = 0;
+    for (schema, table, cols) in &tables {
+        let cells: Vec<String> = cols
+            .iter()
+            .map(|c| format!("coalesce({}::text, '')", quote(c)))
+            .collect();
+        let sql = format!(
+            "SELECT concat_ws(' | ', {}) FROM {}.{}",
+            cells.join(", "),
+            quote(schema),
+            quote(table)
+        );
+        for row in client.query(&sql, &[]).await.expect(&sql) {
+            let line: String = row.get(0);
+            text.push_str(&format!("{table}: {line}\n"));
+            rows += 1;
+        }
+    }
+    (text, rows)
+}
+
+/// The forms a secret could leak in: whole, whole but for the 4 characters a mask shows,
+/// form- or URL-encoded, and base64.
+fn leaked_forms(secret: &str) -> Vec<String> {
+    let visible_tail = secret.chars().count() - 4;
+    let hidden: String = secret.chars().take(visible_tail).collect();
+    let mut forms = vec![secret.to_owned(), hidden];
+    let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    forms.push(encoded);
+    forms.push(base64::engine::general_purpose::STANDARD.encode(secret));
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+async fn wait_for_state(app: &TestApp, run: &str, states: &[&str]) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (status, body) = app.call(Method::GET, &format!("/runs/{run}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if states.iter().any(|s| body["state"] == *s) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {run} did not reach {states:?}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn push(app: &TestApp, corpus: &mut Corpus, provider: &str, tenant: &TestTenant) -> String {
+    let (status, body) = call(
+        app,
+        corpus,
+        Method::POST,
+        &format!("/integrations/{provider}/push/{}", tenant.id),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    body["runId"].as_str().expect("runId").to_owned()
+}
+
+async fn member(app: &TestApp, roles: Roles) -> Fleet {
+    app.start_member(roles).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_secret_reaches_the_database_the_api_the_queues_the_logs_or_the_documents() {
+    let logs = capture_logs();
+    let sandbox = SandboxConfig {
+        graph_client_secret: GRAPH_SECRET.into(),
+        hudu_keys: vec![(HUDU_KEY.into(), KeyScope::ReadWrite)],
+        itglue_keys: vec![ItGlueKey {
+            key: ITGLUE_KEY.into(),
+            region: ItGlueRegion::Us,
+        }],
+        ..SandboxConfig::default()
+    };
+    let client_id = sandbox.graph_client_id.clone();
+    // The API alone first: jobs wait in their queues until the collector and the publisher
+    // are started, so the search sees them there.
+    let app = spawn_roles(sandbox, Roles::default()).await;
+    let mut corpus = Corpus::default();
+    let c = &mut corpus;
+
+    // Wrong secrets everywhere.
+    let (status, body) = call(
+        &app,
+        c,
+        Method::PUT,
+        "/connections/microsoft",
+        Some(json!({"clientId": client_id, "clientSecret": GRAPH_WRONG})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut tenants = Vec::new();
+    for i in [0, 1] {
+        let f = fixtures::tenant(i);
+        let (status, body) = call(&app, c, Method::POST, "/tenants",
+            Some(json!({"name": f.display_name, "primaryDomain": f.default_domain(), "microsoftTenantId": f.microsoft_tenant_id}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        tenants.push(TestTenant {
+            id: body["id"].as_str().expect("id").to_owned(),
+            fixture: f,
+        });
+    }
+    let mapping: serde_json::Map<String, Value> = tenants
+        .iter()
+        .map(|t| (t.id.clone(), json!(TestApp::company_of(t))))
+        .collect();
+    let hudu = |key: &str| json!({"baseUrl": app.sandbox.hudu_url, "apiKey": key, "companyIdByTenantId": mapping});
+    let itglue =
+        |key: &str| json!({"region": "us", "apiKey": key, "organizationIdByTenantId": mapping});
+    let (status, body) = call(
+        &app,
+        c,
+        Method::PUT,
+        "/integrations/hudu",
+        Some(hudu(HUDU_WRONG)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(
+        &app,
+        c,
+        Method::PUT,
+        "/integrations/it-glue",
+        Some(itglue(ITGLUE_WRONG)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for provider in ["hudu", "it-glue"] {
+        let (status, body) = call(
+            &app,
+            c,
+            Method::POST,
+            &format!("/integrations/{provider}/test"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["keyValid"], false, "{provider}: {body}");
+    }
+    // A bad key sent once more is refused with its field named, and not echoed.
+    let (status, body) = call(&app, c, Method::PUT, "/integrations/hudu",
+        Some(json!({"baseUrl": app.sandbox.hudu_url, "apiKey": format!("{HUDU_KEY} x"), "companyIdByTenantId": {}}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // 1. Collection with the wrong Graph secret fails.
+    let failed_signin = [
+        push(&app, c, "hudu", &tenants[0]).await,
+        push(&app, c, "it-glue", &tenants[0]).await,
+    ];
+    let read = read_queues(&app, c).await;
+    assert!(
+        read >= 2,
+        "the collect jobs wait in their queue ({read} read)"
+    );
+    let collector = member(
+        &app,
+        Roles {
+            collector: true,
+            ..Roles::default()
+        },
+    )
+    .await;
+    for run in &failed_signin {
+        let run = wait_for_state(&app, run, &["failed"]).await;
+        c.api.push(run.to_string());
+    }
+
+    // 2. Publishing with the wrong provider keys fails.
+    let (status, body) = call(
+        &app,
+        c,
+        Method::PUT,
+        "/connections/microsoft",
+        Some(json!({"clientId": client_id, "clientSecret": GRAPH_SECRET})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rejected = [
+        push(&app, c, "hudu", &tenants[0]).await,
+        push(&app, c, "it-glue", &tenants[0]).await,
+    ];
+    for run in &rejected {
+        wait_for_state(&app, run, &["publishing"]).await;
+    }
+    let read = read_queues(&app, c).await;
+    assert!(
+        read >= 2,
+        "the publish jobs wait in their queues ({read} read)"
+    );
+    let publisher = member(
+        &app,
+        Roles {
+            publisher: true,
+            ..Roles::default()
+        },
+    )
+    .await;
+    for run in &rejected {
+        let run = wait_for_state(&app, run, &["failed"]).await;
+        c.api.push(run.to_string());
+    }
+
+    // 3. The right keys; a transient fault retried through the delay queues, then success.
+    let (status, body) = call(
+        &app,
+        c,
+        Method::PUT,
+        "/integrations/hudu",
+        Some(hudu(HUDU_KEY)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(
+        &app,
+        c,
+        Method::PUT,
+        "/integrations/it-glue",
+        Some(itglue(ITGLUE_KEY)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for provider in ["hudu", "it-glue"] {
+        let (status, body) = call(
+            &app,
+            c,
+            Method::POST,
+            &format!("/integrations/{provider}/test"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["keyValid"], true, "{provider}: {body}");
+    }
+    // Every other Hudu call answers 502: the publisher retries (its error paths run).
+    app.sandbox.set_faults(Faults {
+        hudu_5xx_every_nth: Some(2),
+        ..Faults::default()
+    });
+    let retried = push(&app, c, "hudu", &tenants[1]).await;
+    let run = wait_for_state(&app, &retried, &["failed", "succeeded"]).await;
+    c.api.push(run.to_string());
+    app.sandbox.set_faults(Faults::default());
+    let mut good = Vec::new();
+    for provider in ["hudu", "it-glue"] {
+        let (status, body) = call(
+            &app,
+            c,
+            Method::POST,
+            &format!("/integrations/{provider}/push-all"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        good.extend(
+            body["runIds"]
+                .as_array()
+                .expect("runIds")
+                .iter()
+                .map(|v| v.as_str().expect("id").to_owned()),
+        );
+    }
+    for run in &good {
+        let run = wait_for_state(&app, run, &["failed", "succeeded"]).await;
+        assert_eq!(run["state"], "succeeded", "{run}");
+    }
+
+    // 4. A poison message is parked in the dead-letter queue with its reason.
+    app.broker()
+        .enqueue_raw(
+            &app.broker().collect_queue(),
+            b"{\"runId\": \"poison-LEAKSEARCH\"}".to_vec(),
+        )
+        .await
+        .expect("poison enqueued");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.broker().dead_letters(10).await.expect("dlq").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the poison message was not parked"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // 5. Read everything back through the API.
+    let all_runs: Vec<&String> = failed_signin
+        .iter()
+        .chain(&rejected)
+        .chain(&good)
+        .chain([&retried])
+        .collect();
+    for run in &all_runs {
+        call(&app, c, Method::GET, &format!("/runs/{run}"), None).await;
+    }
+    for path in [
+        "/tenants",
+        "/connections/microsoft",
+        "/integrations/hudu",
+        "/integrations/it-glue",
+        "/integrations/hudu/runs",
+        "/integrations/it-glue/runs",
+        "/audit",
+        "/dlq",
+    ] {
+        let (status, body) = call(&app, c, Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    call(
+        &app,
+        c,
+        Method::GET,
+        &format!("/tenants/{}", tenants[0].id),
+        None,
+    )
+    .await;
+    collector.stop().await;
+    publisher.stop().await;
+    let read = read_queues(&app, c).await;
+    assert!(read >= 1, "the dead-letter queue holds the poison message");
+
+    // The search.
+    let (database, rows) = database_text(&app).await;
+    let documents: Vec<String> = app
+        .sandbox
+        .hudu_articles()
+        .into_iter()
+        .map(|a| format!("{} {}", a.name, a.content))
+        .chain(
+            app.sandbox
+                .itglue_assets(ITGLUE_KEY)
+                .into_iter()
+                .map(|a| format!("{} {:?}", a.name, a.traits)),
+        )
+        .collect();
+    let logs = logs.text();
+    eprintln!(
+        "searched {rows} database rows ({} bytes), {} API answers, {} queue messages, {} log lines, {} documents",
+        database.len(),
+        corpus.api.len(),
+        corpus.queues.len(),
+        logs.lines().count(),
+        documents.len()
+    );
+    let api = corpus.api.join("\n");
+    let queues = corpus.queues.join("\n");
+    let documents = documents.join("\n");
+    let places = [
+        ("the database", &database),
+        ("API answers", &api),
+        ("queue messages", &queues),
+        ("logs and spans", &logs),
+        ("documents written to the providers", &documents),
+    ];
+    for secret in SECRETS {
+        for form in leaked_forms(secret) {
+            for (place, text) in places {
+                if let Some(at) = text.find(&form) {
+                    let from = text[..at]
+                        .char_indices()
+                        .rev()
+                        .nth(200)
+                        .map_or(0, |(i, _)| i);
+                    let context: String = text[from..].chars().take(400).collect();
+                    panic!("{place} holds the secret {secret:?} (as {form:?}): …{context}…");
+                }
+            }
+        }
+    }
+
+    // The search looked at real data: what it read holds the masked keys, the runs, the
+    // failures, the documents.
+    for secret in SECRETS {
+        let masked = docsync_domain::mask(secret);
+        assert_eq!(masked.chars().count(), 8, "{masked}");
+        assert!(api.contains(&masked), "the API answers show {masked}");
+    }
+    assert!(rows >= 20, "only {rows} rows read");
+    for run in &all_runs {
+        assert!(
+            database.contains(run.as_str()),
+            "the database holds run {run}"
+        );
+    }
+    assert!(database.contains(&tenants[0].fixture.display_name));
+    assert!(
+        database.contains("changed"),
+        "the audit trail's secret changes"
+    );
+    assert!(
+        queues.contains(&failed_signin[0]),
+        "a collect job was read: {queues}"
+    );
+    assert!(
+        queues.contains(&rejected[0]) || queues.contains(&rejected[1]),
+        "a publish job was read"
+    );
+    assert!(
+        queues.contains("poison-LEAKSEARCH"),
+        "the dead-letter queue was read"
+    );
+    assert!(
+        logs.lines().count() > 100,
+        "{} log lines",
+        logs.lines().count()
+    );
+    assert!(logs.contains("DEBUG"), "debug events were captured");
+    assert!(
+        documents.contains(&tenants[0].fixture.display_name),
+        "documents were written"
+    );
+    app.cleanup().await;
+}
