@@ -129,6 +129,7 @@ async fn try_spawn(sandbox_config: SandboxConfig, roles: Roles) -> anyhow::Resul
         snapshot_reuse: Duration::from_secs(120),
         retry_delays: vec![Duration::from_secs(1), Duration::from_secs(2)],
         stalled_after: Duration::from_secs(2400),
+        startup_wait: Duration::from_secs(30),
         // Tests poll runs every 100 ms; the limit's own tests start an API with a low one.
         api_rate_limit: 100_000,
     };

@@ -3,9 +3,9 @@
 //! dead-letter queue, from where it can be replayed once the cause is fixed.
 
 use docsync_domain::{Provider, Trigger};
-use docsync_e2e::{hudu_read_only_key, spawn_app, TestApp};
+use docsync_e2e::{hudu_read_only_key, itglue_us_key, spawn_app, TestApp};
 use docsync_queue::CollectJob;
-use docsync_sandbox::Faults;
+use docsync_sandbox::{FaultKind, FaultProvider, FaultRule, Faults};
 use docsync_store::NewRun;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -29,6 +29,24 @@ async fn run_json(app: &TestApp, id: &str) -> Value {
     run
 }
 
+/// Waits until the run has been put off for a later retry (it must not fail meanwhile);
+/// returns the retry's reason.
+async fn wait_for_retry(app: &TestApp, run_id: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let run = run_json(app, run_id).await;
+        assert_ne!(run["state"], "failed", "{run}");
+        if let Some(reason) = event_details(&run)
+            .into_iter()
+            .find(|d| d.starts_with("retrying"))
+        {
+            return reason;
+        }
+        assert!(Instant::now() < deadline, "no retry was scheduled: {run}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_provider_down_for_a_while_is_retried_later_and_the_push_succeeds() {
     let app = spawn_app().await;
@@ -39,19 +57,7 @@ async fn a_provider_down_for_a_while_is_retried_later_and_the_push_succeeds() {
         ..Faults::default()
     });
     let run_id = app.push(&tenants[0]).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let run = run_json(&app, &run_id).await;
-        assert_ne!(run["state"], "failed", "{run}");
-        if event_details(&run)
-            .iter()
-            .any(|d| d.starts_with("retrying"))
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no retry was scheduled: {run}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_retry(&app, &run_id).await;
     app.sandbox.set_faults(Faults::default());
     let run = app.wait_for_run(&run_id).await;
     assert_eq!(run["state"], "succeeded", "{run}");
@@ -66,6 +72,86 @@ async fn a_provider_down_for_a_while_is_retried_later_and_the_push_succeeds() {
     );
     assert!(run["attempts"].as_i64().unwrap_or_default() >= 2, "{run}");
     assert_eq!(app.articles_in(TestApp::company_of(&tenants[0])).len(), 1);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_create_the_provider_wrote_but_answered_5xx_is_found_and_not_made_twice() {
+    let app = spawn_app().await;
+    let tenants = app.setup_hudu(&[1]).await;
+    app.configure_itglue(&tenants, "us", &itglue_us_key(), None)
+        .await;
+    // Every create is written, then answered 502 or 504, as a gateway that gave up waiting.
+    let written_then_5xx =
+        |provider| FaultRule::new(provider, FaultKind::ErrorAfterWriteRate(1.0)).for_method("POST");
+    app.sandbox.set_faults(Faults {
+        rules: vec![
+            written_then_5xx(FaultProvider::Hudu),
+            written_then_5xx(FaultProvider::ItGlue),
+        ],
+        ..Faults::default()
+    });
+    let runs = [
+        app.push_to("hudu", &tenants[0]).await,
+        app.push_to("it-glue", &tenants[0]).await,
+    ];
+    for run in &runs {
+        let reason = wait_for_retry(&app, run).await;
+        assert!(
+            reason.contains("a create is not repeated blindly"),
+            "{reason}"
+        );
+    }
+    app.sandbox.set_faults(Faults::default());
+    for run in &runs {
+        let run = app.wait_for_run(run).await;
+        assert_eq!(run["state"], "succeeded", "{run}");
+    }
+    // The retries found what the first tries wrote: one article, one type, one asset.
+    let articles = app.articles_in(TestApp::company_of(&tenants[0]));
+    assert_eq!(articles.len(), 1, "{articles:?}");
+    let types = app.sandbox.itglue_asset_types(&itglue_us_key());
+    let posture = types.iter().filter(|t| t.name == "M365 Posture").count();
+    assert_eq!(posture, 1, "{types:?}");
+    let assets = app.sandbox.itglue_assets(&itglue_us_key());
+    assert_eq!(assets.len(), 1, "{assets:?}");
+    assert_eq!(assets[0].name, tenants[0].fixture.display_name);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_section_lost_to_a_passing_graph_fault_is_collected_again_before_publishing() {
+    let app = spawn_app().await;
+    let tenants = app.setup_hudu(&[3]).await;
+    // The MFA registration report answers 5xx to every try.
+    app.sandbox.set_faults(Faults {
+        rules: vec![
+            FaultRule::new(FaultProvider::Graph, FaultKind::ErrorRate(1.0)).on("/v1.0/reports"),
+        ],
+        ..Faults::default()
+    });
+    let run_id = app.push(&tenants[0]).await;
+    let reason = wait_for_retry(&app, &run_id).await;
+    assert!(reason.contains("not collected"), "{reason}");
+    assert!(
+        app.articles_in(TestApp::company_of(&tenants[0])).is_empty(),
+        "nothing is published while the snapshot is incomplete"
+    );
+    app.sandbox.set_faults(Faults::default());
+    let run = app.wait_for_run(&run_id).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let articles = app.articles_in(TestApp::company_of(&tenants[0]));
+    assert_eq!(articles.len(), 1);
+    let fixture = &tenants[0].fixture;
+    let mfa = format!(
+        "{} of {}",
+        fixture.users.iter().filter(|u| u.is_mfa_registered).count(),
+        fixture.user_count()
+    );
+    assert!(
+        articles[0].content.contains(&mfa),
+        "the article carries the MFA figures ({mfa})"
+    );
     app.cleanup().await;
 }
 

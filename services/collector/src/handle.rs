@@ -2,7 +2,8 @@
 //!
 //! Errors returned from here are infrastructure faults (database, broker): the message is
 //! requeued. Everything about the tenant itself ends in the run record; a transient fault of
-//! Microsoft's is retried later through the delay queues while retries are left.
+//! Microsoft's is retried later through the delay queues while retries are left, and so is a
+//! snapshot that such a fault left incomplete (the last retry publishes what it has).
 
 use crate::Context;
 use docsync_domain::{rate_limit_key, RunState};
@@ -75,7 +76,22 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Ve
                 microsoft_tenant_id: tenant.microsoft_tenant_id.clone(),
             };
             match ctx.source.collect(&creds, &tenant_ref).await {
-                Ok(snapshot) => store.insert_snapshot(run.account_id, &snapshot).await?,
+                Ok(snapshot) => {
+                    let retry = worker::next_retry(&ctx.broker, job.retry);
+                    if let (Some(gap), Some(next)) = (snapshot.transient_gaps.first(), retry) {
+                        // Better a later, whole snapshot than good documentation overwritten
+                        // with "not collected"; the last retry publishes what it has.
+                        let reason = format!(
+                            "{} section(s) not collected for a passing fault: {gap}",
+                            snapshot.transient_gaps.len()
+                        );
+                        tracing::warn!(%reason, retry = job.retry, "incomplete snapshot");
+                        return Ok(Verdict::retrying(
+                            store.retry_or_fail(run.id, &reason, Some(next)).await?,
+                        ));
+                    }
+                    store.insert_snapshot(run.account_id, &snapshot).await?
+                }
                 Err(e @ SourceError::Transient { .. }) => {
                     let reason = format!("collecting the snapshot failed: {e}");
                     tracing::warn!(%reason, retry = job.retry, "transient collection fault");

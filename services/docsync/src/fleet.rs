@@ -10,6 +10,7 @@ use docsync_sources::{GraphSource, GraphSourceConfig, SnapshotSource};
 use docsync_store::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 /// Which roles to run.
@@ -49,28 +50,66 @@ pub struct Fleet {
     pub broker: Arc<Broker>,
 }
 
-/// Connects to the database, creating and migrating it when needed.
+/// Connects to the database, creating and migrating it when needed; waits up to
+/// `DOCSYNC_STARTUP_WAIT_SECS` for PostgreSQL to answer.
 pub async fn connect_store(settings: &Settings) -> anyhow::Result<Store> {
-    docsync_store::ensure_database(&settings.database_url)
-        .await
-        .context("PostgreSQL is not reachable at DOCSYNC_DATABASE_URL")?;
-    let store = Store::connect(&settings.database_url, 16)?;
-    store.migrate().await?;
-    Ok(store)
+    patiently("PostgreSQL", settings.startup_wait, || async {
+        docsync_store::ensure_database(&settings.database_url)
+            .await
+            .context("PostgreSQL is not reachable at DOCSYNC_DATABASE_URL")?;
+        let store = Store::connect(&settings.database_url, 16)?;
+        store.migrate().await?;
+        Ok(store)
+    })
+    .await
 }
 
 /// Connects to the database (creating and migrating it) and the broker (declaring the
-/// topology).
+/// topology); waits up to `DOCSYNC_STARTUP_WAIT_SECS` for each to answer.
 pub async fn connect(settings: &Settings) -> anyhow::Result<(Store, Arc<Broker>)> {
     let store = connect_store(settings).await?;
     let mut queue = QueueConfig::new(settings.amqp_url.clone());
     queue.prefix = settings.queue_prefix.clone();
     queue.publish_partitions = settings.publish_partitions;
     queue.retry_delays = settings.retry_delays.clone();
-    let broker = Broker::connect(queue)
-        .await
-        .context("RabbitMQ is not reachable at DOCSYNC_AMQP_URL")?;
+    let broker = patiently("RabbitMQ", settings.startup_wait, || async {
+        Broker::connect(queue.clone())
+            .await
+            .context("RabbitMQ is not reachable at DOCSYNC_AMQP_URL")
+    })
+    .await?;
     Ok((store, Arc::new(broker)))
+}
+
+/// Tries `connect` until it succeeds or `patience` has run out, saying each time why it
+/// waits: a role started before PostgreSQL or RabbitMQ waits for them instead of exiting.
+async fn patiently<T, F, Fut>(what: &str, patience: Duration, mut connect: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let deadline = Instant::now() + patience;
+    let mut wait = Duration::from_millis(500);
+    loop {
+        match connect().await {
+            Ok(connected) => return Ok(connected),
+            Err(e) if Instant::now() + wait < deadline => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    retry_in_ms = wait.as_millis() as u64,
+                    "{what} does not answer yet; waiting for it"
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => {
+                return Err(e.context(format!(
+                    "gave up waiting for {what} after {} s (DOCSYNC_STARTUP_WAIT_SECS)",
+                    patience.as_secs()
+                )))
+            }
+        }
+    }
 }
 
 impl Fleet {

@@ -44,6 +44,9 @@ pub struct Settings {
     /// `DOCSYNC_STALLED_RUN_SECS` [2400]: a run in flight without progress this long is handed
     /// to the collectors again by the scheduler.
     pub stalled_after: Duration,
+    /// `DOCSYNC_STARTUP_WAIT_SECS` [300]: how long a starting role waits for PostgreSQL and
+    /// RabbitMQ to answer before it gives up (0: not at all).
+    pub startup_wait: Duration,
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -51,6 +54,19 @@ fn var(name: &str, default: &str) -> String {
         .ok()
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(|| default.to_owned())
+}
+
+/// A whole number of seconds, at least `min`, from `name`.
+fn seconds(name: &str, default: &str, min: u64) -> anyhow::Result<Duration> {
+    let value = var(name, default);
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|s| *s >= min)
+        .map(Duration::from_secs)
+        .with_context(|| {
+            format!("{name} must be a whole number of seconds ({min} or more), got {value:?}")
+        })
 }
 
 impl Settings {
@@ -74,15 +90,7 @@ impl Settings {
             .ok()
             .filter(|n| (1..=256).contains(n))
             .with_context(|| format!("DOCSYNC_PUBLISH_PARTITIONS must be a whole number from 1 to 256, got {partitions:?}"))?;
-        let reuse = var("DOCSYNC_SNAPSHOT_REUSE_SECS", "120");
-        let snapshot_reuse = reuse
-            .parse::<u64>()
-            .map(Duration::from_secs)
-            .with_context(|| {
-                format!(
-                    "DOCSYNC_SNAPSHOT_REUSE_SECS must be a whole number of seconds, got {reuse:?}"
-                )
-            })?;
+        let snapshot_reuse = seconds("DOCSYNC_SNAPSHOT_REUSE_SECS", "120", 0)?;
         let delays = var("DOCSYNC_RETRY_DELAYS", "10,60,300,900");
         let retry_delays = delays
             .split(',')
@@ -96,17 +104,13 @@ impl Settings {
             .ok()
             .filter(|n| *n >= 1)
             .with_context(|| format!("DOCSYNC_API_RATE_LIMIT must be a whole number of requests per minute per API token, 1 or more (such as 600), got {limit:?}"))?;
-        let stalled = var("DOCSYNC_STALLED_RUN_SECS", "2400");
-        let stalled_after = stalled
-            .parse::<u64>()
-            .ok()
-            .filter(|s| *s >= 1)
-            .map(Duration::from_secs)
-            .with_context(|| format!("DOCSYNC_STALLED_RUN_SECS must be a whole number of seconds (1 or more), got {stalled:?}"))?;
+        let stalled_after = seconds("DOCSYNC_STALLED_RUN_SECS", "2400", 1)?;
+        let startup_wait = seconds("DOCSYNC_STARTUP_WAIT_SECS", "300", 0)?;
         Ok(Self {
             snapshot_reuse,
             retry_delays,
             stalled_after,
+            startup_wait,
             api_rate_limit,
             database_url: var(
                 "DOCSYNC_DATABASE_URL",

@@ -1,7 +1,7 @@
 //! kill -9 at the worst moments, with the real `docsync` binary as a child process: the
 //! publisher after the provider wrote the document but before it was recorded and the message
 //! acknowledged, the collector in the middle of a run. After a restart: one document, the run
-//! succeeded.
+//! succeeded. And a role started before RabbitMQ answers waits for it instead of exiting.
 
 use docsync::fleet::Roles;
 use docsync_e2e::{spawn_roles, TestApp};
@@ -11,10 +11,14 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 fn docsync(app: &TestApp, role: &str, failpoint: Option<&str>) -> Child {
+    docsync_with(app.child_env(), role, failpoint)
+}
+
+fn docsync_with(env: Vec<(String, String)>, role: &str, failpoint: Option<&str>) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_docsync"));
     command
         .arg(role)
-        .envs(app.child_env())
+        .envs(env)
         .stdout(Stdio::null())
         .kill_on_drop(true);
     if let Some(point) = failpoint {
@@ -160,5 +164,72 @@ async fn sigterm_drains_in_flight_publishes_and_leaves_the_rest_for_the_next_pub
         assert_eq!(app.articles_in(TestApp::company_of(t)).len(), 1);
     }
     stop(second).await;
+    app.cleanup().await;
+}
+
+/// Forwards every connection to `listener` to `target`, until the test ends.
+fn forward(listener: tokio::net::TcpListener, target: String) {
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_started_before_rabbitmq_answers_waits_for_it_and_then_publishes() {
+    let app = spawn_roles(
+        SandboxConfig::default(),
+        Roles {
+            collector: true,
+            ..Roles::default()
+        },
+    )
+    .await;
+    let tenants = app.setup_hudu(&[9]).await;
+    // A port where nothing listens yet: the publisher's RabbitMQ.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut rabbitmq = String::new();
+    let env: Vec<(String, String)> = app
+        .child_env()
+        .into_iter()
+        .map(|(name, value)| {
+            if name != "DOCSYNC_AMQP_URL" {
+                return (name, value);
+            }
+            let mut url = reqwest::Url::parse(&value).expect("DOCSYNC_AMQP_URL");
+            rabbitmq = format!(
+                "{}:{}",
+                url.host_str().unwrap_or("127.0.0.1"),
+                url.port().unwrap_or(5672)
+            );
+            url.set_host(Some("127.0.0.1")).expect("host");
+            url.set_port(Some(port)).expect("port");
+            (name, url.to_string())
+        })
+        .collect();
+    let mut publisher = docsync_with(env, "publisher", None);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        publisher.try_wait().expect("child status").is_none(),
+        "the publisher must wait for RabbitMQ, not exit"
+    );
+    // RabbitMQ comes up (behind a forwarder on that port).
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind the port again");
+    forward(listener, rabbitmq);
+    let run = app.wait_for_run(&app.push(&tenants[0]).await).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(app.articles_in(TestApp::company_of(&tenants[0])).len(), 1);
+    stop(publisher).await;
     app.cleanup().await;
 }

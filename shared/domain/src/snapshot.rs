@@ -75,6 +75,11 @@ pub struct Snapshot {
     pub standards: StandardsStatus,
     /// Framework scores computed from the baseline checks.
     pub compliance: ComplianceScores,
+    /// Why sections were not collected when the cause was passing (timeouts, 5xx, resets
+    /// after the in-place retries), one reason each. While a run has retries left, a collector
+    /// tries again later rather than overwrite good documentation with "not collected".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transient_gaps: Vec<String>,
 }
 
 /// Organisation facts.

@@ -73,6 +73,9 @@ pub enum FaultKind {
     /// This fraction of requests is processed (writes take effect), then answered 200 with
     /// the first half of the emulator's body: truncated, unparseable JSON.
     MalformedRate(f64),
+    /// This fraction of requests is processed (writes take effect), then answered 502 or 504
+    /// (in turn), as a gateway does when the backend finished after it gave up waiting.
+    ErrorAfterWriteRate(f64),
 }
 
 impl FaultKind {
@@ -87,6 +90,7 @@ impl FaultKind {
             FaultKind::ErrorRate(r) => FaultKind::ErrorRate(clamp(r)),
             FaultKind::LostAnswerRate(r) => FaultKind::LostAnswerRate(clamp(r)),
             FaultKind::MalformedRate(r) => FaultKind::MalformedRate(clamp(r)),
+            FaultKind::ErrorAfterWriteRate(r) => FaultKind::ErrorAfterWriteRate(clamp(r)),
         }
     }
 
@@ -99,12 +103,14 @@ impl FaultKind {
             | FaultKind::ThrottleRate(r)
             | FaultKind::ErrorRate(r)
             | FaultKind::LostAnswerRate(r)
-            | FaultKind::MalformedRate(r) => Some(r),
+            | FaultKind::MalformedRate(r)
+            | FaultKind::ErrorAfterWriteRate(r) => Some(r),
         }
     }
 }
 
-/// One injected fault: what, on which provider, optionally only under one path prefix.
+/// One injected fault: what, on which provider, optionally only under one path prefix and
+/// for one HTTP method.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultRule {
@@ -115,9 +121,16 @@ pub struct FaultRule {
     /// provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_prefix: Option<String>,
+    /// Only requests with this method (`GET`, `POST`, `PUT`, `PATCH`, `DELETE`); `None`:
+    /// every method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     /// What happens to the requests it matches.
     pub kind: FaultKind,
 }
+
+/// The methods a rule can be limited to.
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 impl FaultRule {
     /// A rule for every API request of `provider`.
@@ -125,8 +138,15 @@ impl FaultRule {
         FaultRule {
             provider,
             path_prefix: None,
+            method: None,
             kind,
         }
+    }
+
+    /// The same rule, limited to requests with `method` (e.g. `"POST"`: creates only).
+    pub fn for_method(mut self, method: impl Into<String>) -> Self {
+        self.method = Some(method.into());
+        self
     }
 
     /// The same rule, limited to paths starting with `prefix`.
@@ -146,6 +166,14 @@ impl FaultRule {
                 ));
             }
         }
+        if let Some(m) = &self.method {
+            if !METHODS.contains(&m.as_str()) {
+                return Some(format!(
+                    "method must be one of {}, got {m:?}",
+                    METHODS.join(", ")
+                ));
+            }
+        }
         match &self.path_prefix {
             Some(p) if !p.starts_with('/') => Some(format!(
                 "path_prefix must start with '/' (e.g. \"/flexible_assets\"), got {p:?}"
@@ -154,9 +182,9 @@ impl FaultRule {
         }
     }
 
-    /// Whether the rule applies to a request of `provider` for `path`.
-    fn matches(&self, provider: FaultProvider, path: &str) -> bool {
-        if self.provider != provider {
+    /// Whether the rule applies to a `method` request of `provider` for `path`.
+    fn matches(&self, provider: FaultProvider, method: &str, path: &str) -> bool {
+        if self.provider != provider || self.method.as_deref().is_some_and(|m| m != method) {
             return false;
         }
         let Some(prefix) = self.path_prefix.as_deref() else {
@@ -196,6 +224,8 @@ pub(crate) enum RuleAction {
     LostAnswer,
     /// Process, then answer 200 with half the body.
     Malformed,
+    /// Process, then answer this 5xx status.
+    ErrorAfterWrite(StatusCode),
 }
 
 /// What the rules decided for one request.
@@ -291,21 +321,21 @@ impl FaultSwitch {
         self.lock().faults.clone()
     }
 
-    /// Decides what the rules do to one request of `provider` for `path`.
-    pub(crate) fn decide(&self, provider: FaultProvider, path: &str) -> RuleDecision {
+    /// Decides what the rules do to one `method` request of `provider` for `path`.
+    pub(crate) fn decide(&self, provider: FaultProvider, method: &str, path: &str) -> RuleDecision {
         let mut inner = self.lock();
         if inner.faults.rules.is_empty() {
             return RuleDecision::default();
         }
         let mut decision = RuleDecision::default();
         // Rates per action, in the order of `FaultKind`.
-        let mut rates = [0.0f64; 6];
+        let mut rates = [0.0f64; 7];
         let mut any_rate = false;
         for rule in inner
             .faults
             .rules
             .iter()
-            .filter(|r| r.matches(provider, path))
+            .filter(|r| r.matches(provider, method, path))
         {
             let slot = match rule.kind {
                 FaultKind::LatencyMs(ms) => {
@@ -318,6 +348,7 @@ impl FaultSwitch {
                 FaultKind::ErrorRate(r) => (3, r),
                 FaultKind::LostAnswerRate(r) => (4, r),
                 FaultKind::MalformedRate(r) => (5, r),
+                FaultKind::ErrorAfterWriteRate(r) => (6, r),
             };
             rates[slot.0] += slot.1;
             any_rate = true;
@@ -348,6 +379,15 @@ impl FaultSwitch {
             }
             Some(4) => Some(RuleAction::LostAnswer),
             Some(5) => Some(RuleAction::Malformed),
+            Some(6) => {
+                let turn = inner.errors_injected;
+                inner.errors_injected += 1;
+                Some(RuleAction::ErrorAfterWrite(if turn.is_multiple_of(2) {
+                    StatusCode::BAD_GATEWAY
+                } else {
+                    StatusCode::GATEWAY_TIMEOUT
+                }))
+            }
             _ => None,
         };
         decision
@@ -445,6 +485,20 @@ fn connection_reset() -> Response {
     Body::from_stream(failing).into_response()
 }
 
+/// The HTML page a gateway answers a 5xx with.
+fn gateway_error(status: StatusCode) -> Response {
+    let reason = status.canonical_reason().unwrap_or("Server Error");
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html")],
+        format!(
+            "<html><body><h1>{} {reason}</h1></body></html>",
+            status.as_u16()
+        ),
+    )
+        .into_response()
+}
+
 /// The first half of `bytes`, made sure not to parse as JSON.
 fn truncated(bytes: &[u8]) -> Vec<u8> {
     let mut cut = bytes.get(..bytes.len() / 2).unwrap_or_default().to_vec();
@@ -464,7 +518,7 @@ async fn rule_gate(
     if path.starts_with("/_sandbox/") {
         return next.run(req).await;
     }
-    let decision = state.faults.decide(provider, path);
+    let decision = state.faults.decide(provider, req.method().as_str(), path);
     if decision.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;
     }
@@ -486,17 +540,10 @@ async fn rule_gate(
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             r
         }
-        Some(RuleAction::Error(status)) => {
-            let reason = status.canonical_reason().unwrap_or("Server Error");
-            (
-                status,
-                [(header::CONTENT_TYPE, "text/html")],
-                format!(
-                    "<html><body><h1>{} {reason}</h1></body></html>",
-                    status.as_u16()
-                ),
-            )
-                .into_response()
+        Some(RuleAction::Error(status)) => gateway_error(status),
+        Some(RuleAction::ErrorAfterWrite(status)) => {
+            drop(next.run(req).await);
+            gateway_error(status)
         }
         Some(RuleAction::LostAnswer) => {
             drop(next.run(req).await);
@@ -539,25 +586,58 @@ mod tests {
             ],
             1,
         );
-        let it = s.decide(FaultProvider::ItGlue, "/flexible_assets/12");
+        let it = s.decide(FaultProvider::ItGlue, "GET", "/flexible_assets/12");
         assert!(matches!(it.action, Some(RuleAction::Error(_))));
         assert_eq!(
-            s.decide(FaultProvider::ItGlue, "/flexible_asset_types"),
+            s.decide(FaultProvider::ItGlue, "GET", "/flexible_asset_types"),
             RuleDecision::default()
         );
         assert_eq!(
-            s.decide(FaultProvider::Graph, "/flexible_assets"),
+            s.decide(FaultProvider::Graph, "GET", "/flexible_assets"),
             RuleDecision::default()
         );
         assert_eq!(
-            s.decide(FaultProvider::Hudu, "/api/v1/articles").latency_ms,
+            s.decide(FaultProvider::Hudu, "GET", "/api/v1/articles")
+                .latency_ms,
             12
         );
         assert_eq!(
-            s.decide(FaultProvider::Hudu, "/api/v1/companies")
+            s.decide(FaultProvider::Hudu, "GET", "/api/v1/companies")
                 .latency_ms,
             7
         );
+    }
+
+    #[test]
+    fn a_method_limits_a_rule_and_a_bad_one_is_named() {
+        let s = switch(
+            vec![
+                FaultRule::new(FaultProvider::Hudu, FaultKind::ErrorAfterWriteRate(1.0))
+                    .for_method("POST"),
+            ],
+            1,
+        );
+        assert_eq!(
+            s.decide(FaultProvider::Hudu, "GET", "/api/v1/articles"),
+            RuleDecision::default()
+        );
+        let turns: Vec<_> = (0..2)
+            .map(|_| {
+                s.decide(FaultProvider::Hudu, "POST", "/api/v1/articles")
+                    .action
+            })
+            .collect();
+        assert_eq!(
+            turns,
+            [
+                Some(RuleAction::ErrorAfterWrite(StatusCode::BAD_GATEWAY)),
+                Some(RuleAction::ErrorAfterWrite(StatusCode::GATEWAY_TIMEOUT))
+            ]
+        );
+        let bad = FaultRule::new(FaultProvider::Hudu, FaultKind::ErrorRate(0.1)).for_method("post");
+        assert!(bad
+            .problem()
+            .is_some_and(|p| p.contains("method must be one of GET, POST")));
     }
 
     #[test]
@@ -572,7 +652,7 @@ mod tests {
         let mut errors = Vec::new();
         let mut resets = 0;
         for _ in 0..1000 {
-            match s.decide(FaultProvider::Graph, "/v1.0/users").action {
+            match s.decide(FaultProvider::Graph, "GET", "/v1.0/users").action {
                 Some(RuleAction::Error(code)) => errors.push(code),
                 Some(RuleAction::Reset) => resets += 1,
                 other => panic!("rates adding up to 1 always fault, got {other:?}"),
@@ -593,7 +673,10 @@ mod tests {
                 seed,
             );
             (0..100)
-                .map(|_| s.decide(FaultProvider::Hudu, "/api/v1/articles").action)
+                .map(|_| {
+                    s.decide(FaultProvider::Hudu, "GET", "/api/v1/articles")
+                        .action
+                })
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(4), run(4));

@@ -564,6 +564,7 @@ mod tests {
                     percent: Some(75.0),
                 }],
             },
+            transient_gaps: Vec::new(),
         }
     }
 

@@ -23,8 +23,10 @@ pub(crate) struct Answer {
 pub(crate) type ThrottleWait = fn(u32) -> Duration;
 
 /// Calls one provider with one key: every attempt takes a paced slot; a 429 pauses the whole
-/// key (for Retry-After, else for `throttle_wait`) and tries again; 5xx answers and network
-/// failures back off with jitter and try again; after `attempts` it gives up as transient.
+/// key (for Retry-After, else for `throttle_wait`) and tries again, up to `attempts`; 5xx
+/// answers and network failures back off with jitter and try again up to 3 times, except a
+/// create (POST), which is never repeated blindly. Then it gives up as transient and the job is
+/// retried later through the delay queues.
 pub(crate) struct PacedClient {
     /// The HTTP client.
     pub http: reqwest::Client,
@@ -48,6 +50,16 @@ pub(crate) struct PacedClient {
 /// retried later through the delay queues rather than holding its place here.
 const FAULT_ATTEMPTS: u32 = 3;
 
+/// What one attempt of a call came to.
+enum Attempt {
+    /// The provider answered (not 429, not 5xx).
+    Answered(Answer),
+    /// 429: the key is paused; try again.
+    Throttled,
+    /// 5xx, a network error or an unreadable answer: the call may or may not have happened.
+    Fault(String),
+}
+
 impl PacedClient {
     /// Sends the request `build` makes (once per attempt) and reads the answer.
     pub(crate) async fn send(
@@ -68,72 +80,72 @@ impl PacedClient {
                 "{last} (a create is not repeated blindly: the retry looks the document up first)"
             ))
         };
-        for attempt in 0..self.attempts {
-            if faults >= FAULT_ATTEMPTS {
-                break;
-            }
-            let sent = self.pacer.until_ready(&self.key, self.limit).await;
-            *requests += 1;
-            let resp = build().send().await;
-            // The provider counted the call by now, whenever it reached it.
-            self.pacer.answered(&self.key, sent);
-            let resp = match resp {
-                Ok(r) => r,
-                Err(e) => {
-                    last = network(self.provider, &self.host, &e).to_string();
-                    if !repeatable {
-                        return Err(give_up(&last));
-                    }
-                    faults += 1;
-                    tokio::time::sleep(backoff(faults - 1)).await;
-                    continue;
+        for _ in 0..self.attempts {
+            match self.attempt(&build, requests).await {
+                Attempt::Answered(answer) => return Ok(answer),
+                Attempt::Throttled => {
+                    last = format!(
+                        "{} at {} kept answering 429 Too Many Requests after {} attempts; the key's budget may be shared with another tool: lower rateLimit in the integration",
+                        self.provider, self.host, self.attempts
+                    );
                 }
-            };
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                // Pause the key on the headers, before reading the body: calls about to go
-                // out must see the pause.
-                let streak = self.pacer.throttled(&self.key);
-                let wait = retry_after(&headers).unwrap_or_else(|| (self.throttle_wait)(streak));
-                tracing::warn!(key = %self.key, wait_ms = wait.as_millis() as u64, streak, "{} answered 429; pausing the key", self.provider);
-                self.pacer.pause(&self.key, wait).await;
-                last = format!(
-                    "{} at {} kept answering 429 Too Many Requests after {} attempts; the key's budget may be shared with another tool: lower rateLimit in the integration",
-                    self.provider, self.host, self.attempts
-                );
-                continue;
-            }
-            let body = match resp.text().await {
-                Ok(b) => b,
-                Err(e) => {
-                    last = network(self.provider, &self.host, &e).to_string();
+                Attempt::Fault(why) => {
+                    // A 5xx may come after the provider did the work, as may a lost answer.
                     if !repeatable {
-                        return Err(give_up(&last));
+                        return Err(give_up(&why));
                     }
+                    last = why;
                     faults += 1;
+                    if faults >= FAULT_ATTEMPTS {
+                        break;
+                    }
                     tokio::time::sleep(backoff(faults - 1)).await;
-                    continue;
                 }
-            };
-            if status.is_server_error() {
-                last = format!(
-                    "{} at {} answered {status}: {}",
-                    self.provider,
-                    self.host,
-                    snippet(&body)
-                );
-                tokio::time::sleep(backoff(attempt)).await;
-                continue;
             }
-            self.pacer.succeeded(&self.key);
-            return Ok(Answer {
-                status,
-                headers,
-                body,
-            });
         }
         Err(SinkError::Transient(last))
+    }
+
+    /// One attempt: a paced slot, the request, and what its answer means.
+    async fn attempt(&self, build: &impl Fn() -> RequestBuilder, requests: &mut u32) -> Attempt {
+        let sent = self.pacer.until_ready(&self.key, self.limit).await;
+        *requests += 1;
+        let resp = build().send().await;
+        // The provider counted the call by now, whenever it reached it.
+        self.pacer.answered(&self.key, sent);
+        let resp = match resp {
+            Ok(r) => r,
+            Err(e) => return Attempt::Fault(network(self.provider, &self.host, &e).to_string()),
+        };
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            // Pause the key on the headers, before reading the body: calls about to go out
+            // must see the pause.
+            let streak = self.pacer.throttled(&self.key);
+            let wait = retry_after(&headers).unwrap_or_else(|| (self.throttle_wait)(streak));
+            tracing::warn!(key = %self.key, wait_ms = wait.as_millis() as u64, streak, "{} answered 429; pausing the key", self.provider);
+            self.pacer.pause(&self.key, wait).await;
+            return Attempt::Throttled;
+        }
+        let body = match resp.text().await {
+            Ok(b) => b,
+            Err(e) => return Attempt::Fault(network(self.provider, &self.host, &e).to_string()),
+        };
+        if status.is_server_error() {
+            return Attempt::Fault(format!(
+                "{} at {} answered {status}: {}",
+                self.provider,
+                self.host,
+                snippet(&body)
+            ));
+        }
+        self.pacer.succeeded(&self.key);
+        Attempt::Answered(Answer {
+            status,
+            headers,
+            body,
+        })
     }
 }
 

@@ -202,6 +202,7 @@ impl GraphSource {
             reader.all::<wire::ControlProfile>(t, CONTROL_PROFILES, &[]),
             self.exchange(&reader, &token_caller, creds, ms_tenant),
         );
+        let (exchange, exchange_transient) = exchange;
         let orgs = graph(ORGANIZATION, orgs);
         let skus = graph(SUBSCRIBED_SKUS, skus);
         let count = graph(USER_COUNT, count);
@@ -245,6 +246,11 @@ impl GraphSource {
         for f in &failed {
             tracing::warn!(tenant = %tenant.tenant_id, reason = %f.reason, "section not collected");
         }
+        let mut transient_gaps: Vec<String> = failed
+            .iter()
+            .filter(|f| f.transient)
+            .map(|f| f.reason.clone())
+            .collect();
 
         let metadata = section(
             &[
@@ -282,6 +288,9 @@ impl GraphSource {
         );
         if let Section::Unavailable { reason } = &exchange {
             tracing::warn!(tenant = %tenant.tenant_id, %reason, "exchange section not collected");
+            if exchange_transient {
+                transient_gaps.push(reason.clone());
+            }
         }
         let audit = exchange.data().map(|e| e.unified_audit_enabled);
         let now = Utc::now();
@@ -320,17 +329,19 @@ impl GraphSource {
             copilot,
             standards,
             compliance,
+            transient_gaps,
         })
     }
 
-    /// The Exchange section: its own token, then the three cmdlets.
+    /// The Exchange section: its own token, then the three cmdlets; and whether what kept
+    /// it from being collected was passing.
     async fn exchange(
         &self,
         reader: &Reader<'_>,
         token_caller: &Caller,
         creds: &MicrosoftCredentials,
         ms_tenant: &str,
-    ) -> Section<ExchangePosture> {
+    ) -> (Section<ExchangePosture>, bool) {
         let cfg = &self.inner.config;
         let token = match self
             .inner
@@ -347,12 +358,18 @@ impl GraphSource {
         {
             Ok(t) => t,
             Err(SignInError::Refused { reason }) => {
-                return Section::unavailable(format!(
-                    "{reason}; Exchange Online also needs {EXCHANGE_PERMISSION}"
-                ))
+                return (
+                    Section::unavailable(format!(
+                        "{reason}; Exchange Online also needs {EXCHANGE_PERMISSION}"
+                    )),
+                    false,
+                )
             }
             Err(SignInError::Unreachable { reason }) => {
-                return Section::unavailable(format!("{reason}; the next sync will try again"))
+                return (
+                    Section::unavailable(format!("{reason}; the next sync will try again")),
+                    true,
+                )
             }
         };
         let (dkim, phish, audit) = tokio::join!(
@@ -374,12 +391,14 @@ impl GraphSource {
                 .map(|e| fail(Service::Exchange, AUDIT_CONFIG, e)),
         ];
         let refs: Vec<Option<&Failure>> = failures.iter().map(Option::as_ref).collect();
-        section(&refs, || {
+        let transient = failures.iter().flatten().any(|f| f.transient);
+        let section = section(&refs, || {
             exchange::summarise(
                 dkim.as_deref().unwrap_or_default(),
                 phish.as_deref().unwrap_or_default(),
                 audit.as_deref().unwrap_or_default(),
             )
-        })
+        });
+        (section, transient)
     }
 }

@@ -4,7 +4,9 @@
 
 use docsync_domain::snapshot::Section;
 use docsync_domain::{ApiKey, TenantId};
-use docsync_sandbox::{fixtures, Faults, Sandbox, SandboxConfig};
+use docsync_sandbox::{
+    fixtures, FaultKind, FaultProvider, FaultRule, Faults, Sandbox, SandboxConfig,
+};
 use docsync_sources::{
     GraphSource, GraphSourceConfig, MicrosoftCredentials, SourceError, TenantRef,
 };
@@ -23,14 +25,29 @@ async fn sandbox() -> Sandbox {
 }
 
 fn source(sb: &Sandbox, max_retries: u32) -> GraphSource {
+    source_with_timeout(sb, max_retries, Duration::from_secs(10))
+}
+
+fn source_with_timeout(sb: &Sandbox, max_retries: u32, request_timeout: Duration) -> GraphSource {
     GraphSource::new(GraphSourceConfig {
         graph_url: sb.graph_url.clone(),
         login_url: sb.login_url.clone(),
         exchange_url: sb.exchange_url.clone(),
         max_concurrency: 4,
-        request_timeout: Duration::from_secs(10),
+        request_timeout,
         max_retries,
     })
+}
+
+/// Report pages (the MFA registration report) that never answer, at `rate`.
+fn hanging_report_pages(rate: f64) -> Faults {
+    Faults {
+        rules: vec![
+            FaultRule::new(FaultProvider::Graph, FaultKind::HangRate(rate)).on("/v1.0/reports"),
+        ],
+        seed: 11,
+        ..Faults::default()
+    }
 }
 
 fn creds(secret: &str) -> MicrosoftCredentials {
@@ -110,6 +127,11 @@ async fn a_denied_section_is_unavailable_with_a_reason_and_the_rest_is_collected
     assert!(snap.metadata.data().is_some());
     assert!(snap.mfa.data().is_some());
     assert!(snap.conditional_access.data().is_some());
+    assert!(
+        snap.transient_gaps.is_empty(),
+        "a missing permission is not retried: {:?}",
+        snap.transient_gaps
+    );
     // Checks on Exchange facts are unknown, not failed.
     let dkim = snap
         .standards
@@ -206,6 +228,37 @@ async fn a_graph_that_answers_nothing_is_transient() {
         .await
         .unwrap_err();
     assert!(err.is_transient(), "{err:?}");
+}
+
+#[tokio::test]
+async fn graph_pages_that_never_answer_time_out_and_are_asked_again() {
+    let sb = sandbox().await;
+    let fixture = fixtures::tenant(0);
+    // A large tenant: its registration report spans several pages, a third of which hang.
+    sb.set_faults(hanging_report_pages(0.3));
+    let snap = source_with_timeout(&sb, 8, Duration::from_millis(500))
+        .collect(&creds(SECRET), &tenant(0))
+        .await
+        .unwrap();
+    let mfa = snap.mfa.data().expect("mfa collected despite hung pages");
+    assert_eq!(mfa.users, fixture.user_count());
+    assert_eq!(mfa.percent, fixture.mfa_percent());
+
+    // When every page hangs, the section is given up as a passing fault that says why, so
+    // the collector can try the run again later.
+    sb.set_faults(hanging_report_pages(1.0));
+    let snap = source_with_timeout(&sb, 1, Duration::from_millis(300))
+        .collect(&creds(SECRET), &tenant(0))
+        .await
+        .unwrap();
+    assert!(snap.mfa.data().is_none());
+    assert_eq!(snap.transient_gaps.len(), 1, "{:?}", snap.transient_gaps);
+    assert!(
+        snap.transient_gaps[0].contains("timed out"),
+        "{:?}",
+        snap.transient_gaps
+    );
+    assert!(snap.metadata.data().is_some(), "the rest is collected");
 }
 
 #[tokio::test]
