@@ -4,11 +4,11 @@
 
 use docsync_e2e::{spawn_with, TestApp};
 use docsync_sandbox::SandboxConfig;
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn restart_postgres() {
+fn postgres(action: &str) {
     let versions = std::fs::read_dir("/etc/postgresql").expect("PostgreSQL is installed here");
     let version = versions
         .filter_map(Result::ok)
@@ -16,10 +16,10 @@ fn restart_postgres() {
         .max()
         .expect("a PostgreSQL cluster");
     let status = Command::new("pg_ctlcluster")
-        .args(["--skip-systemctl-redirect", &version, "main", "restart"])
+        .args(["--skip-systemctl-redirect", &version, "main", action])
         .status()
         .expect("pg_ctlcluster runs");
-    assert!(status.success(), "PostgreSQL did not restart");
+    assert!(status.success(), "PostgreSQL did not {action}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,7 +33,23 @@ async fn the_fleet_recovers_from_a_database_restart_without_a_manual_step() {
     let tenants = app.setup_hudu(&(0..40).collect::<Vec<_>>()).await;
     let runs = app.push_all("hudu").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    restart_postgres();
+    postgres("stop");
+    // While it is away the API says so: 503 with Retry-After, never a 500, and no push is
+    // accepted that could be lost.
+    let (status, body) = app
+        .call(Method::GET, &format!("/runs/{}", runs[0]), None)
+        .await;
+    let pushed = app
+        .call(
+            Method::POST,
+            &format!("/integrations/hudu/push/{}", tenants[0].id),
+            None,
+        )
+        .await;
+    postgres("start");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "unavailable", "{body}");
+    assert_eq!(pushed.0, StatusCode::SERVICE_UNAVAILABLE, "{}", pushed.1);
 
     // The API itself answers errors while the database is away; keep asking.
     let deadline = Instant::now() + Duration::from_secs(300);

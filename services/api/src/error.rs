@@ -58,9 +58,7 @@ impl From<docsync_store::StoreError> for ApiError {
     fn from(e: docsync_store::StoreError) -> Self {
         match e {
             docsync_store::StoreError::Conflict(m) => ApiError::Conflict(m),
-            docsync_store::StoreError::Pool(_) => {
-                ApiError::Unavailable("the database is unavailable".into())
-            }
+            e if e.is_unavailable() => ApiError::Unavailable("the database is unavailable".into()),
             other => ApiError::Internal(other.to_string()),
         }
     }

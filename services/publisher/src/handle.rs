@@ -22,10 +22,12 @@ pub(crate) async fn publish(ctx: &Context, job: &PublishJob) -> anyhow::Result<V
             return Ok(Verdict::Done);
         }
     };
-    let Some(parent_id) = store
-        .mapping(run.account_id, run.provider, run.tenant_id)
-        .await?
-    else {
+    // Under the tenant's lock: a publish of it that just finished has recorded its document.
+    let _held = ctx.tenant_locks.lock(&run.tenant_id).await;
+    let inputs = store
+        .publish_inputs(run.account_id, run.provider, run.tenant_id, job.snapshot_id)
+        .await?;
+    let Some(parent_id) = inputs.parent_id else {
         store
             .failed(
                 run.id,
@@ -37,28 +39,23 @@ pub(crate) async fn publish(ctx: &Context, job: &PublishJob) -> anyhow::Result<V
             .await?;
         return Ok(Verdict::Done);
     };
-    let Some(tenant) = store.tenant(run.account_id, run.tenant_id).await? else {
+    let Some(tenant_name) = inputs.tenant_name else {
         store.failed(run.id, "the tenant was deleted").await?;
         return Ok(Verdict::Done);
     };
-    let Some(mut snapshot) = store.snapshot(job.snapshot_id).await? else {
+    let Some(mut snapshot) = inputs.snapshot else {
         store
             .failed(run.id, "the snapshot to publish is gone; push again")
             .await?;
         return Ok(Verdict::Done);
     };
     // The title follows the tenant's current name, so a rename renames the document.
-    snapshot.tenant_name = tenant.name.clone();
-
-    let _held = ctx.tenant_locks.lock(&run.tenant_id).await;
-    let known = store
-        .remote_document(run.provider, run.tenant_id)
-        .await?
-        .map(|d| KnownDocument {
-            remote_id: d.remote_id,
-            parent_id: d.remote_parent_id,
-            title: d.title,
-        });
+    snapshot.tenant_name = tenant_name;
+    let known = inputs.document.map(|d| KnownDocument {
+        remote_id: d.remote_id,
+        parent_id: d.remote_parent_id,
+        title: d.title,
+    });
     let request = PublishRequest {
         snapshot: &snapshot,
         parent_id,

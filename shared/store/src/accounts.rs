@@ -1,5 +1,6 @@
 //! MSP accounts and their API tokens (stored only as SHA-256 hashes).
 
+use crate::prepared::Prepared;
 use crate::{account, Store, StoreResult};
 use chrono::{DateTime, Utc};
 use docsync_domain::AccountId;
@@ -112,7 +113,7 @@ impl Store {
         let id = Uuid::new_v4();
         self.client()
             .await?
-            .execute(
+            .execute_prepared(
                 "INSERT INTO accounts (id, name) VALUES ($1, $2)",
                 &[&id, &name],
             )
@@ -125,7 +126,7 @@ impl Store {
         Ok(self
             .client()
             .await?
-            .query_opt("SELECT 1 FROM accounts WHERE id = $1", &[&id.0])
+            .query_opt_prepared("SELECT 1 FROM accounts WHERE id = $1", &[&id.0])
             .await?
             .is_some())
     }
@@ -134,7 +135,7 @@ impl Store {
     pub async fn delete_account(&self, account_id: AccountId) -> StoreResult<()> {
         self.client()
             .await?
-            .execute("DELETE FROM accounts WHERE id = $1", &[&account_id.0])
+            .execute_prepared("DELETE FROM accounts WHERE id = $1", &[&account_id.0])
             .await?;
         Ok(())
     }
@@ -150,7 +151,7 @@ impl Store {
         let perms: Vec<String> = permissions.iter().map(|p| p.as_str().to_owned()).collect();
         self.client()
             .await?
-            .execute(
+            .execute_prepared(
                 "INSERT INTO api_tokens (id, account_id, token_hash, permissions) VALUES ($1, $2, $3, $4)",
                 &[&id, &account_id.0, &token_hash, &perms],
             )
@@ -163,7 +164,7 @@ impl Store {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_prepared(
                 "SELECT id, account_id, permissions FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
                 &[&token_hash],
             )
@@ -183,7 +184,7 @@ impl Store {
         let n = self
             .client()
             .await?
-            .execute(
+            .execute_prepared(
                 "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
                 &[&token_id],
             )
@@ -196,7 +197,7 @@ impl Store {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_prepared(
                 &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE account_id = $1 ORDER BY created_at, id"),
                 &[&account_id.0],
             )
@@ -209,7 +210,7 @@ impl Store {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_prepared(
                 &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"),
                 &[&token_id],
             )
@@ -222,7 +223,7 @@ impl Store {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_prepared(
                 &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"),
                 &[&token_hash],
             )

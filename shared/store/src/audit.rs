@@ -2,6 +2,7 @@
 //! token), what changed (entity type and id, each field's before and after; secrets only as
 //! "changed") and when. Events are written in the transaction of the change they describe.
 
+use crate::prepared::Prepared;
 use crate::{Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use docsync_domain::AccountId;
@@ -132,7 +133,7 @@ pub(crate) async fn record(
         .or(created_id)
         .ok_or_else(|| StoreError::Corrupt("an audit event without an entity id".into()))?;
     let changes = Value::Array(event.changes.iter().map(FieldChange::to_json).collect());
-    tx.execute(
+    tx.execute_prepared(
         "INSERT INTO audit_events (id, account_id, token_id, action, entity_type, entity_id, changes)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
@@ -160,7 +161,7 @@ impl Store {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_prepared(
                 "SELECT id, at, token_id, action, entity_type, entity_id, changes
                    FROM audit_events WHERE account_id = $1 ORDER BY seq DESC LIMIT $2",
                 &[&account_id.0, &limit.clamp(1, MAX_AUDIT_PAGE)],

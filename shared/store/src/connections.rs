@@ -1,6 +1,7 @@
 //! The MSP's Microsoft connection (its multi-tenant Graph app), secret stored sealed.
 
 use crate::audit::{self, AuditEvent};
+use crate::prepared::Prepared;
 use crate::{Store, StoreResult};
 use chrono::{DateTime, Utc};
 use docsync_domain::AccountId;
@@ -49,7 +50,7 @@ impl Store {
     ) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        tx.execute(
+        tx.execute_prepared(
             "INSERT INTO microsoft_connections (account_id, client_id, client_secret_sealed) VALUES ($1, $2, $3)
              ON CONFLICT (account_id) DO UPDATE SET client_id = $2, client_secret_sealed = $3, updated_at = now()",
             &[&account_id.0, &client_id, &client_secret_sealed],
@@ -70,7 +71,7 @@ impl Store {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_prepared(
                 "SELECT client_id, client_secret_sealed, updated_at FROM microsoft_connections WHERE account_id = $1",
                 &[&account_id.0],
             )

@@ -1,6 +1,7 @@
 //! The provider document (article, flexible asset) each tenant is written to, so every push
 //! updates the same one.
 
+use crate::prepared::Prepared;
 use crate::{Store, StoreResult};
 use docsync_domain::{AccountId, Provider, TenantId};
 
@@ -25,7 +26,7 @@ impl Store {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_prepared(
                 "SELECT remote_id, remote_parent_id, title FROM remote_documents WHERE provider = $1 AND tenant_id = $2",
                 &[&provider.as_str(), &tenant_id.0],
             )
@@ -48,7 +49,7 @@ impl Store {
     ) -> StoreResult<()> {
         self.client()
             .await?
-            .execute(
+            .execute_prepared(
                 "INSERT INTO remote_documents (provider, tenant_id, account_id, remote_id, remote_parent_id, title)
                  VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (provider, tenant_id) DO UPDATE SET remote_id = $4, remote_parent_id = $5, title = $6, updated_at = now()",
@@ -66,7 +67,7 @@ impl Store {
     ) -> StoreResult<()> {
         self.client()
             .await?
-            .execute(
+            .execute_prepared(
                 "DELETE FROM remote_documents WHERE provider = $1 AND tenant_id = $2",
                 &[&provider.as_str(), &tenant_id.0],
             )

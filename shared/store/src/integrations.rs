@@ -1,6 +1,7 @@
 //! Provider integrations of an account (Hudu, IT Glue) with their tenant mappings.
 
 use crate::audit::{self, AuditEvent};
+use crate::prepared::Prepared;
 use crate::{account, Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use docsync_domain::{AccountId, Provider, RateLimit, TenantId};
@@ -83,7 +84,7 @@ impl Store {
         let rate_limit = upsert
             .rate_limit
             .map(|r| serde_json::to_value(r).unwrap_or(serde_json::Value::Null));
-        tx.execute(
+        tx.execute_prepared(
             "INSERT INTO integrations (account_id, provider, base_url, region, api_key_sealed, schedule, rate_limit)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (account_id, provider) DO UPDATE SET base_url = $3, region = $4, api_key_sealed = $5,
@@ -99,14 +100,14 @@ impl Store {
             ],
         )
         .await?;
-        tx.execute(
+        tx.execute_prepared(
             "DELETE FROM tenant_mappings WHERE account_id = $1 AND provider = $2",
             &[&account_id.0, &provider.as_str()],
         )
         .await?;
         let tenants: Vec<Uuid> = upsert.mappings.iter().map(|(t, _)| t.0).collect();
         let parents: Vec<i64> = upsert.mappings.iter().map(|(_, p)| *p).collect();
-        tx.execute(
+        tx.execute_prepared(
             "INSERT INTO tenant_mappings (account_id, provider, tenant_id, remote_parent_id)
              SELECT $1, $2, m.tenant_id, m.parent FROM unnest($3::uuid[], $4::bigint[]) AS m(tenant_id, parent)
              JOIN tenants t ON t.id = m.tenant_id AND t.account_id = $1",
@@ -147,7 +148,7 @@ impl Store {
     ) -> StoreResult<Option<Integration>> {
         let client = self.client().await?;
         let Some(row) = client
-            .query_opt(
+            .query_opt_prepared(
                 "SELECT base_url, region, api_key_sealed, schedule, rate_limit, updated_at
                    FROM integrations WHERE account_id = $1 AND provider = $2",
                 &[&account_id.0, &provider.as_str()],
@@ -160,7 +161,7 @@ impl Store {
             Vec::new()
         } else {
             client
-                .query(
+                .query_prepared(
                     "SELECT tenant_id, remote_parent_id FROM tenant_mappings
                   WHERE account_id = $1 AND provider = $2 ORDER BY tenant_id",
                     &[&account_id.0, &provider.as_str()],
@@ -200,7 +201,7 @@ impl Store {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_prepared(
                 "SELECT remote_parent_id FROM tenant_mappings
                   WHERE account_id = $1 AND provider = $2 AND tenant_id = $3",
                 &[&account_id.0, &provider.as_str(), &tenant_id.0],

@@ -9,6 +9,8 @@ mod connections;
 mod documents;
 mod integrations;
 mod migrate;
+mod prepared;
+mod publish_inputs;
 mod rate_limits;
 mod runs;
 mod schedules;
@@ -22,6 +24,7 @@ pub use connections::MicrosoftConnection;
 pub use documents::RemoteDocument;
 pub use integrations::{Integration, IntegrationUpsert};
 pub use migrate::ensure_database;
+pub use publish_inputs::PublishInputs;
 pub use runs::{NewRun, Run, RunCounts, RunEvent, RunFilter};
 pub use schedules::ScheduledIntegration;
 pub use secrets::{Reseal, ResealReport, SealedSecret};
@@ -52,6 +55,28 @@ pub enum StoreError {
     /// A unique constraint rejected the write.
     #[error("{0}")]
     Conflict(String),
+}
+
+impl StoreError {
+    /// Whether the database was out of reach (down, restarting, the connection lost) rather
+    /// than the query wrong: worth trying again shortly, and a 503 rather than a 500 to a
+    /// caller.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Pool(_) => true,
+            StoreError::Db(e) => match e.as_db_error() {
+                // admin_shutdown, crash_shutdown, cannot_connect_now (57P0x), and
+                // connection_exception (08xxx).
+                Some(db) => {
+                    let code = db.code().code();
+                    code.starts_with("57P0") || code.starts_with("08")
+                }
+                // No answer from the server at all: the connection closed or failed.
+                None => true,
+            },
+            _ => false,
+        }
+    }
 }
 
 /// Result of a store call.

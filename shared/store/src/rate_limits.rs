@@ -1,6 +1,7 @@
 //! The pacing ledger: the next free slot of every rate-limit key, shared by every process
 //! that calls providers, on the database's clock (so replicas never disagree about time).
 
+use crate::prepared::Prepared;
 use crate::{Store, StoreResult};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +15,7 @@ impl Store {
     ) -> StoreResult<SystemTime> {
         let client = self.client().await?;
         let row = client
-            .query_one(
+            .query_one_prepared(
                 "WITH clock AS (SELECT clock_timestamp() AS now)
                  INSERT INTO rate_limit_slots AS r (key, next_slot)
                  SELECT $1, clock.now + make_interval(secs => $2) FROM clock
@@ -35,7 +36,7 @@ impl Store {
     pub async fn pause_rate_limit_key(&self, key: &str, wait: Duration) -> StoreResult<()> {
         let client = self.client().await?;
         client
-            .execute(
+            .execute_prepared(
                 "INSERT INTO rate_limit_slots AS r (key, next_slot, paused_until)
                  VALUES ($1, clock_timestamp() + make_interval(secs => $2),
                          clock_timestamp() + make_interval(secs => $2))

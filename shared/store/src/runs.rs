@@ -3,6 +3,7 @@
 //! State changes are conditional updates: a run only moves forward from the states it may
 //! leave, so a redelivered message can never drag a finished run back.
 
+use crate::prepared::Prepared;
 use crate::{account, parse, Store, StoreResult};
 use chrono::{DateTime, Utc};
 use docsync_domain::{AccountId, Provider, RunId, RunState, SnapshotId, TenantId, Trigger};
@@ -73,6 +74,40 @@ pub struct RunFilter {
     pub limit: Option<i64>,
 }
 
+/// One state change of a run and what it records with it.
+struct Transition<'a> {
+    id: RunId,
+    /// The states it may move from.
+    from: &'a [&'a str],
+    to: RunState,
+    /// The event's detail.
+    detail: Option<String>,
+    /// Count a worker's attempt.
+    count_attempt: bool,
+    /// The snapshot to publish, when collected.
+    snapshot: Option<Uuid>,
+    /// The provider's document id, when published.
+    remote_id: Option<&'a str>,
+    /// `Some`: set the error to this (None clears it); `None`: leave it.
+    error: Option<Option<&'a str>>,
+}
+
+impl<'a> Transition<'a> {
+    /// From one of `from` to `to`, recording nothing else.
+    fn new(id: RunId, from: &'a [&'a str], to: RunState) -> Self {
+        Self {
+            id,
+            from,
+            to,
+            detail: None,
+            count_attempt: false,
+            snapshot: None,
+            remote_id: None,
+            error: None,
+        }
+    }
+}
+
 const COLUMNS: &str = "id, account_id, tenant_id, provider, trigger, state, attempts, error, remote_id, snapshot_id, created_at, updated_at, finished_at";
 
 fn run(row: &Row) -> StoreResult<Run> {
@@ -109,7 +144,7 @@ impl Store {
         let triggers: Vec<&str> = runs.iter().map(|r| r.trigger.as_str()).collect();
         self.client()
             .await?
-            .execute(
+            .execute_prepared(
                 "INSERT INTO push_runs (id, account_id, tenant_id, provider, trigger, state)
                  SELECT r.id, $1, r.tenant_id, r.provider, r.trigger, 'queued'
                    FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS r(id, tenant_id, provider, trigger)",
@@ -124,7 +159,7 @@ impl Store {
         let ids: Vec<Uuid> = ids.iter().map(|r| r.0).collect();
         self.client()
             .await?
-            .execute(
+            .execute_prepared(
                 "UPDATE push_runs SET enqueued_at = now() WHERE id = ANY($1) AND enqueued_at IS NULL",
                 &[&ids],
             )
@@ -137,7 +172,7 @@ impl Store {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_prepared(
                 &format!("SELECT {COLUMNS} FROM push_runs WHERE account_id = $1 AND id = $2"),
                 &[&account_id.0, &id.0],
             )
@@ -150,7 +185,7 @@ impl Store {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_prepared(
                 &format!("SELECT {COLUMNS} FROM push_runs WHERE id = $1"),
                 &[&id.0],
             )
@@ -171,7 +206,7 @@ impl Store {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_prepared(
                 &format!(
                     "SELECT {COLUMNS} FROM push_runs
                       WHERE account_id = $1 AND provider = $2
@@ -191,7 +226,7 @@ impl Store {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_prepared(
                 "SELECT 'queued', created_at, 'trigger: ' || trigger FROM push_runs WHERE id = $1
                  UNION ALL
                  SELECT state, at, detail FROM push_run_events WHERE run_id = $1
@@ -212,79 +247,54 @@ impl Store {
     /// Moves a run to `collecting` (from queued or collecting, counting the attempt).
     /// Returns the run when it may be worked on, None when it is already past collecting.
     pub async fn begin_collecting(&self, id: RunId) -> StoreResult<Option<Run>> {
-        self.transition(
-            id,
-            &["queued", "collecting"],
-            RunState::Collecting,
-            None,
-            true,
-        )
+        self.transition(Transition {
+            count_attempt: true,
+            ..Transition::new(id, &["queued", "collecting"], RunState::Collecting)
+        })
         .await
     }
 
     /// Records the snapshot and moves the run to `publishing`.
     pub async fn collected(&self, id: RunId, snapshot: SnapshotId) -> StoreResult<Option<Run>> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE push_runs SET snapshot_id = $2 WHERE id = $1 AND state IN ('queued', 'collecting')",
-                &[&id.0, &snapshot.0],
-            )
-            .await?;
-        drop(client);
-        self.transition(
-            id,
-            &["queued", "collecting"],
-            RunState::Publishing,
-            Some(format!("snapshot {snapshot}")),
-            false,
-        )
+        self.transition(Transition {
+            detail: Some(format!("snapshot {snapshot}")),
+            snapshot: Some(snapshot.0),
+            ..Transition::new(id, &["queued", "collecting"], RunState::Publishing)
+        })
         .await
     }
 
     /// Marks a publishing run as being worked on by a publisher (counts the attempt).
     pub async fn begin_publishing(&self, id: RunId) -> StoreResult<Option<Run>> {
-        self.transition(id, &["publishing"], RunState::Publishing, None, true)
-            .await
+        self.transition(Transition {
+            count_attempt: true,
+            ..Transition::new(id, &["publishing"], RunState::Publishing)
+        })
+        .await
     }
 
     /// Records success with the provider's document id.
     pub async fn succeeded(&self, id: RunId, remote_id: &str) -> StoreResult<Option<Run>> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE push_runs SET remote_id = $2, error = NULL WHERE id = $1 AND state = 'publishing'",
-                &[&id.0, &remote_id],
-            )
-            .await?;
-        drop(client);
-        self.transition(
-            id,
-            &["publishing"],
-            RunState::Succeeded,
-            Some(format!("document {remote_id}")),
-            false,
-        )
+        self.transition(Transition {
+            detail: Some(format!("document {remote_id}")),
+            remote_id: Some(remote_id),
+            error: Some(None),
+            ..Transition::new(id, &["publishing"], RunState::Succeeded)
+        })
         .await
     }
 
     /// Records failure with a reason a person can act on.
     pub async fn failed(&self, id: RunId, reason: &str) -> StoreResult<Option<Run>> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE push_runs SET error = $2 WHERE id = $1 AND state NOT IN ('succeeded', 'failed')",
-                &[&id.0, &reason],
+        self.transition(Transition {
+            detail: Some(reason.to_owned()),
+            error: Some(Some(reason)),
+            ..Transition::new(
+                id,
+                &["queued", "collecting", "publishing"],
+                RunState::Failed,
             )
-            .await?;
-        drop(client);
-        self.transition(
-            id,
-            &["queued", "collecting", "publishing"],
-            RunState::Failed,
-            Some(reason.to_owned()),
-            false,
-        )
+        })
         .await
     }
 
@@ -292,15 +302,12 @@ impl Store {
     pub async fn note_retry(&self, id: RunId, reason: &str) -> StoreResult<()> {
         let client = self.client().await?;
         client
-            .execute(
-                "UPDATE push_runs SET error = $2, updated_at = now() WHERE id = $1 AND state NOT IN ('succeeded', 'failed')",
-                &[&id.0, &reason],
-            )
-            .await?;
-        client
-            .execute(
-                "INSERT INTO push_run_events (run_id, state, detail) SELECT id, state, $2 FROM push_runs WHERE id = $1",
-                &[&id.0, &format!("retrying: {reason}")],
+            .execute_prepared(
+                "WITH noted AS (
+                    UPDATE push_runs SET error = $2, updated_at = now()
+                     WHERE id = $1 AND state NOT IN ('succeeded', 'failed') RETURNING id, state)
+                 INSERT INTO push_run_events (run_id, state, detail) SELECT id, state, $3 FROM noted",
+                &[&id.0, &reason, &format!("retrying: {reason}")],
             )
             .await?;
         Ok(())
@@ -332,37 +339,47 @@ impl Store {
         }
     }
 
-    async fn transition(
-        &self,
-        id: RunId,
-        from: &[&str],
-        to: RunState,
-        detail: Option<String>,
-        count_attempt: bool,
-    ) -> StoreResult<Option<Run>> {
-        let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
-        let finished = to.is_final();
-        let bump: i32 = i32::from(count_attempt);
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let row = tx
-            .query_opt(
+    /// Moves a run from one of `from` to `to` and records the event, in one statement: the
+    /// run is returned when it moved, None when it was in another state.
+    async fn transition(&self, t: Transition<'_>) -> StoreResult<Option<Run>> {
+        let from: Vec<&str> = t.from.to_vec();
+        let finished = t.to.is_final();
+        let bump: i32 = i32::from(t.count_attempt);
+        let (set_error, error) = match t.error {
+            Some(error) => (true, error),
+            None => (false, None),
+        };
+        let row = self
+            .client()
+            .await?
+            .query_opt_prepared(
                 &format!(
-                    "UPDATE push_runs SET state = $2, attempts = attempts + $3, updated_at = now(),
-                            finished_at = CASE WHEN $4 THEN now() ELSE finished_at END
-                      WHERE id = $1 AND state = ANY($5) RETURNING {COLUMNS}"
+                    "WITH moved AS (
+                        UPDATE push_runs SET state = $2, attempts = attempts + $3, updated_at = now(),
+                               finished_at = CASE WHEN $4 THEN now() ELSE finished_at END,
+                               snapshot_id = coalesce($6, snapshot_id),
+                               remote_id = coalesce($7, remote_id),
+                               error = CASE WHEN $8 THEN $9 ELSE error END
+                         WHERE id = $1 AND state = ANY($5) RETURNING {COLUMNS}),
+                     logged AS (
+                        INSERT INTO push_run_events (run_id, state, detail)
+                        SELECT id, state, $10 FROM moved)
+                     SELECT {COLUMNS} FROM moved"
                 ),
-                &[&id.0, &to.as_str(), &bump, &finished, &from],
+                &[
+                    &t.id.0,
+                    &t.to.as_str(),
+                    &bump,
+                    &finished,
+                    &from,
+                    &t.snapshot,
+                    &t.remote_id,
+                    &set_error,
+                    &error,
+                    &t.detail,
+                ],
             )
             .await?;
-        if row.is_some() {
-            tx.execute(
-                "INSERT INTO push_run_events (run_id, state, detail) VALUES ($1, $2, $3)",
-                &[&id.0, &to.as_str(), &detail],
-            )
-            .await?;
-        }
-        tx.commit().await?;
         row.as_ref().map(run).transpose()
     }
 
@@ -372,7 +389,7 @@ impl Store {
         let row = self
             .client()
             .await?
-            .query_one(
+            .query_one_prepared(
                 "SELECT count(*) FROM push_runs
                   WHERE account_id = ANY($1) AND state IN ('queued', 'collecting', 'publishing')",
                 &[&ids],
@@ -386,7 +403,7 @@ impl Store {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_prepared(
                 "SELECT state, count(*) FROM push_runs WHERE account_id = $1 GROUP BY state",
                 &[&account_id.0],
             )

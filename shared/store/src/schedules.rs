@@ -2,6 +2,7 @@
 //! exactly once (the slot row's primary key decides between scheduler replicas), and finding
 //! runs that were accepted but whose message never reached the broker.
 
+use crate::prepared::Prepared;
 use crate::{account, parse, Store, StoreResult};
 use chrono::{DateTime, Utc};
 use docsync_domain::{AccountId, Provider, RunId, TenantId};
@@ -28,7 +29,7 @@ impl Store {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_prepared(
                 "SELECT account_id, provider, schedule, created_at, last_slot_at FROM integrations
                   WHERE coalesce(schedule->>'mode', 'nightly') <> 'manual'",
                 &[],
@@ -65,7 +66,7 @@ impl Store {
         let tx = client.transaction().await?;
         let after = after.map_or(Uuid::nil(), |t| t.0);
         let tenants: Vec<Uuid> = tx
-            .query(
+            .query_prepared(
                 "SELECT tenant_id FROM tenant_mappings
                   WHERE provider = $2 AND account_id = $1 AND tenant_id > $3
                   ORDER BY tenant_id LIMIT $4",
@@ -76,7 +77,7 @@ impl Store {
             .map(|r| r.get(0))
             .collect();
         let rows = tx
-            .query(
+            .query_prepared(
                 "WITH claimed AS (
                      INSERT INTO schedule_slots (provider, tenant_id, slot_at, account_id, run_id)
                      SELECT $2, t, $3, $1, gen_random_uuid() FROM unnest($4::uuid[]) AS t
@@ -110,7 +111,7 @@ impl Store {
     ) -> StoreResult<()> {
         self.client()
             .await?
-            .execute(
+            .execute_prepared(
                 "UPDATE integrations SET last_slot_at = greatest(coalesce(last_slot_at, $3), $3)
                   WHERE account_id = $1 AND provider = $2",
                 &[&account_id.0, &provider.as_str(), &slot],
@@ -129,7 +130,7 @@ impl Store {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_prepared(
                 "SELECT id FROM push_runs
                   WHERE state = 'queued' AND enqueued_at IS NULL AND created_at < $1
                   ORDER BY created_at LIMIT $2",
@@ -150,7 +151,7 @@ impl Store {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let rows = tx
-            .query(
+            .query_prepared(
                 "UPDATE push_runs SET updated_at = now()
                   WHERE id IN (SELECT id FROM push_runs
                                 WHERE state IN ('collecting', 'publishing') AND updated_at < $1
@@ -160,7 +161,7 @@ impl Store {
             )
             .await?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
-        tx.execute(
+        tx.execute_prepared(
             "INSERT INTO push_run_events (run_id, state, detail)
              SELECT id, state, 'no progress for a long time (a lost message?): handed to the collectors again'
                FROM push_runs WHERE id = ANY($1)",

@@ -4,6 +4,7 @@
 //! The store never sees a key or a plaintext: the caller decides, value by value, what the
 //! new sealed value is ([`Reseal`]).
 
+use crate::prepared::Prepared;
 use crate::{account, parse, Store, StoreResult};
 use docsync_domain::{AccountId, Provider};
 use std::fmt;
@@ -79,7 +80,7 @@ impl Store {
         let mut report = ResealReport::default();
 
         let rows = tx
-            .query(
+            .query_prepared(
                 "SELECT account_id, client_secret_sealed FROM microsoft_connections
                   ORDER BY account_id FOR UPDATE",
                 &[],
@@ -100,7 +101,7 @@ impl Store {
                 Reseal::Unreadable => report.unreadable.push(secret),
             }
         }
-        tx.execute(
+        tx.execute_prepared(
             "UPDATE microsoft_connections c SET client_secret_sealed = n.sealed
                FROM unnest($1::uuid[], $2::text[]) AS n(account_id, sealed)
               WHERE c.account_id = n.account_id",
@@ -109,7 +110,7 @@ impl Store {
         .await?;
 
         let rows = tx
-            .query(
+            .query_prepared(
                 "SELECT account_id, provider, api_key_sealed FROM integrations
                   ORDER BY account_id, provider FOR UPDATE",
                 &[],
@@ -137,7 +138,7 @@ impl Store {
                 Reseal::Unreadable => report.unreadable.push(secret),
             }
         }
-        tx.execute(
+        tx.execute_prepared(
             "UPDATE integrations i SET api_key_sealed = n.sealed
                FROM unnest($1::uuid[], $2::text[], $3::text[]) AS n(account_id, provider, sealed)
               WHERE i.account_id = n.account_id AND i.provider = n.provider",

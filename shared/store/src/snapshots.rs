@@ -1,5 +1,6 @@
 //! Stored posture snapshots (the last few per tenant are kept).
 
+use crate::prepared::Prepared;
 use crate::{Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use docsync_domain::{AccountId, Snapshot, SnapshotId, TenantId};
@@ -20,13 +21,13 @@ impl Store {
             serde_json::to_value(snapshot).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let client = self.client().await?;
         client
-            .execute(
+            .execute_prepared(
                 "INSERT INTO snapshots (id, account_id, tenant_id, collected_at, body) VALUES ($1, $2, $3, $4, $5)",
                 &[&id, &account_id.0, &snapshot.tenant_id.0, &snapshot.collected_at, &body],
             )
             .await?;
         client
-            .execute(
+            .execute_prepared(
                 "DELETE FROM snapshots WHERE tenant_id = $1 AND id NOT IN
                    (SELECT id FROM snapshots WHERE tenant_id = $1 ORDER BY collected_at DESC LIMIT $2)
                    AND id NOT IN (SELECT snapshot_id FROM push_runs
@@ -42,7 +43,7 @@ impl Store {
         let row = self
             .client()
             .await?
-            .query_opt("SELECT body FROM snapshots WHERE id = $1", &[&id.0])
+            .query_opt_prepared("SELECT body FROM snapshots WHERE id = $1", &[&id.0])
             .await?;
         row.map(|r| {
             serde_json::from_value(r.get(0)).map_err(|e| StoreError::Corrupt(e.to_string()))
@@ -60,7 +61,7 @@ impl Store {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_prepared(
                 "SELECT id FROM snapshots WHERE tenant_id = $1 AND collected_at >= $2 ORDER BY collected_at DESC LIMIT 1",
                 &[&tenant_id.0, &since],
             )
@@ -73,7 +74,7 @@ impl Store {
         let row = self
             .client()
             .await?
-            .query_one(
+            .query_one_prepared(
                 "SELECT count(*) FROM snapshots WHERE tenant_id = $1",
                 &[&tenant_id.0],
             )

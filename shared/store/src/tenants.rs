@@ -1,6 +1,7 @@
 //! Customer tenants of an account, with their last sync and last push per provider.
 
 use crate::audit::{self, AuditEvent};
+use crate::prepared::Prepared;
 use crate::{account, Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use docsync_domain::{AccountId, Provider, TenantId};
@@ -99,7 +100,7 @@ impl Store {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let inserted = tx
-            .execute(
+            .execute_prepared(
                 "INSERT INTO tenants (id, account_id, name, primary_domain, microsoft_tenant_id) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (account_id, microsoft_tenant_id) DO NOTHING",
                 &[&id, &account_id.0, &new.name, &new.primary_domain, &new.microsoft_tenant_id],
@@ -126,7 +127,7 @@ impl Store {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_prepared(
                 &format!("SELECT {COLUMNS} FROM tenants t WHERE t.account_id = $1 AND t.id = $2"),
                 &[&account_id.0, &id.0],
             )
@@ -139,7 +140,7 @@ impl Store {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_prepared(
                 &format!(
                     "SELECT {COLUMNS} FROM tenants t WHERE t.account_id = $1 ORDER BY t.name, t.id"
                 ),
@@ -159,7 +160,7 @@ impl Store {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_prepared(
                 "SELECT DISTINCT ON (r.tenant_id, r.provider) r.tenant_id, r.provider, r.created_at, r.state,
                         (SELECT max(finished_at) FROM push_runs s
                           WHERE s.tenant_id = r.tenant_id AND s.provider = r.provider AND s.state = 'succeeded')
@@ -221,7 +222,7 @@ impl Store {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let n = tx
-            .execute(
+            .execute_prepared(
                 "UPDATE tenants SET name = coalesce($3, name), primary_domain = coalesce($4, primary_domain), updated_at = now()
                   WHERE account_id = $1 AND id = $2",
                 &[&account_id.0, &id.0, &name, &primary_domain],
@@ -262,7 +263,7 @@ impl Store {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let n = tx
-            .execute(
+            .execute_prepared(
                 "DELETE FROM tenants WHERE account_id = $1 AND id = $2",
                 &[&account_id.0, &id.0],
             )
@@ -286,7 +287,7 @@ impl Store {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_prepared(
                 "SELECT id FROM tenants WHERE account_id = $1 AND id = ANY($2)",
                 &[&account_id.0, &ids],
             )
@@ -304,7 +305,7 @@ impl Store {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_prepared(
                 "INSERT INTO tenants (id, account_id, name, primary_domain, microsoft_tenant_id)
                  SELECT gen_random_uuid(), $1, 'Load tenant ' || n, 'load' || n || '.example.com', gen_random_uuid()::text
                    FROM generate_series(1::bigint, $2::bigint) AS n
