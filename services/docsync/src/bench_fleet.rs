@@ -142,6 +142,12 @@ fn total_cpu(children: &Children) -> f64 {
     children.pids().into_iter().map(cpu_seconds).sum()
 }
 
+/// The median of `values` (0 when empty).
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    percentile(values, 50.0)
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -543,6 +549,7 @@ async fn push_round(
             .await?
             .into_iter()
             .sum();
+    let accepted_after = started.elapsed().as_secs_f64();
     let (succeeded, failed) = wait_until_done(store, accounts).await?;
     let wall = started.elapsed().as_secs_f64();
     let cpu = total_cpu(children) - cpu_before;
@@ -556,8 +563,13 @@ async fn push_round(
     let mut rejected = 0u64;
     let mut busiest = 0u64;
     let mut max_in_second = 0u32;
+    let (mut starts, mut spans) = (Vec::new(), Vec::new());
     for a in accounts {
         let s = sandbox.itglue_key_stats(&a.key).unwrap_or_default();
+        if let (Some(first), Some(last)) = (s.first_request_ms, s.last_request_ms) {
+            starts.push(first as f64 / 1000.0);
+            spans.push(last.saturating_sub(first) as f64 / 1000.0);
+        }
         requests += s.requests;
         rejected += s.rejected_429;
         busiest = busiest.max(s.requests);
@@ -570,10 +582,12 @@ async fn push_round(
     let ms_per_push = |seconds: f64| 1000.0 * seconds / pushes.max(1) as f64;
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     Ok(format!(
-        "| {label} | {pushes} pushes ({succeeded} succeeded, {failed} failed) | wall {wall:.1} s vs lower bound {lower_bound:.1} s = {ratio:.3}x ({utilisation:.1}% of the budget) | {rejected} × 429, busiest second {max_in_second} requests | {:.2} requests/push | fleet CPU {per_push_ms:.2} ms/push (PostgreSQL {:.2}, RabbitMQ {:.2}); machine CPU {machine_busy:.0}% busy | targets: ≤ 1.05x {}, zero 429 {}, < 5 ms CPU {} |",
+        "| {label} | {pushes} pushes ({succeeded} succeeded, {failed} failed) | wall {wall:.1} s vs lower bound {lower_bound:.1} s = {ratio:.3}x ({utilisation:.1}% of the budget) | {rejected} × 429, busiest second {max_in_second} requests | {:.2} requests/push | fleet CPU {per_push_ms:.2} ms/push (PostgreSQL {:.2}, RabbitMQ {:.2}); machine CPU {machine_busy:.0}% busy; every push-all answered after {accepted_after:.1} s, a key's first request after {:.1} s and its requests spread over {:.1} s (medians over keys) | targets: ≤ 1.05x {}, zero 429 {}, < 5 ms CPU {} |",
         requests as f64 / pushes.max(1) as f64,
         ms_per_push(pg),
         ms_per_push(mq),
+        median(&mut starts),
+        median(&mut spans),
         verdict(ratio <= 1.05),
         verdict(rejected == 0),
         verdict(per_push_ms < 5.0),

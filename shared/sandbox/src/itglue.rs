@@ -68,9 +68,12 @@ impl Account {
     }
 
     fn stats(&self) -> ItGlueStats {
-        let (max_requests_in_any_second, requests_during_retry_after) =
-            mutex(&self.windows).stats();
+        let windows = mutex(&self.windows);
+        let (max_requests_in_any_second, requests_during_retry_after) = windows.stats();
+        let span = windows.active_span();
         ItGlueStats {
+            first_request_ms: span.map(|s| s.first_ms),
+            last_request_ms: span.map(|s| s.last_ms),
             requests: self.requests.load(Ordering::Relaxed),
             writes: self.writes.load(Ordering::Relaxed),
             rejected_429: self.rejected_429.load(Ordering::Relaxed),

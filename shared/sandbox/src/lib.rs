@@ -289,6 +289,11 @@ pub struct ItGlueStats {
     /// Requests of a key that arrived while a `Retry-After` the sandbox had sent to that key
     /// was still running.
     pub requests_during_retry_after: u64,
+    /// For one key: when its first request since the counters were last reset came, in
+    /// milliseconds after that reset.
+    pub first_request_ms: Option<u64>,
+    /// For one key: when its last request came, likewise.
+    pub last_request_ms: Option<u64>,
 }
 
 /// Fixed ports for [`Sandbox::start_on`]; 0 picks a free port.

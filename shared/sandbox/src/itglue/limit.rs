@@ -50,6 +50,20 @@ pub(crate) struct KeyWindows {
     max_in_second: u32,
     /// Arrivals while a `Retry-After` was running.
     during_retry_after: u64,
+    /// When the statistics were last reset (None: never).
+    since: Option<Instant>,
+    /// The first and the last arrival since then.
+    first_and_last: Option<(Instant, Instant)>,
+}
+
+/// When a key's requests came, in milliseconds after its statistics were last reset (after
+/// the first request, when they never were).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ActiveSpan {
+    /// The first request.
+    pub(crate) first_ms: u64,
+    /// The last request.
+    pub(crate) last_ms: u64,
 }
 
 /// Drops the instants at least one second older than `now`.
@@ -67,6 +81,10 @@ impl KeyWindows {
     pub(crate) fn arrive(&mut self, now: Instant) {
         trim(&mut self.arrivals, now);
         self.arrivals.push_back(now);
+        self.first_and_last = Some(match self.first_and_last {
+            Some((first, _)) => (first, now),
+            None => (now, now),
+        });
         let n = u32::try_from(self.arrivals.len()).unwrap_or(u32::MAX);
         self.max_in_second = self.max_in_second.max(n);
         if self
@@ -136,12 +154,27 @@ impl KeyWindows {
         (self.max_in_second, self.during_retry_after)
     }
 
+    /// When the key's requests came since the statistics were reset, if any came.
+    pub(crate) fn active_span(&self) -> Option<ActiveSpan> {
+        let (first, last) = self.first_and_last?;
+        let since = self.since.unwrap_or(first);
+        let ms = |t: Instant| {
+            u64::try_from(t.saturating_duration_since(since).as_millis()).unwrap_or(u64::MAX)
+        };
+        Some(ActiveSpan {
+            first_ms: ms(first),
+            last_ms: ms(last),
+        })
+    }
+
     /// Zeroes the statistics (and forgets recent arrivals); budgets and the running
     /// `Retry-After` are kept.
     pub(crate) fn reset_stats(&mut self) {
         self.arrivals.clear();
         self.max_in_second = 0;
         self.during_retry_after = 0;
+        self.since = Some(Instant::now());
+        self.first_and_last = None;
     }
 }
 
@@ -191,8 +224,16 @@ mod tests {
         // 1250 and 1300 arrived while the Retry-After of the refusal at 900 ran
         // (past the allowance for a client still reading the 429).
         assert_eq!(w.stats(), (5, 2));
+        assert_eq!(
+            w.active_span(),
+            Some(ActiveSpan {
+                first_ms: 0,
+                last_ms: 1300
+            })
+        );
         w.reset_stats();
         assert_eq!(w.stats(), (0, 0));
+        assert_eq!(w.active_span(), None);
     }
 
     #[test]
