@@ -30,11 +30,19 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Ve
         }
         return Ok(Verdict::Done);
     };
-    let Some(tenant) = store.tenant(run.account_id, run.tenant_id).await? else {
+    // Under the tenant's lock: a collection of it that just finished (for the other
+    // provider) left a fresh snapshot to reuse.
+    let _held = ctx.tenant_locks.lock(&run.tenant_id).await;
+    let since = chrono::Utc::now()
+        - chrono::Duration::from_std(ctx.config.snapshot_reuse).unwrap_or_default();
+    let inputs = store
+        .collect_inputs(run.account_id, run.tenant_id, since)
+        .await?;
+    let Some(tenant) = inputs.tenant else {
         store.failed(run.id, "the tenant was deleted").await?;
         return Ok(Verdict::Done);
     };
-    let Some(connection) = store.microsoft_connection(run.account_id).await? else {
+    let Some(connection) = inputs.connection else {
         store
             .failed(
                 run.id,
@@ -60,20 +68,17 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Ve
         client_secret: secret,
     };
 
-    let _held = ctx.tenant_locks.lock(&run.tenant_id).await;
     docsync_domain::failpoint::crash_here("collector-mid-run");
-    let since = chrono::Utc::now()
-        - chrono::Duration::from_std(ctx.config.snapshot_reuse).unwrap_or_default();
-    let snapshot_id = match store.fresh_snapshot(run.tenant_id, since).await? {
+    let snapshot_id = match inputs.fresh_snapshot {
         Some(id) => {
             tracing::info!(snapshot = %id, "reusing a fresh snapshot");
             id
         }
         None => {
             let tenant_ref = TenantRef {
-                tenant_id: tenant.id,
-                name: tenant.name.clone(),
-                microsoft_tenant_id: tenant.microsoft_tenant_id.clone(),
+                tenant_id: run.tenant_id,
+                name: tenant.name,
+                microsoft_tenant_id: tenant.microsoft_tenant_id,
             };
             match ctx.source.collect(&creds, &tenant_ref).await {
                 Ok(snapshot) => {

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod audit;
+mod collect_inputs;
 mod connections;
 mod documents;
 mod integrations;
@@ -20,6 +21,7 @@ mod tenants;
 
 pub use accounts::{hash_token, ApiToken, Permission, TokenRecord};
 pub use audit::{AuditAction, AuditEntry, AuditEvent, FieldChange, MAX_AUDIT_PAGE};
+pub use collect_inputs::{CollectInputs, CollectTenant};
 pub use connections::MicrosoftConnection;
 pub use documents::RemoteDocument;
 pub use integrations::{Integration, IntegrationUpsert};
