@@ -38,6 +38,12 @@ async fn crashed(mut child: Child) -> bool {
     }
 }
 
+/// A test fleet running `roles` in this process (the API always): the role under test runs
+/// as a child process beside it.
+async fn in_process(roles: Roles) -> TestApp {
+    spawn_roles(SandboxConfig::default(), roles).await
+}
+
 async fn stop(mut child: Child) {
     if let Some(pid) = child.id() {
         let _ = Command::new("kill")
@@ -56,13 +62,10 @@ async fn stop(mut child: Child) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publisher_killed_between_the_provider_write_and_the_ack_leaves_one_article() {
-    let app = spawn_roles(
-        SandboxConfig::default(),
-        Roles {
-            collector: true,
-            ..Roles::default()
-        },
-    )
+    let app = in_process(Roles {
+        collector: true,
+        ..Roles::default()
+    })
     .await;
     let tenants = app.setup_hudu(&[7]).await;
     let publisher = docsync(&app, "publisher", Some("publisher-after-provider-write"));
@@ -86,13 +89,10 @@ async fn a_publisher_killed_between_the_provider_write_and_the_ack_leaves_one_ar
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collector_killed_mid_run_is_replaced_and_the_run_completes() {
-    let app = spawn_roles(
-        SandboxConfig::default(),
-        Roles {
-            publisher: true,
-            ..Roles::default()
-        },
-    )
+    let app = in_process(Roles {
+        publisher: true,
+        ..Roles::default()
+    })
     .await;
     let tenants = app.setup_hudu(&[8]).await;
     let collector = docsync(&app, "collector", Some("collector-mid-run"));
@@ -115,13 +115,10 @@ async fn a_collector_killed_mid_run_is_replaced_and_the_run_completes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_in_flight_publishes_and_leaves_the_rest_for_the_next_publisher() {
-    let app = spawn_roles(
-        SandboxConfig::default(),
-        Roles {
-            collector: true,
-            ..Roles::default()
-        },
-    )
+    let app = in_process(Roles {
+        collector: true,
+        ..Roles::default()
+    })
     .await;
     let tenants = app.setup_hudu(&(10..22).collect::<Vec<_>>()).await;
     // A slow key: 2 requests a second, so most pushes are still waiting at SIGTERM.
@@ -183,13 +180,10 @@ fn forward(listener: tokio::net::TcpListener, target: String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publisher_started_before_rabbitmq_answers_waits_for_it_and_then_publishes() {
-    let app = spawn_roles(
-        SandboxConfig::default(),
-        Roles {
-            collector: true,
-            ..Roles::default()
-        },
-    )
+    let app = in_process(Roles {
+        collector: true,
+        ..Roles::default()
+    })
     .await;
     let tenants = app.setup_hudu(&[9]).await;
     // A port where nothing listens yet: the publisher's RabbitMQ.
