@@ -258,6 +258,28 @@ async fn wait_for_state(app: &TestApp, run: &str, states: &[&str]) -> Value {
     }
 }
 
+/// Puts both integrations with these bodies; their test connection must find the keys
+/// valid or not as `keys_valid` says.
+async fn configure_both(
+    app: &TestApp,
+    corpus: &mut Corpus,
+    hudu: Value,
+    itglue: Value,
+    keys_valid: bool,
+) {
+    for (provider, body) in [("hudu", hudu), ("it-glue", itglue)] {
+        let path = format!("/integrations/{provider}");
+        let (status, answer) = call(app, corpus, Method::PUT, &path, Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    for provider in ["hudu", "it-glue"] {
+        let path = format!("/integrations/{provider}/test");
+        let (status, answer) = call(app, corpus, Method::POST, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["keyValid"], keys_valid, "{provider}: {answer}");
+    }
+}
+
 async fn push(app: &TestApp, corpus: &mut Corpus, provider: &str, tenant: &TestTenant) -> String {
     let (status, body) = call(
         app,
@@ -322,36 +344,7 @@ async fn no_secret_reaches_the_database_the_api_the_queues_the_logs_or_the_docum
     let hudu = |key: &str| json!({"baseUrl": app.sandbox.hudu_url, "apiKey": key, "companyIdByTenantId": mapping});
     let itglue =
         |key: &str| json!({"region": "us", "apiKey": key, "organizationIdByTenantId": mapping});
-    let (status, body) = call(
-        &app,
-        c,
-        Method::PUT,
-        "/integrations/hudu",
-        Some(hudu(HUDU_WRONG)),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = call(
-        &app,
-        c,
-        Method::PUT,
-        "/integrations/it-glue",
-        Some(itglue(ITGLUE_WRONG)),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    for provider in ["hudu", "it-glue"] {
-        let (status, body) = call(
-            &app,
-            c,
-            Method::POST,
-            &format!("/integrations/{provider}/test"),
-            None,
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(body["keyValid"], false, "{provider}: {body}");
-    }
+    configure_both(&app, c, hudu(HUDU_WRONG), itglue(ITGLUE_WRONG), false).await;
     // A bad key sent once more is refused with its field named, and not echoed.
     let (status, body) = call(&app, c, Method::PUT, "/integrations/hudu",
         Some(json!({"baseUrl": app.sandbox.hudu_url, "apiKey": format!("{HUDU_KEY} x"), "companyIdByTenantId": {}}))).await;
@@ -416,36 +409,7 @@ async fn no_secret_reaches_the_database_the_api_the_queues_the_logs_or_the_docum
     }
 
     // 3. The right keys; a transient fault retried through the delay queues, then success.
-    let (status, body) = call(
-        &app,
-        c,
-        Method::PUT,
-        "/integrations/hudu",
-        Some(hudu(HUDU_KEY)),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = call(
-        &app,
-        c,
-        Method::PUT,
-        "/integrations/it-glue",
-        Some(itglue(ITGLUE_KEY)),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    for provider in ["hudu", "it-glue"] {
-        let (status, body) = call(
-            &app,
-            c,
-            Method::POST,
-            &format!("/integrations/{provider}/test"),
-            None,
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(body["keyValid"], true, "{provider}: {body}");
-    }
+    configure_both(&app, c, hudu(HUDU_KEY), itglue(ITGLUE_KEY), true).await;
     // Every other Hudu call answers 502: the publisher retries (its error paths run).
     app.sandbox.set_faults(Faults {
         hudu_5xx_every_nth: Some(2),

@@ -282,6 +282,12 @@ impl Inner {
             errors_injected: 0,
         }
     }
+
+    /// The turn of the next injected 5xx (the statuses rotate by it).
+    fn next_error_turn(&mut self) -> u64 {
+        self.errors_injected += 1;
+        self.errors_injected - 1
+    }
 }
 
 /// The current faults and the request counts they are applied to.
@@ -372,16 +378,14 @@ impl FaultSwitch {
             Some(1) => Some(RuleAction::Reset),
             Some(2) => Some(RuleAction::Throttle),
             Some(3) => {
-                let turn = inner.errors_injected;
-                inner.errors_injected += 1;
+                let turn = inner.next_error_turn();
                 let i = usize::try_from(turn % ERROR_STATUSES.len() as u64).unwrap_or(0);
                 Some(RuleAction::Error(ERROR_STATUSES[i]))
             }
             Some(4) => Some(RuleAction::LostAnswer),
             Some(5) => Some(RuleAction::Malformed),
             Some(6) => {
-                let turn = inner.errors_injected;
-                inner.errors_injected += 1;
+                let turn = inner.next_error_turn();
                 Some(RuleAction::ErrorAfterWrite(if turn.is_multiple_of(2) {
                     StatusCode::BAD_GATEWAY
                 } else {

@@ -25,7 +25,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use limit::{Admission, KeyWindows};
+use limit::{KeyWindows, Verdict};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -407,7 +407,7 @@ async fn gate(AxState(port): AxState<Arc<Port>>, mut req: Request, next: Next) -
             None => windows.admit(limit, now, unix_secs()),
         }
     };
-    if let Admission::Refused { retry_after } = admission {
+    if let Verdict::Refused { retry_after } = admission {
         account.rejected_429.fetch_add(1, Ordering::Relaxed);
         return too_many(retry_after);
     }
@@ -420,7 +420,7 @@ async fn gate(AxState(port): AxState<Arc<Port>>, mut req: Request, next: Next) -
     }
     req.extensions_mut().insert(account);
     let mut response = next.run(req).await;
-    if let Admission::Allowed { limit, remaining } = admission {
+    if let Verdict::Allowed { limit, remaining } = admission {
         let h = response.headers_mut();
         h.insert("x-ratelimit-limit", HeaderValue::from(limit));
         h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));

@@ -19,7 +19,7 @@ pub(crate) enum Verdict {
     },
     /// Over the limit; `retry_after` is set when the limit sends it.
     Refused {
-        /// Seconds until the window ends, when configured to send it.
+        /// Seconds the client is told to wait, when the limit is configured to send it.
         retry_after: Option<u64>,
     },
 }

@@ -17,27 +17,6 @@ pub struct RemoteDocument {
 }
 
 impl Store {
-    /// The recorded document of a tenant at a provider.
-    pub async fn remote_document(
-        &self,
-        provider: Provider,
-        tenant_id: TenantId,
-    ) -> StoreResult<Option<RemoteDocument>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt_prepared(
-                "SELECT remote_id, remote_parent_id, title FROM remote_documents WHERE provider = $1 AND tenant_id = $2",
-                &[&provider.as_str(), &tenant_id.0],
-            )
-            .await?;
-        Ok(row.map(|r| RemoteDocument {
-            remote_id: r.get(0),
-            remote_parent_id: r.get(1),
-            title: r.get(2),
-        }))
-    }
-
     /// Records (or moves) a tenant's document; called as soon as the provider answers a
     /// create, before the message is acknowledged.
     pub async fn record_remote_document(

@@ -190,23 +190,4 @@ impl Store {
             updated_at: row.get(5),
         }))
     }
-
-    /// The provider company / organization an account's tenant is mapped to, if any.
-    pub async fn mapping(
-        &self,
-        account_id: AccountId,
-        provider: Provider,
-        tenant_id: TenantId,
-    ) -> StoreResult<Option<i64>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt_prepared(
-                "SELECT remote_parent_id FROM tenant_mappings
-                  WHERE account_id = $1 AND provider = $2 AND tenant_id = $3",
-                &[&account_id.0, &provider.as_str(), &tenant_id.0],
-            )
-            .await?;
-        Ok(row.map(|r| r.get(0)))
-    }
 }

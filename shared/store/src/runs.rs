@@ -342,7 +342,6 @@ impl Store {
     /// Moves a run from one of `from` to `to` and records the event, in one statement: the
     /// run is returned when it moved, None when it was in another state.
     async fn transition(&self, t: Transition<'_>) -> StoreResult<Option<Run>> {
-        let from: Vec<&str> = t.from.to_vec();
         let finished = t.to.is_final();
         let bump: i32 = i32::from(t.count_attempt);
         let (set_error, error) = match t.error {
@@ -371,7 +370,7 @@ impl Store {
                     &t.to.as_str(),
                     &bump,
                     &finished,
-                    &from,
+                    &t.from,
                     &t.snapshot,
                     &t.remote_id,
                     &set_error,

@@ -2,7 +2,6 @@
 
 use crate::prepared::Prepared;
 use crate::{Store, StoreError, StoreResult};
-use chrono::{DateTime, Utc};
 use docsync_domain::{AccountId, Snapshot, SnapshotId, TenantId};
 use uuid::Uuid;
 
@@ -36,37 +35,6 @@ impl Store {
             )
             .await?;
         Ok(SnapshotId(id))
-    }
-
-    /// A stored snapshot.
-    pub async fn snapshot(&self, id: SnapshotId) -> StoreResult<Option<Snapshot>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt_prepared("SELECT body FROM snapshots WHERE id = $1", &[&id.0])
-            .await?;
-        row.map(|r| {
-            serde_json::from_value(r.get(0)).map_err(|e| StoreError::Corrupt(e.to_string()))
-        })
-        .transpose()
-    }
-
-    /// The tenant's newest snapshot collected after `since`, if any: one fresh snapshot
-    /// serves every provider pushed at about the same time.
-    pub async fn fresh_snapshot(
-        &self,
-        tenant_id: TenantId,
-        since: DateTime<Utc>,
-    ) -> StoreResult<Option<SnapshotId>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt_prepared(
-                "SELECT id FROM snapshots WHERE tenant_id = $1 AND collected_at >= $2 ORDER BY collected_at DESC LIMIT 1",
-                &[&tenant_id.0, &since],
-            )
-            .await?;
-        Ok(row.map(|r| SnapshotId(r.get(0))))
     }
 
     /// How many snapshots of the tenant are kept.

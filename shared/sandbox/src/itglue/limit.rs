@@ -4,6 +4,7 @@
 //! included) so the statistics can tell whether a client ever sent more than it was allowed, or
 //! came back before a `Retry-After` it was given had run out.
 
+pub(crate) use crate::ratelimit::Verdict;
 use crate::ItGlueLimit;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -16,29 +17,10 @@ const REACTION: Duration = Duration::from_millis(300);
 /// Length of the fixed window, in seconds.
 const FIVE_MINUTES: u64 = 300;
 
-/// The limiter's verdict on one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Admission {
-    /// No limit configured.
-    Unlimited,
-    /// Admitted; the figures describe the five-minute window.
-    Allowed {
-        /// The five-minute budget.
-        limit: u32,
-        /// Requests left in the current five-minute window.
-        remaining: u32,
-    },
-    /// Over a limit; `retry_after` is set when the limit is configured to send it.
-    Refused {
-        /// Seconds the client is told to wait.
-        retry_after: Option<u64>,
-    },
-}
-
 /// One key's windows and arrival statistics.
 #[derive(Debug, Default)]
 pub(crate) struct KeyWindows {
-    /// Admission times of the last second (admitted requests only).
+    /// Verdict times of the last second (admitted requests only).
     admitted: VecDeque<Instant>,
     /// Arrival times of the last second (every authenticated request).
     arrivals: VecDeque<Instant>,
@@ -111,9 +93,9 @@ impl KeyWindows {
         limit: Option<ItGlueLimit>,
         now: Instant,
         unix_secs: u64,
-    ) -> Admission {
+    ) -> Verdict {
         let Some(limit) = limit else {
-            return Admission::Unlimited;
+            return Verdict::Unlimited;
         };
         trim(&mut self.admitted, now);
         let window = unix_secs / FIVE_MINUTES;
@@ -137,13 +119,13 @@ impl KeyWindows {
             if limit.send_retry_after {
                 self.told_to_wait(now, wait);
             }
-            return Admission::Refused {
+            return Verdict::Refused {
                 retry_after: limit.send_retry_after.then_some(wait),
             };
         }
         self.admitted.push_back(now);
         self.five_minutes.1 += 1;
-        Admission::Allowed {
+        Verdict::Allowed {
             limit: limit.per_five_minutes,
             remaining: limit.per_five_minutes - self.five_minutes.1,
         }
@@ -198,12 +180,12 @@ mod tests {
         let ms = |n: u64| t0 + Duration::from_millis(n);
         for n in [0, 400, 800] {
             w.arrive(ms(n));
-            assert!(matches!(w.admit(l, ms(n), 600), Admission::Allowed { .. }));
+            assert!(matches!(w.admit(l, ms(n), 600), Verdict::Allowed { .. }));
         }
         w.arrive(ms(900));
         assert_eq!(
             w.admit(l, ms(900), 600),
-            Admission::Refused {
+            Verdict::Refused {
                 retry_after: Some(1)
             }
         );
@@ -211,16 +193,13 @@ mod tests {
         w.arrive(ms(1250));
         assert_eq!(
             w.admit(l, ms(1250), 601),
-            Admission::Allowed {
+            Verdict::Allowed {
                 limit: 100,
                 remaining: 96
             }
         );
         w.arrive(ms(1300));
-        assert!(matches!(
-            w.admit(l, ms(1300), 601),
-            Admission::Refused { .. }
-        ));
+        assert!(matches!(w.admit(l, ms(1300), 601), Verdict::Refused { .. }));
         // 1250 and 1300 arrived while the Retry-After of the refusal at 900 ran
         // (past the allowance for a client still reading the 429).
         assert_eq!(w.stats(), (5, 2));
@@ -244,21 +223,21 @@ mod tests {
         let s = |n: u64| t0 + Duration::from_secs(n);
         assert!(matches!(
             w.admit(l, s(0), 590),
-            Admission::Allowed { remaining: 1, .. }
+            Verdict::Allowed { remaining: 1, .. }
         ));
         assert!(matches!(
             w.admit(l, s(2), 592),
-            Admission::Allowed { remaining: 0, .. }
+            Verdict::Allowed { remaining: 0, .. }
         ));
         assert_eq!(
             w.admit(l, s(5), 595),
-            Admission::Refused { retry_after: None }
+            Verdict::Refused { retry_after: None }
         );
         assert!(matches!(
             w.admit(l, s(10), 600),
-            Admission::Allowed { remaining: 1, .. }
+            Verdict::Allowed { remaining: 1, .. }
         ));
-        assert_eq!(w.admit(None, s(10), 600), Admission::Unlimited);
+        assert_eq!(w.admit(None, s(10), 600), Verdict::Unlimited);
         // Without Retry-After nothing is "running".
         w.arrive(s(11));
         assert_eq!(w.stats(), (1, 0));
