@@ -235,6 +235,7 @@ async fn messages_delivered_twice_still_leave_one_article() {
                 app.account,
             ),
             retry: 0,
+            sync_batch: None,
         })
         .await
         .expect("enqueue");

@@ -30,7 +30,7 @@ fn provider(raw: &str) -> Result<Provider, ApiError> {
         "hudu" => Ok(Provider::Hudu),
         "it-glue" => Ok(Provider::ItGlue),
         other => Err(ApiError::NotFound(format!(
-            "no integration {other:?}: use hudu or it-glue"
+            "no integration {other:?}: use hudu, it-glue or connectwise-manage"
         ))),
     }
 }
@@ -103,6 +103,9 @@ pub(crate) async fn get(
     caller: Caller,
     Path(p): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    if let Ok(psa) = p.parse() {
+        return crate::psa::get(state, caller, psa).await;
+    }
     let account = caller.require(Permission::IntegrationsRead)?;
     let provider = provider(&p)?;
     let integration = require_integration(&state, account, provider).await?;
@@ -115,6 +118,9 @@ pub(crate) async fn put(
     Path(p): Path<String>,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
+    if let Ok(psa) = p.parse() {
+        return crate::psa::put(state, caller, psa, body).await;
+    }
     let account = caller.require(Permission::IntegrationsManage)?;
     let provider = provider(&p)?;
     let existing = state.store.integration(account, provider).await?;
@@ -377,6 +383,9 @@ pub(crate) async fn test(
     caller: Caller,
     Path(p): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    if let Ok(psa) = p.parse() {
+        return crate::psa::test(state, caller, psa).await;
+    }
     let account = caller.require(Permission::IntegrationsRead)?;
     let provider = provider(&p)?;
     let integration = require_integration(&state, account, provider).await?;
@@ -517,4 +526,49 @@ pub(crate) async fn push_all(
         StatusCode::ACCEPTED,
         Json(json!({"runIds": ids, "skipped": skipped})),
     ))
+}
+
+fn psa_kind(raw: &str) -> Result<docsync_domain::psa::PsaKind, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::NotFound(format!(
+            "no PSA integration {raw:?}: company lists and syncs are under /integrations/connectwise-manage"
+        ))
+    })
+}
+
+/// `GET /integrations/{psa}/companies`.
+pub(crate) async fn psa_companies(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(p): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    crate::psa::companies(state, caller, psa_kind(&p)?).await
+}
+
+/// `PUT /integrations/{psa}/companies`.
+pub(crate) async fn psa_set_matches(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(p): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    crate::psa::set_matches(state, caller, psa_kind(&p)?, body).await
+}
+
+/// `POST /integrations/{psa}/companies/match-all`.
+pub(crate) async fn psa_match_all(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(p): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    crate::psa::match_all(state, caller, psa_kind(&p)?).await
+}
+
+/// `POST /integrations/{psa}/sync`.
+pub(crate) async fn psa_sync(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(p): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    crate::psa::sync(state, caller, psa_kind(&p)?).await
 }

@@ -12,6 +12,7 @@ mod error;
 mod integrations;
 mod limit;
 mod openapi;
+mod psa;
 mod runs;
 mod tenants;
 
@@ -104,6 +105,26 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             Method::GET,
             "/integrations/{provider}/runs",
             get(runs::list),
+        ),
+        (
+            Method::GET,
+            "/integrations/{provider}/companies",
+            get(integrations::psa_companies),
+        ),
+        (
+            Method::PUT,
+            "/integrations/{provider}/companies",
+            put(integrations::psa_set_matches),
+        ),
+        (
+            Method::POST,
+            "/integrations/{provider}/companies/match-all",
+            post(integrations::psa_match_all),
+        ),
+        (
+            Method::POST,
+            "/integrations/{provider}/sync",
+            post(integrations::psa_sync),
         ),
         (Method::GET, "/runs/{id}", get(runs::one)),
         (Method::GET, "/audit", get(audit::list)),

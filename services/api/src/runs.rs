@@ -42,7 +42,11 @@ pub(crate) async fn list(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let account = caller.require(Permission::IntegrationsRead)?;
-    let provider: Provider = p.parse().map_err(|e: String| ApiError::NotFound(e))?;
+    let psa = p.parse::<docsync_domain::psa::PsaKind>().ok();
+    let provider: Option<Provider> = match psa {
+        Some(_) => None,
+        None => Some(p.parse().map_err(|e: String| ApiError::NotFound(e))?),
+    };
     let Query(q) = query.map_err(|e| {
         ApiError::BadRequest(format!(
             "bad query: {e}; the filters are tenantId, state and limit"
@@ -84,6 +88,22 @@ pub(crate) async fn list(
                 .collect(),
         ));
     }
+    let Some(provider) = provider else {
+        if tenant_id.is_some() {
+            return Err(ApiError::field(
+                "tenantId",
+                "sync runs have no tenant: filter by state and limit",
+            ));
+        }
+        return crate::psa::runs(
+            state,
+            caller,
+            psa.unwrap_or(docsync_domain::psa::PsaKind::ConnectWiseManage),
+            run_state,
+            limit,
+        )
+        .await;
+    };
     let runs = state
         .store
         .runs(
@@ -108,13 +128,14 @@ pub(crate) async fn one(
 ) -> Result<Json<Value>, ApiError> {
     let account = caller.require(Permission::IntegrationsRead)?;
     let id: RunId = id.parse().map_err(|e: String| ApiError::field("id", e))?;
-    let run = state
-        .store
-        .run(account, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no run {id} in this account")))?;
+    let mut v = match state.store.run(account, id).await? {
+        Some(run) => run_view(&run),
+        None => match state.store.sync_run(account, id).await? {
+            Some(run) => crate::psa::run_view(&run),
+            None => return Err(ApiError::NotFound(format!("no run {id} in this account"))),
+        },
+    };
     let events = state.store.run_events(id).await?;
-    let mut v = run_view(&run);
     v["events"] = json!(events
         .iter()
         .map(|e| json!({"state": e.state, "at": e.at, "detail": e.detail}))

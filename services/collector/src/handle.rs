@@ -14,6 +14,14 @@ use docsync_sources::{MicrosoftCredentials, SourceError, TenantRef};
 pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Verdict> {
     let store = &ctx.store;
     let Some(run) = store.begin_collecting(job.run_id).await? else {
+        // Not a push run to collect: a sync run, or a run past collecting.
+        if let Some(sync) = store.begin_sync_collecting(job.run_id).await? {
+            return crate::sync::collect(ctx, sync, job).await;
+        }
+        if let Some(sync) = store.sync_run_for_worker(job.run_id).await? {
+            crate::sync::resume(ctx, &sync).await?;
+            return Ok(Verdict::Done);
+        }
         // Already past collecting: make sure the publish was enqueued (a crash may have
         // happened between recording the snapshot and enqueueing), then we are done.
         if let Some(run) = store.run_for_worker(job.run_id).await? {
@@ -24,6 +32,7 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Ve
                         snapshot_id,
                         rate_limit_key: rate_limit_key(run.provider, run.account_id),
                         retry: 0,
+                        sync_batch: None,
                     })
                     .await?;
             }
@@ -122,6 +131,7 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Ve
                 snapshot_id,
                 rate_limit_key: rate_limit_key(run.provider, run.account_id),
                 retry: 0,
+                sync_batch: None,
             })
             .await?;
     }

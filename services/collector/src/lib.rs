@@ -6,6 +6,7 @@
 //! are serialised inside the process so that two runs arriving together collect once.
 
 mod handle;
+mod sync;
 
 use docsync_domain::crypto::MasterKey;
 use docsync_domain::locks::KeyedLocks;
@@ -31,6 +32,19 @@ pub struct CollectorConfig {
     pub drain_deadline: Duration,
     /// How long one collection may take before it is given up and retried later.
     pub job_timeout: Duration,
+    /// Per provider request timeout (PSA reads).
+    pub request_timeout: Duration,
+}
+
+/// How the collector reaches providers other than Microsoft (the PSAs, and the destination's
+/// company list for match suggestions): the fleet's pacer, so PSA calls are paced by the PSA
+/// key across every process.
+#[derive(Debug, Clone)]
+pub struct ProviderReach {
+    /// Paces every provider call by rate-limit key.
+    pub pacer: docsync_sinks::Pacer,
+    /// Accept http and loopback provider URLs (sandbox and tests).
+    pub allow_private: bool,
 }
 
 impl Default for CollectorConfig {
@@ -40,6 +54,7 @@ impl Default for CollectorConfig {
             snapshot_reuse: Duration::from_secs(120),
             drain_deadline: Duration::from_secs(30),
             job_timeout: Duration::from_secs(600),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -52,6 +67,7 @@ pub(crate) struct Context {
     pub source: Arc<dyn SnapshotSource>,
     pub config: CollectorConfig,
     pub tenant_locks: KeyedLocks<docsync_domain::TenantId>,
+    pub sync: docsync_psa::sync::SyncContext,
 }
 
 /// Runs the collector until `shutdown`, then drains in-flight work up to the deadline;
@@ -62,9 +78,18 @@ pub async fn run(
     broker: Arc<Broker>,
     master: MasterKey,
     source: Arc<dyn SnapshotSource>,
+    reach: ProviderReach,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let limit = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let sync = docsync_psa::sync::SyncContext {
+        store: store.clone(),
+        master: master.clone(),
+        pacer: reach.pacer,
+        http: docsync_sinks::http_client(config.request_timeout),
+        layouts: Default::default(),
+        allow_private: reach.allow_private,
+    };
     let ctx = Arc::new(Context {
         store,
         broker,
@@ -72,6 +97,7 @@ pub async fn run(
         source,
         config,
         tenant_locks: KeyedLocks::default(),
+        sync,
     });
     let mut tasks = JoinSet::new();
     let tag = format!("collector-{}", uuid::Uuid::new_v4());

@@ -30,6 +30,7 @@ pub async fn scheduler(
             mode: ScheduleMode::Hourly,
             at: "00:00".into(),
             time_zone: "Australia/Sydney".into(),
+            hours: None,
         };
         store
             .upsert_integration(

@@ -162,6 +162,10 @@ impl Fleet {
                 ..GraphSourceConfig::microsoft_defaults()
             }));
             let (s, b, sd) = (store.clone(), broker.clone(), shutdown.clone());
+            let reach = docsync_collector::ProviderReach {
+                pacer: providers.pacer.clone(),
+                allow_private: settings.allow_private_provider_urls,
+            };
             let collector = docsync_collector::CollectorConfig {
                 snapshot_reuse: settings.snapshot_reuse,
                 ..Default::default()
@@ -169,7 +173,7 @@ impl Fleet {
             tasks.spawn(async move {
                 (
                     "collector",
-                    docsync_collector::run(collector, s, b, master, source, sd).await,
+                    docsync_collector::run(collector, s, b, master, source, reach, sd).await,
                 )
             });
         }

@@ -270,6 +270,7 @@ async fn main() -> anyhow::Result<()> {
                     itglue_us: next(4),
                     itglue_eu: next(5),
                     itglue_au: next(6),
+                    connectwise: next(7),
                 },
             )
             .await?;
@@ -277,6 +278,7 @@ async fn main() -> anyhow::Result<()> {
             println!("DOCSYNC_LOGIN_URL={}", sandbox.login_url);
             println!("DOCSYNC_EXCHANGE_URL={}", sandbox.exchange_url);
             println!("Hudu baseUrl: {}", sandbox.hudu_url);
+            println!("ConnectWise Manage site: {}", sandbox.connectwise_url);
             println!("IT Glue us: {}", sandbox.itglue_us_url);
             println!("IT Glue eu: {}", sandbox.itglue_eu_url);
             println!("IT Glue au: {}", sandbox.itglue_au_url);

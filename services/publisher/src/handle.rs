@@ -11,6 +11,9 @@ use docsync_sinks::{KnownDocument, PublishRequest};
 use docsync_store::RemoteDocument;
 
 pub(crate) async fn publish(ctx: &Context, job: &PublishJob) -> anyhow::Result<Verdict> {
+    if let Some(batch) = job.sync_batch {
+        return crate::sync::publish(ctx, job, batch).await;
+    }
     let store = &ctx.store;
     let Some(run) = store.begin_publishing(job.run_id).await? else {
         return Ok(Verdict::Done); // finished already (a redelivery) or unknown

@@ -5,6 +5,7 @@
 mod handle;
 mod ledger;
 mod sinks;
+mod sync;
 
 use docsync_domain::crypto::MasterKey;
 use docsync_domain::locks::KeyedLocks;
@@ -57,6 +58,7 @@ pub(crate) struct Context {
     pub broker: Arc<Broker>,
     pub sinks: SinkFactory,
     pub tenant_locks: KeyedLocks<docsync_domain::TenantId>,
+    pub sync: docsync_psa::sync::SyncContext,
 }
 
 /// One semaphore per rate-limit key: a key with a long backlog takes `per_key` places, never
@@ -87,9 +89,18 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let tag = format!("publisher-{}", uuid::Uuid::new_v4());
+    let sync = docsync_psa::sync::SyncContext {
+        store: store.clone(),
+        master: master.clone(),
+        pacer: providers.pacer.clone(),
+        http: docsync_sinks::http_client(config.request_timeout),
+        layouts: Default::default(),
+        allow_private: true,
+    };
     let ctx = Arc::new(Context {
         store: store.clone(),
         broker: broker.clone(),
+        sync,
         sinks: SinkFactory::new(store, master, providers, config.request_timeout),
         tenant_locks: KeyedLocks::default(),
     });

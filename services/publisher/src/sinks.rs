@@ -42,6 +42,16 @@ impl SinkFactory {
         }
     }
 
+    /// The process's pacer (shared by every provider call).
+    pub fn pacer(&self) -> docsync_sinks::Pacer {
+        self.providers.pacer.clone()
+    }
+
+    /// The process's outbound HTTP client.
+    pub fn http(&self) -> reqwest::Client {
+        self.http.clone()
+    }
+
     /// The account's integration for `provider` (without its mappings) and its sink, or a
     /// reason a person can act on.
     pub async fn sink(

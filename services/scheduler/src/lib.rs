@@ -81,7 +81,36 @@ pub async fn tick(
             tracing::info!(account = %integration.account_id, provider = %integration.provider, %slot, tenants = claimed, "slot claimed");
         }
     }
+    tick_psa(store, broker, now, &mut report).await?;
     Ok(report)
+}
+
+/// PSA syncs: one run per (account, PSA, slot), claimed by the slot row's primary key so any
+/// number of replicas start each slot once; a scheduler that was down starts only the latest
+/// missed slot.
+async fn tick_psa(
+    store: &Store,
+    broker: &Broker,
+    now: DateTime<Utc>,
+    report: &mut TickReport,
+) -> anyhow::Result<()> {
+    for integration in store.scheduled_psa_integrations().await? {
+        let Some(slot) = integration.options.schedule.slot_at_or_before(now) else {
+            continue;
+        };
+        if slot < integration.created_at {
+            continue;
+        }
+        if let Some(run) = store
+            .claim_psa_slot(integration.account_id, integration.psa, slot)
+            .await?
+        {
+            report.integrations += 1;
+            report.enqueued += dispatch(store, broker, &[run]).await?;
+            tracing::info!(account = %integration.account_id, psa = %integration.psa, %slot, "sync slot claimed");
+        }
+    }
+    Ok(())
 }
 
 /// Claims the slot chunk by chunk, publishing each claimed chunk while the next one is being

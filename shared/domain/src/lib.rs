@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod failpoint;
 pub mod ids;
 pub mod provider;
+pub mod psa;
 pub mod run;
 pub mod secret;
 pub mod snapshot;
@@ -16,6 +17,7 @@ pub mod url;
 
 pub use ids::{AccountId, RunId, SnapshotId, TenantId};
 pub use provider::{rate_limit_key, ItGlueRegion, Provider, RateLimit};
+pub use psa::{ConnectWiseConfig, CwSite, Parsed, PsaKind, PsaOptions};
 pub use run::{RunState, Trigger};
 pub use secret::{mask, ApiKey};
 pub use snapshot::Snapshot;

@@ -1,7 +1,9 @@
-//! Push cadence of an integration: nightly at a local time, hourly at a minute, or manual.
+//! Push and sync cadence of an integration: nightly at a local time, hourly at a minute, every
+//! N hours (UTC), or manual.
 //!
 //! `at` is local time in `timeZone` (any IANA zone); the default is nightly at 02:00
-//! Australia/Sydney, as the product promises.
+//! Australia/Sydney, as the product promises. `hours` is set exactly when the mode is `every`
+//! (1 to 24; PSA syncs default to every 3 hours), so the posture modes' JSON has no `hours`.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,6 +17,9 @@ pub enum ScheduleMode {
     Nightly,
     /// Every hour at the minute of `at`.
     Hourly,
+    /// Every `hours` hours: at the UTC instants that are multiples of `hours` hours since the
+    /// Unix epoch (every 3 hours: 00:00, 03:00, ... UTC). `at` and `timeZone` play no part.
+    Every,
     /// Only when asked (push now, push-all).
     Manual,
 }
@@ -29,6 +34,9 @@ pub struct Schedule {
     pub at: String,
     /// IANA time zone, e.g. `Australia/Sydney`.
     pub time_zone: String,
+    /// Hours between slots (1 to 24), with mode `every` only; `None` for the other modes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<u32>,
 }
 
 impl Default for Schedule {
@@ -37,40 +45,114 @@ impl Default for Schedule {
             mode: ScheduleMode::Nightly,
             at: "02:00".into(),
             time_zone: "Australia/Sydney".into(),
+            hours: None,
         }
     }
 }
 
 impl Schedule {
+    /// Hours between slots of an `every` schedule when `hours` is not given.
+    pub const DEFAULT_EVERY_HOURS: u32 = 3;
+    /// The longest period of an `every` schedule: a day.
+    pub const MAX_EVERY_HOURS: u32 = 24;
+
+    /// Every `hours` hours (UTC slots). `hours` is clamped to 1..=24: a constructor for
+    /// docsync's own constants; user input goes through [`Schedule::parse`], which refuses
+    /// values out of range.
+    pub fn every_hours(hours: u32) -> Self {
+        Self {
+            mode: ScheduleMode::Every,
+            hours: Some(hours.clamp(1, Self::MAX_EVERY_HOURS)),
+            ..Self::default()
+        }
+    }
+
+    /// The schedule of a PSA sync unless configured: every 3 hours.
+    pub fn psa_default() -> Self {
+        Self::every_hours(Self::DEFAULT_EVERY_HOURS)
+    }
+
+    /// Hours between slots for mode `every` (`hours`, else the default of 3); `None` for the
+    /// other modes.
+    pub fn period_hours(&self) -> Option<u32> {
+        (self.mode == ScheduleMode::Every).then(|| {
+            self.hours
+                .unwrap_or(Self::DEFAULT_EVERY_HOURS)
+                .clamp(1, Self::MAX_EVERY_HOURS)
+        })
+    }
+
     /// Parses a `schedule` JSON object, collecting every bad field as `(field, fix)`.
-    /// Missing fields take the defaults.
+    /// Missing fields take the defaults (nightly at 02:00 Australia/Sydney).
     pub fn parse(value: &Value) -> Result<Self, Vec<(String, String)>> {
+        Self::parse_or(value, &Self::default())
+    }
+
+    /// Parses a `schedule` JSON object like [`Schedule::parse`], with missing fields taken from
+    /// `default` instead (PSA syncs pass [`Schedule::psa_default`], so `{}` or `{"hours": 6}`
+    /// mean "every 3 / 6 hours" there). `hours` (1 to 24, [3]) goes only with mode `every`.
+    pub fn parse_or(value: &Value, default: &Schedule) -> Result<Self, Vec<(String, String)>> {
         let mut errors = Vec::new();
         let Some(obj) = value.as_object() else {
             return Err(vec![(
                 "schedule".into(),
-                "must be an object such as {\"mode\":\"nightly\",\"at\":\"02:00\",\"timeZone\":\"Australia/Sydney\"}".into(),
+                "must be an object such as {\"mode\":\"nightly\",\"at\":\"02:00\",\"timeZone\":\"Australia/Sydney\"} or {\"mode\":\"every\",\"hours\":3}".into(),
             )]);
         };
         for key in obj.keys() {
-            if !matches!(key.as_str(), "mode" | "at" | "timeZone") {
+            if !matches!(key.as_str(), "mode" | "at" | "timeZone" | "hours") {
                 errors.push((
                     format!("schedule.{key}"),
-                    "unknown field: use mode, at and timeZone".into(),
+                    "unknown field: use mode, at, timeZone and (with mode \"every\") hours".into(),
                 ));
             }
         }
-        let mut schedule = Schedule::default();
+        let mut schedule = default.clone();
+        let mut mode_known = true;
         match obj.get("mode") {
             None => {}
             Some(Value::String(m)) if m == "nightly" => schedule.mode = ScheduleMode::Nightly,
             Some(Value::String(m)) if m == "hourly" => schedule.mode = ScheduleMode::Hourly,
+            Some(Value::String(m)) if m == "every" => schedule.mode = ScheduleMode::Every,
             Some(Value::String(m)) if m == "manual" => schedule.mode = ScheduleMode::Manual,
-            Some(other) => errors.push((
-                "schedule.mode".into(),
-                format!("must be \"nightly\", \"hourly\" or \"manual\", got {other}"),
-            )),
+            Some(other) => {
+                mode_known = false;
+                errors.push((
+                    "schedule.mode".into(),
+                    format!(
+                        "must be \"nightly\", \"hourly\", \"every\" or \"manual\", got {other}"
+                    ),
+                ));
+            }
         }
+        // `hours: null` is "not given", as everywhere in the API's bodies.
+        schedule.hours = match (schedule.mode, obj.get("hours").filter(|v| !v.is_null())) {
+            (ScheduleMode::Every, None) => Some(default.hours.unwrap_or(Self::DEFAULT_EVERY_HOURS)),
+            (ScheduleMode::Every, Some(v)) => match v.as_u64() {
+                Some(n) if (1..=u64::from(Self::MAX_EVERY_HOURS)).contains(&n) => {
+                    u32::try_from(n).ok()
+                }
+                _ => {
+                    errors.push((
+                        "schedule.hours".into(),
+                        format!(
+                            "must be a whole number of hours from 1 to {}, such as 3, got {v}",
+                            Self::MAX_EVERY_HOURS
+                        ),
+                    ));
+                    None
+                }
+            },
+            (_, Some(_)) if mode_known => {
+                errors.push((
+                    "schedule.hours".into(),
+                    "goes only with \"mode\": \"every\": remove hours or set mode to \"every\""
+                        .into(),
+                ));
+                None
+            }
+            (_, _) => None,
+        };
         match obj.get("at") {
             None => {}
             Some(Value::String(at)) if parse_hh_mm(at).is_some() => schedule.at = at.clone(),
@@ -113,7 +195,8 @@ impl Schedule {
 /// that time (spring forward) the slot is the first valid instant after the gap; on a night
 /// that repeats it (fall back) the slot is the first occurrence only. Hourly slots are every
 /// real hour at local minute `at`'s minute, so repeated and skipped hours get exactly one slot
-/// per hour of elapsed time. Manual schedules have no slots.
+/// per hour of elapsed time. `every` slots are the UTC multiples of `hours` hours since the Unix
+/// epoch, whatever `timeZone` says. Manual schedules have no slots.
 impl Schedule {
     /// The latest slot at or before `now`.
     pub fn slot_at_or_before(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -136,11 +219,19 @@ impl Schedule {
     }
 
     fn candidates(&self, now: jiff::Timestamp) -> Option<Vec<jiff::Timestamp>> {
-        let tz = jiff::tz::TimeZone::get(&self.time_zone).ok()?;
+        let zone = || jiff::tz::TimeZone::get(&self.time_zone).ok();
         let (hour, minute) = self.hour_minute();
         match self.mode {
             ScheduleMode::Manual => None,
+            ScheduleMode::Every => {
+                let period = i64::from(self.period_hours()?) * 3600;
+                let start = now.as_second().div_euclid(period) * period;
+                (-1i64..=1)
+                    .map(|k| jiff::Timestamp::from_second(start + k * period).ok())
+                    .collect()
+            }
             ScheduleMode::Nightly => {
+                let tz = zone()?;
                 let today = now.to_zoned(tz.clone()).date();
                 let mut out = Vec::new();
                 for days in -2i32..=2 {
@@ -150,6 +241,7 @@ impl Schedule {
                 Some(out)
             }
             ScheduleMode::Hourly => {
+                let tz = zone()?;
                 let hour_start = now.as_second().div_euclid(3600) * 3600;
                 let mut out = Vec::new();
                 for k in -2i64..=2 {
@@ -239,6 +331,7 @@ mod tests {
             mode: ScheduleMode::Nightly,
             at: at_.into(),
             time_zone: tz.into(),
+            hours: None,
         }
     }
 
@@ -305,6 +398,7 @@ mod tests {
             mode: ScheduleMode::Hourly,
             at: "00:15".into(),
             time_zone: "Australia/Sydney".into(),
+            hours: None,
         };
         for start in ["2026-10-03T12:00:00Z", "2026-04-04T12:00:00Z"] {
             let mut t = at(start);
@@ -326,6 +420,7 @@ mod tests {
             mode: ScheduleMode::Hourly,
             at: "00:00".into(),
             time_zone: "Asia/Kolkata".into(),
+            hours: None,
         };
         assert_eq!(
             s.next_slot_after(at("2026-03-01T10:00:00Z")),
@@ -355,5 +450,131 @@ mod tests {
         };
         assert_eq!(s.slot_at_or_before(at("2026-10-04T01:59:00Z")), None);
         assert_eq!(s.next_slot_after(at("2026-10-04T01:59:00Z")), None);
+    }
+
+    #[test]
+    fn every_parses_with_hours_and_defaults_to_three() {
+        let s = Schedule::parse(&json!({"mode": "every", "hours": 6})).unwrap();
+        assert_eq!(s, Schedule::every_hours(6));
+        assert_eq!(s.period_hours(), Some(6));
+        let s = Schedule::parse(&json!({"mode": "every"})).unwrap();
+        assert_eq!(s.hours, Some(3));
+        assert_eq!(s, Schedule::psa_default());
+        // What is stored parses back to the same schedule.
+        assert_eq!(Schedule::parse(&s.to_json()), Ok(s.clone()));
+        assert_eq!(s.to_json()["hours"], json!(3));
+    }
+
+    #[test]
+    fn posture_modes_serialize_without_hours() {
+        for mode in ["nightly", "hourly", "manual"] {
+            let s = Schedule::parse(&json!({ "mode": mode })).unwrap();
+            assert_eq!(s.hours, None);
+            assert_eq!(
+                s.to_json(),
+                json!({"mode": mode, "at": "02:00", "timeZone": "Australia/Sydney"})
+            );
+        }
+        assert_eq!(
+            serde_json::to_string(&Schedule::default()).unwrap(),
+            r#"{"mode":"nightly","at":"02:00","timeZone":"Australia/Sydney"}"#
+        );
+        // Stored posture schedules (written before `every` existed) still read back.
+        let old: Schedule =
+            serde_json::from_str(r#"{"mode":"hourly","at":"00:15","timeZone":"UTC"}"#).unwrap();
+        assert_eq!(old.hours, None);
+    }
+
+    #[test]
+    fn bad_hours_are_named() {
+        for bad in [
+            json!(0),
+            json!(25),
+            json!(-3),
+            json!(2.5),
+            json!("3"),
+            json!([3]),
+        ] {
+            let errs = Schedule::parse(&json!({"mode": "every", "hours": bad})).unwrap_err();
+            assert_eq!(errs.len(), 1, "{bad}: {errs:?}");
+            assert_eq!(errs[0].0, "schedule.hours");
+            assert!(errs[0].1.contains("1 to 24"), "{}", errs[0].1);
+        }
+        for mode in ["nightly", "hourly", "manual"] {
+            let errs = Schedule::parse(&json!({"mode": mode, "hours": 3})).unwrap_err();
+            assert_eq!(errs.len(), 1);
+            assert_eq!(errs[0].0, "schedule.hours");
+            assert!(errs[0].1.contains("\"every\""), "{}", errs[0].1);
+        }
+        let s = Schedule::parse(&json!({"mode": "every", "hours": null})).unwrap();
+        assert_eq!(s.hours, Some(3));
+        let s = Schedule::parse(&json!({"mode": "nightly", "hours": null})).unwrap();
+        assert_eq!(s.hours, None);
+        // Posture default is nightly: hours alone is refused there...
+        let errs = Schedule::parse(&json!({"hours": 3})).unwrap_err();
+        assert_eq!(errs[0].0, "schedule.hours");
+        // ...and means "every N hours" where the default is the PSA one.
+        let s = Schedule::parse_or(&json!({"hours": 12}), &Schedule::psa_default()).unwrap();
+        assert_eq!(s, Schedule::every_hours(12));
+        let s = Schedule::parse_or(&json!({}), &Schedule::psa_default()).unwrap();
+        assert_eq!(s, Schedule::psa_default());
+        let s = Schedule::parse_or(&json!({"mode": "manual"}), &Schedule::psa_default()).unwrap();
+        assert_eq!((s.mode, s.hours), (ScheduleMode::Manual, None));
+    }
+
+    #[test]
+    fn every_slots_are_utc_multiples_of_the_period() {
+        let s = Schedule::every_hours(3);
+        assert_eq!(
+            s.slot_at_or_before(at("2026-07-15T04:59:59Z")),
+            Some(at("2026-07-15T03:00:00Z"))
+        );
+        assert_eq!(
+            s.slot_at_or_before(at("2026-07-15T03:00:00Z")),
+            Some(at("2026-07-15T03:00:00Z"))
+        );
+        assert_eq!(
+            s.next_slot_after(at("2026-07-15T03:00:00Z")),
+            Some(at("2026-07-15T06:00:00Z"))
+        );
+        assert_eq!(
+            s.next_slot_after(at("2026-07-15T22:30:00Z")),
+            Some(at("2026-07-16T00:00:00Z"))
+        );
+        // The time zone plays no part, DST transitions included.
+        let sydney = Schedule {
+            time_zone: "Australia/Sydney".into(),
+            ..Schedule::every_hours(3)
+        };
+        let mut t = at("2026-10-03T12:00:00Z");
+        for _ in 0..8 {
+            let next = sydney.next_slot_after(t).unwrap();
+            assert_eq!(next.timestamp() % (3 * 3600), 0, "{next}");
+            if t.timestamp() % (3 * 3600) == 0 {
+                assert_eq!(next - t, chrono::Duration::hours(3));
+            }
+            t = next;
+        }
+        // A period that does not divide a day still counts from the epoch.
+        let five = Schedule::every_hours(5);
+        let next = five.next_slot_after(at("2026-01-01T00:00:00Z")).unwrap();
+        assert_eq!(next.timestamp() % (5 * 3600), 0);
+        assert!(next - at("2026-01-01T00:00:00Z") <= chrono::Duration::hours(5));
+        assert_eq!(
+            Schedule::every_hours(24).next_slot_after(at("2026-07-15T10:00:00Z")),
+            Some(at("2026-07-16T00:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn every_hours_is_clamped_and_hourless_every_means_three() {
+        assert_eq!(Schedule::every_hours(0).hours, Some(1));
+        assert_eq!(Schedule::every_hours(100).hours, Some(24));
+        let s = Schedule {
+            mode: ScheduleMode::Every,
+            ..Schedule::default()
+        };
+        assert_eq!(s.period_hours(), Some(3));
+        assert_eq!(Schedule::default().period_hours(), None);
     }
 }

@@ -34,6 +34,33 @@ pub struct PublishJob {
     /// Retries so far after transient faults (0 on the first try).
     #[serde(default)]
     pub retry: u32,
+    /// For a sync run: the batch to write (its `snapshot_id` is then the nil id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_batch: Option<SyncBatch>,
+}
+
+/// Where a sync run's next publish batch starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SyncBatch {
+    /// The payload (company) index.
+    pub company: u32,
+    /// That company's existing assets were matched against the plan already.
+    #[serde(default)]
+    pub adopted: bool,
+}
+
+impl PublishJob {
+    /// The publish job of a sync run's batch, on the partition of the destination's key.
+    pub fn sync(run_id: RunId, rate_limit_key: String, batch: SyncBatch) -> Self {
+        Self {
+            run_id,
+            snapshot_id: SnapshotId(uuid::Uuid::nil()),
+            rate_limit_key,
+            retry: 0,
+            sync_batch: Some(batch),
+        }
+    }
 }
 
 /// The publish partition of a rate-limit key: FNV-1a, stable across processes and versions.

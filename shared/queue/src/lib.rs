@@ -17,4 +17,4 @@ mod jobs;
 pub mod worker;
 
 pub use broker::{delivery_count, Broker, DeadLetter, QueueConfig, QueueError};
-pub use jobs::{partition_of, CollectJob, PublishJob};
+pub use jobs::{partition_of, CollectJob, PublishJob, SyncBatch};

@@ -44,6 +44,10 @@ pub enum FaultProvider {
     /// The three IT Glue ports (paths such as `/flexible_assets`).
     #[serde(rename = "itglue")]
     ItGlue,
+    /// The ConnectWise Manage port (paths such as `/v2025_1/apis/3.0/company/companies`; a
+    /// prefix may leave out `/{codebase}apis/3.0`).
+    #[serde(rename = "connectwise")]
+    ConnectWise,
 }
 
 /// What a [`FaultRule`] does to the requests it matches. Rates are fractions from 0 to 1;
@@ -195,6 +199,10 @@ impl FaultRule {
                 && path
                     .strip_prefix("/api/v1")
                     .is_some_and(|rest| rest.starts_with(prefix)))
+            || (provider == FaultProvider::ConnectWise
+                && path
+                    .find("/apis/3.0")
+                    .is_some_and(|i| path[i + "/apis/3.0".len()..].starts_with(prefix)))
     }
 }
 

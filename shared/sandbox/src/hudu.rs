@@ -1,12 +1,23 @@
-//! Hudu: companies and articles under `/api/v1`, `x-api-key` auth with read-only keys, the
-//! articles endpoint's fixed 25-row pages, a clock-aligned per-key rate limit that answers 429
-//! "Retry later", injectable 502s and latency, and a small `/_sandbox` control surface.
+//! Hudu: companies (create, update, archive), asset layouts, assets and knowledge-base articles
+//! (per company or global) under `/api/v1`, `x-api-key` auth with read-only keys, the articles
+//! endpoint's fixed 25-row pages, a clock-aligned per-key rate limit that answers 429 "Retry
+//! later", injectable 502s and latency, and a small `/_sandbox` control surface.
+//!
+//! Every `/api/v1` route sits behind one gate (latency, counting, auth, rate limit, write
+//! scope, 502 faults). The data lives in one [`HuduStore`] behind one lock: articles here,
+//! companies in [`companies`], asset layouts in [`layouts`], assets in [`assets`].
 
+mod access;
+mod assets;
+mod companies;
+mod layouts;
 mod store;
 
+pub use assets::HuduAsset;
+pub use companies::HuduCompany;
+pub use layouts::{HuduLayout, HuduLayoutField};
 pub(crate) use store::HuduStore;
 
-use crate::fixtures::hudu_company_name;
 use crate::ratelimit::Verdict;
 use crate::state::State;
 use crate::KeyScope;
@@ -17,27 +28,28 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Rows per page of `/articles`, whatever `page_size` says.
 const ARTICLES_PAGE: usize = 25;
-/// Default and maximum `page_size` of `/companies`.
-const COMPANIES_PAGE: (usize, usize) = (25, 100);
 
 type Params = Query<HashMap<String, String>>;
+/// A JSON request body, or why it could not be read.
+type Body = Result<Json<Value>, JsonRejection>;
 
 /// Routes of the Hudu port.
 pub(crate) fn router(state: Arc<State>) -> Router {
     let api = Router::new()
         .route("/api_info", get(api_info))
-        .route("/companies", get(companies))
-        .route("/companies/{id}", get(company))
         .route("/articles", get(articles).post(create_article))
         .route("/articles/{id}", get(article).put(update_article))
+        .merge(companies::routes())
+        .merge(layouts::routes())
+        .merge(assets::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "Not found") })
         .route_layer(middleware::from_fn_with_state(state.clone(), gate));
     Router::new()
@@ -51,8 +63,87 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
+/// An error answer: a status and Hudu's `{"error": message}` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    /// 404 "Record not found".
+    pub(crate) fn not_found() -> Self {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: "Record not found".into(),
+        }
+    }
+
+    /// 422 with `message`.
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: message.into(),
+        }
+    }
+
+    /// 400 with `message`.
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error(self.status, &self.message)
+    }
+}
+
+/// What a handler answers: JSON or an error.
+pub(crate) type Reply = Result<Json<Value>, ApiError>;
+
 fn mutex<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What a successful write changed, for the per-kind counters of [`crate::HuduStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteKind {
+    /// An article.
+    Article,
+    /// An asset.
+    Asset,
+    /// A company.
+    Company,
+    /// An asset layout.
+    Layout,
+}
+
+/// Successful writes per kind (the total, articles included, is `State::hudu_writes`).
+#[derive(Debug, Default)]
+pub(crate) struct HuduWriteCounters {
+    /// Asset creates, updates, archives and unarchives.
+    pub(crate) assets: AtomicU64,
+    /// Company creates, updates, archives and unarchives.
+    pub(crate) companies: AtomicU64,
+    /// Asset layout creates and updates.
+    pub(crate) layouts: AtomicU64,
+}
+
+/// Counts one successful write in the total and in its kind's counter.
+fn count_write(state: &State, kind: WriteKind) {
+    state.hudu_writes.fetch_add(1, Ordering::Relaxed);
+    let counters = &state.hudu_kind_writes;
+    let counter = match kind {
+        WriteKind::Article => return,
+        WriteKind::Asset => &counters.assets,
+        WriteKind::Company => &counters.companies,
+        WriteKind::Layout => &counters.layouts,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Latency, counting, auth, rate limit, write scope and 502 faults, in that order.
@@ -131,77 +222,124 @@ fn page_of<T: Clone>(items: &[T], page: usize, size: usize) -> Vec<T> {
     items.iter().skip(start).take(size).cloned().collect()
 }
 
-fn company_json(state: &State, id: u64) -> Value {
-    let name = hudu_company_name(id);
-    let slug: String = name
+/// How many rows a page skips: `page` (1-based; absent, 0 or garbage = 1) times `size`.
+fn page_start(q: &HashMap<String, String>, size: usize) -> usize {
+    param::<usize>(q, "page")
+        .unwrap_or(1)
+        .max(1)
+        .saturating_sub(1)
+        .saturating_mul(size)
+}
+
+/// `page_size` clamped to `1..=max`, `default` when absent or not a number.
+fn page_size(q: &HashMap<String, String>, default: usize, max: usize) -> usize {
+    param(q, "page_size").unwrap_or(default).clamp(1, max)
+}
+
+/// The `archived` filter: `true` lists archived records only, anything else unarchived ones.
+fn archived_filter(q: &HashMap<String, String>) -> bool {
+    q.get("archived")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true") || v.trim() == "1")
+}
+
+/// A numeric id filter: `None` when absent, `Some(None)` when given but not a number (which
+/// matches nothing).
+fn id_filter(q: &HashMap<String, String>, key: &str) -> Option<Option<u64>> {
+    q.get(key).map(|v| v.trim().parse().ok())
+}
+
+/// A numeric path segment; anything else is a 404.
+fn path_id(raw: &str) -> Result<u64, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found())
+}
+
+/// The object under `root` in a request body (`{"company": {...}}`); 400 when the body is not
+/// JSON or has no such object, as Rails answers a missing required param.
+fn root_object(body: Body, root: &str) -> Result<Map<String, Value>, ApiError> {
+    let Json(body) =
+        body.map_err(|e| ApiError::bad_request(format!("Invalid JSON: {}", e.body_text())))?;
+    match body {
+        Value::Object(mut outer) => match outer.remove(root) {
+            Some(Value::Object(inner)) => Ok(inner),
+            _ => Err(ApiError::bad_request(format!(
+                "param is missing or the value is empty: {root}"
+            ))),
+        },
+        _ => Err(ApiError::bad_request(format!(
+            "param is missing or the value is empty: {root}"
+        ))),
+    }
+}
+
+/// A number, or a string holding one.
+fn number(v: &Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+/// A text attribute: strings as given, numbers and booleans spelled out, `null` as `None`;
+/// arrays and objects are a 422 naming `key`.
+fn text(key: &str, v: &Value) -> Result<Option<String>, ApiError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        Value::Number(n) => Ok(Some(n.to_string())),
+        Value::Bool(b) => Ok(Some(b.to_string())),
+        _ => Err(ApiError::invalid(format!("{key} must be a string"))),
+    }
+}
+
+/// A boolean attribute as Rails casts it: `true`/`false`, `"true"`/`"false"`, `1`/`0`,
+/// `"1"`/`"0"`; `null` is false; anything else is a 422 naming `key`.
+fn flag(key: &str, v: &Value) -> Result<bool, ApiError> {
+    match v {
+        Value::Null => Ok(false),
+        Value::Bool(b) => Ok(*b),
+        Value::Number(n) if n.as_u64() == Some(1) => Ok(true),
+        Value::Number(n) if n.as_u64() == Some(0) => Ok(false),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "t" => Ok(true),
+            "false" | "0" | "f" | "" => Ok(false),
+            _ => Err(ApiError::invalid(format!("{key} must be true or false"))),
+        },
+        _ => Err(ApiError::invalid(format!("{key} must be true or false"))),
+    }
+}
+
+/// A required name: present, a string, not blank once trimmed (422 "Name can't be blank").
+fn required_name(v: Option<&Value>) -> Result<String, ApiError> {
+    optional_name(v)?.ok_or_else(|| ApiError::invalid("Name can't be blank"))
+}
+
+/// A name that may be left out; given, it must not be blank.
+fn optional_name(v: Option<&Value>) -> Result<Option<String>, ApiError> {
+    match v {
+        None => Ok(None),
+        Some(v) => {
+            let name = v.as_str().unwrap_or_default().trim();
+            if name.is_empty() {
+                Err(ApiError::invalid("Name can't be blank"))
+            } else {
+                Ok(Some(name.to_string()))
+            }
+        }
+    }
+}
+
+/// `text` lowercased, runs of anything but ASCII letters and digits collapsed to one `-`,
+/// then `-` and `id` in hex: Hudu's slugs.
+fn slug(text: &str, id: u64) -> String {
+    let words: Vec<String> = text
         .to_lowercase()
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join("-");
-    let slug = format!("{slug}-{id:x}");
-    json!({
-        "id": id,
-        "name": name,
-        "nickname": null,
-        "slug": slug,
-        "company_type": "Customer",
-        "id_number": format!("C{id:05}"),
-        "parent_company_id": null,
-        "parent_company_name": null,
-        "address_line_1": format!("{} Collins Street", id + 10),
-        "city": "Melbourne",
-        "state": "VIC",
-        "zip": "3000",
-        "country_name": "Australia",
-        "phone_number": format!("+61 3 9000 {id:04}"),
-        "website": null,
-        "notes": "",
-        "archived": false,
-        "object_type": "Company",
-        "url": format!("/c/{slug}"),
-        "full_url": format!("{}/c/{slug}", state.hudu_url),
-        "created_at": "2022-07-01T00:00:00.000Z",
-        "updated_at": "2024-02-01T00:00:00.000Z",
-    })
-}
-
-fn company_exists(state: &State, id: u64) -> bool {
-    id >= 1 && id <= state.config.hudu_companies as u64
+        .map(str::to_string)
+        .collect();
+    format!("{}-{id:x}", words.join("-"))
 }
 
 async fn api_info() -> Json<Value> {
     Json(json!({"version": "2.37.1", "date": "2025-05-01"}))
-}
-
-async fn companies(AxState(state): AxState<Arc<State>>, Query(q): Params) -> Json<Value> {
-    let needle = q
-        .get("name")
-        .or_else(|| q.get("search"))
-        .map(|n| n.to_lowercase());
-    let size = param(&q, "page_size")
-        .unwrap_or(COMPANIES_PAGE.0)
-        .clamp(1, COMPANIES_PAGE.1);
-    let ids: Vec<u64> = (1..=state.config.hudu_companies as u64)
-        .filter(|id| {
-            needle
-                .as_deref()
-                .is_none_or(|n| hudu_company_name(*id).to_lowercase().contains(n))
-        })
-        .collect();
-    let page = page_of(&ids, param(&q, "page").unwrap_or(1), size);
-    Json(
-        json!({"companies": page.into_iter().map(|id| company_json(&state, id)).collect::<Vec<_>>()}),
-    )
-}
-
-async fn company(AxState(state): AxState<Arc<State>>, Path(id): Path<String>) -> Response {
-    match id.parse::<u64>() {
-        Ok(id) if company_exists(&state, id) => {
-            Json(json!({"company": company_json(&state, id)})).into_response()
-        }
-        _ => error(StatusCode::NOT_FOUND, "Record not found"),
-    }
 }
 
 async fn articles(AxState(state): AxState<Arc<State>>, Query(q): Params) -> Json<Value> {
@@ -228,47 +366,25 @@ async fn article(AxState(state): AxState<Arc<State>>, Path(id): Path<String>) ->
 struct ArticleInput {
     name: Option<String>,
     content: Option<String>,
+    /// `Some(0)`: global (`company_id` null); `None`: not given.
     company_id: Option<u64>,
     folder_id: Option<Option<u64>>,
 }
 
-fn parse_article(
-    state: &State,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Result<ArticleInput, (StatusCode, String)> {
-    let Json(body) = body.map_err(|e| {
-        (
-            StatusCode::BAD_REQUEST,
-            format!("Invalid JSON: {}", e.body_text()),
-        )
-    })?;
-    let a = body.get("article").filter(|a| a.is_object()).ok_or((
-        StatusCode::BAD_REQUEST,
-        "param is missing or the value is empty: article".into(),
-    ))?;
-    let number = |v: &Value| {
-        v.as_u64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-    };
+fn parse_article(state: &State, body: Body) -> Result<ArticleInput, ApiError> {
+    let a = root_object(body, "article")?;
     let name = a
         .get("name")
         .map(|n| n.as_str().unwrap_or_default().trim().to_string());
     if name.as_deref() == Some("") {
-        return Err((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Name can't be blank".into(),
-        ));
+        return Err(ApiError::invalid("Name can't be blank"));
     }
     let company_id = match a.get("company_id") {
         None => None,
+        Some(Value::Null) => Some(0),
         Some(v) => match number(v) {
-            Some(id) if company_exists(state, id) => Some(id),
-            _ => {
-                return Err((
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "Company must exist".into(),
-                ))
-            }
+            Some(id) if mutex(&state.hudu).companies.exists(id) => Some(id),
+            _ => return Err(ApiError::invalid("Company must exist")),
         },
     };
     Ok(ArticleInput {
@@ -281,46 +397,32 @@ fn parse_article(
     })
 }
 
-async fn create_article(
-    AxState(state): AxState<Arc<State>>,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Response {
-    let input = match parse_article(&state, body) {
-        Ok(input) => input,
-        Err((status, message)) => return error(status, &message),
-    };
-    let Some(name) = input.name else {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "Name can't be blank");
-    };
-    let Some(company_id) = input.company_id else {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "Company must exist");
-    };
+async fn create_article(AxState(state): AxState<Arc<State>>, body: Body) -> Reply {
+    let input = parse_article(&state, body)?;
+    let name = input
+        .name
+        .ok_or_else(|| ApiError::invalid("Name can't be blank"))?;
     let mut store = mutex(&state.hudu);
     let id = store.create(
-        company_id,
+        input.company_id.unwrap_or(0),
         &name,
         input.content.as_deref().unwrap_or_default(),
         input.folder_id.flatten(),
     );
-    state.hudu_writes.fetch_add(1, Ordering::Relaxed);
-    Json(json!({"article": store.json(id, &state.hudu_url)})).into_response()
+    count_write(&state, WriteKind::Article);
+    Ok(Json(json!({"article": store.json(id, &state.hudu_url)})))
 }
 
 async fn update_article(
     AxState(state): AxState<Arc<State>>,
     Path(id): Path<String>,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Response {
-    let Ok(id) = id.parse::<u64>() else {
-        return error(StatusCode::NOT_FOUND, "Record not found");
-    };
+    body: Body,
+) -> Reply {
+    let id = path_id(&id)?;
     if mutex(&state.hudu).json(id, &state.hudu_url).is_none() {
-        return error(StatusCode::NOT_FOUND, "Record not found");
+        return Err(ApiError::not_found());
     }
-    let input = match parse_article(&state, body) {
-        Ok(input) => input,
-        Err((status, message)) => return error(status, &message),
-    };
+    let input = parse_article(&state, body)?;
     let mut store = mutex(&state.hudu);
     if !store.update(
         id,
@@ -329,10 +431,10 @@ async fn update_article(
         input.content.as_deref(),
         input.folder_id,
     ) {
-        return error(StatusCode::NOT_FOUND, "Record not found");
+        return Err(ApiError::not_found());
     }
-    state.hudu_writes.fetch_add(1, Ordering::Relaxed);
-    Json(json!({"article": store.json(id, &state.hudu_url)})).into_response()
+    count_write(&state, WriteKind::Article);
+    Ok(Json(json!({"article": store.json(id, &state.hudu_url)})))
 }
 
 async fn sandbox_articles(AxState(state): AxState<Arc<State>>) -> Json<Value> {

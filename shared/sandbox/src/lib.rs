@@ -1,6 +1,6 @@
 //! Provider emulators for docsync: Microsoft Graph, the Entra token endpoint, the Exchange
-//! Online admin REST endpoint, Hudu, and IT Glue (one port per region: us, eu, au), each on its
-//! own loopback port.
+//! Online admin REST endpoint, Hudu, IT Glue (one port per region: us, eu, au) and ConnectWise
+//! Manage, each on its own loopback port.
 //!
 //! They behave like the real services where docsync depends on it: bearer tokens bound to a
 //! tenant and an audience, `@odata.nextLink` paging, Hudu's fixed 25-row article pages, API-key
@@ -12,6 +12,7 @@
 
 pub mod fixtures;
 
+mod connectwise;
 mod exchange;
 mod faults;
 mod graph;
@@ -30,8 +31,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+pub use connectwise::{ConnectWiseConfig, CwEntity, CwStats};
 pub use faults::{FaultKind, FaultProvider, FaultRule};
 pub use fixtures::TenantFixture;
+pub use hudu::{HuduAsset, HuduCompany, HuduLayout, HuduLayoutField};
 
 /// What a Hudu API key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,6 +84,8 @@ pub struct SandboxConfig {
     pub itglue_generated_keys: usize,
     /// IT Glue's rate limit per key; `None` means unlimited.
     pub itglue_rate_limit: Option<ItGlueLimit>,
+    /// The ConnectWise Manage emulator: company, keys, fixture sizes, budget, codebase.
+    pub connectwise: ConnectWiseConfig,
 }
 
 impl Default for SandboxConfig {
@@ -128,6 +133,7 @@ impl Default for SandboxConfig {
                 per_five_minutes: 3000,
                 send_retry_after: false,
             }),
+            connectwise: ConnectWiseConfig::default(),
         }
     }
 }
@@ -313,6 +319,8 @@ pub struct SandboxPorts {
     pub itglue_eu: u16,
     /// IT Glue au-region port.
     pub itglue_au: u16,
+    /// ConnectWise Manage port.
+    pub connectwise: u16,
 }
 
 /// Injectable faults. The default injects none.
@@ -350,7 +358,7 @@ pub struct Faults {
 pub struct HuduArticle {
     /// Article id (from 1000 upwards).
     pub id: u64,
-    /// Owning company.
+    /// Owning company; 0 for a global article (`company_id: null` in Hudu's JSON).
     pub company_id: u64,
     /// Title.
     pub name: String,
@@ -369,8 +377,15 @@ pub struct HuduArticle {
 pub struct HuduStats {
     /// Every request to `/api/v1`, whatever the answer.
     pub requests: u64,
-    /// Successful creates and updates.
+    /// Successful writes of every kind (articles, companies, layouts, assets): creates,
+    /// updates, archives and unarchives.
     pub writes: u64,
+    /// Successful asset creates, updates, archives and unarchives (part of `writes`).
+    pub asset_writes: u64,
+    /// Successful company creates, updates, archives and unarchives (part of `writes`).
+    pub company_writes: u64,
+    /// Successful asset layout creates and updates (part of `writes`).
+    pub layout_writes: u64,
     /// Requests refused by the rate limit.
     pub rejected_429: u64,
     /// The most requests one key made in one rate-limit window (refused ones included, as
@@ -408,6 +423,10 @@ pub struct Sandbox {
     pub itglue_eu_url: String,
     /// IT Glue au-region API root.
     pub itglue_au_url: String,
+    /// ConnectWise Manage root, e.g. `http://127.0.0.1:41234` (append
+    /// `/login/companyinfo/{companyId}`, or the API base `/{codebase}apis/3.0/...`: see
+    /// [`Sandbox::cw_api_url`]).
+    pub connectwise_url: String,
     state: Arc<State>,
 }
 
@@ -426,6 +445,7 @@ impl Sandbox {
         let itglue_us = bind(ports.itglue_us, "itglue us").await?;
         let itglue_eu = bind(ports.itglue_eu, "itglue eu").await?;
         let itglue_au = bind(ports.itglue_au, "itglue au").await?;
+        let cw = bind(ports.connectwise, "connectwise").await?;
         let url = |l: &TcpListener| -> anyhow::Result<String> {
             Ok(format!("http://{}", l.local_addr()?))
         };
@@ -433,6 +453,7 @@ impl Sandbox {
         let (exchange_url, hudu_url) = (url(&exchange)?, url(&hudu)?);
         let (itglue_us_url, itglue_eu_url) = (url(&itglue_us)?, url(&itglue_eu)?);
         let itglue_au_url = url(&itglue_au)?;
+        let connectwise_url = url(&cw)?;
         let state = Arc::new(State::new(config, graph_url.clone(), hudu_url.clone()));
         let wrap = |router, provider| faults::wrap(router, state.clone(), provider);
         serve(
@@ -463,9 +484,11 @@ impl Sandbox {
             let router = itglue::router(state.clone(), region, url.clone());
             serve(listener, wrap(router, FaultProvider::ItGlue), &state);
         }
+        let router = connectwise::router(state.clone(), connectwise_url.clone());
+        serve(cw, wrap(router, FaultProvider::ConnectWise), &state);
         tracing::info!(
             %graph_url, %login_url, %exchange_url, %hudu_url,
-            %itglue_us_url, %itglue_eu_url, %itglue_au_url,
+            %itglue_us_url, %itglue_eu_url, %itglue_au_url, %connectwise_url,
             "sandbox started"
         );
         Ok(Sandbox {
@@ -476,6 +499,7 @@ impl Sandbox {
             itglue_us_url,
             itglue_eu_url,
             itglue_au_url,
+            connectwise_url,
             state,
         })
     }

@@ -1,9 +1,10 @@
 //! The state every emulator shares: fixtures, issued tokens, faults, counters, the Hudu store
 //! and the IT Glue accounts.
 
+use crate::connectwise::ConnectWise;
 use crate::faults::FaultSwitch;
 use crate::fixtures::{self, TenantFixture};
-use crate::hudu::HuduStore;
+use crate::hudu::{HuduStore, HuduWriteCounters};
 use crate::itglue::ItGlue;
 use crate::ratelimit::WindowLimiter;
 use crate::{GraphStats, HuduArticle, HuduStats, SandboxConfig};
@@ -76,7 +77,9 @@ pub(crate) struct State {
     pub(crate) hudu_limiter: WindowLimiter,
     pub(crate) hudu_requests: AtomicU64,
     pub(crate) hudu_writes: AtomicU64,
+    pub(crate) hudu_kind_writes: HuduWriteCounters,
     pub(crate) itglue: ItGlue,
+    pub(crate) connectwise: ConnectWise,
     pub(crate) shutdown: watch::Sender<bool>,
 }
 
@@ -96,11 +99,13 @@ impl State {
             tokens_issued: AtomicU64::new(0),
             graph_throttled: AtomicU64::new(0),
             exchange_requests: AtomicU64::new(0),
-            hudu: Mutex::new(HuduStore::default()),
+            hudu: Mutex::new(HuduStore::new(config.hudu_companies)),
             hudu_limiter: WindowLimiter::new(config.hudu_rate_limit),
             hudu_requests: AtomicU64::new(0),
             hudu_writes: AtomicU64::new(0),
+            hudu_kind_writes: HuduWriteCounters::default(),
             itglue: ItGlue::new(&config),
+            connectwise: ConnectWise::new(&config.connectwise),
             shutdown: watch::channel(false).0,
             config,
             graph_url,
@@ -201,6 +206,9 @@ impl State {
         HuduStats {
             requests: self.hudu_requests.load(Ordering::Relaxed),
             writes: self.hudu_writes.load(Ordering::Relaxed),
+            asset_writes: self.hudu_kind_writes.assets.load(Ordering::Relaxed),
+            company_writes: self.hudu_kind_writes.companies.load(Ordering::Relaxed),
+            layout_writes: self.hudu_kind_writes.layouts.load(Ordering::Relaxed),
             rejected_429,
             max_requests_in_any_window,
         }

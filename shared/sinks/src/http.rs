@@ -1,5 +1,7 @@
-//! HTTP plumbing shared by the sinks: the client, Retry-After, and turning provider answers
-//! into errors a person can act on (never echoing the API key).
+//! The one outbound HTTP stack of every provider call, sources and destinations alike: the
+//! client (timeouts, no redirects), pacing by rate-limit key, 429 policy and Retry-After,
+//! retries of transient faults (never a blind re-POST), and provider answers turned into
+//! errors a person can act on (never echoing a key).
 
 use crate::pacer::Pacer;
 use crate::SinkError;
@@ -10,7 +12,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use std::time::Duration;
 
 /// A provider's answer, read whole.
-pub(crate) struct Answer {
+pub struct Answer {
     /// Status.
     pub status: StatusCode,
     /// Headers.
@@ -20,14 +22,14 @@ pub(crate) struct Answer {
 }
 
 /// How long to pause a key after a 429 that named no wait, given how many came in a row.
-pub(crate) type ThrottleWait = fn(u32) -> Duration;
+pub type ThrottleWait = fn(u32) -> Duration;
 
 /// Calls one provider with one key: every attempt takes a paced slot; a 429 pauses the whole
 /// key (for Retry-After, else for `throttle_wait`) and tries again, up to `attempts`; 5xx
 /// answers and network failures back off with jitter and try again up to 3 times, except a
 /// create (POST), which is never repeated blindly. Then it gives up as transient and the job is
 /// retried later through the delay queues.
-pub(crate) struct PacedClient {
+pub struct PacedClient {
     /// The HTTP client.
     pub http: reqwest::Client,
     /// The process's pacer.
@@ -62,7 +64,7 @@ enum Attempt {
 
 impl PacedClient {
     /// Sends the request `build` makes (once per attempt) and reads the answer.
-    pub(crate) async fn send(
+    pub async fn send(
         &self,
         build: impl Fn() -> RequestBuilder,
         requests: &mut u32,
@@ -150,7 +152,7 @@ impl PacedClient {
 }
 
 /// Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... capped at 30 s, plus up to a quarter.
-pub(crate) fn backoff(attempt: u32) -> Duration {
+pub fn backoff(attempt: u32) -> Duration {
     let base = 500u64.saturating_mul(1 << attempt.min(6)).min(30_000);
     let jitter = rand::rng().random_range(0..=base / 4);
     Duration::from_millis(base + jitter)
@@ -171,7 +173,7 @@ pub fn client(timeout: Duration) -> reqwest::Client {
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is treated as absent).
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
@@ -184,7 +186,7 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Rate-limit related headers, for connection tests.
-pub(crate) fn rate_limit_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+pub fn rate_limit_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .filter(|(name, _)| {
@@ -196,7 +198,7 @@ pub(crate) fn rate_limit_headers(headers: &HeaderMap) -> Vec<(String, String)> {
 }
 
 /// A network-level failure, as a transient error.
-pub(crate) fn network(provider: &str, host: &str, err: &reqwest::Error) -> SinkError {
+pub fn network(provider: &str, host: &str, err: &reqwest::Error) -> SinkError {
     let what = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {
@@ -214,7 +216,7 @@ fn strip_url(err: &reqwest::Error) -> String {
 }
 
 /// The first 300 characters of a provider's error body, single line.
-pub(crate) fn snippet(body: &str) -> String {
+pub fn snippet(body: &str) -> String {
     let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
     one_line.chars().take(300).collect()
 }

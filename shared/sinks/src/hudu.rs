@@ -334,7 +334,7 @@ fn parse_article(body: &str) -> Result<Article, SinkError> {
 }
 
 /// Hudu's window resets on 5-minute clock boundaries: wait for the next one plus 1-5 s.
-fn next_five_minute_boundary() -> Duration {
+pub(crate) fn next_five_minute_boundary() -> Duration {
     let now = chrono::Utc::now().timestamp_millis();
     let window = 300_000i64;
     let until = window - now.rem_euclid(window);

@@ -6,9 +6,10 @@
 //! [`Pacer`] under the integration's rate-limit key, and a 429 pauses the whole key.
 
 pub mod html;
-mod http;
+pub mod http;
 pub use http::client as http_client;
 pub mod hudu;
+pub mod hudu_objects;
 pub mod itglue;
 pub mod pacer;
 
@@ -91,6 +92,9 @@ pub enum SinkError {
     /// Retrying will not help until a person fixes something (401, 403, 404, 422).
     #[error("{0}")]
     Permanent(String),
+    /// The provider refused this one object (422: its content); other objects go on.
+    #[error("{0}")]
+    Rejected(String),
 }
 
 impl SinkError {

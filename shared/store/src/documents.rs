@@ -1,5 +1,7 @@
-//! The provider document (article, flexible asset) each tenant is written to, so every push
-//! updates the same one.
+//! The posture document (article, flexible asset) each tenant is written to, so every push
+//! updates the same one. It lives in the one map of remote objects (`remote_objects`, see
+//! [`crate::objects`]) as object kind `posture-article` (Hudu) or `posture-asset` (IT Glue)
+//! with the tenant id as its source key.
 
 use crate::prepared::Prepared;
 use crate::{Store, StoreResult};
@@ -16,6 +18,14 @@ pub struct RemoteDocument {
     pub title: String,
 }
 
+/// The object kind of a tenant's posture document at `provider`.
+pub(crate) fn posture_kind(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Hudu => "posture-article",
+        Provider::ItGlue => "posture-asset",
+    }
+}
+
 impl Store {
     /// Records (or moves) a tenant's document; called as soon as the provider answers a
     /// create, before the message is acknowledged.
@@ -29,10 +39,11 @@ impl Store {
         self.client()
             .await?
             .execute_prepared(
-                "INSERT INTO remote_documents (provider, tenant_id, account_id, remote_id, remote_parent_id, title)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (provider, tenant_id) DO UPDATE SET remote_id = $4, remote_parent_id = $5, title = $6, updated_at = now()",
-                &[&provider.as_str(), &tenant_id.0, &account_id.0, &doc.remote_id, &doc.remote_parent_id, &doc.title],
+                "INSERT INTO remote_objects (account_id, destination, object_kind, source_key, tenant_id, remote_id, remote_parent_id, title)
+                 VALUES ($1, $2, $3, $4::uuid::text, $4, $5, $6, $7)
+                 ON CONFLICT (account_id, destination, object_kind, source_key)
+                 DO UPDATE SET remote_id = $5, remote_parent_id = $6, title = $7, updated_at = now()",
+                &[&account_id.0, &provider.as_str(), &posture_kind(provider), &tenant_id.0, &doc.remote_id, &doc.remote_parent_id, &doc.title],
             )
             .await?;
         Ok(())
@@ -47,8 +58,8 @@ impl Store {
         self.client()
             .await?
             .execute_prepared(
-                "DELETE FROM remote_documents WHERE provider = $1 AND tenant_id = $2",
-                &[&provider.as_str(), &tenant_id.0],
+                "DELETE FROM remote_objects WHERE tenant_id = $1 AND destination = $2 AND object_kind = $3",
+                &[&tenant_id.0, &provider.as_str(), &posture_kind(provider)],
             )
             .await?;
         Ok(())

@@ -37,12 +37,14 @@ impl Store {
                         (SELECT body FROM snapshots WHERE id = $4),
                         d.remote_id, d.remote_parent_id, d.title
                    FROM (SELECT 1) AS one
-                   LEFT JOIN remote_documents d ON d.provider = $2 AND d.tenant_id = $3",
+                   LEFT JOIN remote_objects d ON d.account_id = $1 AND d.destination = $2
+                        AND d.object_kind = $5 AND d.source_key = $3::text",
                 &[
                     &account_id.0,
                     &provider.as_str(),
                     &tenant_id.0,
                     &snapshot_id.0,
+                    &crate::documents::posture_kind(provider),
                 ],
             )
             .await?;
@@ -55,7 +57,7 @@ impl Store {
             .get::<_, Option<String>>(3)
             .map(|remote_id| RemoteDocument {
                 remote_id,
-                remote_parent_id: row.get(4),
+                remote_parent_id: row.get::<_, Option<i64>>(4).unwrap_or_default(),
                 title: row.get(5),
             });
         Ok(PublishInputs {

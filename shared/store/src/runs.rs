@@ -173,7 +173,7 @@ impl Store {
             .client()
             .await?
             .query_opt_prepared(
-                &format!("SELECT {COLUMNS} FROM push_runs WHERE account_id = $1 AND id = $2"),
+                &format!("SELECT {COLUMNS} FROM push_runs WHERE account_id = $1 AND id = $2 AND kind = 'push'"),
                 &[&account_id.0, &id.0],
             )
             .await?;
@@ -186,7 +186,7 @@ impl Store {
             .client()
             .await?
             .query_opt_prepared(
-                &format!("SELECT {COLUMNS} FROM push_runs WHERE id = $1"),
+                &format!("SELECT {COLUMNS} FROM push_runs WHERE id = $1 AND kind = 'push'"),
                 &[&id.0],
             )
             .await?;
@@ -359,7 +359,7 @@ impl Store {
                                snapshot_id = coalesce($6, snapshot_id),
                                remote_id = coalesce($7, remote_id),
                                error = CASE WHEN $8 THEN $9 ELSE error END
-                         WHERE id = $1 AND state = ANY($5) RETURNING {COLUMNS}),
+                         WHERE id = $1 AND state = ANY($5) AND kind = 'push' RETURNING {COLUMNS}),
                      logged AS (
                         INSERT INTO push_run_events (run_id, state, detail)
                         SELECT id, state, $10 FROM moved)

@@ -1,5 +1,10 @@
-//! Hudu's article store: ids from 1000, versions counted per update, JSON as Hudu answers it.
+//! The Hudu store: articles (ids from 1000, versions counted per update, JSON as Hudu answers
+//! it; company 0 stands for a global article, `company_id: null`), plus the companies, asset
+//! layouts and assets kept by their own modules, all behind the one lock of `State::hudu`.
 
+use super::assets::Assets;
+use super::companies::Companies;
+use super::layouts::Layouts;
 use crate::HuduArticle;
 use chrono::{SecondsFormat, Utc};
 use serde_json::{json, Value};
@@ -14,15 +19,29 @@ struct Stored {
     folder_id: Option<u64>,
 }
 
-/// Articles by id.
+/// Articles by id, and the other Hudu records.
 #[derive(Debug, Default)]
 pub(crate) struct HuduStore {
     articles: BTreeMap<u64, Stored>,
     next_id: u64,
+    /// Companies, seeded with the synthetic ones.
+    pub(crate) companies: Companies,
+    /// Asset layouts.
+    pub(crate) layouts: Layouts,
+    /// Assets.
+    pub(crate) assets: Assets,
 }
 
 impl HuduStore {
-    /// Creates an article; returns its id.
+    /// A store holding the synthetic companies `1..=companies` and nothing else.
+    pub(crate) fn new(companies: usize) -> Self {
+        HuduStore {
+            companies: Companies::seeded(companies),
+            ..HuduStore::default()
+        }
+    }
+
+    /// Creates an article (`company_id` 0: global); returns its id.
     pub(crate) fn create(
         &mut self,
         company_id: u64,
@@ -126,7 +145,7 @@ fn article_json(s: &Stored, base_url: &str) -> Value {
         "id": a.id,
         "name": a.name,
         "content": a.content,
-        "company_id": a.company_id,
+        "company_id": (a.company_id != 0).then_some(a.company_id),
         "folder_id": s.folder_id,
         "slug": slug,
         "url": format!("{base_url}/kb/{slug}"),

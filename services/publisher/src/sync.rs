@@ -1,0 +1,67 @@
+//! One publish batch of a sync run: a bounded number of destination writes, then either the
+//! next batch is enqueued (same partition, so the key's pacing stays in one process) or the
+//! run finishes with its counts.
+
+use crate::Context;
+use docsync_psa::sync::{BatchCursor, Step};
+use docsync_queue::worker::{self, Verdict};
+use docsync_queue::{PublishJob, SyncBatch};
+
+/// Destination writes per batch: at Hudu's 300 per minute about 40 s, well within the job
+/// time limit even when posture pushes share the key.
+pub(crate) const WRITES_PER_BATCH: usize = 200;
+
+pub(crate) async fn publish(
+    ctx: &Context,
+    job: &PublishJob,
+    batch: SyncBatch,
+) -> anyhow::Result<Verdict> {
+    let store = &ctx.store;
+    let Some(run) = store.begin_sync_publishing(job.run_id).await? else {
+        return Ok(Verdict::Done); // finished already, or unknown
+    };
+    let cursor = BatchCursor {
+        company: batch.company,
+        adopted: batch.adopted,
+    };
+    match docsync_psa::sync::publish_batch(&ctx.sync, &run, cursor, WRITES_PER_BATCH).await? {
+        Step::Continue(next) => {
+            store
+                .sync_event(
+                    run.id,
+                    &format!(
+                        "wrote a batch; continuing at company {} of the run",
+                        next.company + 1
+                    ),
+                )
+                .await?;
+            ctx.broker
+                .enqueue_publish(&PublishJob::sync(
+                    run.id,
+                    job.rate_limit_key.clone(),
+                    SyncBatch {
+                        company: next.company,
+                        adopted: next.adopted,
+                    },
+                ))
+                .await?;
+        }
+        Step::Finished(counts, detail) => {
+            store.sync_succeeded(run.id, &counts, &detail).await?;
+            tracing::info!(%detail, "sync published");
+        }
+        Step::Failed(reason) => {
+            tracing::warn!(%reason, "sync publish failed");
+            store.sync_failed(run.id, &reason).await?;
+        }
+        Step::Transient(reason) => {
+            tracing::warn!(%reason, retry = job.retry, "transient sync publish fault");
+            let next = worker::next_retry(&ctx.broker, job.retry);
+            return Ok(Verdict::retrying(
+                store.sync_retry_or_fail(run.id, &reason, next).await?,
+            ));
+        }
+        Step::Publish { .. } => {}
+    }
+    Ok(Verdict::Done)
+}

@@ -1,0 +1,158 @@
+//! The ConnectWise Manage source: the company list, a company's records and the connection
+//! test, read through [`client::ConnectWiseClient`] (paced by the integration's PSA key).
+//!
+//! A company's records are read whole the first time (and whenever the options that shape
+//! them changed); afterwards each kind is one id listing (`fields=id,_info/lastUpdated`, which
+//! also reveals deletions) plus the records changed since the last sync, fetched by id.
+
+pub mod client;
+mod records;
+
+pub use client::ConnectWiseClient;
+
+use crate::payload::{CompanyFacts, CompanyPayload, RecordKind};
+use crate::CallError;
+use chrono::{DateTime, Utc};
+use docsync_domain::psa::PsaOptions;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+
+/// Ids fetched per `id in (...)` request (URLs past ~2000 characters fail).
+const IDS_PER_REQUEST: usize = 150;
+
+/// The endpoint and base conditions of a kind's records of one company.
+fn endpoint(kind: RecordKind, company: i64, options: &PsaOptions) -> (String, Vec<String>) {
+    match kind {
+        RecordKind::Contact => (
+            "/company/contacts".into(),
+            vec![format!("company/id={company}")],
+        ),
+        RecordKind::Configuration => {
+            let mut c = vec![format!("company/id={company}")];
+            if options.skip.inactive_configurations {
+                c.push("activeFlag=true".into());
+            }
+            ("/company/configurations".into(), c)
+        }
+        RecordKind::Agreement => (
+            "/finance/agreements".into(),
+            vec![
+                format!("company/id={company}"),
+                "agreementStatus=\"Active\"".into(),
+            ],
+        ),
+        RecordKind::Site => (format!("/company/companies/{company}/sites"), Vec::new()),
+    }
+}
+
+/// Whether the options skip a kind entirely (it is then not read at all).
+pub fn kind_skipped(kind: RecordKind, options: &PsaOptions) -> bool {
+    match kind {
+        RecordKind::Contact => options.skip.contacts,
+        RecordKind::Configuration => options.skip.configurations,
+        RecordKind::Agreement => options.skip.agreements,
+        RecordKind::Site => options.skip.sites,
+    }
+}
+
+impl ConnectWiseClient {
+    /// Every company with its facts (one paged listing plus the status table).
+    pub async fn companies(&self) -> Result<Vec<CompanyFacts>, CallError> {
+        let statuses = self
+            .get_json(
+                "/company/companies/statuses",
+                &[("pageSize", "1000".into())],
+            )
+            .await?;
+        let inactive: HashMap<i64, bool> = statuses
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| Some((s.get("id")?.as_i64()?, s.get("inactiveFlag")?.as_bool()?)))
+            .collect();
+        let rows = self
+            .list_all(
+                "/company/companies",
+                &[],
+                Some("id,name,status,types,addressLine1,addressLine2,city,state,zip,country,phoneNumber,website,deletedFlag"),
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| records::company(r, &inactive))
+            .collect())
+    }
+
+    /// One company's records: whole when `since` is None, else the id listing of each kind
+    /// and the records changed after `since`.
+    pub async fn company_payload(
+        &self,
+        company: &CompanyFacts,
+        destination_company_id: Option<i64>,
+        since: Option<DateTime<Utc>>,
+        options: &PsaOptions,
+    ) -> Result<CompanyPayload, CallError> {
+        let mut payload = CompanyPayload {
+            company: company.clone(),
+            destination_company_id,
+            full: since.is_none(),
+            present: BTreeMap::new(),
+            records: Vec::new(),
+            skipped: 0,
+        };
+        for kind in RecordKind::ALL {
+            if kind_skipped(kind, options) {
+                continue;
+            }
+            let (path, conditions) = endpoint(kind, company.psa_id, options);
+            let rows = match since {
+                None => self.list_all(&path, &conditions, None).await?,
+                Some(since) => {
+                    let listing = self
+                        .list_all(&path, &conditions, Some("id,_info/lastUpdated"))
+                        .await?;
+                    let mut changed = Vec::new();
+                    let mut ids = Vec::with_capacity(listing.len());
+                    for row in &listing {
+                        let Some(id) = row.get("id").and_then(Value::as_i64) else {
+                            continue;
+                        };
+                        ids.push(id);
+                        let updated = row
+                            .pointer("/_info/lastUpdated")
+                            .and_then(Value::as_str)
+                            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                            .map(|t| t.with_timezone(&Utc));
+                        if updated.is_none_or(|u| u > since) {
+                            changed.push(id);
+                        }
+                    }
+                    payload.present.insert(kind, ids);
+                    let mut rows = Vec::new();
+                    for chunk in changed.chunks(IDS_PER_REQUEST) {
+                        let list = chunk
+                            .iter()
+                            .map(i64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",");
+                        let mut c = conditions.clone();
+                        c.push(format!("id in ({list})"));
+                        rows.extend(self.list_all(&path, &c, None).await?);
+                    }
+                    rows
+                }
+            };
+            let records: Vec<_> = rows
+                .iter()
+                .filter_map(|r| records::record(kind, r))
+                .collect();
+            if since.is_none() {
+                payload
+                    .present
+                    .insert(kind, records.iter().map(|r| r.source_id).collect());
+            }
+            payload.records.extend(records);
+        }
+        Ok(payload)
+    }
+}

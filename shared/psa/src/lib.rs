@@ -1,0 +1,17 @@
+//! PSA sources and their projections: what docsync reads from a PSA (ConnectWise Manage
+//! today; HaloPSA and Autotask are modules of the same shape) and the pure functions that
+//! plan the objects a destination should hold.
+//!
+//! - [`payload`]: what a source produces, tagged by kind: the records of one PSA company.
+//! - [`projection`]: payload + mapping + options -> planned objects (a company, assets in
+//!   layouts), each with a key, parent, title, body and fingerprint. No I/O.
+//! - [`connectwise`]: the ConnectWise Manage source: its client on the one outbound HTTP stack
+//!   (paced by the PSA key), the company list, a company's records (incremental by
+//!   `lastUpdated`, with an id listing to see deletions) and the connection test.
+
+pub mod connectwise;
+pub mod payload;
+pub mod projection;
+pub mod sync;
+
+pub use docsync_sinks::SinkError as CallError;

@@ -1,0 +1,185 @@
+//! The collect step of a sync run: the company list (recorded with match states and the
+//! destination company each could be matched to), then every matched company's records.
+
+use super::{Destinations, Step, SyncContext};
+use crate::connectwise::ConnectWiseClient;
+use crate::payload::COMPANY_PAYLOAD;
+use crate::projection::source_key;
+use docsync_domain::psa::{ConnectWiseConfig, PsaKind, PsaOptions};
+use docsync_domain::ApiKey;
+use docsync_store::{
+    ListedCompany, MatchState, PsaIntegration, StoredPayload, SyncCounts, SyncRun,
+};
+use std::collections::HashMap;
+
+/// Records changed this close before a read began are read again next time (the PSA's
+/// clock and ours may disagree a little).
+const CURSOR_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
+
+/// The options that shape what is read and written: a change means a full read.
+pub(crate) fn options_fingerprint(options: &PsaOptions) -> String {
+    let shaping = serde_json::json!({
+        "layouts": options.layouts,
+        "sortRules": options.sort_rules,
+        "skip": options.skip,
+        "autoUpdateNames": options.auto_update_names,
+        "autoArchive": options.auto_archive,
+        "updateCompanyDetails": options.update_company_details,
+    });
+    crate::projection::fingerprint(None, &shaping, false, None)
+}
+
+/// The ConnectWise client of a stored integration, or a reason a person can act on.
+pub fn connectwise_client(
+    ctx: &SyncContext,
+    integration: &PsaIntegration,
+) -> Result<ConnectWiseClient, String> {
+    let open = |name: &str| -> Result<ApiKey, String> {
+        let sealed = integration.secrets_sealed.get(name).ok_or_else(|| {
+            format!(
+                "the stored integration lacks {name}: PUT /integrations/connectwise-manage again"
+            )
+        })?;
+        let plain = ctx.master.open(sealed).map_err(|e| e.to_string())?;
+        ApiKey::parse(name, &plain)
+    };
+    let config = ConnectWiseConfig::from_stored(
+        &integration.config,
+        open("publicKey")?,
+        open("privateKey")?,
+    )?;
+    Ok(ConnectWiseClient::new(
+        config,
+        integration.options.effective_rate_limit(integration.psa),
+        integration.psa.rate_limit_key(integration.account_id),
+        ctx.pacer.clone(),
+        ctx.http.clone(),
+    ))
+}
+
+/// Reads the company list and the matched companies' records into payloads.
+pub async fn collect(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Step> {
+    let store = &ctx.store;
+    let Some(integration) = store.psa_integration(run.account_id, run.psa).await? else {
+        return Ok(Step::Failed(format!(
+            "the {} integration is not configured: PUT /integrations/{}",
+            run.psa, run.psa
+        )));
+    };
+    if run.psa != PsaKind::ConnectWiseManage {
+        return Ok(Step::Failed(format!("{} sync is not built yet", run.psa)));
+    }
+    let source = match connectwise_client(ctx, &integration) {
+        Ok(s) => s,
+        Err(reason) => return Ok(Step::Failed(reason)),
+    };
+    let hudu = match Destinations::hudu(ctx, run.account_id).await? {
+        Ok(h) => h,
+        Err(reason) => return Ok(Step::Failed(reason)),
+    };
+    let options = &integration.options;
+    let read_started = chrono::Utc::now();
+    let companies = match source.companies().await {
+        Ok(c) => c,
+        Err(e) => return Ok(e.into()),
+    };
+    let destination_companies = match hudu.companies().await {
+        Ok(c) => c,
+        Err(e) => return Ok(e.into()),
+    };
+    let mut by_name: HashMap<String, Vec<i64>> = HashMap::new();
+    for c in &destination_companies {
+        by_name
+            .entry(c.name.trim().to_lowercase())
+            .or_default()
+            .push(c.id);
+    }
+    let listed: Vec<ListedCompany> = companies
+        .iter()
+        .map(|c| ListedCompany {
+            psa_id: c.psa_id,
+            name: c.name.clone(),
+            active: c.active,
+            deleted: c.deleted,
+            company_type: c.company_type.clone(),
+            suggested_company_id: by_name
+                .get(&c.name.trim().to_lowercase())
+                .filter(|ids| ids.len() == 1)
+                .map(|ids| ids[0]),
+        })
+        .collect();
+    let stored = store
+        .record_psa_companies(run.account_id, run.psa, &listed)
+        .await?;
+    let facts: HashMap<i64, _> = companies.iter().map(|c| (c.psa_id, c)).collect();
+    let fp = options_fingerprint(options);
+    let skip_types: Vec<String> = options
+        .skip
+        .company_types
+        .iter()
+        .map(|t| t.trim().to_lowercase())
+        .collect();
+    let mut payloads = Vec::new();
+    let mut skipped = 0;
+    for company in &stored {
+        if !matches!(company.state, MatchState::Matched | MatchState::Create) {
+            continue;
+        }
+        let Some(facts) = facts.get(&company.psa_id) else {
+            continue;
+        };
+        let typed_out = facts
+            .company_type
+            .as_deref()
+            .is_some_and(|t| skip_types.contains(&t.trim().to_lowercase()));
+        if (options.skip.inactive_companies && !facts.active) || typed_out {
+            skipped += 1;
+            continue;
+        }
+        let since = company
+            .synced_through
+            .filter(|_| company.synced_options.as_deref() == Some(fp.as_str()));
+        let destination = match company.state {
+            MatchState::Matched => company.destination_company_id,
+            _ => None,
+        };
+        let payload = match source
+            .company_payload(facts, destination, since, options)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => return Ok(e.into()),
+        };
+        payloads.push(StoredPayload {
+            kind: COMPANY_PAYLOAD.into(),
+            source_key: source_key(run.psa, company.psa_id),
+            seq: payloads.len() as i32,
+            read_started_at: read_started - CURSOR_MARGIN,
+            body: serde_json::to_value(&payload)?,
+        });
+    }
+    store
+        .store_payloads(run.account_id, run.id, &payloads)
+        .await?;
+    let detail = format!(
+        "read {} companies ({} to sync) with {} {} requests",
+        stored.len(),
+        payloads.len(),
+        source.requests(),
+        run.psa
+    );
+    if payloads.is_empty() {
+        let counts = SyncCounts {
+            skipped,
+            ..SyncCounts::default()
+        };
+        return Ok(Step::Finished(
+            counts,
+            format!("{detail}; no company is matched: match them with PUT /integrations/{}/companies and sync again", run.psa),
+        ));
+    }
+    Ok(Step::Publish {
+        companies: payloads.len(),
+        detail,
+    })
+}

@@ -1,0 +1,161 @@
+//! The destination of a sync: the account's configured integration of the options'
+//! destination (its URL, key and budget: shared with posture pushes), and its asset layouts
+//! resolved once (configured id, else found by exact name, else created; fields docsync
+//! writes and a layout lacks are added) and cached for a few minutes.
+
+use crate::payload::RecordKind;
+use crate::projection::HuduLayouts;
+use crate::CallError;
+use docsync_domain::psa::PsaOptions;
+use docsync_domain::{rate_limit_key, AccountId, ApiKey, BaseUrl, Provider};
+use docsync_sinks::hudu_objects::{HuduLayoutRef, HuduObjects};
+use docsync_sinks::HuduConfig;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long resolved layouts are trusted before they are looked at again.
+const LAYOUT_TTL: Duration = Duration::from_secs(300);
+
+/// Resolved layouts per (account, options fingerprint).
+#[derive(Debug, Clone, Default)]
+pub struct LayoutCache(Arc<Mutex<HashMap<LayoutKey, (Instant, HuduLayouts)>>>);
+
+/// An account and the fingerprint of its layout options.
+type LayoutKey = (AccountId, String);
+
+/// Builds destination writers from stored integrations.
+pub struct Destinations;
+
+impl Destinations {
+    /// The Hudu writer of the account's Hudu integration, or a reason a person can act on.
+    pub async fn hudu(
+        ctx: &super::SyncContext,
+        account_id: AccountId,
+    ) -> anyhow::Result<Result<HuduObjects, String>> {
+        let Some(integration) = ctx
+            .store
+            .integration_settings(account_id, Provider::Hudu)
+            .await?
+        else {
+            return Ok(Err(
+                "the sync writes to Hudu, which is not configured: PUT /integrations/hudu first"
+                    .into(),
+            ));
+        };
+        let key = match ctx.master.open(&integration.api_key_sealed) {
+            Ok(k) => k,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let api_key = match ApiKey::parse("apiKey", &key) {
+            Ok(k) => k,
+            Err(e) => return Ok(Err(e)),
+        };
+        let Some(base_url) = integration.base_url.clone() else {
+            return Ok(Err(
+                "the Hudu integration has no baseUrl: PUT /integrations/hudu".into(),
+            ));
+        };
+        Ok(Ok(HuduObjects::new(
+            HuduConfig {
+                base_url: BaseUrl::trusted(base_url),
+                api_key,
+                rate_limit: integration
+                    .rate_limit
+                    .unwrap_or_else(|| Provider::Hudu.default_rate_limit()),
+                rate_limit_key: rate_limit_key(Provider::Hudu, account_id),
+            },
+            ctx.pacer.clone(),
+            ctx.http.clone(),
+        )))
+    }
+}
+
+impl LayoutCache {
+    /// The layouts of the options, resolved (cached for a few minutes).
+    pub async fn resolve(
+        &self,
+        account_id: AccountId,
+        options: &PsaOptions,
+        hudu: &HuduObjects,
+    ) -> Result<HuduLayouts, CallError> {
+        let fp =
+            serde_json::to_string(&(&options.layouts, &options.sort_rules)).unwrap_or_default();
+        let key = (account_id, fp);
+        if let Some((at, layouts)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            if at.elapsed() < LAYOUT_TTL {
+                return Ok(layouts.clone());
+            }
+        }
+        let mut resolved = HashMap::new();
+        for kind in RecordKind::ALL {
+            let configured = match kind {
+                RecordKind::Contact => options.layouts.contacts,
+                RecordKind::Site => options.layouts.sites,
+                RecordKind::Configuration => options.layouts.configurations,
+                RecordKind::Agreement => options.layouts.agreements,
+            };
+            let layout = ensure(
+                hudu,
+                configured,
+                kind.layout_name(),
+                kind.field_labels(),
+                &format!("layouts.{}s", kind.as_str()),
+            )
+            .await?;
+            resolved.insert(kind, layout.id);
+        }
+        let mut sort_rules = Vec::new();
+        for (i, rule) in options.sort_rules.iter().enumerate() {
+            let layout = ensure(
+                hudu,
+                Some(rule.layout_id),
+                "",
+                RecordKind::Configuration.field_labels(),
+                &format!("sortRules[{i}].layoutId"),
+            )
+            .await?;
+            sort_rules.push((rule.type_name.clone(), layout.id));
+        }
+        let layouts = HuduLayouts {
+            contacts: resolved[&RecordKind::Contact],
+            sites: resolved[&RecordKind::Site],
+            configurations: resolved[&RecordKind::Configuration],
+            agreements: resolved[&RecordKind::Agreement],
+            sort_rules,
+        };
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, (Instant::now(), layouts.clone()));
+        Ok(layouts)
+    }
+}
+
+/// The layout `configured`, else the one named `name`, else a new one; with every label.
+async fn ensure(
+    hudu: &HuduObjects,
+    configured: Option<i64>,
+    name: &str,
+    labels: &[&str],
+    field: &str,
+) -> Result<HuduLayoutRef, CallError> {
+    let layout = match configured {
+        Some(id) => hudu.layout(id).await?.ok_or_else(|| {
+            CallError::Permanent(format!("{field}: Hudu has no asset layout {id}: give the id of an active layout, or leave it out to let docsync find or create one"))
+        })?,
+        None => match hudu.layout_named(name).await? {
+            Some(l) => l,
+            None => return hudu.create_layout(name, labels).await,
+        },
+    };
+    let missing: Vec<&str> = labels
+        .iter()
+        .copied()
+        .filter(|l| !layout.fields.iter().any(|f| f.eq_ignore_ascii_case(l)))
+        .collect();
+    if missing.is_empty() {
+        return Ok(layout);
+    }
+    hudu.add_layout_fields(&layout, &missing).await
+}

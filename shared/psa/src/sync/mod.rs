@@ -1,0 +1,81 @@
+//! The two steps of a PSA sync run, for the collector and the publisher roles:
+//! - [`collect`]: read the PSA's company list (recording it with match states and
+//!   suggestions), then every matched company's records, stored as payloads;
+//! - [`publish_batch`]: project each payload onto the destination and write only what changed,
+//!   in batches that each finish well within the job time limit (a redelivery repeats a batch,
+//!   not a company of 10,000 records).
+//!
+//! Handlers say what happened ([`Step`]); the roles decide what comes next (enqueue the
+//! publish, continue the batch, retry later, finish).
+
+mod collect;
+mod destination;
+mod publish;
+
+pub use collect::collect;
+pub use collect::connectwise_client;
+pub use destination::{Destinations, LayoutCache};
+pub use publish::publish_batch;
+
+use docsync_domain::crypto::MasterKey;
+use docsync_sinks::Pacer;
+use docsync_store::{Store, SyncCounts};
+
+/// What both steps reach: the store, the master key, the process's pacer and HTTP client.
+#[derive(Clone)]
+pub struct SyncContext {
+    /// The fleet's database.
+    pub store: Store,
+    /// Opens sealed secrets.
+    pub master: MasterKey,
+    /// Paces every provider call by key (the fleet's ledger).
+    pub pacer: Pacer,
+    /// The one outbound HTTP client.
+    pub http: reqwest::Client,
+    /// Destination layouts resolved recently, per account.
+    pub layouts: LayoutCache,
+    /// Accept http and loopback provider URLs (sandbox and tests).
+    pub allow_private: bool,
+}
+
+/// What a step came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Records are stored: publish `companies` payloads.
+    Publish {
+        /// Payloads stored.
+        companies: usize,
+        /// What the run's events should say.
+        detail: String,
+    },
+    /// The next batch starts at this cursor.
+    Continue(BatchCursor),
+    /// Finished with these counts.
+    Finished(SyncCounts, String),
+    /// Failed for a reason a person can act on.
+    Failed(String),
+    /// A passing fault: worth retrying later.
+    Transient(String),
+}
+
+/// Where a publish batch starts: the payload index, and whether that company's adoption pass
+/// was done already.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BatchCursor {
+    /// Index of the payload (company) to work on.
+    pub company: u32,
+    /// Its existing assets were matched against the plan already.
+    #[serde(default)]
+    pub adopted: bool,
+}
+
+impl From<crate::CallError> for Step {
+    fn from(e: crate::CallError) -> Self {
+        if e.is_transient() {
+            Step::Transient(e.to_string())
+        } else {
+            Step::Failed(e.to_string())
+        }
+    }
+}

@@ -1,0 +1,583 @@
+//! The publish step of a sync run: each company's payload projected onto Hudu and written in
+//! place through the map of remote objects: by the recorded id; else adopted (the first sync
+//! of a company matches existing assets by layout and exact name, or serial first with
+//! `matchOnSerial`; an interrupted create is looked up by name); else created. An object
+//! whose fingerprint and archive state match the map is not written. Records gone from the
+//! PSA are archived (`autoArchive`), never deleted.
+
+use super::collect::options_fingerprint;
+use super::{BatchCursor, Destinations, Step, SyncContext};
+use crate::payload::{CompanyPayload, RecordKind, COMPANY_PAYLOAD};
+use crate::projection::{project_hudu, source_key, PlannedObject, COMPANY_KIND};
+use crate::CallError;
+use docsync_domain::psa::PsaOptions;
+use docsync_sinks::hudu_objects::HuduObjects;
+use docsync_store::{ObjectAction, ObjectKey, RemoteObject, SyncCounts, SyncRun};
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+
+/// The destination's name in the map of remote objects.
+const DESTINATION: &str = "hudu";
+
+/// Writes one batch (at most `max_writes` destination writes) starting at `cursor`.
+pub async fn publish_batch(
+    ctx: &SyncContext,
+    run: &SyncRun,
+    cursor: BatchCursor,
+    max_writes: usize,
+) -> anyhow::Result<Step> {
+    let store = &ctx.store;
+    let Some(integration) = store.psa_integration(run.account_id, run.psa).await? else {
+        return Ok(Step::Failed(format!(
+            "the {} integration was removed",
+            run.psa
+        )));
+    };
+    let options = &integration.options;
+    let hudu = match Destinations::hudu(ctx, run.account_id).await? {
+        Ok(h) => h,
+        Err(reason) => return Ok(Step::Failed(reason)),
+    };
+    let layouts = match ctx.layouts.resolve(run.account_id, options, &hudu).await {
+        Ok(l) => l,
+        Err(e) => return Ok(e.into()),
+    };
+    let payloads = store.payloads(run.id, COMPANY_PAYLOAD).await?;
+    let fp = options_fingerprint(options);
+    let mut writer = Writer {
+        ctx,
+        run,
+        hudu: &hudu,
+        options,
+        writes: 0,
+        failed: 0,
+    };
+    let mut adopted = cursor.adopted;
+    for (index, stored) in payloads.iter().enumerate().skip(cursor.company as usize) {
+        let payload: CompanyPayload = serde_json::from_value(stored.body.clone())?;
+        let plan = project_hudu(run.psa, &payload, options, &layouts);
+        let mut known = store
+            .objects_in_scope(run.account_id, DESTINATION, &plan.scope)
+            .await?;
+        // The company itself: created for `create`, its details kept current otherwise.
+        let company_key = ObjectKey {
+            kind: COMPANY_KIND.into(),
+            source_key: plan.scope.clone(),
+        };
+        let company_id = match (&plan.company, payload.destination_company_id) {
+            (Some(company), destination) => {
+                match writer
+                    .company(company, destination, known.get(&company_key), &plan.scope)
+                    .await
+                {
+                    Ok(id) => id,
+                    Err(e) => return Ok(e.into()),
+                }
+            }
+            (None, Some(id)) => id,
+            (None, None) => continue,
+        };
+        if payload.destination_company_id.is_none() {
+            store
+                .psa_company_created(run.account_id, run.psa, payload.company.psa_id, company_id)
+                .await?;
+        }
+        // The first full read of a company adopts the assets already there.
+        if payload.full && !adopted {
+            if let Err(e) = writer
+                .adopt(&plan.assets, &mut known, company_id, &plan.scope)
+                .await
+            {
+                return Ok(e.into());
+            }
+        }
+        for object in &plan.assets {
+            if writer.writes >= max_writes {
+                writer.note_failures().await?;
+                return Ok(Step::Continue(BatchCursor {
+                    company: index as u32,
+                    adopted: true,
+                }));
+            }
+            let key = ObjectKey {
+                kind: object.kind.clone(),
+                source_key: object.source_key.clone(),
+            };
+            if let Err(e) = writer
+                .asset(object, &key, known.get(&key), company_id, &plan.scope)
+                .await
+            {
+                return Ok(e.into());
+            }
+        }
+        // What the PSA no longer lists is archived.
+        let mut seen: Vec<ObjectKey> = vec![company_key];
+        for (kind, ids) in &payload.present {
+            let listed: HashSet<String> = ids.iter().map(|id| source_key(run.psa, *id)).collect();
+            for id in &listed {
+                seen.push(ObjectKey {
+                    kind: kind.as_str().into(),
+                    source_key: id.clone(),
+                });
+            }
+            if !options.auto_archive {
+                continue;
+            }
+            for (key, object) in &known {
+                if key.kind != kind.as_str()
+                    || listed.contains(&key.source_key)
+                    || object.archived
+                    || object.remote_id.is_empty()
+                {
+                    continue;
+                }
+                if writer.writes >= max_writes {
+                    writer.note_failures().await?;
+                    return Ok(Step::Continue(BatchCursor {
+                        company: index as u32,
+                        adopted: true,
+                    }));
+                }
+                if let Err(e) = writer
+                    .archive_gone(key, object, company_id, &plan.scope)
+                    .await
+                {
+                    return Ok(e.into());
+                }
+            }
+        }
+        store
+            .mark_objects_seen(run.account_id, DESTINATION, run.id, &seen)
+            .await?;
+        store
+            .psa_company_synced(
+                run.account_id,
+                run.psa,
+                payload.company.psa_id,
+                stored.read_started_at,
+                &fp,
+            )
+            .await?;
+        adopted = false;
+    }
+    writer.note_failures().await?;
+    // Counts from the map, so redelivered batches never count twice.
+    let (created, updated, archived, unarchived, unchanged) = store.object_counts(run.id).await?;
+    let mut skipped = 0;
+    for stored in &payloads {
+        let payload: CompanyPayload = serde_json::from_value(stored.body.clone())?;
+        skipped += project_hudu(run.psa, &payload, options, &layouts).skipped;
+    }
+    let failed = store
+        .sync_run_for_worker(run.id)
+        .await?
+        .map(|r| r.counts.failed)
+        .unwrap_or_default();
+    let counts = SyncCounts {
+        created,
+        updated,
+        unchanged,
+        archived,
+        unarchived,
+        skipped,
+        failed,
+    };
+    Ok(Step::Finished(
+        counts,
+        format!(
+            "{created} created, {updated} updated, {unchanged} unchanged, {archived} archived, {unarchived} unarchived, {skipped} skipped, {failed} failed"
+        ),
+    ))
+}
+
+struct Writer<'a> {
+    ctx: &'a SyncContext,
+    run: &'a SyncRun,
+    hudu: &'a HuduObjects,
+    options: &'a PsaOptions,
+    writes: usize,
+    failed: i64,
+}
+
+impl Writer<'_> {
+    /// Records `failed` on the run (the records the destination refused in this batch).
+    async fn note_failures(&mut self) -> anyhow::Result<()> {
+        if self.failed > 0 {
+            self.ctx
+                .store
+                .add_sync_failures(self.run.id, self.failed)
+                .await?;
+            self.failed = 0;
+        }
+        Ok(())
+    }
+
+    async fn record(
+        &self,
+        key: &ObjectKey,
+        scope: &str,
+        object: RemoteObject,
+        action: ObjectAction,
+    ) -> anyhow::Result<()> {
+        docsync_domain::failpoint::crash_here("publisher-after-provider-write");
+        self.ctx
+            .store
+            .record_object(
+                self.run.account_id,
+                DESTINATION,
+                key,
+                scope,
+                &object,
+                self.run.id,
+                action,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The company: written when its fingerprint changed; returns its destination id.
+    async fn company(
+        &mut self,
+        planned: &PlannedObject,
+        destination: Option<i64>,
+        known: Option<&RemoteObject>,
+        scope: &str,
+    ) -> Result<i64, CallError> {
+        let key = ObjectKey {
+            kind: COMPANY_KIND.into(),
+            source_key: scope.into(),
+        };
+        let recorded = known
+            .filter(|k| !k.remote_id.is_empty())
+            .and_then(|k| k.remote_id.parse::<i64>().ok());
+        if let (Some(id), Some(k)) = (recorded.or(destination), known) {
+            if k.fingerprint.as_deref() == Some(planned.fingerprint.as_str())
+                && k.archived == planned.archived
+            {
+                return Ok(id);
+            }
+        }
+        let mut fields = planned.body.clone();
+        fields["name"] = json!(planned.title);
+        let mut id = recorded.or(destination);
+        let mut action = ObjectAction::Updated;
+        if let Some(existing) = id {
+            if known.is_some_and(|k| k.archived) && !planned.archived {
+                self.hudu.set_company_archived(existing, false).await?;
+                self.writes += 1;
+                action = ObjectAction::Unarchived;
+            }
+            if self.hudu.update_company(existing, &fields).await?.is_none() {
+                id = None;
+            } else {
+                self.writes += 1;
+            }
+        }
+        if id.is_none() {
+            // An interrupted create of this company is found by its exact name.
+            let adopted = if known.is_some() {
+                self.hudu
+                    .companies()
+                    .await?
+                    .into_iter()
+                    .find(|c| c.name == planned.title)
+                    .map(|c| c.id)
+            } else {
+                None
+            };
+            id = Some(match adopted {
+                Some(found) => found,
+                None => {
+                    self.pending(&key, scope, &planned.title).await?;
+                    let created = self.hudu.create_company(&fields).await?;
+                    self.writes += 1;
+                    created
+                }
+            });
+            action = ObjectAction::Created;
+        }
+        let id = id.unwrap_or_default();
+        if planned.archived && !known.is_some_and(|k| k.archived && k.remote_id == id.to_string()) {
+            self.hudu.set_company_archived(id, true).await?;
+            self.writes += 1;
+            if action != ObjectAction::Created {
+                action = ObjectAction::Archived;
+            }
+        }
+        let object = RemoteObject {
+            remote_id: id.to_string(),
+            parent_id: None,
+            title: planned.title.clone(),
+            fingerprint: Some(planned.fingerprint.clone()),
+            archived: planned.archived,
+        };
+        self.record(&key, scope, object, action)
+            .await
+            .map_err(store_fault)?;
+        Ok(id)
+    }
+
+    async fn pending(&self, key: &ObjectKey, scope: &str, title: &str) -> Result<(), CallError> {
+        self.ctx
+            .store
+            .record_pending_object(self.run.account_id, DESTINATION, key, scope, title)
+            .await
+            .map_err(|e| store_fault(e.into()))
+    }
+
+    /// Matches the company's existing assets to planned ones that the map does not know
+    /// (by layout and exact name; by serial first with `matchOnSerial`), recording them
+    /// without a fingerprint so the next step writes them in place.
+    async fn adopt(
+        &mut self,
+        planned: &[PlannedObject],
+        known: &mut HashMap<ObjectKey, RemoteObject>,
+        company_id: i64,
+        scope: &str,
+    ) -> Result<(), CallError> {
+        let unknown: Vec<&PlannedObject> = planned
+            .iter()
+            .filter(|p| {
+                !known.contains_key(&ObjectKey {
+                    kind: p.kind.clone(),
+                    source_key: p.source_key.clone(),
+                })
+            })
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let existing = self.hudu.company_assets(company_id).await?;
+        let claimed: HashSet<String> = known.values().map(|k| k.remote_id.clone()).collect();
+        let mut taken: HashSet<i64> = HashSet::new();
+        for p in unknown {
+            let free = |a: &&docsync_sinks::hudu_objects::HuduAssetRef| {
+                a.asset_layout_id == p.layout_id
+                    && !taken.contains(&a.id)
+                    && !claimed.contains(&a.id.to_string())
+            };
+            let by_serial = if self.options.match_on_serial {
+                p.serial.as_deref().and_then(|s| {
+                    existing
+                        .iter()
+                        .filter(free)
+                        .find(|a| a.primary_serial.as_deref() == Some(s))
+                })
+            } else {
+                None
+            };
+            let found =
+                by_serial.or_else(|| existing.iter().filter(free).find(|a| a.name == p.title));
+            if let Some(asset) = found {
+                taken.insert(asset.id);
+                let key = ObjectKey {
+                    kind: p.kind.clone(),
+                    source_key: p.source_key.clone(),
+                };
+                let object = RemoteObject {
+                    remote_id: asset.id.to_string(),
+                    parent_id: Some(company_id),
+                    title: asset.name.clone(),
+                    fingerprint: None,
+                    archived: asset.archived,
+                };
+                self.ctx
+                    .store
+                    .record_object(
+                        self.run.account_id,
+                        DESTINATION,
+                        &key,
+                        scope,
+                        &object,
+                        self.run.id,
+                        ObjectAction::Updated,
+                    )
+                    .await
+                    .map_err(|e| store_fault(e.into()))?;
+                known.insert(key, object);
+            }
+        }
+        Ok(())
+    }
+
+    /// One asset written in place when it changed.
+    async fn asset(
+        &mut self,
+        planned: &PlannedObject,
+        key: &ObjectKey,
+        known: Option<&RemoteObject>,
+        company_id: i64,
+        scope: &str,
+    ) -> Result<(), CallError> {
+        if let Some(k) = known {
+            if !k.remote_id.is_empty()
+                && k.fingerprint.as_deref() == Some(planned.fingerprint.as_str())
+                && k.archived == planned.archived
+                && k.parent_id == Some(company_id)
+            {
+                return Ok(());
+            }
+        }
+        let keep_name =
+            !self.options.auto_update_names && known.is_some_and(|k| !k.remote_id.is_empty());
+        let title = if keep_name {
+            known.map(|k| k.title.clone()).unwrap_or_default()
+        } else {
+            planned.title.clone()
+        };
+        let mut body = planned.body.clone();
+        body["name"] = Value::String(title.clone());
+        let recorded = known
+            .filter(|k| !k.remote_id.is_empty() && k.parent_id == Some(company_id))
+            .and_then(|k| k.remote_id.parse::<i64>().ok());
+        let was_archived = known.is_some_and(|k| k.archived);
+        let mut action = ObjectAction::Updated;
+        let mut id = None;
+        if let Some(existing) = recorded {
+            if was_archived && !planned.archived {
+                self.write(
+                    self.hudu
+                        .set_asset_archived(company_id, existing, false)
+                        .await,
+                )?;
+                action = ObjectAction::Unarchived;
+            }
+            match self.hudu.update_asset(company_id, existing, &body).await {
+                Ok(Some(())) => {
+                    self.writes += 1;
+                    id = Some(existing);
+                }
+                Ok(None) => {}
+                Err(CallError::Rejected(reason)) => return self.rejected(key, &reason).await,
+                Err(e) => return Err(e),
+            }
+        }
+        let mut archived_now = was_archived && id.is_some();
+        if id.is_none() {
+            // An interrupted create (pending in the map) is looked up by layout and name.
+            let found = if known.is_some_and(|k| k.remote_id.is_empty()) {
+                let filters = [
+                    (
+                        "asset_layout_id",
+                        planned.layout_id.unwrap_or_default().to_string(),
+                    ),
+                    ("name", planned.title.clone()),
+                ];
+                self.hudu
+                    .find_assets(company_id, &filters)
+                    .await?
+                    .into_iter()
+                    .next()
+            } else {
+                None
+            };
+            match found {
+                Some(asset) => {
+                    match self.hudu.update_asset(company_id, asset.id, &body).await {
+                        Ok(_) => self.writes += 1,
+                        Err(CallError::Rejected(reason)) => {
+                            return self.rejected(key, &reason).await
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    archived_now = asset.archived;
+                    id = Some(asset.id);
+                }
+                None => {
+                    self.pending(key, scope, &planned.title).await?;
+                    match self.hudu.create_asset(company_id, &body).await {
+                        Ok(created) => {
+                            self.writes += 1;
+                            id = Some(created);
+                            archived_now = false;
+                        }
+                        Err(CallError::Rejected(reason)) => {
+                            return self.rejected(key, &reason).await
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            action = ObjectAction::Created;
+        }
+        let id = id.unwrap_or_default();
+        if planned.archived != archived_now {
+            self.write(
+                self.hudu
+                    .set_asset_archived(company_id, id, planned.archived)
+                    .await,
+            )?;
+            if action != ObjectAction::Created {
+                action = if planned.archived {
+                    ObjectAction::Archived
+                } else {
+                    ObjectAction::Unarchived
+                };
+            }
+        }
+        let object = RemoteObject {
+            remote_id: id.to_string(),
+            parent_id: Some(company_id),
+            title,
+            fingerprint: Some(planned.fingerprint.clone()),
+            archived: planned.archived,
+        };
+        self.record(key, scope, object, action)
+            .await
+            .map_err(store_fault)
+    }
+
+    /// An object whose record the PSA no longer lists: archived.
+    async fn archive_gone(
+        &mut self,
+        key: &ObjectKey,
+        known: &RemoteObject,
+        company_id: i64,
+        scope: &str,
+    ) -> Result<(), CallError> {
+        let Ok(id) = known.remote_id.parse::<i64>() else {
+            return Ok(());
+        };
+        let parent = known.parent_id.unwrap_or(company_id);
+        self.write(self.hudu.set_asset_archived(parent, id, true).await)?;
+        let object = RemoteObject {
+            archived: true,
+            ..known.clone()
+        };
+        self.record(key, scope, object, ObjectAction::Archived)
+            .await
+            .map_err(store_fault)
+    }
+
+    fn write(&mut self, result: Result<Option<()>, CallError>) -> Result<(), CallError> {
+        match result {
+            Ok(_) => {
+                self.writes += 1;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn rejected(&mut self, key: &ObjectKey, reason: &str) -> Result<(), CallError> {
+        self.failed += 1;
+        let _ = self
+            .ctx
+            .store
+            .sync_event(
+                self.run.id,
+                &format!("{} {} not written: {reason}", key.kind, key.source_key),
+            )
+            .await;
+        Ok(())
+    }
+}
+
+fn store_fault(e: anyhow::Error) -> CallError {
+    CallError::Transient(format!("the database failed while recording a write: {e}"))
+}
+
+#[allow(dead_code)]
+fn _kinds_are_named() -> [&'static str; 4] {
+    RecordKind::ALL.map(RecordKind::as_str)
+}

@@ -1,0 +1,210 @@
+//! The one map of remote objects: (account, destination, object kind, source key) -> the
+//! destination's id, parent, title, content fingerprint and archive state. Every write in
+//! place goes through it, posture documents (see [`crate::documents`]) and PSA records alike:
+//! an object is recorded as soon as the destination answered its create, before the message
+//! is acknowledged, so a redelivery updates it instead of creating a second one.
+//!
+//! A sync run marks what it saw (`last_seen_run`) and what it wrote (`last_written_run`,
+//! `last_action`), so its counts can be computed from the map however often its batches
+//! were delivered.
+
+use crate::prepared::Prepared;
+use crate::{Store, StoreResult};
+use docsync_domain::{AccountId, RunId};
+use std::collections::HashMap;
+
+/// What the map knows of one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteObject {
+    /// The destination's id.
+    pub remote_id: String,
+    /// The company / organization it is in (None for a top-level object such as a company).
+    pub parent_id: Option<i64>,
+    /// Its title when last written.
+    pub title: String,
+    /// The fingerprint of the content last written.
+    pub fingerprint: Option<String>,
+    /// Archived in the destination.
+    pub archived: bool,
+}
+
+/// What a write did to an object, for the run's counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectAction {
+    /// Created (or adopted and written).
+    Created,
+    /// Written in place.
+    Updated,
+    /// Archived.
+    Archived,
+    /// Brought back from the archive.
+    Unarchived,
+}
+
+impl ObjectAction {
+    fn as_str(self) -> &'static str {
+        match self {
+            ObjectAction::Created => "created",
+            ObjectAction::Updated => "updated",
+            ObjectAction::Archived => "archived",
+            ObjectAction::Unarchived => "unarchived",
+        }
+    }
+}
+
+/// An object's identity in the map.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    /// e.g. `company`, `contact`, `configuration`, `posture-article`.
+    pub kind: String,
+    /// The source's id, e.g. `connectwise-manage:4711`.
+    pub source_key: String,
+}
+
+impl Store {
+    /// Every object of `scope` (one PSA company's records, the company itself included)
+    /// at `destination`.
+    pub async fn objects_in_scope(
+        &self,
+        account_id: AccountId,
+        destination: &str,
+        scope: &str,
+    ) -> StoreResult<HashMap<ObjectKey, RemoteObject>> {
+        let rows = self
+            .client()
+            .await?
+            .query_prepared(
+                "SELECT object_kind, source_key, remote_id, remote_parent_id, title, fingerprint, archived
+                   FROM remote_objects WHERE account_id = $1 AND destination = $2 AND scope = $3",
+                &[&account_id.0, &destination, &scope],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    ObjectKey {
+                        kind: r.get(0),
+                        source_key: r.get(1),
+                    },
+                    RemoteObject {
+                        remote_id: r.get(2),
+                        parent_id: r.get(3),
+                        title: r.get(4),
+                        fingerprint: r.get(5),
+                        archived: r.get(6),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// Records an object as the destination now has it, and what `run` did to it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_object(
+        &self,
+        account_id: AccountId,
+        destination: &str,
+        key: &ObjectKey,
+        scope: &str,
+        object: &RemoteObject,
+        run: RunId,
+        action: ObjectAction,
+    ) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute_prepared(
+                "INSERT INTO remote_objects (account_id, destination, object_kind, source_key, scope, remote_id,
+                        remote_parent_id, title, fingerprint, archived, last_seen_run, last_written_run, last_action, last_seen_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, now())
+                 ON CONFLICT (account_id, destination, object_kind, source_key) DO UPDATE SET
+                        scope = $5, remote_id = $6, remote_parent_id = $7, title = $8, fingerprint = $9,
+                        archived = $10, last_seen_run = $11, last_written_run = $11,
+                        last_action = CASE WHEN remote_objects.last_written_run = $11 AND remote_objects.last_action = 'created'
+                                           THEN 'created' ELSE $12 END,
+                        last_seen_at = now(), updated_at = now()",
+                &[
+                    &account_id.0,
+                    &destination,
+                    &key.kind,
+                    &key.source_key,
+                    &scope,
+                    &object.remote_id,
+                    &object.parent_id,
+                    &object.title,
+                    &object.fingerprint,
+                    &object.archived,
+                    &run.0,
+                    &action.as_str(),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Notes, before a create is sent, that the object may come to exist (remote id empty):
+    /// if the process dies between the destination's answer and [`Store::record_object`],
+    /// the next attempt looks the object up by name instead of creating a second one.
+    pub async fn record_pending_object(
+        &self,
+        account_id: AccountId,
+        destination: &str,
+        key: &ObjectKey,
+        scope: &str,
+        title: &str,
+    ) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute_prepared(
+                "INSERT INTO remote_objects (account_id, destination, object_kind, source_key, scope, remote_id, title)
+                 VALUES ($1, $2, $3, $4, $5, '', $6) ON CONFLICT DO NOTHING",
+                &[&account_id.0, &destination, &key.kind, &key.source_key, &scope, &title],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Marks the objects of `keys` as seen by `run` (their records exist in the source).
+    pub async fn mark_objects_seen(
+        &self,
+        account_id: AccountId,
+        destination: &str,
+        run: RunId,
+        keys: &[ObjectKey],
+    ) -> StoreResult<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let kinds: Vec<&str> = keys.iter().map(|k| k.kind.as_str()).collect();
+        let sources: Vec<&str> = keys.iter().map(|k| k.source_key.as_str()).collect();
+        self.client()
+            .await?
+            .execute_prepared(
+                "UPDATE remote_objects o SET last_seen_run = $3, last_seen_at = now()
+                   FROM unnest($4::text[], $5::text[]) AS k(kind, source)
+                  WHERE o.account_id = $1 AND o.destination = $2 AND o.object_kind = k.kind AND o.source_key = k.source
+                    AND o.last_seen_run IS DISTINCT FROM $3",
+                &[&account_id.0, &destination, &run.0, &kinds, &sources],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// What `run` did, from the map: `(created, updated, archived, unarchived, unchanged)`.
+    pub async fn object_counts(&self, run: RunId) -> StoreResult<(i64, i64, i64, i64, i64)> {
+        let row = self
+            .client()
+            .await?
+            .query_one_prepared(
+                "SELECT count(*) FILTER (WHERE last_written_run = $1 AND last_action = 'created'),
+                        count(*) FILTER (WHERE last_written_run = $1 AND last_action = 'updated'),
+                        count(*) FILTER (WHERE last_written_run = $1 AND last_action = 'archived'),
+                        count(*) FILTER (WHERE last_written_run = $1 AND last_action = 'unarchived'),
+                        count(*) FILTER (WHERE last_written_run IS DISTINCT FROM $1)
+                   FROM remote_objects WHERE last_seen_run = $1",
+                &[&run.0],
+            )
+            .await?;
+        Ok((row.get(0), row.get(1), row.get(2), row.get(3), row.get(4)))
+    }
+}

@@ -1,0 +1,354 @@
+//! Sync runs: a PSA's records mirrored into a destination. They live beside push runs in
+//! `push_runs` (kind `sync`, no tenant) so acceptance, relay of unconfirmed messages, stalled
+//! run recovery and events are the same machinery; they carry counts instead of a document.
+//!
+//! Like push runs, a sync run only moves forward: `queued` -> `collecting` -> `publishing` ->
+//! `succeeded` | `failed`, each change one conditional statement with its event.
+
+use crate::prepared::Prepared;
+use crate::{account, parse, Store, StoreResult};
+use chrono::{DateTime, Utc};
+use docsync_domain::psa::PsaKind;
+use docsync_domain::{AccountId, RunId, RunState, Trigger};
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+/// What a sync did to the destination's objects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SyncCounts {
+    /// Objects created.
+    pub created: i64,
+    /// Objects written in place because they changed.
+    pub updated: i64,
+    /// Records seen whose object was already up to date (no write).
+    pub unchanged: i64,
+    /// Objects archived (inactive or gone in the PSA).
+    pub archived: i64,
+    /// Objects brought back from the archive.
+    pub unarchived: i64,
+    /// Records left out by the integration's skip options.
+    pub skipped: i64,
+    /// Records the destination refused (each named in the run's events).
+    pub failed: i64,
+}
+
+/// A stored sync run.
+#[derive(Debug, Clone)]
+pub struct SyncRun {
+    /// Id.
+    pub id: RunId,
+    /// Owning account.
+    pub account_id: AccountId,
+    /// The PSA read.
+    pub psa: PsaKind,
+    /// What started it.
+    pub trigger: Trigger,
+    /// Where it is.
+    pub state: RunState,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+    /// Why it failed (or the last transient error while retrying).
+    pub error: Option<String>,
+    /// What it did so far (final once finished).
+    pub counts: SyncCounts,
+    /// Requested.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Succeeded or failed at.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str =
+    "id, account_id, provider, trigger, state, attempts, error, counts, created_at, updated_at, finished_at";
+
+fn sync_run(row: &Row) -> StoreResult<SyncRun> {
+    let psa: String = row.get(2);
+    let trigger: String = row.get(3);
+    let state: String = row.get(4);
+    let counts: Option<serde_json::Value> = row.get(7);
+    Ok(SyncRun {
+        id: RunId(row.get(0)),
+        account_id: account(row.get(1)),
+        psa: parse(&psa)?,
+        trigger: parse(&trigger)?,
+        state: parse(&state)?,
+        attempts: row.get(5),
+        error: row.get(6),
+        counts: counts
+            .and_then(|c| serde_json::from_value(c).ok())
+            .unwrap_or_default(),
+        created_at: row.get(8),
+        updated_at: row.get(9),
+        finished_at: row.get(10),
+    })
+}
+
+impl Store {
+    /// Creates a queued sync run.
+    pub async fn create_sync_run(
+        &self,
+        account_id: AccountId,
+        psa: PsaKind,
+        trigger: Trigger,
+    ) -> StoreResult<RunId> {
+        let id = Uuid::new_v4();
+        self.client()
+            .await?
+            .execute_prepared(
+                "INSERT INTO push_runs (id, account_id, tenant_id, provider, trigger, state, kind)
+                 VALUES ($1, $2, NULL, $3, $4, 'queued', 'sync')",
+                &[&id, &account_id.0, &psa.as_str(), &trigger.as_str()],
+            )
+            .await?;
+        Ok(RunId(id))
+    }
+
+    /// A sync run of the account.
+    pub async fn sync_run(&self, account_id: AccountId, id: RunId) -> StoreResult<Option<SyncRun>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt_prepared(
+                &format!("SELECT {COLUMNS} FROM push_runs WHERE account_id = $1 AND id = $2 AND kind = 'sync'"),
+                &[&account_id.0, &id.0],
+            )
+            .await?;
+        row.as_ref().map(sync_run).transpose()
+    }
+
+    /// A sync run by id alone, for workers.
+    pub async fn sync_run_for_worker(&self, id: RunId) -> StoreResult<Option<SyncRun>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt_prepared(
+                &format!("SELECT {COLUMNS} FROM push_runs WHERE id = $1 AND kind = 'sync'"),
+                &[&id.0],
+            )
+            .await?;
+        row.as_ref().map(sync_run).transpose()
+    }
+
+    /// The account's sync runs of `psa`, newest first.
+    pub async fn sync_runs(
+        &self,
+        account_id: AccountId,
+        psa: PsaKind,
+        state: Option<RunState>,
+        limit: i64,
+    ) -> StoreResult<Vec<SyncRun>> {
+        let state = state.map(|s| s.as_str());
+        let rows = self
+            .client()
+            .await?
+            .query_prepared(
+                &format!(
+                    "SELECT {COLUMNS} FROM push_runs
+                      WHERE account_id = $1 AND provider = $2 AND kind = 'sync'
+                        AND ($3::text IS NULL OR state = $3)
+                      ORDER BY created_at DESC, id LIMIT $4"
+                ),
+                &[&account_id.0, &psa.as_str(), &state, &limit.clamp(1, 1000)],
+            )
+            .await?;
+        rows.iter().map(sync_run).collect()
+    }
+
+    /// Whether the account has a sync of `psa` that has not finished (a second one waits).
+    pub async fn sync_in_progress(
+        &self,
+        account_id: AccountId,
+        psa: PsaKind,
+    ) -> StoreResult<Option<RunId>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt_prepared(
+                "SELECT id FROM push_runs WHERE account_id = $1 AND provider = $2 AND kind = 'sync'
+                    AND state IN ('queued', 'collecting', 'publishing') ORDER BY created_at LIMIT 1",
+                &[&account_id.0, &psa.as_str()],
+            )
+            .await?;
+        Ok(row.map(|r| RunId(r.get(0))))
+    }
+
+    /// Moves a sync run to `collecting` (counting the attempt); None when past it.
+    pub async fn begin_sync_collecting(&self, id: RunId) -> StoreResult<Option<SyncRun>> {
+        self.sync_transition(
+            id,
+            &["queued", "collecting"],
+            RunState::Collecting,
+            true,
+            None,
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// The records are read and stored: on to the publishers.
+    pub async fn sync_collected(&self, id: RunId, detail: &str) -> StoreResult<Option<SyncRun>> {
+        self.sync_transition(
+            id,
+            &["collecting"],
+            RunState::Publishing,
+            false,
+            Some(detail),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// A publisher works on the run (counting the attempt); None when it is not publishing.
+    pub async fn begin_sync_publishing(&self, id: RunId) -> StoreResult<Option<SyncRun>> {
+        self.sync_transition(
+            id,
+            &["publishing"],
+            RunState::Publishing,
+            true,
+            None,
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// Records a step of the run (an event in its history) without changing its state.
+    pub async fn sync_event(&self, id: RunId, detail: &str) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute_prepared(
+                "WITH touched AS (
+                    UPDATE push_runs SET updated_at = now() WHERE id = $1 AND kind = 'sync'
+                       AND state NOT IN ('succeeded', 'failed') RETURNING id, state)
+                 INSERT INTO push_run_events (run_id, state, detail) SELECT id, state, $2 FROM touched",
+                &[&id.0, &detail],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Finishes the run as succeeded with its counts.
+    pub async fn sync_succeeded(
+        &self,
+        id: RunId,
+        counts: &SyncCounts,
+        detail: &str,
+    ) -> StoreResult<Option<SyncRun>> {
+        self.sync_transition(
+            id,
+            &["collecting", "publishing"],
+            RunState::Succeeded,
+            false,
+            Some(detail),
+            Some(counts),
+            Some(None),
+        )
+        .await
+    }
+
+    /// Fails the run with a reason a person can act on (counts so far kept).
+    pub async fn sync_failed(&self, id: RunId, reason: &str) -> StoreResult<Option<SyncRun>> {
+        self.sync_transition(
+            id,
+            &["queued", "collecting", "publishing"],
+            RunState::Failed,
+            false,
+            Some(reason),
+            None,
+            Some(Some(reason)),
+        )
+        .await
+    }
+
+    /// After a transient fault: records the retry to come, or fails the run when none is left.
+    pub async fn sync_retry_or_fail(
+        &self,
+        id: RunId,
+        reason: &str,
+        next: Option<(u32, std::time::Duration)>,
+    ) -> StoreResult<bool> {
+        match next {
+            Some((retry, delay)) => {
+                self.note_retry(
+                    id,
+                    &format!("{reason} (retry {retry} in {} s)", delay.as_secs()),
+                )
+                .await?;
+                Ok(true)
+            }
+            None => {
+                self.sync_failed(id, &format!("gave up after the retries allowed: {reason}"))
+                    .await?;
+                Ok(false)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn sync_transition(
+        &self,
+        id: RunId,
+        from: &[&str],
+        to: RunState,
+        count_attempt: bool,
+        detail: Option<&str>,
+        counts: Option<&SyncCounts>,
+        error: Option<Option<&str>>,
+    ) -> StoreResult<Option<SyncRun>> {
+        let counts = counts.map(|c| serde_json::to_value(c).unwrap_or_default());
+        let (set_error, error) = match error {
+            Some(e) => (true, e),
+            None => (false, None),
+        };
+        let row = self
+            .client()
+            .await?
+            .query_opt_prepared(
+                &format!(
+                    "WITH moved AS (
+                        UPDATE push_runs SET state = $2, attempts = attempts + $3, updated_at = now(),
+                               finished_at = CASE WHEN $4 THEN now() ELSE finished_at END,
+                               counts = coalesce($6, counts),
+                               error = CASE WHEN $7 THEN $8 ELSE error END
+                         WHERE id = $1 AND state = ANY($5) AND kind = 'sync' RETURNING {COLUMNS}),
+                     logged AS (
+                        INSERT INTO push_run_events (run_id, state, detail)
+                        SELECT id, state, $9::text FROM moved)
+                     SELECT {COLUMNS} FROM moved"
+                ),
+                &[
+                    &id.0,
+                    &to.as_str(),
+                    &i32::from(count_attempt),
+                    &to.is_final(),
+                    &from,
+                    &counts,
+                    &set_error,
+                    &error,
+                    &detail,
+                ],
+            )
+            .await?;
+        row.as_ref().map(sync_run).transpose()
+    }
+}
+
+impl Store {
+    /// Adds records the destination refused to the run's `failed` count.
+    pub async fn add_sync_failures(&self, id: RunId, failed: i64) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute_prepared(
+                "UPDATE push_runs SET counts = jsonb_set(coalesce(counts, '{}'::jsonb), '{failed}',
+                        to_jsonb(coalesce((counts->>'failed')::bigint, 0) + $2)) WHERE id = $1 AND kind = 'sync'",
+                &[&id.0, &failed],
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,449 @@
+//! ConnectWise Manage into Hudu, end to end through the real RabbitMQ and PostgreSQL: the
+//! company list and matching, exact asset counts per layout, adoption of hand-made assets,
+//! created companies (inactive ones archived), zero writes on an unchanged re-sync, and every
+//! kind of change landing in place on the next sync.
+
+use docsync_e2e::{hudu_write_key, spawn_with, TestApp};
+use docsync_sandbox::{CwEntity, HuduAsset, SandboxConfig};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const CW: &str = "/integrations/connectwise-manage";
+
+fn sandbox() -> SandboxConfig {
+    // Hudu's own limit stays on (300 per minute); docsync's budget for the key is lower.
+    SandboxConfig::default()
+}
+
+async fn configure(app: &TestApp, extra: Value) -> Value {
+    let (status, view) = app
+        .call(
+            Method::PUT,
+            "/integrations/hudu",
+            Some(json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_write_key(), "companyIdByTenantId": {},
+                        "rateLimit": {"requests": 40, "perSeconds": 1}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let d = SandboxConfig::default().connectwise;
+    let mut body = json!({"site": app.sandbox.connectwise_url, "companyId": d.company_id, "publicKey": d.public_key,
+                          "privateKey": d.private_key, "clientId": d.client_id, "schedule": {"mode": "manual"}});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    let (status, view) = app.call(Method::PUT, CW, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    view
+}
+
+async fn sync(app: &TestApp) -> Value {
+    let (status, body) = app.call(Method::POST, &format!("{CW}/sync"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["runId"].as_str().expect("runId").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let (status, run) = app.call(Method::GET, &format!("/runs/{id}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{run}");
+        if run["state"] == "succeeded" || run["state"] == "failed" {
+            return run;
+        }
+        assert!(Instant::now() < deadline, "sync did not finish: {run}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn assets_named<'a>(assets: &'a [HuduAsset], company: u64, name: &str) -> Vec<&'a HuduAsset> {
+    assets
+        .iter()
+        .filter(|a| a.company_id == company && a.name == name)
+        .collect()
+}
+
+fn layout_id(app: &TestApp, name: &str) -> u64 {
+    app.sandbox
+        .hudu_layouts()
+        .into_iter()
+        .find(|l| l.name == name)
+        .map(|l| l.id)
+        .unwrap_or_else(|| panic!("no layout {name}"))
+}
+
+#[tokio::test]
+async fn connectwise_companies_and_records_land_in_hudu_once_and_follow_every_change() {
+    let app = spawn_with(sandbox()).await;
+    let cw = SandboxConfig::default().connectwise;
+    configure(&app, json!({})).await;
+
+    // A first sync with nothing matched fills the company list and writes nothing.
+    let before = app.sandbox.hudu_stats();
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["kind"], "sync");
+    assert!(run["tenantId"].is_null());
+    assert_eq!(run["counts"]["created"], 0, "{run}");
+    assert_eq!(
+        app.sandbox.hudu_stats().writes,
+        before.writes,
+        "nothing matched: no writes"
+    );
+    let (status, list) = app
+        .call(Method::GET, &format!("{CW}/companies"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let companies = list["companies"].as_array().expect("companies").clone();
+    assert_eq!(companies.len(), cw.companies, "{list}");
+    assert!(
+        companies.iter().all(|c| c["match"]["state"] == "unmatched"),
+        "{list}"
+    );
+    let suggested: Vec<&Value> = companies
+        .iter()
+        .filter(|c| c["match"]["suggestedCompanyId"].is_i64())
+        .collect();
+    assert_eq!(
+        suggested.len(),
+        cw.companies.div_ceil(2),
+        "even companies share a Hudu company's name: {list}"
+    );
+
+    // A hand-made asset of the same name as a CW configuration, in a layout of the default name.
+    let configurations = app.sandbox.cw_records(CwEntity::Configuration);
+    let first = configurations
+        .iter()
+        .find(|c| c["company"]["id"] == 250)
+        .expect("a configuration of company 250");
+    let first_name = first["name"].as_str().expect("name").to_owned();
+    let layout = app
+        .sandbox
+        .create_hudu_layout("Configurations", &[("Notes", "Text")]);
+    let hand_made = app.sandbox.create_hudu_asset(1, layout, &first_name, None);
+
+    let (status, counts) = app
+        .call(Method::POST, &format!("{CW}/companies/match-all"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{counts}");
+    assert_eq!(counts["matched"], suggested.len());
+    assert_eq!(counts["create"], cw.companies - suggested.len());
+
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let assets = app.sandbox.hudu_assets();
+    let per_company =
+        cw.contacts_per_company + cw.configurations_per_company + 1 + cw.sites_per_company;
+    assert_eq!(
+        assets.len(),
+        cw.companies * per_company,
+        "one asset per record: {run}"
+    );
+    let in_layout = |name: &str| {
+        let id = layout_id(&app, name);
+        assets.iter().filter(|a| a.asset_layout_id == id).count()
+    };
+    assert_eq!(
+        in_layout("Contacts"),
+        cw.companies * cw.contacts_per_company
+    );
+    assert_eq!(
+        in_layout("Configurations"),
+        cw.companies * cw.configurations_per_company
+    );
+    assert_eq!(
+        in_layout("Agreements"),
+        cw.companies,
+        "only active agreements"
+    );
+    assert_eq!(in_layout("Sites"), cw.companies * cw.sites_per_company);
+    let adopted = assets_named(&assets, 1, &first_name);
+    assert_eq!(
+        adopted.len(),
+        1,
+        "the hand-made asset is adopted, not duplicated"
+    );
+    assert_eq!(adopted[0].id, hand_made);
+    assert!(
+        adopted[0]
+            .fields
+            .iter()
+            .any(|(label, _)| label == "Serial Number"),
+        "missing layout fields were added"
+    );
+    assert_eq!(
+        assets.iter().filter(|a| a.archived).count(),
+        cw.companies,
+        "each company's inactive configuration is archived"
+    );
+    // Created companies: the unsuggested ones, the inactive last one archived.
+    let hudu_companies = app.sandbox.hudu_companies();
+    let cw_companies = app.sandbox.cw_records(CwEntity::Company);
+    let last = cw_companies
+        .iter()
+        .max_by_key(|c| c["id"].as_i64())
+        .expect("companies");
+    let created = hudu_companies
+        .iter()
+        .find(|c| Some(c.name.as_str()) == last["name"].as_str())
+        .expect("the inactive company was created");
+    assert!(created.archived, "an inactive company arrives archived");
+    assert_eq!(
+        run["counts"]["created"].as_i64().unwrap_or_default() as usize,
+        assets.len() - 1 + (cw.companies - suggested.len()),
+        "{run}"
+    );
+
+    // Re-sync of unchanged data: zero Hudu writes.
+    let writes = app.sandbox.hudu_stats().writes;
+    app.sandbox.reset_cw_stats();
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(
+        app.sandbox.hudu_stats().writes,
+        writes,
+        "an unchanged re-sync writes nothing: {run}"
+    );
+    assert_eq!(run["counts"]["created"], 0);
+    assert_eq!(run["counts"]["updated"], 0);
+    let cw_requests = app.sandbox.cw_stats();
+    println!(
+        "unchanged re-sync: {} ConnectWise requests ({:?})",
+        cw_requests.requests, cw_requests.by_path
+    );
+    assert!(
+        cw_requests.requests <= 3 + (cw.companies as u64) * 4,
+        "one listing per kind per company plus the company list: {cw_requests:?}"
+    );
+
+    // Changes: a rename, a deactivation, a deletion, a new record.
+    let configs_250: Vec<&Value> = configurations
+        .iter()
+        .filter(|c| c["company"]["id"] == 250)
+        .collect();
+    let renamed_id = configs_250[1]["id"].as_u64().expect("id");
+    let removed_id = configs_250[2]["id"].as_u64().expect("id");
+    assert!(app.sandbox.cw_update(
+        CwEntity::Configuration,
+        renamed_id,
+        json!({"name": "SRV-RENAMED"})
+    ));
+    assert!(app.sandbox.cw_remove(CwEntity::Configuration, removed_id));
+    let contact = app
+        .sandbox
+        .cw_records(CwEntity::Contact)
+        .into_iter()
+        .find(|c| c["company"]["id"] == 250)
+        .expect("contact");
+    let contact_id = contact["id"].as_u64().expect("id");
+    assert!(app
+        .sandbox
+        .cw_update(CwEntity::Contact, contact_id, json!({"inactiveFlag": true})));
+    app.sandbox.cw_insert(CwEntity::Contact, json!({"firstName": "Grace", "lastName": "Hopper", "company": {"id": 250}, "inactiveFlag": false}));
+    let asset_count = app.sandbox.hudu_assets().len();
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let assets = app.sandbox.hudu_assets();
+    assert_eq!(
+        assets.len(),
+        asset_count + 1,
+        "only the new contact is created: {run}"
+    );
+    assert_eq!(
+        assets_named(&assets, 1, "SRV-RENAMED").len(),
+        1,
+        "renamed in place"
+    );
+    assert_eq!(assets_named(&assets, 1, "Grace Hopper").len(), 1);
+    let contact_name = format!(
+        "{} {}",
+        contact["firstName"].as_str().unwrap_or(""),
+        contact["lastName"].as_str().unwrap_or("")
+    );
+    assert!(
+        assets_named(&assets, 1, contact_name.trim())
+            .iter()
+            .all(|a| a.archived),
+        "deactivated contact archived"
+    );
+    let removed_name = configs_250[2]["name"].as_str().expect("name");
+    assert!(
+        assets_named(&assets, 1, removed_name)
+            .iter()
+            .all(|a| a.archived),
+        "deleted configuration archived"
+    );
+    assert_eq!(run["counts"]["created"], 1, "{run}");
+    assert_eq!(run["counts"]["archived"], 2, "{run}");
+
+    // Reactivated: unarchived in place.
+    assert!(app.sandbox.cw_update(
+        CwEntity::Contact,
+        contact_id,
+        json!({"inactiveFlag": false})
+    ));
+    let run = sync(&app).await;
+    assert_eq!(run["counts"]["unarchived"], 1, "{run}");
+    let assets = app.sandbox.hudu_assets();
+    assert!(assets_named(&assets, 1, contact_name.trim())
+        .iter()
+        .all(|a| !a.archived));
+    assert_eq!(assets.len(), asset_count + 1);
+
+    // autoUpdateNames false: a rename keeps the name, other fields still update.
+    configure(&app, json!({"autoUpdateNames": false})).await;
+    assert!(app.sandbox.cw_update(
+        CwEntity::Configuration,
+        renamed_id,
+        json!({"name": "SRV-AGAIN", "serialNumber": "SN-NEW"})
+    ));
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let assets = app.sandbox.hudu_assets();
+    let kept = assets_named(&assets, 1, "SRV-RENAMED");
+    assert_eq!(kept.len(), 1, "the name is kept");
+    assert_eq!(
+        kept[0].primary_serial.as_deref(),
+        Some("SN-NEW"),
+        "other fields update"
+    );
+    assert!(assets_named(&assets, 1, "SRV-AGAIN").is_empty());
+    assert_eq!(
+        assets.len(),
+        asset_count + 1,
+        "nothing duplicated after an options change"
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn one_company_with_1200_configurations_is_read_and_written_whole() {
+    let mut config = sandbox();
+    config.connectwise.companies = 1;
+    config.hudu_rate_limit = None;
+    let app = spawn_with(config).await;
+    let (status, view) = app
+        .call(
+            Method::PUT,
+            "/integrations/hudu",
+            Some(json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_write_key(), "companyIdByTenantId": {},
+                        "rateLimit": {"requests": 400, "perSeconds": 1}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let d = SandboxConfig::default().connectwise;
+    let (status, view) = app
+        .call(
+            Method::PUT,
+            CW,
+            Some(json!({"site": app.sandbox.connectwise_url, "companyId": d.company_id, "publicKey": d.public_key,
+                        "privateKey": d.private_key, "clientId": d.client_id, "schedule": {"mode": "manual"},
+                        "skip": {"contacts": true, "agreements": true, "sites": true},
+                        "rateLimit": {"requests": 50, "perSeconds": 1}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    app.sandbox
+        .cw_add_configurations(250, 1_200 - d.configurations_per_company);
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let (status, body) = app
+        .call(Method::POST, &format!("{CW}/companies/match-all"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let assets = app.sandbox.hudu_assets();
+    assert_eq!(assets.len(), 1_200, "every configuration written: {run}");
+    let names: std::collections::HashSet<&str> = assets.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(
+        names.len(),
+        app.sandbox
+            .cw_records(CwEntity::Configuration)
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    );
+    assert!(app.sandbox.hudu_stats().rejected_429 == 0);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn bad_input_names_every_field_and_secrets_stay_masked() {
+    let app = spawn_with(sandbox()).await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            CW,
+            Some(json!({"site": "", "companyId": "my msp", "publicKey": "x", "clientId": "not-a-guid",
+                        "layouts": {"contacts": -1}, "sortRules": [{"type": "", "layoutId": 0}],
+                        "skip": {"companyTypes": [""], "bogus": true}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let fields: Vec<&str> = body["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    for expected in [
+        "site",
+        "companyId",
+        "publicKey",
+        "privateKey",
+        "clientId",
+        "layouts.contacts",
+        "sortRules[0].type",
+        "sortRules[0].layoutId",
+        "skip.bogus",
+    ] {
+        assert!(fields.contains(&expected), "{expected} not named: {body}");
+    }
+    let view = configure(&app, json!({})).await;
+    let d = SandboxConfig::default().connectwise;
+    let text = view.to_string();
+    assert!(
+        !text.contains(&d.private_key) && !text.contains(&d.public_key),
+        "{view}"
+    );
+    assert!(
+        view["privateKey"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("••••")),
+        "{view}"
+    );
+    let (status, test) = app.call(Method::POST, &format!("{CW}/test"), None).await;
+    assert_eq!(status, StatusCode::OK, "{test}");
+    assert_eq!(test["credentialsValid"], true, "{test}");
+    assert_eq!(
+        test["firstCompanies"].as_array().map(Vec::len),
+        Some(d.companies.min(10)),
+        "{test}"
+    );
+    // Wrong keys: explained in words, still 200.
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            CW,
+            Some(
+                json!({"site": app.sandbox.connectwise_url, "companyId": d.company_id,
+        "publicKey": "wrongpublic01", "privateKey": "wrongprivate0123", "clientId": d.client_id}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, test) = app.call(Method::POST, &format!("{CW}/test"), None).await;
+    assert_eq!(status, StatusCode::OK, "{test}");
+    assert_eq!(test["credentialsValid"], false, "{test}");
+    assert!(
+        test["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("publicKey")),
+        "{test}"
+    );
+    let (status, body) = app
+        .call(Method::PUT, &format!("{CW}/companies"), Some(json!({"matches": [{"psaId": 999999, "action": "create"}, {"psaId": 1, "action": "merge"}]})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("matches[1].action"), "{body}");
+    app.cleanup().await;
+}
