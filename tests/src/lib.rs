@@ -525,3 +525,123 @@ pub fn shown(value: f64) -> String {
         format!("{value:.1}")
     }
 }
+
+/// A test's sandbox and (created, empty) database before any fleet runs on it, for tests
+/// that shape the database first, e.g. as an older release left it (an upgrade), and then
+/// start the fleet on it with [`StagedApp::start`].
+pub struct StagedApp {
+    /// The provider emulators.
+    pub sandbox: Sandbox,
+    /// The settings the fleet will run with: this test's own database and queue prefix.
+    pub settings: Settings,
+    database: String,
+    sandbox_runtime: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Starts the sandbox and creates this test's database (no migration applied) without
+/// starting the fleet; see [`StagedApp`].
+pub async fn stage_with(sandbox_config: SandboxConfig) -> StagedApp {
+    try_stage(sandbox_config).await.expect(
+        "the test could not be staged: is PostgreSQL running? (bash deploy/local/services.sh)",
+    )
+}
+
+async fn try_stage(sandbox_config: SandboxConfig) -> anyhow::Result<StagedApp> {
+    let (sandbox, sandbox_runtime) = start_sandbox(sandbox_config).await?;
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    // The same naming and settings as `try_spawn`, so the fleet started later is the usual one.
+    let database = format!("docsync_test_{}", &unique[..12]);
+    let settings = Settings {
+        database_url: format!("{}/{database}", base_database_url()),
+        amqp_url: std::env::var("DOCSYNC_AMQP_URL")
+            .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
+        api_addr: "127.0.0.1:0".parse()?,
+        master_key: Some(MasterKey::generate_b64()),
+        graph_url: sandbox.graph_url.clone(),
+        login_url: sandbox.login_url.clone(),
+        exchange_url: sandbox.exchange_url.clone(),
+        allow_private_provider_urls: true,
+        queue_prefix: format!("test-{}", &unique[..12]),
+        publish_partitions: 2,
+        itglue_hosts: docsync_sinks::ItGlueHosts {
+            us: sandbox.itglue_us_url.clone(),
+            eu: sandbox.itglue_eu_url.clone(),
+            au: sandbox.itglue_au_url.clone(),
+        },
+        snapshot_reuse: Duration::from_secs(120),
+        retry_delays: vec![Duration::from_secs(1), Duration::from_secs(2)],
+        stalled_after: Duration::from_secs(2400),
+        startup_wait: Duration::from_secs(30),
+        api_rate_limit: 100_000,
+    };
+    docsync_store::ensure_database(&settings.database_url).await?;
+    Ok(StagedApp {
+        sandbox,
+        settings,
+        database,
+        sandbox_runtime,
+    })
+}
+
+impl StagedApp {
+    /// The master key the fleet will seal and open secrets with.
+    pub fn master_key(&self) -> MasterKey {
+        MasterKey::parse(self.settings.master_key.as_deref().unwrap_or_default())
+            .expect("the staged master key parses")
+    }
+
+    /// Stops the sandbox and drops the staged database without ever starting the fleet.
+    pub async fn discard(self) {
+        self.sandbox.shutdown();
+        drop_test_database(&self.database).await;
+    }
+
+    /// Starts API + collector + publisher on the staged database (migrating it to the latest
+    /// schema, as a deployment of this release does) with an all-permissions token for
+    /// `account`, which must already exist there.
+    pub async fn start(self, account: AccountId) -> TestApp {
+        let fleet = Fleet::start(
+            &self.settings,
+            Roles {
+                api: true,
+                collector: true,
+                publisher: true,
+                scheduler: false,
+            },
+        )
+        .await
+        .expect("the fleet could not start on the staged database");
+        let api = format!("http://{}", fleet.api_addr.expect("api started"));
+        let token = docsync::admin::create_token(&fleet.store, account, &Permission::ALL)
+            .await
+            .expect("token for the staged account");
+        TestApp {
+            api,
+            http: reqwest::Client::new(),
+            token,
+            account,
+            sandbox: self.sandbox,
+            settings: self.settings,
+            fleet: Some(fleet),
+            database: self.database,
+            _sandbox_runtime: self.sandbox_runtime,
+        }
+    }
+}
+
+/// Drops a test's database, whoever is still connected to it (best effort).
+async fn drop_test_database(database: &str) {
+    if let Ok((client, conn)) = tokio_postgres::connect(
+        &format!("{}/postgres", base_database_url()),
+        tokio_postgres::NoTls,
+    )
+    .await
+    {
+        tokio::spawn(conn);
+        let _ = client
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+            ))
+            .await;
+    }
+}

@@ -447,3 +447,229 @@ async fn bad_input_names_every_field_and_secrets_stay_masked() {
     assert!(body.to_string().contains("matches[1].action"), "{body}");
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_sync_and_a_posture_push_all_share_the_hudu_key_under_a_strict_limit() {
+    let mut config = sandbox();
+    // Strict: 60 requests per 10 s window per key, refusals counted.
+    config.hudu_rate_limit = Some(docsync_sandbox::WindowLimit {
+        requests: 60,
+        window_secs: 10,
+        send_retry_after: false,
+    });
+    config.connectwise.companies = 2;
+    let app = spawn_with(config).await;
+    let tenants = app.setup_hudu(&[1, 2, 3, 4]).await;
+    // docsync's budget for the key: 5 per second (50 per 10 s), under the sandbox's 60.
+    let mapping: serde_json::Map<String, Value> = tenants
+        .iter()
+        .map(|t| (t.id.clone(), json!(TestApp::company_of(t))))
+        .collect();
+    let (status, view) = app
+        .call(
+            Method::PUT,
+            "/integrations/hudu",
+            Some(
+                json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_write_key(),
+              "companyIdByTenantId": mapping, "rateLimit": {"requests": 5, "perSeconds": 1}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let d = SandboxConfig::default().connectwise;
+    let (status, view) = app
+        .call(Method::PUT, CW, Some(json!({"site": app.sandbox.connectwise_url, "companyId": d.company_id, "publicKey": d.public_key,
+              "privateKey": d.private_key, "clientId": d.client_id, "schedule": {"mode": "manual"}})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let first = sync(&app).await;
+    assert_eq!(first["state"], "succeeded", "{first}");
+    app.call(Method::POST, &format!("{CW}/companies/match-all"), None)
+        .await;
+
+    // Both at once: the sync's writes and the pushes' writes draw on one budget.
+    let (status, body) = app.call(Method::POST, &format!("{CW}/sync"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let sync_id = body["runId"].as_str().expect("runId").to_owned();
+    let pushes = app.push_all("hudu").await;
+    assert_eq!(pushes.len(), tenants.len());
+    let finished = app.wait_for_runs(&pushes, Duration::from_secs(240)).await;
+    assert!(
+        finished.iter().all(|r| r["state"] == "succeeded"),
+        "{finished:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let run = loop {
+        let (_, run) = app
+            .call(Method::GET, &format!("/runs/{sync_id}"), None)
+            .await;
+        if run["state"] == "succeeded" || run["state"] == "failed" {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "{run}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let stats = app.sandbox.hudu_stats();
+    assert_eq!(
+        stats.rejected_429, 0,
+        "no request over the budget: {stats:?}"
+    );
+    assert!(stats.max_requests_in_any_window <= 60, "{stats:?}");
+    let per_company =
+        d.contacts_per_company + d.configurations_per_company + 1 + d.sites_per_company;
+    assert_eq!(
+        app.sandbox.hudu_assets().len(),
+        2 * per_company,
+        "nothing lost"
+    );
+    for t in &tenants {
+        assert_eq!(app.articles_in(TestApp::company_of(t)).len(), 1);
+    }
+    // ConnectWise calls were paced by the PSA key's own budget (10 per second).
+    assert!(
+        app.sandbox.cw_stats().max_requests_in_any_second <= 10,
+        "{:?}",
+        app.sandbox.cw_stats()
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn company_changes_follow_the_options_and_the_test_names_a_missing_role() {
+    let mut config = sandbox();
+    config.connectwise.companies = 3;
+    let app = spawn_with(config).await;
+    let cw = SandboxConfig::default().connectwise;
+    configure(&app, json!({"updateCompanyDetails": false})).await;
+    sync(&app).await;
+    // Company 251 has no Hudu namesake: created; 250 matches Hudu company 1.
+    let (status, list) = app
+        .call(Method::PUT, &format!("{CW}/companies"), Some(json!({"matches": [
+            {"psaId": 250, "action": "match", "companyId": 1}, {"psaId": 251, "action": "create"}, {"psaId": 252, "action": "ignore"}]})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let hudu_1 = app
+        .sandbox
+        .hudu_companies()
+        .into_iter()
+        .find(|c| c.id == 1)
+        .expect("company 1");
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let after = app.sandbox.hudu_companies();
+    assert_eq!(
+        after.iter().find(|c| c.id == 1),
+        Some(&hudu_1),
+        "updateCompanyDetails false: the matched company is untouched"
+    );
+    let name_251 = app
+        .sandbox
+        .cw_records(CwEntity::Company)
+        .into_iter()
+        .find(|c| c["id"] == 251)
+        .expect("251")["name"]
+        .as_str()
+        .expect("name")
+        .to_owned();
+    let created: Vec<_> = after.iter().filter(|c| c.name == name_251).collect();
+    assert_eq!(created.len(), 1, "a create company is created once");
+    let created_id = created[0].id;
+    let ignored_assets = app
+        .sandbox
+        .hudu_assets()
+        .iter()
+        .filter(|a| a.company_id != 1 && a.company_id != created_id)
+        .count();
+    assert_eq!(ignored_assets, 0, "an ignored company brings nothing in");
+    let (_, list) = app
+        .call(Method::GET, &format!("{CW}/companies"), None)
+        .await;
+    let c251 = list["companies"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|c| c["psaId"] == 251)
+        .expect("251")
+        .clone();
+    assert_eq!(c251["match"]["state"], "matched", "{c251}");
+    assert_eq!(c251["match"]["companyId"], created_id);
+
+    // The created company is renamed and deactivated in the PSA: in place, then archived.
+    configure(&app, json!({"updateCompanyDetails": true})).await;
+    assert!(app.sandbox.cw_update(
+        CwEntity::Company,
+        251,
+        json!({"name": "Renamed Pty Ltd", "status": {"id": 2, "name": "Inactive"}})
+    ));
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let company = app
+        .sandbox
+        .hudu_companies()
+        .into_iter()
+        .find(|c| c.id == created_id)
+        .expect("same company");
+    assert_eq!(company.name, "Renamed Pty Ltd");
+    assert!(company.archived);
+    // Active again: unarchived in place.
+    assert!(app.sandbox.cw_update(
+        CwEntity::Company,
+        251,
+        json!({"status": {"id": 1, "name": "Active"}})
+    ));
+    sync(&app).await;
+    let company = app
+        .sandbox
+        .hudu_companies()
+        .into_iter()
+        .find(|c| c.id == created_id)
+        .expect("same company");
+    assert!(!company.archived);
+    assert_eq!(
+        app.sandbox
+            .hudu_companies()
+            .iter()
+            .filter(|c| c.name == "Renamed Pty Ltd")
+            .count(),
+        1
+    );
+
+    // An API member whose role lacks Inquire on Configurations: the test says what to grant.
+    let (status, _) = app
+        .call(Method::PUT, CW, Some(json!({"site": app.sandbox.connectwise_url, "companyId": cw.company_id,
+              "publicKey": cw.limited_public_key, "privateKey": cw.limited_private_key, "clientId": cw.client_id})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, test) = app.call(Method::POST, &format!("{CW}/test"), None).await;
+    assert_eq!(status, StatusCode::OK, "{test}");
+    assert_eq!(test["credentialsValid"], true, "{test}");
+    let layouts = test["layouts"].as_array().expect("layouts");
+    assert!(
+        layouts.iter().any(|l| l["kind"] == "configurations"
+            && l["ok"] == false
+            && l["message"].as_str().is_some_and(|m| m.contains("Inquire"))),
+        "{test}"
+    );
+    // An unknown company id: named.
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            CW,
+            Some(
+                json!({"site": app.sandbox.connectwise_url, "companyId": "nosuchmsp",
+              "publicKey": cw.public_key, "privateKey": cw.private_key, "clientId": cw.client_id}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, test) = app.call(Method::POST, &format!("{CW}/test"), None).await;
+    assert!(
+        test["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("companyId")),
+        "{test}"
+    );
+    assert_eq!(test["credentialsValid"], false);
+    app.cleanup().await;
+}

@@ -33,14 +33,26 @@ mod tests {
             .join("/")
     }
 
+    /// The providers a `{provider}` route answers for (other than with a 404): the
+    /// documentation providers (`hudu`, `it-glue`) for the posture routes, the PSAs built so far
+    /// (`connectwise-manage`; `halopsa` and `autotask` answer 404 "not available yet") for the
+    /// PSA routes, both for the routes they share. A new route must be placed here.
+    fn providers_of(path: &str) -> Vec<&'static str> {
+        let posture = docsync_domain::Provider::ALL.map(|p| p.as_str());
+        let psa = [docsync_domain::psa::PsaKind::ConnectWiseManage.as_str()];
+        match path.strip_prefix("/integrations/{provider}") {
+            Some("" | "/test" | "/runs") => posture.iter().chain(&psa).copied().collect(),
+            Some("/push/{tenant_id}" | "/push-all") => posture.to_vec(),
+            Some("/companies" | "/companies/match-all" | "/sync") => psa.to_vec(),
+            _ => panic!("{path}: say in providers_of which providers it serves"),
+        }
+    }
+
     fn served() -> BTreeSet<(String, String)> {
         let mut out = BTreeSet::new();
         for (method, path) in crate::routes() {
             let providers: Vec<&str> = if path.contains("{provider}") {
-                docsync_domain::Provider::ALL
-                    .iter()
-                    .map(|p| p.as_str())
-                    .collect()
+                providers_of(path)
             } else {
                 vec![""]
             };
@@ -95,7 +107,13 @@ mod tests {
         let doc = document();
         let public = ["/health", "/ready", "/openapi.json"];
         let with_body = [Method::POST, Method::PUT, Method::PATCH];
-        let bodiless_posts = ["/test", "/push-all", "/push/{tenantId}"];
+        let bodiless_posts = [
+            "/test",
+            "/push-all",
+            "/push/{tenantId}",
+            "/companies/match-all",
+            "/sync",
+        ];
         for (path, item) in doc["paths"].as_object().expect("paths") {
             let path_params: Vec<&Value> = item["parameters"]
                 .as_array()
@@ -168,6 +186,62 @@ mod tests {
         assert_eq!(retry["schema"]["type"], "integer");
     }
 
+    /// The property names of a schema of the document.
+    fn properties(doc: &Value, schema: &str) -> BTreeSet<String> {
+        doc["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{schema}: properties"))
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    fn keys(v: &Value) -> BTreeSet<String> {
+        v.as_object().expect("an object").keys().cloned().collect()
+    }
+
+    #[test]
+    fn psa_views_have_the_documented_fields() {
+        let doc = document();
+        let parsed = docsync_domain::psa::parse_connectwise(
+            &serde_json::json!({
+                "site": "na.myconnectwise.net",
+                "companyId": "mymsp",
+                "publicKey": "public-key-1234",
+                "privateKey": "private-key-5678",
+                "clientId": "5e3b8c1a-0d2f-4e6a-9b7c-1a2b3c4d5e6f",
+            }),
+            None,
+            false,
+        )
+        .expect("a valid body");
+        // The masked config, and `notices` in the answer to PUT.
+        let mut view = keys(&parsed.config.masked_json(&parsed.options));
+        view.insert("notices".to_owned());
+        assert_eq!(properties(&doc, "ConnectWiseManageIntegration"), view);
+
+        let now = chrono::Utc::now();
+        let run = docsync_store::SyncRun {
+            id: docsync_domain::RunId::new(),
+            account_id: docsync_domain::AccountId::new(),
+            psa: docsync_domain::psa::PsaKind::ConnectWiseManage,
+            trigger: docsync_domain::Trigger::Manual,
+            state: docsync_domain::RunState::Queued,
+            attempts: 0,
+            error: None,
+            counts: docsync_store::SyncCounts::default(),
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+        };
+        let listed = crate::psa::run_view(&run);
+        assert_eq!(properties(&doc, "SyncRun"), keys(&listed));
+        assert_eq!(properties(&doc, "SyncCounts"), keys(&listed["counts"]));
+        let mut detail = keys(&listed);
+        detail.insert("events".into());
+        assert_eq!(properties(&doc, "SyncRunDetail"), detail);
+    }
+
     #[test]
     fn request_bodies_list_the_fields_the_handlers_accept() {
         let doc = document();
@@ -214,7 +288,50 @@ mod tests {
                 "rateLimit"
             ])
         );
-        assert_eq!(fields("Schedule"), set(&["mode", "at", "timeZone"]));
+        assert_eq!(
+            fields("Schedule"),
+            set(&["mode", "at", "timeZone", "hours"])
+        );
+        assert_eq!(
+            fields("PsaSchedule"),
+            set(&["mode", "at", "timeZone", "hours"])
+        );
+        // ConnectWise Manage's own fields, the read-only apiHost (accepted, ignored) and the
+        // options every PSA shares.
+        let mut connectwise = set(&[
+            "site",
+            "companyId",
+            "publicKey",
+            "privateKey",
+            "clientId",
+            "apiHost",
+        ]);
+        connectwise.extend(set(&docsync_domain::psa::PsaOptions::FIELDS));
+        assert_eq!(fields("ConnectWiseManageIntegrationPut"), connectwise);
+        assert_eq!(
+            fields("PsaLayouts"),
+            set(&["contacts", "sites", "configurations", "agreements"])
+        );
+        assert_eq!(fields("SortRule"), set(&["type", "layoutId"]));
+        assert_eq!(
+            fields("PsaSkip"),
+            set(&[
+                "inactiveCompanies",
+                "contacts",
+                "agreements",
+                "configurations",
+                "inactiveConfigurations",
+                "sites",
+                "companyTypes",
+                "configurationTypes"
+            ])
+        );
+        assert_eq!(fields("PsaKnowledgeBase"), set(&["enabled"]));
+        assert_eq!(fields("CompanyMatchesPut"), set(&["matches"]));
+        assert_eq!(
+            fields("CompanyMatch"),
+            set(&["psaId", "action", "companyId"])
+        );
         assert_eq!(fields("RateLimit"), set(&["requests", "perSeconds"]));
         assert_eq!(fields("ReplayRequest"), set(&["ids"]));
     }

@@ -87,11 +87,9 @@ fn config_of(
         .map_err(ApiError::Internal)
 }
 
+/// The masked config: what a PUT takes, so a GET's answer can be sent back as it is.
 fn view(config: &ConnectWiseConfig, integration: &PsaIntegration) -> Value {
-    let mut v = config.masked_json(&integration.options);
-    v["provider"] = json!(integration.psa);
-    v["updatedAt"] = json!(integration.updated_at);
-    v
+    config.masked_json(&integration.options)
 }
 
 /// `GET /integrations/{psa}`.

@@ -244,7 +244,9 @@ pub async fn rotate_key(
     for secret in &report.rewritten {
         match secret {
             SealedSecret::MicrosoftClientSecret { .. } => rotation.microsoft_client_secrets += 1,
-            SealedSecret::IntegrationApiKey { .. } => rotation.integration_api_keys += 1,
+            SealedSecret::IntegrationApiKey { .. } | SealedSecret::PsaSecret { .. } => {
+                rotation.integration_api_keys += 1
+            }
         }
     }
     Ok(rotation)

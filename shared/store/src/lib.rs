@@ -129,6 +129,16 @@ impl Store {
         migrate::run(&mut client).await
     }
 
+    /// Applies the schema migrations up to and including V`version` only, for tests and
+    /// operations: preparing a database at an older schema (an upgrade test seeds it as that
+    /// release left it, then calls [`Store::migrate`]), or stepping an install forward one
+    /// release at a time. Holds the same advisory lock as [`Store::migrate`]; migrations
+    /// already applied are never undone, and a version with no migration is refused.
+    pub async fn migrate_to(&self, version: u32) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        migrate::run_to(&mut client, version).await
+    }
+
     /// True when the database answers.
     pub async fn ping(&self) -> bool {
         match self.client().await {

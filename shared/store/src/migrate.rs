@@ -26,6 +26,35 @@ pub(crate) async fn run(client: &mut deadpool_postgres::Object) -> StoreResult<(
     result
 }
 
+/// Applies the embedded migrations up to and including V`version`, under the same advisory
+/// lock as [`run`]. Migrations already applied (V`version` or later ones) stay as they are: this
+/// never undoes one. A version that names no embedded migration is refused, so a typo cannot
+/// silently migrate to the latest schema.
+pub(crate) async fn run_to(
+    client: &mut deadpool_postgres::Object,
+    version: u32,
+) -> StoreResult<()> {
+    let runner = embedded::migrations::runner();
+    let target = refinery::SchemaVersion::try_from(version)
+        .ok()
+        .filter(|v| runner.get_migrations().iter().any(|m| m.version() == *v))
+        .ok_or_else(|| StoreError::Migration(format!("there is no migration V{version}")))?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let raw: &mut tokio_postgres::Client = client;
+    let result = runner
+        .set_target(refinery::Target::Version(target))
+        .run_async(raw)
+        .await
+        .map(|_| ())
+        .map_err(|e| StoreError::Migration(e.to_string()));
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    result
+}
+
 /// Creates the database named in `database_url` when it does not exist (connecting to the
 /// `postgres` maintenance database of the same server).
 pub async fn ensure_database(database_url: &str) -> StoreResult<()> {

@@ -37,8 +37,8 @@ impl Store {
                         (SELECT body FROM snapshots WHERE id = $4),
                         d.remote_id, d.remote_parent_id, d.title
                    FROM (SELECT 1) AS one
-                   LEFT JOIN remote_objects d ON d.account_id = $1 AND d.destination = $2
-                        AND d.object_kind = $5 AND d.source_key = $3::text",
+                   LEFT JOIN remote_objects d ON d.tenant_id = $3 AND d.account_id = $1
+                        AND d.destination = $2 AND d.object_kind = $5",
                 &[
                     &account_id.0,
                     &provider.as_str(),

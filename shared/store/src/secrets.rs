@@ -1,5 +1,6 @@
 //! Every sealed secret in one pass, for master-key rotation: the Microsoft connections' client
-//! secrets and the integrations' API keys, re-sealed in one transaction.
+//! secrets, the integrations' API keys and the PSA integrations' secrets, re-sealed in one
+//! transaction.
 //!
 //! The store never sees a key or a plaintext: the caller decides, value by value, what the
 //! new sealed value is ([`Reseal`]).
@@ -25,6 +26,15 @@ pub enum SealedSecret {
         /// Which integration.
         provider: Provider,
     },
+    /// A secret of an account's PSA integration (e.g. ConnectWise `privateKey`).
+    PsaSecret {
+        /// The owning account.
+        account_id: AccountId,
+        /// Which PSA.
+        psa: docsync_domain::psa::PsaKind,
+        /// The secret's field name.
+        name: &'static str,
+    },
 }
 
 impl fmt::Display for SealedSecret {
@@ -37,6 +47,11 @@ impl fmt::Display for SealedSecret {
                 account_id,
                 provider,
             } => write!(f, "account {account_id}: {provider} integration apiKey"),
+            SealedSecret::PsaSecret {
+                account_id,
+                psa,
+                name,
+            } => write!(f, "account {account_id}: {psa} integration {name}"),
         }
     }
 }
@@ -145,6 +160,56 @@ impl Store {
             &[&accounts, &providers, &sealed],
         )
         .await?;
+
+        let rows = tx
+            .query_prepared(
+                "SELECT account_id, psa, secrets_sealed FROM psa_integrations
+                  ORDER BY account_id, psa FOR UPDATE",
+                &[],
+            )
+            .await?;
+        for r in &rows {
+            let psa: String = r.get(1);
+            let psa: docsync_domain::psa::PsaKind = parse(&psa)?;
+            let stored: serde_json::Value = r.get(2);
+            let mut secrets: std::collections::BTreeMap<String, String> =
+                serde_json::from_value(stored)
+                    .map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
+            let mut changed = false;
+            for (name, sealed) in secrets.iter_mut() {
+                let name: &'static str = match name.as_str() {
+                    "publicKey" => "publicKey",
+                    "privateKey" => "privateKey",
+                    "clientSecret" => "clientSecret",
+                    "secret" => "secret",
+                    _ => "secret",
+                };
+                let secret = SealedSecret::PsaSecret {
+                    account_id: account(r.get(0)),
+                    psa,
+                    name,
+                };
+                match reseal(sealed) {
+                    Reseal::Rewrite(new) => {
+                        *sealed = new;
+                        changed = true;
+                        report.rewritten.push(secret);
+                    }
+                    Reseal::Keep => report.kept.push(secret),
+                    Reseal::Unreadable => report.unreadable.push(secret),
+                }
+            }
+            if changed {
+                let value = serde_json::to_value(&secrets)
+                    .map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
+                let account_id: Uuid = r.get(0);
+                tx.execute_prepared(
+                    "UPDATE psa_integrations SET secrets_sealed = $3 WHERE account_id = $1 AND psa = $2",
+                    &[&account_id, &psa.as_str(), &value],
+                )
+                .await?;
+            }
+        }
 
         if report.unreadable.is_empty() {
             tx.commit().await?;
