@@ -2,12 +2,15 @@
 //! publisher after the provider wrote the document but before it was recorded and the message
 //! acknowledged, the collector in the middle of a run. After a restart: one document, the run
 //! succeeded. And a role started before RabbitMQ answers waits for it instead of exiting.
+//! The same for a PSA sync: a publisher dying right after it created a Hudu company or asset,
+//! or killed in the middle of a company's configurations, leaves each record in Hudu once.
 
 use docsync::fleet::Roles;
-use docsync_e2e::{spawn_roles, TestApp};
-use docsync_sandbox::SandboxConfig;
+use docsync_e2e::{hudu_write_key, spawn_roles, TestApp};
+use docsync_sandbox::{CwEntity, HuduAsset, SandboxConfig};
+use std::collections::{HashMap, HashSet};
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
 fn docsync(app: &TestApp, role: &str, failpoint: Option<&str>) -> Child {
@@ -224,6 +227,403 @@ async fn a_publisher_started_before_rabbitmq_answers_waits_for_it_and_then_publi
     let run = app.wait_for_run(&app.push(&tenants[0]).await).await;
     assert_eq!(run["state"], "succeeded", "{run}");
     assert_eq!(app.articles_in(TestApp::company_of(&tenants[0])).len(), 1);
+    stop(publisher).await;
+    app.cleanup().await;
+}
+
+const CW: &str = "/integrations/connectwise-manage";
+
+/// Hudu (the sandbox's write key, docsync's budget `per_second`) and ConnectWise (the sandbox's
+/// member, manual schedule, and the options in `extra`) for a PSA sync.
+async fn configure_psa_sync(app: &TestApp, per_second: u32, extra: serde_json::Value) {
+    let (status, view) = app
+        .call(
+            reqwest::Method::PUT,
+            "/integrations/hudu",
+            Some(
+                serde_json::json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_write_key(), "companyIdByTenantId": {},
+                                   "rateLimit": {"requests": per_second, "perSeconds": 1}}),
+            ),
+        )
+        .await;
+    assert!(status.is_success(), "{view}");
+    let d = SandboxConfig::default().connectwise;
+    let mut body = serde_json::json!({"site": app.sandbox.connectwise_url, "companyId": d.company_id,
+                                      "publicKey": d.public_key, "privateKey": d.private_key,
+                                      "clientId": d.client_id, "schedule": {"mode": "manual"}});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    let (status, view) = app.call(reqwest::Method::PUT, CW, Some(body)).await;
+    assert!(status.is_success(), "{view}");
+}
+
+/// Starts a sync; returns its run id.
+async fn start_sync(app: &TestApp) -> String {
+    let (status, body) = app
+        .call(reqwest::Method::POST, &format!("{CW}/sync"), None)
+        .await;
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{body}");
+    body["runId"].as_str().expect("runId").to_owned()
+}
+
+/// A first sync with nothing matched (the in-process collector finishes it alone) fills the
+/// company list. Then the companies with a suggested Hudu company get `suggested` ("match"
+/// it, or "ignore"), the others `unsuggested` ("create", "ignore"); returns the ConnectWise
+/// ids of the companies the next sync writes.
+async fn match_companies(app: &TestApp, suggested: &str, unsuggested: &str) -> Vec<u64> {
+    let run = app.wait_for_run(&start_sync(app).await).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let (status, list) = app
+        .call(reqwest::Method::GET, &format!("{CW}/companies"), None)
+        .await;
+    assert!(status.is_success(), "{list}");
+    let mut chosen = Vec::new();
+    let matches: Vec<serde_json::Value> = list["companies"]
+        .as_array()
+        .expect("companies")
+        .iter()
+        .map(|c| {
+            let psa_id = c["psaId"].as_u64().expect("psaId");
+            match c["match"]["suggestedCompanyId"].as_u64() {
+                Some(company) if suggested == "match" => {
+                    chosen.push(psa_id);
+                    serde_json::json!({"psaId": psa_id, "action": "match", "companyId": company})
+                }
+                Some(_) => serde_json::json!({"psaId": psa_id, "action": suggested}),
+                None => {
+                    if unsuggested != "ignore" {
+                        chosen.push(psa_id);
+                    }
+                    serde_json::json!({"psaId": psa_id, "action": unsuggested})
+                }
+            }
+        })
+        .collect();
+    let (status, body) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("{CW}/companies"),
+            Some(serde_json::json!({ "matches": matches })),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    chosen
+}
+
+/// The assets a crash must never leave behind: two of one company, layout and name.
+fn duplicated(assets: &[HuduAsset]) -> Vec<(u64, u64, String)> {
+    let mut seen: HashMap<(u64, u64, String), usize> = HashMap::new();
+    for a in assets {
+        *seen
+            .entry((a.company_id, a.asset_layout_id, a.name.clone()))
+            .or_default() += 1;
+    }
+    seen.into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(key, _)| key)
+        .collect()
+}
+
+/// The names of the configurations ConnectWise lists for `companies`.
+fn configuration_names(app: &TestApp, companies: &[u64]) -> HashSet<String> {
+    app.sandbox
+        .cw_records(CwEntity::Configuration)
+        .iter()
+        .filter(|c| {
+            c["company"]["id"]
+                .as_u64()
+                .is_some_and(|id| companies.contains(&id))
+        })
+        .filter_map(|c| c["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Synced records per ConnectWise company of the default sandbox: contacts, configurations,
+/// the active agreement and sites.
+fn records_per_company() -> usize {
+    let cw = SandboxConfig::default().connectwise;
+    cw.contacts_per_company + cw.configurations_per_company + 1 + cw.sites_per_company
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_publisher_crashing_after_creating_a_company_is_replaced_and_nothing_is_duplicated()
+{
+    let app = in_process(Roles {
+        collector: true,
+        ..Roles::default()
+    })
+    .await;
+    configure_psa_sync(&app, 40, serde_json::json!({})).await;
+    // Only the companies Hudu has no namesake of, each to be created: the first write of the
+    // sync is a company create, whichever company comes first.
+    let created = match_companies(&app, "ignore", "create").await;
+    assert_eq!(created.len(), 3, "{created:?}");
+    let companies_before = app.sandbox.hudu_companies().len();
+    let publisher = docsync(&app, "publisher", Some("publisher-after-provider-write"));
+    let run_id = start_sync(&app).await;
+    assert!(
+        crashed(publisher).await,
+        "the publisher should have died at its failpoint"
+    );
+    // Hudu created the company; docsync holds only its pending record.
+    assert_eq!(app.sandbox.hudu_companies().len(), companies_before + 1);
+    assert!(app.sandbox.hudu_assets().is_empty());
+    let publisher = docsync(&app, "publisher", None);
+    let run = app.wait_for_run(&run_id).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let hudu_companies = app.sandbox.hudu_companies();
+    assert_eq!(
+        hudu_companies.len(),
+        companies_before + created.len(),
+        "the interrupted create was adopted by name: {run}"
+    );
+    let cw_companies = app.sandbox.cw_records(CwEntity::Company);
+    let mut hudu_ids = Vec::new();
+    for psa_id in &created {
+        let name = cw_companies
+            .iter()
+            .find(|c| c["id"].as_u64() == Some(*psa_id))
+            .and_then(|c| c["name"].as_str())
+            .expect("the ConnectWise company");
+        let named: Vec<u64> = hudu_companies
+            .iter()
+            .filter(|c| c.name == name)
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(named.len(), 1, "one Hudu company named {name}");
+        hudu_ids.push(named[0]);
+    }
+    let assets = app.sandbox.hudu_assets();
+    assert_eq!(
+        assets.len(),
+        created.len() * records_per_company(),
+        "one asset per record: {run}"
+    );
+    for id in &hudu_ids {
+        assert_eq!(
+            assets.iter().filter(|a| a.company_id == *id).count(),
+            records_per_company(),
+            "company {id}"
+        );
+    }
+    assert_eq!(duplicated(&assets), Vec::new());
+    let names: HashSet<String> = assets.iter().map(|a| a.name.clone()).collect();
+    assert!(names.is_superset(&configuration_names(&app, &created)));
+    assert_eq!(
+        run["counts"]["created"].as_u64(),
+        Some((assets.len() + created.len()) as u64),
+        "{run}"
+    );
+    assert_eq!(run["counts"]["failed"], 0, "{run}");
+    stop(publisher).await;
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_publisher_crashing_after_creating_an_asset_is_replaced_and_nothing_is_duplicated() {
+    let app = in_process(Roles {
+        collector: true,
+        ..Roles::default()
+    })
+    .await;
+    // Matched companies keep their details: the first write of the sync is an asset create.
+    configure_psa_sync(&app, 40, serde_json::json!({"updateCompanyDetails": false})).await;
+    let matched = match_companies(&app, "match", "ignore").await;
+    assert_eq!(matched.len(), 3, "{matched:?}");
+    let companies_before = app.sandbox.hudu_companies().len();
+    let publisher = docsync(&app, "publisher", Some("publisher-after-provider-write"));
+    let run_id = start_sync(&app).await;
+    assert!(
+        crashed(publisher).await,
+        "the publisher should have died at its failpoint"
+    );
+    // Hudu created the asset; docsync holds only its pending record.
+    assert_eq!(app.sandbox.hudu_assets().len(), 1);
+    let publisher = docsync(&app, "publisher", None);
+    let run = app.wait_for_run(&run_id).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let assets = app.sandbox.hudu_assets();
+    assert_eq!(
+        assets.len(),
+        matched.len() * records_per_company(),
+        "one asset per record, the interrupted create adopted: {run}"
+    );
+    assert_eq!(duplicated(&assets), Vec::new());
+    let names: HashSet<String> = assets.iter().map(|a| a.name.clone()).collect();
+    assert!(names.is_superset(&configuration_names(&app, &matched)));
+    assert_eq!(
+        app.sandbox.hudu_companies().len(),
+        companies_before,
+        "no company created"
+    );
+    assert_eq!(
+        run["counts"]["created"].as_u64(),
+        Some(assets.len() as u64),
+        "{run}"
+    );
+    assert_eq!(run["counts"]["failed"], 0, "{run}");
+    stop(publisher).await;
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_publisher_killed_mid_company_is_replaced_and_every_configuration_lands_once() {
+    let mut config = SandboxConfig::default();
+    config.connectwise.companies = 1;
+    config.hudu_rate_limit = None;
+    let configurations = 300;
+    let app = spawn_roles(
+        config,
+        Roles {
+            collector: true,
+            ..Roles::default()
+        },
+    )
+    .await;
+    // 50 writes a second: the company's 300 configurations take about six seconds.
+    configure_psa_sync(
+        &app,
+        50,
+        serde_json::json!({"skip": {"contacts": true, "agreements": true, "sites": true}}),
+    )
+    .await;
+    let matched = match_companies(&app, "match", "create").await;
+    assert_eq!(matched, vec![250]);
+    let defaults = SandboxConfig::default().connectwise;
+    app.sandbox
+        .cw_add_configurations(250, configurations - defaults.configurations_per_company);
+    let companies_before = app.sandbox.hudu_companies().len();
+    let mut first = docsync(&app, "publisher", None);
+    let run_id = start_sync(&app).await;
+    // kill -9 once some, not all, of the assets exist.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while app.sandbox.hudu_assets().len() < configurations / 4 {
+        assert!(Instant::now() < deadline, "the sync did not start writing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill().await.expect("SIGKILL the publisher");
+    let written = app.sandbox.hudu_assets().len();
+    assert!(
+        written < configurations,
+        "the kill came mid-sync: {written} of {configurations} written"
+    );
+    let (_, run) = app
+        .call(reqwest::Method::GET, &format!("/runs/{run_id}"), None)
+        .await;
+    assert_eq!(run["state"], "publishing", "{run}");
+    let second = docsync(&app, "publisher", None);
+    let run = app.wait_for_run(&run_id).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let assets = app.sandbox.hudu_assets();
+    println!("killed with {written} of {configurations} assets written: {run}");
+    assert_eq!(
+        assets.len(),
+        configurations,
+        "one asset per configuration: {run}"
+    );
+    assert_eq!(duplicated(&assets), Vec::new());
+    let names: HashSet<String> = assets.iter().map(|a| a.name.clone()).collect();
+    assert_eq!(names, configuration_names(&app, &matched));
+    assert_eq!(app.sandbox.hudu_companies().len(), companies_before);
+    assert_eq!(
+        run["counts"]["created"].as_u64(),
+        Some(configurations as u64),
+        "{run}"
+    );
+    assert_eq!(run["counts"]["failed"], 0, "{run}");
+    stop(second).await;
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_company_create_is_recovered_as_the_new_company_not_an_older_namesake() {
+    let app = in_process(Roles {
+        collector: true,
+        ..Roles::default()
+    })
+    .await;
+    // Two Hudu companies already share the name: no suggestion, so the company is created.
+    let older = [
+        app.sandbox.create_hudu_company("Dup Co"),
+        app.sandbox.create_hudu_company("Dup Co"),
+    ];
+    assert!(app.sandbox.cw_update(
+        CwEntity::Company,
+        251,
+        serde_json::json!({"name": "Dup Co"})
+    ));
+    configure_psa_sync(&app, 40, serde_json::json!({})).await;
+    let run = app.wait_for_run(&start_sync(&app).await).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let (_, list) = app
+        .call(reqwest::Method::GET, &format!("{CW}/companies"), None)
+        .await;
+    let matches: Vec<serde_json::Value> = list["companies"]
+        .as_array()
+        .expect("companies")
+        .iter()
+        .map(|c| {
+            let action = if c["psaId"] == 251 {
+                "create"
+            } else {
+                "ignore"
+            };
+            serde_json::json!({"psaId": c["psaId"], "action": action})
+        })
+        .collect();
+    let (status, body) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("{CW}/companies"),
+            Some(serde_json::json!({ "matches": matches })),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let publisher = docsync(&app, "publisher", Some("publisher-after-provider-write"));
+    let run_id = start_sync(&app).await;
+    assert!(
+        crashed(publisher).await,
+        "the publisher should have died at its failpoint"
+    );
+    let new = app
+        .sandbox
+        .hudu_companies()
+        .into_iter()
+        .filter(|c| c.name == "Dup Co")
+        .map(|c| c.id)
+        .max()
+        .expect("the company created before the crash");
+    assert!(!older.contains(&new));
+    let publisher = docsync(&app, "publisher", None);
+    let run = app.wait_for_run(&run_id).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let assets = app.sandbox.hudu_assets();
+    assert_eq!(assets.len(), records_per_company(), "{run}");
+    assert!(
+        assets.iter().all(|a| a.company_id == new),
+        "the records went into the company docsync created, not an older namesake"
+    );
+    assert_eq!(
+        app.sandbox
+            .hudu_companies()
+            .iter()
+            .filter(|c| c.name == "Dup Co")
+            .count(),
+        3,
+        "no fourth company"
+    );
+    let (_, list) = app
+        .call(reqwest::Method::GET, &format!("{CW}/companies"), None)
+        .await;
+    let c251 = list["companies"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|c| c["psaId"] == 251)
+        .cloned()
+        .expect("251");
+    assert_eq!(c251["match"]["companyId"], new, "{c251}");
     stop(publisher).await;
     app.cleanup().await;
 }

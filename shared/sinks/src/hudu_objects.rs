@@ -30,6 +30,9 @@ pub struct HuduCompanyRef {
     /// In the archive.
     #[serde(default)]
     pub archived: bool,
+    /// When Hudu created it.
+    #[serde(default)]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A Hudu asset layout: its id, name and field labels.
@@ -61,6 +64,9 @@ pub struct HuduAssetRef {
     /// In the archive.
     #[serde(default)]
     pub archived: bool,
+    /// When Hudu created it.
+    #[serde(default)]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Hudu's companies, layouts and assets through one integration's key.

@@ -26,6 +26,9 @@ pub struct RemoteObject {
     pub fingerprint: Option<String>,
     /// Archived in the destination.
     pub archived: bool,
+    /// When the map last recorded it (read back only; for a pending create, when the create
+    /// was about to be sent, so recovery looks only at objects made since).
+    pub recorded_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What a write did to an object, for the run's counts.
@@ -74,7 +77,7 @@ impl Store {
             .client()
             .await?
             .query_prepared(
-                "SELECT object_kind, source_key, remote_id, remote_parent_id, title, fingerprint, archived
+                "SELECT object_kind, source_key, remote_id, remote_parent_id, title, fingerprint, archived, updated_at
                    FROM remote_objects WHERE account_id = $1 AND destination = $2 AND scope = $3",
                 &[&account_id.0, &destination, &scope],
             )
@@ -93,6 +96,7 @@ impl Store {
                         title: r.get(4),
                         fingerprint: r.get(5),
                         archived: r.get(6),
+                        recorded_at: Some(r.get(7)),
                     },
                 )
             })

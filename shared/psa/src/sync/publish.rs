@@ -18,6 +18,8 @@ use std::collections::{HashMap, HashSet};
 
 /// The destination's name in the map of remote objects.
 const DESTINATION: &str = "hudu";
+/// How far Hudu's clock may lag ours when an interrupted create is recovered by its time.
+const RECOVERY_SKEW: chrono::Duration = chrono::Duration::minutes(2);
 
 /// Writes one batch (at most `max_writes` destination writes) starting at `cursor`.
 pub async fn publish_batch(
@@ -274,16 +276,25 @@ impl Writer<'_> {
             }
         }
         if id.is_none() {
-            // An interrupted create of this company is found by its exact name.
-            let adopted = if known.is_some() {
-                self.hudu
+            // An interrupted create of this company is found by its exact name among the
+            // companies Hudu made since the create was noted (the newest; never one that was
+            // there before, which may share the name).
+            let adopted = match known
+                .filter(|k| k.remote_id.is_empty())
+                .and_then(|k| k.recorded_at)
+            {
+                Some(noted) => self
+                    .hudu
                     .companies()
                     .await?
                     .into_iter()
-                    .find(|c| c.name == planned.title)
+                    .filter(|c| {
+                        c.name == planned.title
+                            && c.created_at.is_some_and(|t| t >= noted - RECOVERY_SKEW)
+                    })
                     .map(|c| c.id)
-            } else {
-                None
+                    .max(),
+                None => None,
             };
             id = Some(match adopted {
                 Some(found) => found,
@@ -310,11 +321,30 @@ impl Writer<'_> {
             title: planned.title.clone(),
             fingerprint: Some(planned.fingerprint.clone()),
             archived: planned.archived,
+            recorded_at: None,
         };
         self.record(&key, scope, object, action)
             .await
             .map_err(store_fault)?;
         Ok(id)
+    }
+
+    /// The remote ids the map holds in this company's scope.
+    async fn held_in_company(
+        &self,
+        _company_id: i64,
+        scope: &str,
+    ) -> Result<HashSet<String>, CallError> {
+        Ok(self
+            .ctx
+            .store
+            .objects_in_scope(self.run.account_id, DESTINATION, scope)
+            .await
+            .map_err(|e| store_fault(e.into()))?
+            .into_values()
+            .map(|o| o.remote_id)
+            .filter(|id| !id.is_empty())
+            .collect())
     }
 
     async fn pending(&self, key: &ObjectKey, scope: &str, title: &str) -> Result<(), CallError> {
@@ -380,6 +410,7 @@ impl Writer<'_> {
                     title: asset.name.clone(),
                     fingerprint: None,
                     archived: asset.archived,
+                    recorded_at: None,
                 };
                 self.ctx
                     .store
@@ -454,22 +485,30 @@ impl Writer<'_> {
         }
         let mut archived_now = was_archived && id.is_some();
         if id.is_none() {
-            // An interrupted create (pending in the map) is looked up by layout and name.
-            let found = if known.is_some_and(|k| k.remote_id.is_empty()) {
-                let filters = [
-                    (
-                        "asset_layout_id",
-                        planned.layout_id.unwrap_or_default().to_string(),
-                    ),
-                    ("name", planned.title.clone()),
-                ];
-                self.hudu
-                    .find_assets(company_id, &filters)
-                    .await?
-                    .into_iter()
-                    .next()
-            } else {
-                None
+            // An interrupted create (pending in the map) is looked up by layout and name among
+            // the assets Hudu made since the create was noted and no other record holds.
+            let found = match known
+                .filter(|k| k.remote_id.is_empty())
+                .and_then(|k| k.recorded_at)
+            {
+                Some(noted) => {
+                    let filters = [
+                        (
+                            "asset_layout_id",
+                            planned.layout_id.unwrap_or_default().to_string(),
+                        ),
+                        ("name", planned.title.clone()),
+                    ];
+                    let held = self.held_in_company(company_id, scope).await?;
+                    self.hudu
+                        .find_assets(company_id, &filters)
+                        .await?
+                        .into_iter()
+                        .filter(|a| !held.contains(&a.id.to_string()))
+                        .filter(|a| a.created_at.is_some_and(|t| t >= noted - RECOVERY_SKEW))
+                        .max_by_key(|a| a.id)
+                }
+                None => None,
             };
             match found {
                 Some(asset) => {
@@ -521,6 +560,7 @@ impl Writer<'_> {
             title,
             fingerprint: Some(planned.fingerprint.clone()),
             archived: planned.archived,
+            recorded_at: None,
         };
         self.record(key, scope, object, action)
             .await
