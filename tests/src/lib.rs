@@ -105,11 +105,11 @@ async fn start_sandbox(
     Ok((sandbox, stop_tx))
 }
 
-async fn try_spawn(sandbox_config: SandboxConfig, roles: Roles) -> anyhow::Result<TestApp> {
-    let (sandbox, sandbox_runtime) = start_sandbox(sandbox_config).await?;
+/// A test's settings: a database and queue prefix of its own, the sandbox as every provider.
+fn test_settings(sandbox: &Sandbox) -> anyhow::Result<Settings> {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let database = format!("docsync_test_{}", &unique[..12]);
-    let settings = Settings {
+    Ok(Settings {
         database_url: format!("{}/{database}", base_database_url()),
         amqp_url: std::env::var("DOCSYNC_AMQP_URL")
             .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
@@ -132,7 +132,18 @@ async fn try_spawn(sandbox_config: SandboxConfig, roles: Roles) -> anyhow::Resul
         startup_wait: Duration::from_secs(30),
         // Tests poll runs every 100 ms; the limit's own tests start an API with a low one.
         api_rate_limit: 100_000,
-    };
+    })
+}
+
+async fn try_spawn(sandbox_config: SandboxConfig, roles: Roles) -> anyhow::Result<TestApp> {
+    let (sandbox, sandbox_runtime) = start_sandbox(sandbox_config).await?;
+    let settings = test_settings(&sandbox)?;
+    let database = settings
+        .database_url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let fleet = Fleet::start(&settings, roles).await?;
     let api = format!("http://{}", fleet.api_addr.context("api did not start")?);
     let account = fleet.store.create_account("Test MSP").await?;
@@ -548,32 +559,14 @@ pub async fn stage_with(sandbox_config: SandboxConfig) -> StagedApp {
 
 async fn try_stage(sandbox_config: SandboxConfig) -> anyhow::Result<StagedApp> {
     let (sandbox, sandbox_runtime) = start_sandbox(sandbox_config).await?;
-    let unique = uuid::Uuid::new_v4().simple().to_string();
     // The same naming and settings as `try_spawn`, so the fleet started later is the usual one.
-    let database = format!("docsync_test_{}", &unique[..12]);
-    let settings = Settings {
-        database_url: format!("{}/{database}", base_database_url()),
-        amqp_url: std::env::var("DOCSYNC_AMQP_URL")
-            .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
-        api_addr: "127.0.0.1:0".parse()?,
-        master_key: Some(MasterKey::generate_b64()),
-        graph_url: sandbox.graph_url.clone(),
-        login_url: sandbox.login_url.clone(),
-        exchange_url: sandbox.exchange_url.clone(),
-        allow_private_provider_urls: true,
-        queue_prefix: format!("test-{}", &unique[..12]),
-        publish_partitions: 2,
-        itglue_hosts: docsync_sinks::ItGlueHosts {
-            us: sandbox.itglue_us_url.clone(),
-            eu: sandbox.itglue_eu_url.clone(),
-            au: sandbox.itglue_au_url.clone(),
-        },
-        snapshot_reuse: Duration::from_secs(120),
-        retry_delays: vec![Duration::from_secs(1), Duration::from_secs(2)],
-        stalled_after: Duration::from_secs(2400),
-        startup_wait: Duration::from_secs(30),
-        api_rate_limit: 100_000,
-    };
+    let settings = test_settings(&sandbox)?;
+    let database = settings
+        .database_url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     docsync_store::ensure_database(&settings.database_url).await?;
     Ok(StagedApp {
         sandbox,

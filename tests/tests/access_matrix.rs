@@ -25,6 +25,9 @@ fn needs(method: &Method, path: &str) -> Option<Option<Permission>> {
         | "/integrations/{provider}"
         | "/integrations/{provider}/push/{tenant_id}"
         | "/integrations/{provider}/push-all"
+        | "/integrations/{provider}/companies"
+        | "/integrations/{provider}/companies/match-all"
+        | "/integrations/{provider}/sync"
         | "/dlq"
         | "/dlq/replay" => read_or_manage(IntegrationsRead, IntegrationsManage),
         // Read-only calls made with POST or GET.
@@ -90,9 +93,18 @@ async fn every_route_answers_401_403_and_404_as_the_contract_says() {
         let Some(permission) = expectation else {
             continue;
         };
+        // The PSA-only routes are checked on ConnectWise Manage, the rest on Hudu.
+        let provider = if route.ends_with("/companies")
+            || route.ends_with("/match-all")
+            || route.ends_with("/sync")
+        {
+            "connectwise-manage"
+        } else {
+            "hudu"
+        };
         let fill = |tenant: &str, run: &str| {
             route
-                .replace("{provider}", "hudu")
+                .replace("{provider}", provider)
                 .replace("{tenant_id}", tenant)
                 .replace(
                     "{id}",

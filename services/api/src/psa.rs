@@ -47,7 +47,6 @@ fn sync_context(state: &AppState) -> SyncContext {
         pacer: state.sinks.pacer(),
         http: state.sinks.http(),
         layouts: Default::default(),
-        allow_private: state.allow_private_provider_urls,
     }
 }
 

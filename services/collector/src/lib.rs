@@ -43,8 +43,6 @@ pub struct CollectorConfig {
 pub struct ProviderReach {
     /// Paces every provider call by rate-limit key.
     pub pacer: docsync_sinks::Pacer,
-    /// Accept http and loopback provider URLs (sandbox and tests).
-    pub allow_private: bool,
 }
 
 impl Default for CollectorConfig {
@@ -88,7 +86,6 @@ pub async fn run(
         pacer: reach.pacer,
         http: docsync_sinks::http_client(config.request_timeout),
         layouts: Default::default(),
-        allow_private: reach.allow_private,
     };
     let ctx = Arc::new(Context {
         store,
@@ -156,7 +153,7 @@ pub async fn run(
                                 format!("collecting took longer than {} s", limit.as_secs());
                             let next = worker::next_retry(&ctx.broker, job.retry);
                             ctx.store
-                                .retry_or_fail(job.run_id, &reason, next)
+                                .retry_or_fail_any(job.run_id, &reason, next)
                                 .await
                                 .map(worker::Verdict::retrying)
                                 .map_err(Into::into)

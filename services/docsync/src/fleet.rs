@@ -164,7 +164,6 @@ impl Fleet {
             let (s, b, sd) = (store.clone(), broker.clone(), shutdown.clone());
             let reach = docsync_collector::ProviderReach {
                 pacer: providers.pacer.clone(),
-                allow_private: settings.allow_private_provider_urls,
             };
             let collector = docsync_collector::CollectorConfig {
                 snapshot_reuse: settings.snapshot_reuse,

@@ -63,10 +63,6 @@ impl HuduSink {
         Self { config, client }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}/api/v1{path}", self.config.base_url)
-    }
-
     /// One paced call through the key's budget (429s and 5xx retried, see [`PacedClient`]).
     async fn call(
         &self,
@@ -76,25 +72,16 @@ impl HuduSink {
         body: Option<&Value>,
         requests: &mut u32,
     ) -> Result<Answer, SinkError> {
-        let url = self.url(path);
-        self.client
-            .send(
-                || {
-                    let req = self
-                        .client
-                        .http
-                        .request(method.clone(), &url)
-                        .header("x-api-key", self.config.api_key.expose())
-                        .header("accept", "application/json")
-                        .query(query);
-                    match body {
-                        Some(b) => req.json(b),
-                        None => req,
-                    }
-                },
-                requests,
-            )
-            .await
+        call(
+            &self.client,
+            &self.config,
+            method,
+            path,
+            query,
+            body,
+            requests,
+        )
+        .await
     }
 
     fn permanent(&self, what: &str, answer: &Answer) -> SinkError {
@@ -334,6 +321,37 @@ fn parse_article(body: &str) -> Result<Article, SinkError> {
 }
 
 /// Hudu's window resets on 5-minute clock boundaries: wait for the next one plus 1-5 s.
+/// One paced Hudu call with an integration's key: `/api/v1{path}`, the key header, JSON. Every
+/// Hudu request of docsync (articles, companies, layouts, assets) is made here.
+pub(crate) async fn call(
+    client: &PacedClient,
+    config: &HuduConfig,
+    method: Method,
+    path: &str,
+    query: &[(&str, String)],
+    body: Option<&Value>,
+    requests: &mut u32,
+) -> Result<Answer, SinkError> {
+    let url = format!("{}/api/v1{path}", config.base_url);
+    client
+        .send(
+            || {
+                let req = client
+                    .http
+                    .request(method.clone(), &url)
+                    .header("x-api-key", config.api_key.expose())
+                    .header("accept", "application/json")
+                    .query(query);
+                match body {
+                    Some(b) => req.json(b),
+                    None => req,
+                }
+            },
+            requests,
+        )
+        .await
+}
+
 pub(crate) fn next_five_minute_boundary() -> Duration {
     let now = chrono::Utc::now().timestamp_millis();
     let window = 300_000i64;

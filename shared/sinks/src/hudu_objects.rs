@@ -108,27 +108,17 @@ impl HuduObjects {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Answer, SinkError> {
-        let url = format!("{}/api/v1{path}", self.config.base_url);
         let mut requests = 0;
-        let answer = self
-            .client
-            .send(
-                || {
-                    let req = self
-                        .client
-                        .http
-                        .request(method.clone(), &url)
-                        .header("x-api-key", self.config.api_key.expose())
-                        .header("accept", "application/json")
-                        .query(query);
-                    match body {
-                        Some(b) => req.json(b),
-                        None => req,
-                    }
-                },
-                &mut requests,
-            )
-            .await;
+        let answer = crate::hudu::call(
+            &self.client,
+            &self.config,
+            method,
+            path,
+            query,
+            body,
+            &mut requests,
+        )
+        .await;
         self.requests
             .fetch_add(requests, std::sync::atomic::Ordering::Relaxed);
         answer
@@ -248,16 +238,12 @@ impl HuduObjects {
     /// Updates a company; None when Hudu no longer has it.
     pub async fn update_company(&self, id: i64, fields: &Value) -> Result<Option<()>, SinkError> {
         let body = json!({"company": fields});
-        Ok(self
-            .call_ok(
-                "updating a company",
-                Method::PUT,
-                &format!("/companies/{id}"),
-                &[],
-                Some(&body),
-            )
-            .await?
-            .map(|_| ()))
+        self.put(
+            "updating a company",
+            &format!("/companies/{id}"),
+            Some(&body),
+        )
+        .await
     }
 
     /// Archives or unarchives a company; None when Hudu no longer has it.
@@ -267,14 +253,23 @@ impl HuduObjects {
         archived: bool,
     ) -> Result<Option<()>, SinkError> {
         let verb = if archived { "archive" } else { "unarchive" };
+        self.put(
+            &format!("{verb} of a company"),
+            &format!("/companies/{id}/{verb}"),
+            None,
+        )
+        .await
+    }
+
+    /// A PUT whose answer only matters as done (`Some`) or gone (`None`, a 404).
+    async fn put(
+        &self,
+        what: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Option<()>, SinkError> {
         Ok(self
-            .call_ok(
-                &format!("{verb} of a company"),
-                Method::PUT,
-                &format!("/companies/{id}/{verb}"),
-                &[],
-                None,
-            )
+            .call_ok(what, Method::PUT, path, &[], body)
             .await?
             .map(|_| ()))
     }
@@ -432,16 +427,12 @@ impl HuduObjects {
         asset: &Value,
     ) -> Result<Option<()>, SinkError> {
         let body = json!({"asset": asset});
-        Ok(self
-            .call_ok(
-                "updating an asset",
-                Method::PUT,
-                &format!("/companies/{company_id}/assets/{id}"),
-                &[],
-                Some(&body),
-            )
-            .await?
-            .map(|_| ()))
+        self.put(
+            "updating an asset",
+            &format!("/companies/{company_id}/assets/{id}"),
+            Some(&body),
+        )
+        .await
     }
 
     /// Archives or unarchives an asset; None when Hudu no longer has it.
@@ -452,16 +443,12 @@ impl HuduObjects {
         archived: bool,
     ) -> Result<Option<()>, SinkError> {
         let verb = if archived { "archive" } else { "unarchive" };
-        Ok(self
-            .call_ok(
-                &format!("{verb} of an asset"),
-                Method::PUT,
-                &format!("/companies/{company_id}/assets/{id}/{verb}"),
-                &[],
-                None,
-            )
-            .await?
-            .map(|_| ()))
+        self.put(
+            &format!("{verb} of an asset"),
+            &format!("/companies/{company_id}/assets/{id}/{verb}"),
+            None,
+        )
+        .await
     }
 }
 

@@ -11,19 +11,7 @@ mod embedded {
 const MIGRATION_LOCK: i64 = 0x646f_6373_796e_6301;
 
 pub(crate) async fn run(client: &mut deadpool_postgres::Object) -> StoreResult<()> {
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
-        .await?;
-    let raw: &mut tokio_postgres::Client = client;
-    let result = embedded::migrations::runner()
-        .run_async(raw)
-        .await
-        .map(|_| ())
-        .map_err(|e| StoreError::Migration(e.to_string()));
-    client
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
-        .await?;
-    result
+    locked(client, embedded::migrations::runner()).await
 }
 
 /// Applies the embedded migrations up to and including V`version`, under the same advisory
@@ -34,17 +22,25 @@ pub(crate) async fn run_to(
     client: &mut deadpool_postgres::Object,
     version: u32,
 ) -> StoreResult<()> {
-    let runner = embedded::migrations::runner();
+    let mut runner = embedded::migrations::runner();
     let target = refinery::SchemaVersion::try_from(version)
         .ok()
         .filter(|v| runner.get_migrations().iter().any(|m| m.version() == *v))
         .ok_or_else(|| StoreError::Migration(format!("there is no migration V{version}")))?;
+    runner = runner.set_target(refinery::Target::Version(target));
+    locked(client, runner).await
+}
+
+/// Runs `runner` under the migration lock, so processes starting together migrate once.
+async fn locked(
+    client: &mut deadpool_postgres::Object,
+    runner: refinery::Runner,
+) -> StoreResult<()> {
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;
     let raw: &mut tokio_postgres::Client = client;
     let result = runner
-        .set_target(refinery::Target::Version(target))
         .run_async(raw)
         .await
         .map(|_| ())

@@ -289,6 +289,21 @@ impl Store {
         }
     }
 
+    /// [`Store::retry_or_fail`] for a run of either kind (a job that timed out does not know
+    /// which it was working on).
+    pub async fn retry_or_fail_any(
+        &self,
+        id: RunId,
+        reason: &str,
+        next: Option<(u32, std::time::Duration)>,
+    ) -> StoreResult<bool> {
+        if self.sync_run_for_worker(id).await?.is_some() {
+            self.sync_retry_or_fail(id, reason, next).await
+        } else {
+            self.retry_or_fail(id, reason, next).await
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn sync_transition(
         &self,

@@ -34,8 +34,6 @@ pub struct SyncContext {
     pub http: reqwest::Client,
     /// Destination layouts resolved recently, per account.
     pub layouts: LayoutCache,
-    /// Accept http and loopback provider URLs (sandbox and tests).
-    pub allow_private: bool,
 }
 
 /// What a step came to.

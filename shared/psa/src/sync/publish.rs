@@ -7,7 +7,7 @@
 
 use super::collect::options_fingerprint;
 use super::{BatchCursor, Destinations, Step, SyncContext};
-use crate::payload::{CompanyPayload, RecordKind, COMPANY_PAYLOAD};
+use crate::payload::{CompanyPayload, COMPANY_PAYLOAD};
 use crate::projection::{project_hudu, source_key, PlannedObject, COMPANY_KIND};
 use crate::CallError;
 use docsync_domain::psa::PsaOptions;
@@ -330,11 +330,7 @@ impl Writer<'_> {
     }
 
     /// The remote ids the map holds in this company's scope.
-    async fn held_in_company(
-        &self,
-        _company_id: i64,
-        scope: &str,
-    ) -> Result<HashSet<String>, CallError> {
+    async fn held_in_scope(&self, scope: &str) -> Result<HashSet<String>, CallError> {
         Ok(self
             .ctx
             .store
@@ -499,7 +495,7 @@ impl Writer<'_> {
                         ),
                         ("name", planned.title.clone()),
                     ];
-                    let held = self.held_in_company(company_id, scope).await?;
+                    let held = self.held_in_scope(scope).await?;
                     self.hudu
                         .find_assets(company_id, &filters)
                         .await?
@@ -615,9 +611,4 @@ impl Writer<'_> {
 
 fn store_fault(e: anyhow::Error) -> CallError {
     CallError::Transient(format!("the database failed while recording a write: {e}"))
-}
-
-#[allow(dead_code)]
-fn _kinds_are_named() -> [&'static str; 4] {
-    RecordKind::ALL.map(RecordKind::as_str)
 }
