@@ -1,9 +1,12 @@
 //! Scheduled pushes: exactly one per tenant per slot across scheduler replicas and outages,
-//! with an injected clock (no sleeping until 02:00).
+//! with an injected clock (no sleeping until 02:00); scheduled PSA syncs: one per slot of an
+//! `every` schedule.
 
 use chrono::{DateTime, Duration, Timelike, Utc};
-use docsync_e2e::{spawn_app, TestApp, TestTenant};
-use reqwest::Method;
+use docsync_domain::psa::PsaKind;
+use docsync_e2e::{hudu_write_key, spawn_app, TestApp, TestTenant};
+use docsync_sandbox::SandboxConfig;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 async fn schedule_hudu(app: &TestApp, tenants: &[TestTenant], schedule: Value) -> Value {
@@ -228,5 +231,160 @@ async fn runs_whose_message_was_confirmed_are_not_sent_again() {
     assert_eq!(relayed, 0);
     let done = app.wait_for_run(&run).await;
     assert_eq!(done["state"], "succeeded", "{done}");
+    app.cleanup().await;
+}
+
+const CW: &str = "/integrations/connectwise-manage";
+
+/// Hudu (the sync's destination, no tenants mapped) and ConnectWise Manage with `schedule`.
+async fn schedule_connectwise(app: &TestApp, schedule: Value) -> Value {
+    let (status, view) = app
+        .call(
+            Method::PUT,
+            "/integrations/hudu",
+            Some(
+                json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_write_key(),
+                        "companyIdByTenantId": {}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let d = SandboxConfig::default().connectwise;
+    let (status, view) = app
+        .call(
+            Method::PUT,
+            CW,
+            Some(
+                json!({"site": app.sandbox.connectwise_url, "companyId": d.company_id,
+                        "publicKey": d.public_key, "privateKey": d.private_key,
+                        "clientId": d.client_id, "schedule": schedule}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    view
+}
+
+/// Every sync run of the ConnectWise integration, newest first.
+async fn sync_runs(app: &TestApp) -> Vec<Value> {
+    let (status, body) = app
+        .call(Method::GET, &format!("{CW}/runs?limit=1000"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["runs"].as_array().expect("runs").clone()
+}
+
+/// The first UTC multiple of `hours` hours since the epoch strictly after `t`.
+fn next_boundary(t: DateTime<Utc>, hours: i64) -> DateTime<Utc> {
+    let period = hours * 3600;
+    let start = t.timestamp().div_euclid(period) * period + period;
+    DateTime::from_timestamp(start, 0).expect("boundary")
+}
+
+#[tokio::test]
+async fn a_psa_sync_every_three_hours_starts_once_per_slot_across_two_schedulers() {
+    let app = spawn_app().await;
+    let view = schedule_connectwise(&app, json!({"mode": "every", "hours": 3})).await;
+    assert_eq!(view["schedule"]["mode"], "every", "{view}");
+    assert_eq!(view["schedule"]["hours"], 3, "{view}");
+    let created_at = app
+        .store()
+        .psa_integration(app.account, PsaKind::ConnectWiseManage)
+        .await
+        .expect("store")
+        .expect("integration")
+        .created_at;
+    let slot = next_boundary(created_at, 3);
+    assert_eq!(slot.timestamp() % (3 * 3600), 0);
+    assert!(slot > created_at && slot <= created_at + Duration::hours(3));
+
+    // A second scheduler process: its own database pool and broker connection.
+    let (store_b, broker_b) = docsync::fleet::connect(&app.settings)
+        .await
+        .expect("second scheduler");
+
+    // Just before the first boundary the latest slot is older than the integration: none.
+    let early = docsync_scheduler::tick(app.store(), app.broker(), slot - Duration::minutes(1))
+        .await
+        .expect("tick");
+    assert_eq!(early.enqueued, 0, "no slot before the integration existed");
+    assert!(sync_runs(&app).await.is_empty());
+
+    // Both replicas tick together just after the boundary: one run for the slot.
+    let now = slot + Duration::minutes(1);
+    let (a, b) = tokio::join!(
+        docsync_scheduler::tick(app.store(), app.broker(), now),
+        docsync_scheduler::tick(&store_b, &broker_b, now),
+    );
+    let (a, b) = (a.expect("tick a"), b.expect("tick b"));
+    assert_eq!(
+        a.enqueued + b.enqueued,
+        1,
+        "the slot's sync enqueued once: {a:?} {b:?}"
+    );
+    assert_eq!(a.integrations + b.integrations, 1, "{a:?} {b:?}");
+    let runs = sync_runs(&app).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["kind"], "sync", "{}", runs[0]);
+    assert_eq!(runs[0]["trigger"], "schedule", "{}", runs[0]);
+    assert_eq!(runs[0]["provider"], "connectwise-manage", "{}", runs[0]);
+    assert!(runs[0]["tenantId"].is_null(), "{}", runs[0]);
+    let first = runs[0]["id"].as_str().expect("id").to_owned();
+
+    // Ticking again within the same slot, on either replica, adds nothing.
+    for later in [
+        now,
+        now + Duration::minutes(20),
+        slot + Duration::minutes(179),
+    ] {
+        for (store, broker) in [(app.store(), app.broker()), (&store_b, &*broker_b)] {
+            let report = docsync_scheduler::tick(store, broker, later)
+                .await
+                .expect("tick");
+            assert_eq!(report.enqueued, 0, "{later}: {report:?}");
+        }
+    }
+    assert_eq!(sync_runs(&app).await.len(), 1);
+    let done = app.wait_for_run(&first).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+
+    // The next slot, 3 hours later: one more, again whichever replicas tick.
+    let next = now + Duration::hours(3);
+    let (a, b) = tokio::join!(
+        docsync_scheduler::tick(app.store(), app.broker(), next),
+        docsync_scheduler::tick(&store_b, &broker_b, next),
+    );
+    let (a, b) = (a.expect("tick a"), b.expect("tick b"));
+    assert_eq!(a.enqueued + b.enqueued, 1, "{a:?} {b:?}");
+    let runs = sync_runs(&app).await;
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(
+        runs.iter()
+            .all(|r| r["trigger"] == "schedule" && r["kind"] == "sync"),
+        "{runs:?}"
+    );
+    let second = runs
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .find(|id| *id != first)
+        .expect("a second run")
+        .to_owned();
+    let done = app.wait_for_run(&second).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+
+    // Manual: no slots at all, however late the ticks.
+    let view = schedule_connectwise(&app, json!({"mode": "manual"})).await;
+    assert_eq!(view["schedule"]["mode"], "manual", "{view}");
+    for hours in [6, 9, 24] {
+        let later = now + Duration::hours(hours);
+        let (a, b) = tokio::join!(
+            docsync_scheduler::tick(app.store(), app.broker(), later),
+            docsync_scheduler::tick(&store_b, &broker_b, later),
+        );
+        let (a, b) = (a.expect("tick a"), b.expect("tick b"));
+        assert_eq!(a.enqueued + b.enqueued, 0, "manual: {a:?} {b:?}");
+    }
+    assert_eq!(sync_runs(&app).await.len(), 2);
+    broker_b.close().await;
     app.cleanup().await;
 }

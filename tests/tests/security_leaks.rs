@@ -8,11 +8,15 @@
 //! IT Glue. None may hold a secret; the masked form (`••••` and the last 4) must be found, to
 //! show the search looked at real data.
 //!
-//! This file holds one test: it installs the process's tracing subscriber.
+//! A second search does the same for the ConnectWise Manage keys of a PSA sync (configure,
+//! test with wrong keys and right ones, sync, match-all, sync).
+//!
+//! The tests of this file share the process's tracing subscriber (installed once): each
+//! searches the logs of the whole process.
 
 use base64::Engine;
 use docsync::fleet::{Fleet, Roles};
-use docsync_e2e::{spawn_roles, TestApp, TestTenant};
+use docsync_e2e::{hudu_write_key, spawn_roles, TestApp, TestTenant};
 use docsync_sandbox::{fixtures, Faults, ItGlueKey, ItGlueRegion, KeyScope, SandboxConfig};
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
@@ -65,18 +69,24 @@ impl Captured {
 
 /// Logs every event at debug level and above from every crate, with span fields, and every
 /// span's creation and close with its fields (what an OTLP exporter would send).
+/// Installed once for the whole test binary; every test gets the same capture.
 fn capture_logs() -> Captured {
     use tracing_subscriber::fmt::format::FmtSpan;
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
-        .with_span_events(FmtSpan::NEW | FmtSpan::CLOSE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .try_init()
-        .expect("the only subscriber of this test binary");
-    captured
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+                .with_span_events(FmtSpan::NEW | FmtSpan::CLOSE)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .try_init()
+                .expect("the only subscriber of this test binary");
+            captured
+        })
+        .clone()
 }
 
 /// Everything read, by where it came from.
@@ -585,6 +595,272 @@ async fn no_secret_reaches_the_database_the_api_the_queues_the_logs_or_the_docum
     assert!(
         documents.contains(&tenants[0].fixture.display_name),
         "documents were written"
+    );
+    app.cleanup().await;
+}
+
+const CW_PUBLIC: &str = "cwPUB-LEAKCANARY-8Tn4Vz";
+const CW_PRIVATE: &str = "cwPRIV-LEAKCANARY-3Ks9Wd6Qe1";
+const CW_PUBLIC_WRONG: &str = "cwPUBx-LEAKCANARY-wrong-Jm5R";
+const CW_PRIVATE_WRONG: &str = "cwPRIVx-LEAKCANARY-wrong-Hx2Lb7";
+const CW_SECRETS: [&str; 4] = [CW_PUBLIC, CW_PRIVATE, CW_PUBLIC_WRONG, CW_PRIVATE_WRONG];
+const CW: &str = "/integrations/connectwise-manage";
+
+/// The forms the ConnectWise keys could leak in: each key's [`leaked_forms`], and the Basic
+/// credentials of a key pair (`company+public:private`) plain and base64 (the header's).
+fn cw_leaked_forms(company: &str) -> Vec<(String, String)> {
+    let mut forms: Vec<(String, String)> = CW_SECRETS
+        .iter()
+        .flat_map(|s| leaked_forms(s).into_iter().map(|f| ((*s).to_owned(), f)))
+        .collect();
+    for (public, private) in [(CW_PUBLIC, CW_PRIVATE), (CW_PUBLIC_WRONG, CW_PRIVATE_WRONG)] {
+        let basic = format!("{company}+{public}:{private}");
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&basic);
+        forms.push((basic.clone(), encoded));
+        forms.push((basic.clone(), basic));
+    }
+    forms
+}
+
+/// Panics with the context of the first form of a secret found in any place.
+fn assert_no_form_in(forms: &[(String, String)], places: &[(&str, &str)]) {
+    for (secret, form) in forms {
+        for (place, text) in places {
+            if let Some(at) = text.find(form.as_str()) {
+                let from = text[..at]
+                    .char_indices()
+                    .rev()
+                    .nth(200)
+                    .map_or(0, |(i, _)| i);
+                let context: String = text[from..].chars().take(400).collect();
+                panic!("{place} holds the secret {secret:?} (as {form:?}): …{context}…");
+            }
+        }
+    }
+}
+
+async fn cw_sync(app: &TestApp, corpus: &mut Corpus) -> String {
+    let (status, body) = call(app, corpus, Method::POST, &format!("{CW}/sync"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    body["runId"].as_str().expect("runId").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connectwise_keys_never_reach_the_api_the_database_the_queues_or_the_logs() {
+    let logs = capture_logs();
+    let mut sandbox = SandboxConfig::default();
+    sandbox.connectwise.public_key = CW_PUBLIC.into();
+    sandbox.connectwise.private_key = CW_PRIVATE.into();
+    sandbox.connectwise.companies = 3;
+    let cw = sandbox.connectwise.clone();
+    // The API alone first: the sync's jobs wait in their queues for the search.
+    let app = spawn_roles(sandbox, Roles::default()).await;
+    let mut corpus = Corpus::default();
+    let c = &mut corpus;
+    let (status, body) = call(
+        &app,
+        c,
+        Method::PUT,
+        "/integrations/hudu",
+        Some(
+            json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_write_key(),
+                    "companyIdByTenantId": {}, "rateLimit": {"requests": 40, "perSeconds": 1}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cw_body = |public: &str, private: &str| {
+        json!({"site": app.sandbox.connectwise_url, "companyId": cw.company_id,
+               "publicKey": public, "privateKey": private, "clientId": cw.client_id,
+               "schedule": {"mode": "manual"}})
+    };
+
+    // 1. Wrong keys: the test connection says so in words, without echoing them; a sync
+    // with them fails.
+    let (status, body) = call(
+        &app,
+        c,
+        Method::PUT,
+        CW,
+        Some(cw_body(CW_PUBLIC_WRONG, CW_PRIVATE_WRONG)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, test) = call(&app, c, Method::POST, &format!("{CW}/test"), None).await;
+    assert_eq!(status, StatusCode::OK, "{test}");
+    assert_eq!(test["credentialsValid"], false, "{test}");
+    let message = test["message"].as_str().expect("message").to_owned();
+    assert!(message.contains("publicKey"), "{test}");
+    assert_no_form_in(
+        &cw_leaked_forms(&cw.company_id),
+        &[("the wrong-key test's message", &message)],
+    );
+    let refused = cw_sync(&app, c).await;
+    let read = read_queues(&app, c).await;
+    assert!(
+        read >= 1,
+        "the collect job waits in its queue ({read} read)"
+    );
+    let collector = member(
+        &app,
+        Roles {
+            collector: true,
+            ..Roles::default()
+        },
+    )
+    .await;
+    let run = wait_for_state(&app, &refused, &["failed", "succeeded"]).await;
+    assert_eq!(run["state"], "failed", "{run}");
+    c.api.push(run.to_string());
+    // A bad key is refused with its field named, and not echoed.
+    let (status, body) = call(
+        &app,
+        c,
+        Method::PUT,
+        CW,
+        Some(cw_body(CW_PUBLIC, &format!("{CW_PRIVATE} x"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("privateKey"), "{body}");
+
+    // 2. The right keys; the masked view sent back keeps them.
+    let (status, body) = call(
+        &app,
+        c,
+        Method::PUT,
+        CW,
+        Some(cw_body(CW_PUBLIC, CW_PRIVATE)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, view) = call(&app, c, Method::GET, CW, None).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let (status, body) = call(&app, c, Method::PUT, CW, Some(view)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, test) = call(&app, c, Method::POST, &format!("{CW}/test"), None).await;
+    assert_eq!(status, StatusCode::OK, "{test}");
+    assert_eq!(test["credentialsValid"], true, "{test}");
+
+    // 3. A full sync: the company list, match-all, the records written by the publisher.
+    let listed = cw_sync(&app, c).await;
+    let run = wait_for_state(&app, &listed, &["failed", "succeeded"]).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let (status, body) = call(&app, c, Method::GET, &format!("{CW}/companies"), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, counts) = call(
+        &app,
+        c,
+        Method::POST,
+        &format!("{CW}/companies/match-all"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{counts}");
+    let written = cw_sync(&app, c).await;
+    wait_for_state(&app, &written, &["publishing"]).await;
+    let read = read_queues(&app, c).await;
+    assert!(
+        read >= 1,
+        "the publish job waits in its queue ({read} read)"
+    );
+    let publisher = member(
+        &app,
+        Roles {
+            publisher: true,
+            ..Roles::default()
+        },
+    )
+    .await;
+    let run = wait_for_state(&app, &written, &["failed", "succeeded"]).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert!(
+        !app.sandbox.hudu_assets().is_empty(),
+        "the sync wrote assets: {run}"
+    );
+    let again = cw_sync(&app, c).await;
+    let run = wait_for_state(&app, &again, &["failed", "succeeded"]).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+
+    // 4. Read everything back through the API.
+    let all_runs = [&refused, &listed, &written, &again];
+    for run in all_runs {
+        call(&app, c, Method::GET, &format!("/runs/{run}"), None).await;
+    }
+    for path in [
+        CW,
+        &format!("{CW}/companies"),
+        &format!("{CW}/runs"),
+        &format!("{CW}/runs?state=failed"),
+        "/integrations/hudu",
+        "/audit",
+        "/dlq",
+    ] {
+        let (status, body) = call(&app, c, Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    collector.stop().await;
+    publisher.stop().await;
+    read_queues(&app, c).await;
+
+    // The search.
+    let (database, rows) = database_text(&app).await;
+    let logs = logs.text();
+    let api = corpus.api.join("\n");
+    let queues = corpus.queues.join("\n");
+    eprintln!(
+        "searched {rows} database rows ({} bytes), {} API answers, {} queue messages, {} log lines",
+        database.len(),
+        corpus.api.len(),
+        corpus.queues.len(),
+        logs.lines().count()
+    );
+    assert_no_form_in(
+        &cw_leaked_forms(&cw.company_id),
+        &[
+            ("the database", &database),
+            ("API answers", &api),
+            ("queue messages", &queues),
+            ("logs and spans", &logs),
+        ],
+    );
+
+    // The search looked at real data.
+    for key in [CW_PUBLIC, CW_PRIVATE, CW_PUBLIC_WRONG, CW_PRIVATE_WRONG] {
+        let masked = docsync_domain::mask(key);
+        assert_eq!(masked.chars().count(), 8, "{masked}");
+        assert!(api.contains(&masked), "the API answers show {masked}");
+    }
+    for run in all_runs {
+        assert!(
+            database.contains(run.as_str()),
+            "the database holds run {run}"
+        );
+        assert!(api.contains(run.as_str()), "the API showed run {run}");
+    }
+    assert!(
+        database.contains("changed"),
+        "the audit trail's key changes"
+    );
+    let company_name = app.sandbox.cw_records(docsync_sandbox::CwEntity::Company)[0]["name"]
+        .as_str()
+        .expect("name")
+        .to_owned();
+    assert!(
+        database.contains(&company_name),
+        "the company list and payloads"
+    );
+    assert!(
+        queues.contains(&refused),
+        "a collect job was read: {queues}"
+    );
+    assert!(
+        queues.contains(&written),
+        "a publish job was read: {queues}"
+    );
+    assert!(
+        logs.contains("sync failed") && logs.contains("sync published"),
+        "the sync's own log lines were captured"
     );
     app.cleanup().await;
 }
