@@ -243,7 +243,9 @@ impl Store {
     }
 
     /// Claims the schedule slot `slot_at` of the account's `psa` and creates its run, once
-    /// across scheduler replicas: Some(run) for the replica that got it.
+    /// across scheduler replicas: Some(run) for the replica that got it. A slot older than one
+    /// already claimed is never claimed (a replica whose clock lags cannot start syncs out of
+    /// order).
     pub async fn claim_psa_slot(
         &self,
         account_id: AccountId,
@@ -257,7 +259,10 @@ impl Store {
             .query_opt_prepared(
                 "WITH slot AS (
                     INSERT INTO psa_schedule_slots (account_id, psa, slot_at, run_id)
-                    VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING run_id)
+                    SELECT $1::uuid, $2::text, $3::timestamptz, $4::uuid
+                     WHERE NOT EXISTS (SELECT 1 FROM psa_schedule_slots
+                                        WHERE account_id = $1 AND psa = $2 AND slot_at >= $3)
+                    ON CONFLICT DO NOTHING RETURNING run_id)
                  INSERT INTO push_runs (id, account_id, tenant_id, provider, trigger, state, kind)
                  SELECT run_id, $1, NULL, $2, 'schedule', 'queued', 'sync' FROM slot RETURNING id",
                 &[&account_id.0, &psa.as_str(), &slot_at, &run_id],
