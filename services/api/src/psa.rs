@@ -11,7 +11,7 @@ use axum::Json;
 use docsync_domain::address::check_public_host;
 use docsync_domain::psa::{parse_connectwise, ConnectWiseConfig, CwScheme, PsaKind};
 use docsync_domain::{ApiKey, BaseUrl, RunState, Trigger};
-use docsync_psa::sync::{connectwise_client, Destinations, SyncContext};
+use docsync_psa::sync::{connectwise_client, SyncContext};
 use docsync_queue::CollectJob;
 use docsync_store::{
     AuditAction, MatchChange, MatchState, Permission, PsaCompany, PsaIntegration, SyncRun,
@@ -41,13 +41,11 @@ fn built(psa: PsaKind) -> Result<(), ApiError> {
 }
 
 fn sync_context(state: &AppState) -> SyncContext {
-    SyncContext {
-        store: state.store.clone(),
-        master: state.master.clone(),
-        pacer: state.sinks.pacer(),
-        http: state.sinks.http(),
-        layouts: Default::default(),
-    }
+    SyncContext::new(
+        state.store.clone(),
+        state.master.clone(),
+        state.sinks.clone(),
+    )
 }
 
 async fn require(
@@ -222,7 +220,9 @@ pub(crate) async fn test(
         layouts.push(json!({"kind": "configurations", "id": null, "ok": readable,
             "message": if readable { "the API member may read configurations".to_owned() } else { "the API member's security role lacks Inquire on Configurations: give it Inquire level All (System > Security Roles > Companies > Configurations)".to_owned() }}));
     }
-    match Destinations::hudu(&ctx, account)
+    match ctx
+        .destinations
+        .hudu_objects(account)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
     {

@@ -8,6 +8,7 @@
 mod handle;
 mod sync;
 
+use docsync_destinations::{Providers, SinkFactory};
 use docsync_domain::crypto::MasterKey;
 use docsync_domain::locks::KeyedLocks;
 use docsync_domain::Shutdown;
@@ -36,15 +37,6 @@ pub struct CollectorConfig {
     pub request_timeout: Duration,
 }
 
-/// How the collector reaches providers other than Microsoft (the PSAs, and the destination's
-/// company list for match suggestions): the fleet's pacer, so PSA calls are paced by the PSA
-/// key across every process.
-#[derive(Debug, Clone)]
-pub struct ProviderReach {
-    /// Paces every provider call by rate-limit key.
-    pub pacer: docsync_sinks::Pacer,
-}
-
 impl Default for CollectorConfig {
     fn default() -> Self {
         Self {
@@ -69,24 +61,25 @@ pub(crate) struct Context {
 }
 
 /// Runs the collector until `shutdown`, then drains in-flight work up to the deadline;
-/// unfinished messages go back to the queue.
+/// unfinished messages go back to the queue. `providers` (the fleet's pacer) is how PSA calls
+/// and the destination's company list are reached, paced by their keys across processes.
 pub async fn run(
     config: CollectorConfig,
     store: Store,
     broker: Arc<Broker>,
     master: MasterKey,
     source: Arc<dyn SnapshotSource>,
-    reach: ProviderReach,
+    providers: Providers,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let limit = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    let sync = docsync_psa::sync::SyncContext {
-        store: store.clone(),
-        master: master.clone(),
-        pacer: reach.pacer,
-        http: docsync_sinks::http_client(config.request_timeout),
-        layouts: Default::default(),
-    };
+    let destinations = SinkFactory::new(
+        store.clone(),
+        master.clone(),
+        providers,
+        config.request_timeout,
+    );
+    let sync = docsync_psa::sync::SyncContext::new(store.clone(), master.clone(), destinations);
     let ctx = Arc::new(Context {
         store,
         broker,

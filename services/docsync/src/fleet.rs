@@ -162,9 +162,7 @@ impl Fleet {
                 ..GraphSourceConfig::microsoft_defaults()
             }));
             let (s, b, sd) = (store.clone(), broker.clone(), shutdown.clone());
-            let reach = docsync_collector::ProviderReach {
-                pacer: providers.pacer.clone(),
-            };
+            let reach = providers.clone();
             let collector = docsync_collector::CollectorConfig {
                 snapshot_reuse: settings.snapshot_reuse,
                 ..Default::default()

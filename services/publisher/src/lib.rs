@@ -3,8 +3,6 @@
 //! writes it in place, recording the document id before acknowledging.
 
 mod handle;
-mod ledger;
-mod sinks;
 mod sync;
 
 use docsync_domain::crypto::MasterKey;
@@ -20,8 +18,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-pub use ledger::fleet_pacer;
-pub use sinks::{Providers, SinkFactory};
+pub use docsync_destinations::{fleet_pacer, Providers, SinkFactory};
 
 /// Publisher settings.
 #[derive(Debug, Clone)]
@@ -89,18 +86,18 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let tag = format!("publisher-{}", uuid::Uuid::new_v4());
-    let sync = docsync_psa::sync::SyncContext {
-        store: store.clone(),
-        master: master.clone(),
-        pacer: providers.pacer.clone(),
-        http: docsync_sinks::http_client(config.request_timeout),
-        layouts: Default::default(),
-    };
+    let sinks = SinkFactory::new(
+        store.clone(),
+        master.clone(),
+        providers,
+        config.request_timeout,
+    );
+    let sync = docsync_psa::sync::SyncContext::new(store.clone(), master, sinks.clone());
     let ctx = Arc::new(Context {
-        store: store.clone(),
+        store,
         broker: broker.clone(),
         sync,
-        sinks: SinkFactory::new(store, master, providers, config.request_timeout),
+        sinks,
         tenant_locks: KeyedLocks::default(),
     });
     let gates = Arc::new(KeyGates {

@@ -1,7 +1,7 @@
 //! The collect step of a sync run: the company list (recorded with match states and the
 //! destination company each could be matched to), then every matched company's records.
 
-use super::{Destinations, Step, SyncContext};
+use super::{Step, SyncContext};
 use crate::connectwise::ConnectWiseClient;
 use crate::payload::COMPANY_PAYLOAD;
 use crate::projection::source_key;
@@ -52,8 +52,8 @@ pub fn connectwise_client(
         config,
         integration.options.effective_rate_limit(integration.psa),
         integration.psa.rate_limit_key(integration.account_id),
-        ctx.pacer.clone(),
-        ctx.http.clone(),
+        ctx.destinations.pacer(),
+        ctx.destinations.http(),
     ))
 }
 
@@ -73,7 +73,7 @@ pub async fn collect(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Step> {
         Ok(s) => s,
         Err(reason) => return Ok(Step::Failed(reason)),
     };
-    let hudu = match Destinations::hudu(ctx, run.account_id).await? {
+    let hudu = match ctx.destinations.hudu_objects(run.account_id).await? {
         Ok(h) => h,
         Err(reason) => return Ok(Step::Failed(reason)),
     };

@@ -1,15 +1,12 @@
-//! The destination of a sync: the account's configured integration of the options'
-//! destination (its URL, key and budget: shared with posture pushes), and its asset layouts
-//! resolved once (configured id, else found by exact name, else created; fields docsync
+//! The destination's asset layouts of a sync, resolved once (configured id, else found by exact name, else created; fields docsync
 //! writes and a layout lacks are added) and cached for a few minutes.
 
 use crate::payload::RecordKind;
 use crate::projection::HuduLayouts;
 use crate::CallError;
 use docsync_domain::psa::PsaOptions;
-use docsync_domain::{rate_limit_key, AccountId, ApiKey, BaseUrl, Provider};
+use docsync_domain::AccountId;
 use docsync_sinks::hudu_objects::{HuduLayoutRef, HuduObjects};
-use docsync_sinks::HuduConfig;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,53 +20,6 @@ pub struct LayoutCache(Arc<Mutex<HashMap<LayoutKey, (Instant, HuduLayouts)>>>);
 
 /// An account and the fingerprint of its layout options.
 type LayoutKey = (AccountId, String);
-
-/// Builds destination writers from stored integrations.
-pub struct Destinations;
-
-impl Destinations {
-    /// The Hudu writer of the account's Hudu integration, or a reason a person can act on.
-    pub async fn hudu(
-        ctx: &super::SyncContext,
-        account_id: AccountId,
-    ) -> anyhow::Result<Result<HuduObjects, String>> {
-        let Some(integration) = ctx
-            .store
-            .integration_settings(account_id, Provider::Hudu)
-            .await?
-        else {
-            return Ok(Err(
-                "the sync writes to Hudu, which is not configured: PUT /integrations/hudu first"
-                    .into(),
-            ));
-        };
-        let key = match ctx.master.open(&integration.api_key_sealed) {
-            Ok(k) => k,
-            Err(e) => return Ok(Err(e.to_string())),
-        };
-        let api_key = match ApiKey::parse("apiKey", &key) {
-            Ok(k) => k,
-            Err(e) => return Ok(Err(e)),
-        };
-        let Some(base_url) = integration.base_url.clone() else {
-            return Ok(Err(
-                "the Hudu integration has no baseUrl: PUT /integrations/hudu".into(),
-            ));
-        };
-        Ok(Ok(HuduObjects::new(
-            HuduConfig {
-                base_url: BaseUrl::trusted(base_url),
-                api_key,
-                rate_limit: integration
-                    .rate_limit
-                    .unwrap_or_else(|| Provider::Hudu.default_rate_limit()),
-                rate_limit_key: rate_limit_key(Provider::Hudu, account_id),
-            },
-            ctx.pacer.clone(),
-            ctx.http.clone(),
-        )))
-    }
-}
 
 impl LayoutCache {
     /// The layouts of the options, resolved (cached for a few minutes).

@@ -14,26 +14,38 @@ mod publish;
 
 pub use collect::collect;
 pub use collect::connectwise_client;
-pub use destination::{Destinations, LayoutCache};
+pub use destination::LayoutCache;
 pub use publish::publish_batch;
 
+use docsync_destinations::SinkFactory;
 use docsync_domain::crypto::MasterKey;
-use docsync_sinks::Pacer;
 use docsync_store::{Store, SyncCounts};
 
-/// What both steps reach: the store, the master key, the process's pacer and HTTP client.
+/// What both steps reach: the store, the master key, and the destinations (with the process's
+/// pacer and HTTP client).
 #[derive(Clone)]
 pub struct SyncContext {
     /// The fleet's database.
     pub store: Store,
     /// Opens sealed secrets.
     pub master: MasterKey,
-    /// Paces every provider call by key (the fleet's ledger).
-    pub pacer: Pacer,
-    /// The one outbound HTTP client.
-    pub http: reqwest::Client,
+    /// Builds destination writers from stored integrations; its pacer and HTTP client serve
+    /// the PSA calls too.
+    pub destinations: SinkFactory,
     /// Destination layouts resolved recently, per account.
     pub layouts: LayoutCache,
+}
+
+impl SyncContext {
+    /// A context over the fleet's store and destinations.
+    pub fn new(store: Store, master: MasterKey, destinations: SinkFactory) -> Self {
+        Self {
+            store,
+            master,
+            destinations,
+            layouts: LayoutCache::default(),
+        }
+    }
 }
 
 /// What a step came to.

@@ -6,7 +6,7 @@
 //! PSA are archived (`autoArchive`), never deleted.
 
 use super::collect::options_fingerprint;
-use super::{BatchCursor, Destinations, Step, SyncContext};
+use super::{BatchCursor, Step, SyncContext};
 use crate::payload::{CompanyPayload, COMPANY_PAYLOAD};
 use crate::projection::{project_hudu, source_key, PlannedObject, COMPANY_KIND};
 use crate::CallError;
@@ -36,7 +36,7 @@ pub async fn publish_batch(
         )));
     };
     let options = &integration.options;
-    let hudu = match Destinations::hudu(ctx, run.account_id).await? {
+    let hudu = match ctx.destinations.hudu_objects(run.account_id).await? {
         Ok(h) => h,
         Err(reason) => return Ok(Step::Failed(reason)),
     };

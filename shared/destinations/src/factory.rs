@@ -1,9 +1,11 @@
-//! Builds the sink of an account's integration from its stored configuration, so the fleet
-//! never needs to know one provider from another. Adding a provider means one arm here and
-//! one module in `docsync-sinks`.
+//! Builds the destination of an account's integration from its stored configuration (a sink
+//! for posture documents, Hudu's object writer for PSA records), so the fleet never needs to
+//! know one provider from another. Adding a provider means one arm here and one module in
+//! `docsync-sinks`.
 
 use docsync_domain::crypto::MasterKey;
 use docsync_domain::{rate_limit_key, AccountId, ApiKey, BaseUrl, ItGlueRegion, Provider};
+use docsync_sinks::hudu_objects::HuduObjects;
 use docsync_sinks::{
     AssetTypeCache, HuduConfig, HuduSink, ItGlueConfig, ItGlueHosts, ItGlueSink, Pacer, Sink,
 };
@@ -74,8 +76,46 @@ impl SinkFactory {
         }
     }
 
-    /// Builds the sink for a stored integration.
-    pub fn build(&self, integration: &Integration) -> Result<Arc<dyn Sink>, String> {
+    /// The Hudu writer of companies, layouts and assets for the account's Hudu integration
+    /// (its URL, key and budget: shared with posture pushes), or a reason a person can act on.
+    pub async fn hudu_objects(
+        &self,
+        account_id: AccountId,
+    ) -> anyhow::Result<Result<HuduObjects, String>> {
+        let Some(integration) = self
+            .store
+            .integration_settings(account_id, Provider::Hudu)
+            .await?
+        else {
+            return Ok(Err(
+                "the sync writes to Hudu, which is not configured: PUT /integrations/hudu first"
+                    .into(),
+            ));
+        };
+        Ok(self.hudu_config(&integration).map(|config| {
+            HuduObjects::new(config, self.providers.pacer.clone(), self.http.clone())
+        }))
+    }
+
+    fn hudu_config(&self, integration: &Integration) -> Result<HuduConfig, String> {
+        let (api_key, rate_limit, rate_limit_key) = self.credential(integration)?;
+        let base_url = integration
+            .base_url
+            .clone()
+            .ok_or("the Hudu integration has no baseUrl: PUT /integrations/hudu")?;
+        Ok(HuduConfig {
+            base_url: BaseUrl::trusted(base_url),
+            api_key,
+            rate_limit,
+            rate_limit_key,
+        })
+    }
+
+    /// The integration's key (unsealed), budget and rate-limit key.
+    fn credential(
+        &self,
+        integration: &Integration,
+    ) -> Result<(ApiKey, docsync_domain::RateLimit, String), String> {
         let key = self
             .master
             .open(&integration.api_key_sealed)
@@ -84,25 +124,23 @@ impl SinkFactory {
         let rate_limit = integration
             .rate_limit
             .unwrap_or_else(|| integration.provider.default_rate_limit());
-        let limit_key = rate_limit_key(integration.provider, integration.account_id);
+        Ok((
+            api_key,
+            rate_limit,
+            rate_limit_key(integration.provider, integration.account_id),
+        ))
+    }
+
+    /// Builds the sink for a stored integration.
+    pub fn build(&self, integration: &Integration) -> Result<Arc<dyn Sink>, String> {
         match integration.provider {
-            Provider::Hudu => {
-                let base_url = integration
-                    .base_url
-                    .clone()
-                    .ok_or("the Hudu integration has no baseUrl: PUT /integrations/hudu")?;
-                Ok(Arc::new(HuduSink::new(
-                    HuduConfig {
-                        base_url: BaseUrl::trusted(base_url),
-                        api_key,
-                        rate_limit,
-                        rate_limit_key: limit_key,
-                    },
-                    self.providers.pacer.clone(),
-                    self.http.clone(),
-                )))
-            }
+            Provider::Hudu => Ok(Arc::new(HuduSink::new(
+                self.hudu_config(integration)?,
+                self.providers.pacer.clone(),
+                self.http.clone(),
+            ))),
             Provider::ItGlue => {
+                let (api_key, rate_limit, limit_key) = self.credential(integration)?;
                 let region: ItGlueRegion = integration
                     .region
                     .as_deref()
