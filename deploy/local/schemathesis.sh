@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Schemathesis (from PyPI, pinned) against the live API: starts the provider sandbox and the
 # whole fleet (`docsync all`) in a database and RabbitMQ vhost of their own, creates an account
-# and a token, seeds a tenant, the Microsoft connection and the Hudu integration (so pushes and
-# test connections get past "not configured"), then lets schemathesis generate requests for
+# and a token, seeds a tenant, the Microsoft connection, the Hudu integration and ConnectWise
+# Manage (so pushes, syncs and test connections get past "not configured"), then lets schemathesis generate requests for
 # every operation of GET /openapi.json and fails on any 5xx (check not_a_server_error only).
 # Bounded: 20 examples per operation (SCHEMATHESIS_MAX_EXAMPLES) and a time limit
 # (SCHEMATHESIS_TIME_LIMIT seconds, default 600). Everything it started is stopped and its
@@ -37,7 +37,7 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VER
 fi
 
 cargo build --quiet -p docsync --bin docsync
-bin="$PWD/target/debug/docsync"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/docsync"
 
 unique=$(python3 -c 'import uuid; print(uuid.uuid4().hex[:12])')
 work=$(mktemp -d)
@@ -147,6 +147,11 @@ call PUT /connections/microsoft \
     '{"clientId": "sandbox-client-id", "clientSecret": "sandbox-client-secret-0123456789"}' >/dev/null
 call PUT /integrations/hudu \
     "{\"baseUrl\": \"$hudu_url\", \"apiKey\": \"sandbox-hudu-key-0123456789abcdef\", \"companyIdByTenantId\": {\"$tenant\": 1}}" >/dev/null
+# ConnectWise Manage, so the PSA routes get past "not configured"; a first sync fills the
+# company list.
+call PUT /integrations/connectwise-manage \
+    "{\"site\": \"$(value 'ConnectWise Manage site: ')\", \"companyId\": \"mymsp\", \"publicKey\": \"sandboxpublic01\", \"privateKey\": \"sandboxprivate0123456789\", \"clientId\": \"0f3c2b7e-5d1a-4c3b-9e8f-7a6b5c4d3e2f\", \"schedule\": {\"mode\": \"manual\"}}" >/dev/null
+call POST /integrations/connectwise-manage/sync >/dev/null
 echo "schemathesis.sh: fleet ready at $api ($(($(date +%s) - started)) s); running schemathesis $SCHEMATHESIS_VERSION"
 
 set +e
