@@ -11,7 +11,7 @@ use axum::Json;
 use docsync_domain::address::check_public_host;
 use docsync_domain::psa::{parse_connectwise, ConnectWiseConfig, CwScheme, PsaKind};
 use docsync_domain::{ApiKey, BaseUrl, RunState, Trigger};
-use docsync_psa::sync::{connectwise_client, SyncContext};
+use docsync_psa::sync::{source, SyncContext};
 use docsync_queue::CollectJob;
 use docsync_store::{
     AuditAction, MatchChange, MatchState, Permission, PsaCompany, PsaIntegration, SyncRun,
@@ -210,8 +210,8 @@ pub(crate) async fn test(
     let account = caller.require(Permission::IntegrationsRead)?;
     let integration = require(&state, account, psa).await?;
     let ctx = sync_context(&state);
-    let client = connectwise_client(&ctx, &integration).map_err(ApiError::Internal)?;
-    let check = tokio::time::timeout(TEST_TIMEOUT, client.check()).await.unwrap_or_else(|_| docsync_psa::connectwise::client::CwCheck {
+    let client = source(&ctx, &integration).map_err(ApiError::Internal)?;
+    let check = tokio::time::timeout(TEST_TIMEOUT, client.check()).await.unwrap_or_else(|_| docsync_psa::SourceCheck {
         message: format!("no answer within {} s: ConnectWise is slow or unreachable, or the key's budget is in use by a sync; try again later", TEST_TIMEOUT.as_secs()),
         ..Default::default()
     });

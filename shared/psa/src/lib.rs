@@ -5,6 +5,7 @@
 //! - [`payload`]: what a source produces, tagged by kind: the records of one PSA company.
 //! - [`projection`]: payload + mapping + options -> planned objects (a company, assets in
 //!   layouts), each with a key, parent, title, body and fingerprint. No I/O.
+//! - [`source`]: what every PSA source offers ([`PsaSource`]);
 //! - [`connectwise`]: the ConnectWise Manage source: its client on the one outbound HTTP stack
 //!   (paced by the PSA key), the company list, a company's records (incremental by
 //!   `lastUpdated`, with an id listing to see deletions) and the connection test.
@@ -12,6 +13,8 @@
 pub mod connectwise;
 pub mod payload;
 pub mod projection;
+pub mod source;
 pub mod sync;
 
 pub use docsync_sinks::SinkError as CallError;
+pub use source::{PsaSource, SourceCheck};

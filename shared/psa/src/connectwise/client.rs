@@ -3,7 +3,7 @@
 //! through `Link: rel="next"` in pages of 1000 (the server's cap), all on the one outbound
 //! HTTP stack, paced by the integration's PSA key.
 
-use crate::CallError;
+use crate::{CallError, SourceCheck};
 use base64::Engine;
 use docsync_domain::psa::ConnectWiseConfig;
 use docsync_domain::RateLimit;
@@ -28,21 +28,6 @@ pub struct ConnectWiseClient {
     authorization: SecretString,
     codebase: OnceCell<String>,
     requests: std::sync::atomic::AtomicU32,
-}
-
-/// What the connection test found.
-#[derive(Debug, Clone, Default)]
-pub struct CwCheck {
-    /// The keys were accepted.
-    pub credentials_valid: bool,
-    /// ConnectWise answered at all.
-    pub reachable: bool,
-    /// The first companies `(id, name)`.
-    pub first_companies: Vec<(i64, String)>,
-    /// Whether the API member may read configurations (Inquire on Configurations).
-    pub configurations_readable: Option<bool>,
-    /// What a person should know or do.
-    pub message: String,
 }
 
 impl ConnectWiseClient {
@@ -80,7 +65,7 @@ impl ConnectWiseClient {
     }
 
     /// Provider requests made so far.
-    pub fn requests(&self) -> u32 {
+    pub fn requests_made(&self) -> u32 {
         self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
@@ -209,8 +194,8 @@ impl ConnectWiseClient {
 
     /// Read-only check: companyinfo, the keys (`/system/info`), the first companies, and
     /// whether configurations may be read.
-    pub async fn check(&self) -> CwCheck {
-        let mut check = CwCheck::default();
+    pub(crate) async fn check_connection(&self) -> SourceCheck {
+        let mut check = SourceCheck::default();
         if let Err(e) = self.api_root().await {
             check.reachable = !e.to_string().contains("could not be reached")
                 && !e.to_string().contains("timed out");

@@ -55,9 +55,33 @@ pub fn kind_skipped(kind: RecordKind, options: &PsaOptions) -> bool {
     }
 }
 
+impl crate::PsaSource for ConnectWiseClient {
+    fn check(&self) -> futures::future::BoxFuture<'_, crate::SourceCheck> {
+        Box::pin(self.check_connection())
+    }
+
+    fn companies(&self) -> futures::future::BoxFuture<'_, Result<Vec<CompanyFacts>, CallError>> {
+        Box::pin(self.list_companies())
+    }
+
+    fn company_payload<'a>(
+        &'a self,
+        company: &'a CompanyFacts,
+        destination_company_id: Option<i64>,
+        since: Option<DateTime<Utc>>,
+        options: &'a PsaOptions,
+    ) -> futures::future::BoxFuture<'a, Result<CompanyPayload, CallError>> {
+        Box::pin(self.read_company(company, destination_company_id, since, options))
+    }
+
+    fn requests(&self) -> u32 {
+        self.requests_made()
+    }
+}
+
 impl ConnectWiseClient {
     /// Every company with its facts (one paged listing plus the status table).
-    pub async fn companies(&self) -> Result<Vec<CompanyFacts>, CallError> {
+    async fn list_companies(&self) -> Result<Vec<CompanyFacts>, CallError> {
         let statuses = self
             .get_json(
                 "/company/companies/statuses",
@@ -85,7 +109,7 @@ impl ConnectWiseClient {
 
     /// One company's records: whole when `since` is None, else the id listing of each kind
     /// and the records changed after `since`.
-    pub async fn company_payload(
+    async fn read_company(
         &self,
         company: &CompanyFacts,
         destination_company_id: Option<i64>,

@@ -5,6 +5,7 @@ use super::{Step, SyncContext};
 use crate::connectwise::ConnectWiseClient;
 use crate::payload::COMPANY_PAYLOAD;
 use crate::projection::source_key;
+use crate::PsaSource;
 use docsync_domain::psa::{ConnectWiseConfig, PsaKind, PsaOptions};
 use docsync_domain::ApiKey;
 use docsync_store::{
@@ -29,8 +30,20 @@ pub(crate) fn options_fingerprint(options: &PsaOptions) -> String {
     crate::projection::fingerprint(None, &shaping, false, None)
 }
 
-/// The ConnectWise client of a stored integration, or a reason a person can act on.
-pub fn connectwise_client(
+/// The source of a stored PSA integration, or a reason a person can act on: the one place a
+/// PSA is chosen by its kind.
+pub fn source(
+    ctx: &SyncContext,
+    integration: &PsaIntegration,
+) -> Result<Box<dyn PsaSource>, String> {
+    match integration.psa {
+        PsaKind::ConnectWiseManage => Ok(Box::new(connectwise_client(ctx, integration)?)),
+        other => Err(format!("{other} sync is not built yet")),
+    }
+}
+
+/// The ConnectWise client of a stored integration.
+fn connectwise_client(
     ctx: &SyncContext,
     integration: &PsaIntegration,
 ) -> Result<ConnectWiseClient, String> {
@@ -66,10 +79,7 @@ pub async fn collect(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Step> {
             run.psa, run.psa
         )));
     };
-    if run.psa != PsaKind::ConnectWiseManage {
-        return Ok(Step::Failed(format!("{} sync is not built yet", run.psa)));
-    }
-    let source = match connectwise_client(ctx, &integration) {
+    let source = match source(ctx, &integration) {
         Ok(s) => s,
         Err(reason) => return Ok(Step::Failed(reason)),
     };

@@ -13,7 +13,7 @@ mod destination;
 mod publish;
 
 pub use collect::collect;
-pub use collect::connectwise_client;
+pub use collect::source;
 pub use destination::LayoutCache;
 pub use publish::publish_batch;
 
