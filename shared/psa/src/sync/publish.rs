@@ -252,8 +252,9 @@ impl Writer<'_> {
         let recorded = known
             .filter(|k| !k.remote_id.is_empty())
             .and_then(|k| k.remote_id.parse::<i64>().ok());
-        if let (Some(id), Some(k)) = (recorded.or(destination), known) {
-            if k.fingerprint.as_deref() == Some(planned.fingerprint.as_str())
+        if let (Some(id), Some(k)) = (destination.or(recorded), known) {
+            if k.remote_id == id.to_string()
+                && k.fingerprint.as_deref() == Some(planned.fingerprint.as_str())
                 && k.archived == planned.archived
             {
                 return Ok(id);
@@ -261,7 +262,7 @@ impl Writer<'_> {
         }
         let mut fields = planned.body.clone();
         fields["name"] = json!(planned.title);
-        let mut id = recorded.or(destination);
+        let mut id = destination.or(recorded);
         let mut action = ObjectAction::Updated;
         if let Some(existing) = id {
             if known.is_some_and(|k| k.archived) && !planned.archived {
