@@ -440,3 +440,90 @@ async fn it_glue_configuration_is_validated_and_tested_against_the_right_region(
     assert!(!report.to_string().contains(&itglue_au_key()));
     app.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_made_type_that_lacks_fields_gets_them_added_and_the_push_succeeds() {
+    let app = spawn_with(strict_sandbox(60)).await;
+    let key = itglue_us_key();
+    // A type of docsync's name made by hand: two of docsync's fields and one of its own.
+    let field = |order: u32, name: &str, kind: &str, title: bool| {
+        json!({"type": "flexible_asset_fields", "attributes": {
+            "order": order, "name": name, "kind": kind, "required": title,
+            "use-for-title": title, "show-in-list": title,
+        }})
+    };
+    let hand_made = json!({"data": {"type": "flexible_asset_types",
+    "attributes": {"name": "M365 Posture", "description": "made by hand", "icon": "cloud"},
+    "relationships": {"flexible-asset-fields": {"data": [
+        field(1, "Tenant", "Text", true),
+        field(2, "Notes", "Textbox", false),
+        field(3, "MFA adoption", "Textbox", false),
+    ]}}}});
+    let seeded = app
+        .sandbox
+        .create_itglue_asset_type(&key, &hand_made)
+        .expect("hand-made type");
+    let written: Vec<String> = docsync_sinks::itglue::asset_type_document()["data"]
+        ["relationships"]["flexible-asset-fields"]["data"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["attributes"]["name"].as_str())
+        .map(docsync_sinks::itglue::name_key)
+        .collect();
+    let missing = written
+        .iter()
+        .filter(|k| !seeded.fields.iter().any(|f| &f.name_key == *k))
+        .count();
+    assert!(
+        missing >= 5,
+        "the hand-made type lacks most fields: {written:?}"
+    );
+
+    let tenants = app.setup_itglue(&[7]).await;
+    let run = app
+        .wait_for_run(&app.push_to("it-glue", &tenants[0]).await)
+        .await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+
+    let types = app.sandbox.itglue_asset_types(&key);
+    assert_eq!(types.len(), 1, "the hand-made type was adopted: {types:?}");
+    let posture = &types[0];
+    assert_eq!(posture.id, seeded.id);
+    let keys: Vec<&str> = posture.fields.iter().map(|f| f.name_key.as_str()).collect();
+    for k in written.iter().map(String::as_str).chain(["notes"]) {
+        assert_eq!(
+            keys.iter().filter(|have| **have == k).count(),
+            1,
+            "field {k} once in {keys:?}"
+        );
+    }
+    assert_eq!(posture.fields.len(), seeded.fields.len() + missing);
+    for f in &posture.fields {
+        if !seeded.fields.iter().any(|s| s.id == f.id) {
+            assert!(!f.required, "an added field is not required: {f:?}");
+            assert!(f.order > 3, "added after the hand-made fields: {f:?}");
+        }
+    }
+    assert_one_asset_each(&app, &key, &tenants);
+    let after_first = us_stats(&app);
+    assert_eq!(
+        after_first.writes,
+        missing as u64 + 1,
+        "one write per missing field and the asset's create: {after_first:?}"
+    );
+    assert_within_budget(after_first);
+
+    // The next push adds no field: one PATCH, no other write.
+    let again = app
+        .wait_for_run(&app.push_to("it-glue", &tenants[0]).await)
+        .await;
+    assert_eq!(again["state"], "succeeded", "{again}");
+    assert_eq!(again["remoteId"], run["remoteId"]);
+    assert_eq!(us_stats(&app).writes - after_first.writes, 1);
+    let types = app.sandbox.itglue_asset_types(&key);
+    assert_eq!(types[0].fields, posture.fields, "no field added or changed");
+    assert_one_asset_each(&app, &key, &tenants);
+    assert_eq!(app.sandbox.itglue_assets(&key)[0].versions, 2);
+    app.cleanup().await;
+}

@@ -1,5 +1,6 @@
-//! IT Glue: organizations, flexible asset types (with their fields) and flexible assets as
-//! JSON:API documents at the API root, one port per region (us, eu, au).
+//! IT Glue: organizations, flexible asset types (with their fields, which
+//! `POST /flexible_asset_fields` adds to) and flexible assets as JSON:API documents at the API
+//! root, one port per region (us, eu, au).
 //!
 //! Keys are bound to a region: a key used on another region's port answers 401. Every key is
 //! its own MSP account with its own store; organizations are the same synthetic set for all.
@@ -258,7 +259,7 @@ pub(crate) fn router(state: Arc<State>, region: ItGlueRegion, url: String) -> Ro
             "/flexible_asset_types/{id}/relationships/flexible_asset_fields",
             get(type_fields),
         )
-        .route("/flexible_asset_fields", get(fields))
+        .route("/flexible_asset_fields", get(fields).post(create_field))
         .route("/flexible_assets", get(assets).post(create_asset))
         .route("/flexible_assets/{id}", get(asset).patch(update_asset))
         .route_layer(middleware::from_fn_with_state(port.clone(), gate));
@@ -667,6 +668,30 @@ async fn fields(
     paged(&port, "/flexible_asset_fields", &q, &matching, |(t, i)| {
         ItGlueStore::field_json(t, &t.fields[*i])
     })
+}
+
+/// `POST /flexible_asset_fields`: adds a field to an existing type (`flexible-asset-type-id`
+/// among the attributes); 201 with the field, 404 for an unknown type, 422 for a bad field.
+async fn create_field(Extension(account): Extension<Arc<Account>>, body: Bytes) -> Response {
+    let doc = match parse_body(&body) {
+        Ok(doc) => doc,
+        Err(r) => return rejected(r),
+    };
+    let mut store = mutex(&account.store);
+    match store.create_field(&doc) {
+        Ok((type_id, field_id)) => {
+            account.writes.fetch_add(1, Ordering::Relaxed);
+            let field = store.asset_type(type_id).and_then(|t| {
+                let f = t.fields.iter().find(|f| f.id == field_id)?;
+                Some(ItGlueStore::field_json(t, f))
+            });
+            match field {
+                Some(f) => document(StatusCode::CREATED, json!({ "data": f })),
+                None => error(StatusCode::NOT_FOUND, "Record not found"),
+            }
+        }
+        Err(r) => rejected(r),
+    }
 }
 
 async fn type_fields(

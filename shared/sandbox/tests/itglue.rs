@@ -660,3 +660,222 @@ async fn injected_faults_and_early_retries_are_counted() {
     sb.reset_itglue_stats();
     assert_eq!(sb.itglue_stats().requests_during_retry_after, 0);
 }
+
+fn field_doc(type_id: Value, name: &str, kind: &str, required: bool) -> Value {
+    json!({"data": {"type": "flexible_asset_fields", "attributes": {
+        "flexible-asset-type-id": type_id, "name": name, "kind": kind, "required": required,
+        "show-in-list": false, "use-for-title": false,
+    }}})
+}
+
+#[tokio::test]
+async fn fields_are_added_to_an_existing_type_with_the_validation_of_type_creation() {
+    let sb = sandbox(None).await;
+    let t = sb
+        .create_itglue_asset_type(US, &type_doc("M365 Security"))
+        .unwrap();
+    let id = json!(t.id);
+
+    // Without an order the field goes after the existing ones; the answer is the field as
+    // the field lists show it.
+    let r = send(
+        &sb,
+        Method::POST,
+        US,
+        "/flexible_asset_fields",
+        &field_doc(id.clone(), "Secure score", "Textbox", false),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.headers()["content-type"], JSON_API);
+    let body = json_of(r).await;
+    let created = &body["data"];
+    assert_eq!(created["type"], "flexible-asset-fields");
+    let a = &created["attributes"];
+    assert_eq!(a["name"], "Secure score");
+    assert_eq!(a["name-key"], "secure-score");
+    assert_eq!(a["kind"], "Textbox");
+    assert_eq!(a["order"], 4);
+    assert_eq!(a["required"], false);
+    assert_eq!(a["show-in-list"], false);
+    assert_eq!(a["use-for-title"], false);
+    assert_eq!(a["flexible-asset-type-id"], t.id);
+    let path = format!(
+        "/flexible_asset_types/{}/relationships/flexible_asset_fields",
+        t.id
+    );
+    let listed = json_of(get(&sb, US, &path).await).await;
+    let fields = listed["data"].as_array().unwrap();
+    assert_eq!(fields.len(), 4);
+    assert_eq!(&fields[3], created, "the same document as the field list");
+    let body = json_of(get(&sb, US, &format!("/flexible_asset_types/{}", t.id)).await).await;
+    let related = body["data"]["relationships"]["flexible-asset-fields"]["data"]
+        .as_array()
+        .unwrap();
+    assert_eq!(related.len(), 4);
+    // The new field takes traits at once.
+    let traits = json!({"tenant": "contoso.com", "secure-score": "<p>61%</p>"});
+    let r = send(
+        &sb,
+        Method::POST,
+        US,
+        "/flexible_assets",
+        &asset_doc(2, t.id, traits),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // An explicit order is kept, and fields stay listed by order.
+    let mut ordered = field_doc(id.clone(), "Header", "Header", false);
+    ordered["data"]["attributes"]["order"] = json!(0);
+    let r = send(&sb, Method::POST, US, "/flexible_asset_fields", &ordered).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let stored = &sb.itglue_asset_types(US)[0];
+    let names: Vec<&str> = stored.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Header", "Tenant", "MFA adoption", "Notes", "Secure score"]
+    );
+    assert_eq!(sb.itglue_key_stats(US).unwrap().writes, 3);
+
+    // Validation: 422 JSON:API errors pointing into the document.
+    let mut not_a_number = field_doc(id.clone(), "Order", "Text", false);
+    not_a_number["data"]["attributes"]["order"] = json!("first");
+    for (doc, pointer, detail) in [
+        (
+            field_doc(id.clone(), "mfa adoption!", "Text", false),
+            "/data/attributes/name",
+            "Name has already been taken",
+        ),
+        (
+            field_doc(id.clone(), "  ", "Text", false),
+            "/data/attributes/name",
+            "Name can't be blank",
+        ),
+        (
+            field_doc(id.clone(), "Score", "textbox", false),
+            "/data/attributes/kind",
+            "Kind 'textbox' is not included in the list",
+        ),
+        (not_a_number, "/data/attributes/order", "must be an integer"),
+        (
+            // The type has an asset, which would lack a required field.
+            field_doc(id.clone(), "Owner", "Text", true),
+            "/data/attributes/required",
+            "A required field can't be added to a flexible asset type that has flexible assets",
+        ),
+        (
+            field_doc(Value::Null, "Owner", "Text", false),
+            "/data/attributes/flexible-asset-type-id",
+            "Flexible asset type must exist",
+        ),
+    ] {
+        let r = send(&sb, Method::POST, US, "/flexible_asset_fields", &doc).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{doc}");
+        let body = json_of(r).await;
+        assert_error(&body, "422");
+        assert_eq!(body["errors"][0]["source"]["pointer"], pointer, "{body}");
+        assert_eq!(body["errors"][0]["detail"], detail, "{body}");
+    }
+    let mut wrong_type = field_doc(id.clone(), "Owner", "Text", false);
+    wrong_type["data"]["type"] = json!("flexible_assets");
+    let r = send(&sb, Method::POST, US, "/flexible_asset_fields", &wrong_type).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = send(
+        &sb,
+        Method::POST,
+        US,
+        "/flexible_asset_fields",
+        &json!({"data": {"type": "flexible_asset_fields"}}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_error(&json_of(r).await, "400");
+    // An unknown type, or another account's: 404.
+    let other = itglue_key(ItGlueRegion::Us, 0);
+    for (key, type_id) in [(US, json!(999_999)), (other.as_str(), id.clone())] {
+        let doc = field_doc(type_id, "Owner", "Text", false);
+        let r = send(&sb, Method::POST, key, "/flexible_asset_fields", &doc).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{key}");
+        assert_error(&json_of(r).await, "404");
+    }
+    // A required field is fine on a type without assets (given as a numeric string here).
+    let empty = sb
+        .create_itglue_asset_type(US, &type_doc("Empty type"))
+        .unwrap();
+    let doc = field_doc(json!(empty.id.to_string()), "Owner", "Text", true);
+    let r = send(&sb, Method::POST, US, "/flexible_asset_fields", &doc).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(json_of(r).await["data"]["attributes"]["required"], true);
+    assert_eq!(
+        sb.itglue_key_stats(US).unwrap().writes,
+        4,
+        "refusals are not writes"
+    );
+    assert_eq!(sb.itglue_asset_types(US)[0].fields.len(), 5);
+
+    // The gate: key, media type, injected faults.
+    let doc = field_doc(id.clone(), "Gated", "Text", false);
+    let r = send(&sb, Method::POST, "nope", "/flexible_asset_fields", &doc).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = Client::new()
+        .post(format!("{}/flexible_asset_fields", sb.itglue_us_url))
+        .header("x-api-key", US)
+        .json(&doc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let r = Client::new()
+        .post(format!("{}/flexible_asset_fields", sb.itglue_eu_url))
+        .header("x-api-key", US)
+        .header("content-type", JSON_API)
+        .body(doc.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "a key of another region"
+    );
+    sb.set_faults(Faults {
+        itglue_429_every_nth: Some(1),
+        ..Faults::default()
+    });
+    let r = send(&sb, Method::POST, US, "/flexible_asset_fields", &doc).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    sb.set_faults(Faults::default());
+    assert_eq!(sb.itglue_key_stats(US).unwrap().rejected_429, 1);
+    assert_eq!(sb.itglue_key_stats(US).unwrap().writes, 4);
+    assert_eq!(sb.itglue_asset_types(US)[0].fields.len(), 5);
+}
+
+#[tokio::test]
+async fn adding_fields_counts_against_the_rate_limit() {
+    let sb = sandbox(Some(ItGlueLimit {
+        per_second: 2,
+        per_five_minutes: 3000,
+        send_retry_after: false,
+    }))
+    .await;
+    let t = sb
+        .create_itglue_asset_type(US, &type_doc("M365 Security"))
+        .unwrap();
+    let mut statuses = Vec::new();
+    for name in ["One", "Two", "Three"] {
+        let doc = field_doc(json!(t.id), name, "Text", false);
+        let r = send(&sb, Method::POST, US, "/flexible_asset_fields", &doc).await;
+        statuses.push(r.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::CREATED,
+            StatusCode::CREATED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    let stats = sb.itglue_key_stats(US).unwrap();
+    assert_eq!((stats.writes, stats.rejected_429), (2, 1));
+    assert_eq!(sb.itglue_asset_types(US)[0].fields.len(), 5);
+}

@@ -1,7 +1,8 @@
 //! The IT Glue sink: a flexible asset type `M365 Posture` once per account (adopted by name
-//! if it exists), then one flexible asset per tenant in the mapped organization, created once
-//! and PATCHed in place with the full trait set (IT Glue deletes the traits a PATCH leaves
-//! out). JSON:API bodies; lists are followed page by page (1000 a page) to the end.
+//! if it exists, and then given the fields docsync writes that it lacks), then one flexible
+//! asset per tenant in the mapped organization, created once and PATCHed in place with the
+//! full trait set (IT Glue deletes the traits a PATCH leaves out). JSON:API bodies; lists are
+//! followed page by page (1000 a page) to the end.
 
 use crate::html::{self, RenderedSection};
 use crate::http::{rate_limit_headers, snippet, Answer, PacedClient};
@@ -353,7 +354,8 @@ impl ItGlueSink {
         Ok(None)
     }
 
-    /// The account's `M365 Posture` type: cached, else found by name, else created.
+    /// The account's `M365 Posture` type: cached, else found by name (and given the fields it
+    /// lacks), else created.
     async fn asset_type(&self, requests: &mut u32) -> Result<i64, SinkError> {
         let cache_key = format!("{}|{}", self.config.rate_limit_key, self.config.base_url);
         let slot = self.types.slot(&cache_key);
@@ -363,7 +365,7 @@ impl ItGlueSink {
         }
         let id = match self.find_type(requests).await? {
             Some(id) => {
-                self.check_fields(id, requests).await?;
+                self.ensure_fields(id, requests).await?;
                 id
             }
             None => match self.create_type(requests).await? {
@@ -400,33 +402,98 @@ impl ItGlueSink {
         found.map(|r| r.id()).transpose()
     }
 
-    /// Refuses a hand-made type that lacks fields docsync writes (a PATCH would fail).
-    async fn check_fields(&self, type_id: i64, requests: &mut u32) -> Result<(), SinkError> {
+    /// Adds to a hand-made type the fields docsync writes and it lacks (a PATCH with their
+    /// traits would be refused otherwise): each missing field is POSTed, not required, with
+    /// its kind, after the existing ones. Only a refusal a person must act on is an error.
+    async fn ensure_fields(&self, type_id: i64, requests: &mut u32) -> Result<(), SinkError> {
         let path = format!("/flexible_asset_types/{type_id}/relationships/flexible_asset_fields");
-        let answer = self.call(Method::GET, &path, &[], None, requests).await?;
-        if !answer.status.is_success() {
-            return Err(self.failure("reading the flexible asset type's fields", &answer));
-        }
-        let list: List = serde_json::from_str(&answer.body).map_err(|e| {
-            SinkError::Transient(format!("IT Glue answered unreadable fields: {e}"))
-        })?;
-        let have: Vec<String> = list
-            .data
-            .iter()
-            .filter_map(|r| r.text("name-key").map(str::to_owned))
-            .collect();
-        let missing: Vec<&str> = field_specs()
-            .iter()
+        let mut have: Vec<String> = Vec::new();
+        let mut last_order = 0;
+        let mut has_title = false;
+        self.list_all(
+            &path,
+            &[],
+            "reading the flexible asset type's fields",
+            requests,
+            |r| {
+                if let Some(key) = r.text("name-key") {
+                    have.push(key.to_owned());
+                }
+                last_order = last_order.max(r.number("order").unwrap_or(0));
+                has_title |= r.attributes.get("use-for-title") == Some(&Value::Bool(true));
+                false
+            },
+        )
+        .await?;
+        let missing: Vec<FieldSpec> = field_specs()
+            .into_iter()
             .filter(|s| !have.contains(&name_key(s.name)))
-            .map(|s| s.name)
             .collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(SinkError::Permanent(format!(
-                "the IT Glue flexible asset type {ASSET_TYPE_NAME:?} (id {type_id}) lacks the fields {}: add them in IT Glue (Account → Flexible Asset Types) or rename that type so docsync creates its own",
-                missing.join(", ")
-            )))
+        for (spec, order) in missing.iter().zip(last_order + 1..) {
+            // The title field names the asset (and adoption finds it by that name), unless the
+            // type already has a title field of its own.
+            let title = spec.title && !has_title;
+            let body = json!({"data": {"type": "flexible_asset_fields", "attributes": {
+                "flexible-asset-type-id": type_id, "order": order, "name": spec.name,
+                "kind": spec.kind, "required": false, "show-in-list": spec.in_list,
+                "use-for-title": title,
+            }}});
+            let answer = self
+                .call(
+                    Method::POST,
+                    "/flexible_asset_fields",
+                    &[],
+                    Some(&body),
+                    requests,
+                )
+                .await?;
+            self.field_added(type_id, spec, &answer)?;
+            has_title |= title;
+            tracing::info!(
+                type_id,
+                field = spec.name,
+                "added a missing field to the IT Glue flexible asset type"
+            );
+        }
+        Ok(())
+    }
+
+    /// What the answer to adding `spec` to type `type_id` means.
+    fn field_added(
+        &self,
+        type_id: i64,
+        spec: &FieldSpec,
+        answer: &Answer,
+    ) -> Result<(), SinkError> {
+        let status = answer.status;
+        if status.is_success() {
+            return Ok(());
+        }
+        let detail = errors_detail(&answer.body);
+        let field = spec.name;
+        match status {
+            // Added meanwhile (another process, or a person): it is there.
+            StatusCode::UNPROCESSABLE_ENTITY if detail.to_ascii_lowercase().contains("taken") => {
+                Ok(())
+            }
+            // Deleted meanwhile: the retry finds or creates the type again.
+            StatusCode::NOT_FOUND => Err(SinkError::Transient(format!(
+                "the IT Glue flexible asset type {ASSET_TYPE_NAME:?} (id {type_id}) was gone when docsync added its field {field:?}"
+            ))),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                Err(self.failure(&format!("adding the field {field:?} to the flexible asset type"), answer))
+            }
+            s if s.is_client_error() && s != StatusCode::REQUEST_TIMEOUT => {
+                Err(SinkError::Permanent(format!(
+                    "IT Glue at {} refused to add the field {field:?} ({}) to the flexible asset type {ASSET_TYPE_NAME:?} (id {type_id}) with {s}: {detail}; add it in IT Glue (Account → Flexible Asset Types) or rename that type so docsync creates its own",
+                    self.config.base_url.host(),
+                    spec.kind,
+                )))
+            }
+            s => Err(SinkError::Transient(format!(
+                "IT Glue at {} answered {s} while docsync added the field {field:?} to the flexible asset type: {detail}",
+                self.config.base_url.host()
+            ))),
         }
     }
 

@@ -278,6 +278,48 @@ fn organization_exists(organizations: u64, id: u64) -> bool {
     (1..=organizations).contains(&id)
 }
 
+/// Reads one field's attributes (at JSON pointer `base`) as type creation and field creation
+/// take them: a name that is not blank, one of IT Glue's kinds, an integer order (absent gives
+/// `default_order`) and boolean flags. Uniqueness within the type is the caller's to check.
+fn parse_field(
+    f: &Object,
+    base: &str,
+    default_order: u32,
+    errors: &mut Vec<Invalid>,
+) -> ItGlueField {
+    let name = string_attr(f, "name", base, errors).trim().to_string();
+    let key = name_key(&name);
+    if name.is_empty() || key.is_empty() {
+        errors.push(invalid(format!("{base}/name"), "Name can't be blank"));
+    }
+    let kind = string_attr(f, "kind", base, errors);
+    if !KINDS.contains(&kind.as_str()) {
+        errors.push(invalid(
+            format!("{base}/kind"),
+            format!("Kind '{kind}' is not included in the list"),
+        ));
+    }
+    let order = match attr(f, "order") {
+        None | Some(Value::Null) => default_order,
+        Some(v) => as_id(v)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or_else(|| {
+                errors.push(invalid(format!("{base}/order"), "must be an integer"));
+                0
+            }),
+    };
+    ItGlueField {
+        id: 0,
+        order,
+        name,
+        name_key: key,
+        kind,
+        required: bool_attr(f, "required", false, base, errors),
+        use_for_title: bool_attr(f, "use-for-title", false, base, errors),
+        show_in_list: bool_attr(f, "show-in-list", false, base, errors),
+    }
+}
+
 impl ItGlueStore {
     /// Creates a flexible asset type from a `POST /flexible_asset_types` document.
     pub(crate) fn create_type(&mut self, document: &Value) -> Result<u64, Rejected> {
@@ -314,44 +356,15 @@ impl ItGlueStore {
                 errors.push(invalid(base, "must be an object"));
                 continue;
             };
-            let name = string_attr(f, "name", &base, &mut errors)
-                .trim()
-                .to_string();
-            let key = name_key(&name);
-            if name.is_empty() || key.is_empty() {
-                errors.push(invalid(format!("{base}/name"), "Name can't be blank"));
-            } else if fields.iter().any(|g| g.name_key == key) {
+            let default_order = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let field = parse_field(f, &base, default_order, &mut errors);
+            if !field.name_key.is_empty() && fields.iter().any(|g| g.name_key == field.name_key) {
                 errors.push(invalid(
                     format!("{base}/name"),
                     "Name has already been taken",
                 ));
             }
-            let kind = string_attr(f, "kind", &base, &mut errors);
-            if !KINDS.contains(&kind.as_str()) {
-                errors.push(invalid(
-                    format!("{base}/kind"),
-                    format!("Kind '{kind}' is not included in the list"),
-                ));
-            }
-            let order = match attr(f, "order") {
-                None | Some(Value::Null) => u32::try_from(i + 1).unwrap_or(u32::MAX),
-                Some(v) => as_id(v)
-                    .and_then(|n| u32::try_from(n).ok())
-                    .unwrap_or_else(|| {
-                        errors.push(invalid(format!("{base}/order"), "must be an integer"));
-                        0
-                    }),
-            };
-            fields.push(ItGlueField {
-                id: 0,
-                order,
-                name,
-                name_key: key,
-                kind,
-                required: bool_attr(f, "required", false, &base, &mut errors),
-                use_for_title: bool_attr(f, "use-for-title", false, &base, &mut errors),
-                show_in_list: bool_attr(f, "show-in-list", false, &base, &mut errors),
-            });
+            fields.push(field);
         }
         if !fields.iter().any(|f| f.show_in_list) {
             errors.push(invalid(
@@ -384,6 +397,71 @@ impl ItGlueStore {
             },
         );
         Ok(id)
+    }
+
+    /// Adds a field to an existing type from a `POST /flexible_asset_fields` document
+    /// (`flexible-asset-type-id` among the attributes); returns the type's and the field's id.
+    /// An absent order puts the field after the existing ones. Like IT Glue, a required field
+    /// cannot be added to a type that has assets (they would lack it).
+    pub(crate) fn create_field(&mut self, document: &Value) -> Result<(u64, u64), Rejected> {
+        let (_, a) = data_attributes(document, "flexible-asset-fields")?;
+        let base = "/data/attributes";
+        let type_id = match attr(a, "flexible-asset-type-id") {
+            None | Some(Value::Null) => {
+                return Err(Rejected::Invalid(vec![invalid(
+                    "/data/attributes/flexible-asset-type-id",
+                    "Flexible asset type must exist",
+                )]))
+            }
+            Some(v) => as_id(v).ok_or_else(|| {
+                Rejected::Invalid(vec![invalid(
+                    "/data/attributes/flexible-asset-type-id",
+                    "must be an integer",
+                )])
+            })?,
+        };
+        let Some(t) = self.types.get(&type_id) else {
+            return Err(Rejected::NotFound);
+        };
+        let mut errors = Vec::new();
+        let next_order = t
+            .fields
+            .iter()
+            .map(|f| f.order)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1);
+        let mut field = parse_field(a, base, next_order, &mut errors);
+        if !field.name_key.is_empty() && t.fields.iter().any(|g| g.name_key == field.name_key) {
+            errors.push(invalid(
+                "/data/attributes/name",
+                "Name has already been taken",
+            ));
+        }
+        if field.required
+            && self
+                .assets
+                .values()
+                .any(|x| x.flexible_asset_type_id == t.id)
+        {
+            errors.push(invalid(
+                "/data/attributes/required",
+                "A required field can't be added to a flexible asset type that has flexible assets",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(Rejected::Invalid(errors));
+        }
+        field.id = self.next_field_id.max(FIRST_FIELD_ID);
+        self.next_field_id = field.id + 1;
+        let field_id = field.id;
+        let Some(t) = self.types.get_mut(&type_id) else {
+            return Err(Rejected::NotFound);
+        };
+        t.fields.push(field);
+        t.fields.sort_by_key(|f| f.order);
+        t.updated_at = Utc::now();
+        Ok((type_id, field_id))
     }
 
     /// Creates a flexible asset; returns its id.
