@@ -1,7 +1,10 @@
 //! `docsync demo`: the whole product on one machine. Starts the provider sandbox and every
 //! role, creates an account with 25 tenants and the Hudu and IT Glue integrations through the
-//! API, pushes all to both, shows progress, and ends with a table of tenants, their documents
-//! and the requests made.
+//! API, pushes all to both, shows progress, and prints a table of tenants, their documents
+//! and the requests made. Then the PSA sync: ConnectWise Manage (the sandbox's) configured
+//! through the API, a first sync that fills the company list, match-all, a second sync that
+//! writes the companies and their records into Hudu, and a table of each ConnectWise company,
+//! the Hudu company it landed in and its asset counts, with the run's counts.
 
 use crate::fleet::{Fleet, Roles};
 use crate::settings::Settings;
@@ -16,6 +19,9 @@ use std::time::{Duration, Instant};
 
 const TENANTS: usize = 25;
 
+/// The ConnectWise Manage integration's routes.
+const CW: &str = "/integrations/connectwise-manage";
+
 /// Runs the demo end to end.
 pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let sandbox = Sandbox::start(SandboxConfig::default()).await?;
@@ -25,6 +31,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     println!("  Exchange  {}", sandbox.exchange_url);
     println!("  Hudu      {}", sandbox.hudu_url);
     println!("  IT Glue   {} (us)", sandbox.itglue_us_url);
+    println!("  ConnectWise Manage {}", sandbox.connectwise_url);
     settings.itglue_hosts.us = sandbox.itglue_us_url.clone();
     settings.itglue_hosts.eu = sandbox.itglue_eu_url.clone();
     settings.itglue_hosts.au = sandbox.itglue_au_url.clone();
@@ -224,6 +231,115 @@ async fn drive(fleet: &Fleet, api: &str, sandbox: &Sandbox) -> anyhow::Result<()
         "Articles in the Hudu sandbox: {}; M365 Posture assets in the IT Glue sandbox: {}",
         sandbox.hudu_articles().len(),
         sandbox.itglue_assets(&itglue_key).len()
+    );
+
+    // The PSA sync: ConnectWise Manage companies and records into Hudu.
+    let cw = &defaults.connectwise;
+    call(
+        reqwest::Method::PUT,
+        CW,
+        Some(json!({"site": sandbox.connectwise_url, "companyId": cw.company_id, "publicKey": cw.public_key,
+                    "privateKey": cw.private_key, "clientId": cw.client_id, "schedule": {"mode": "manual"}})),
+    )
+    .await?;
+    println!(
+        "\nConnectWise Manage {} (company {}): first sync, to fill the company list",
+        sandbox.connectwise_url, cw.company_id
+    );
+    let sync_once = || async {
+        let started = Instant::now();
+        let accepted = call(reqwest::Method::POST, &format!("{CW}/sync"), None).await?;
+        let id = accepted["runId"].as_str().unwrap_or_default().to_owned();
+        loop {
+            let run = call(reqwest::Method::GET, &format!("/runs/{id}"), None).await?;
+            if run["state"] == "succeeded" || run["state"] == "failed" {
+                return Ok::<(Value, f64), anyhow::Error>((run, started.elapsed().as_secs_f64()));
+            }
+            if started.elapsed() > Duration::from_secs(300) {
+                anyhow::bail!("sync {id} did not finish within 5 minutes: {run}");
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    };
+    let (run, took) = sync_once().await?;
+    anyhow::ensure!(
+        run["state"] == "succeeded",
+        "the first sync failed: {}",
+        run["error"]
+    );
+    let list = call(reqwest::Method::GET, &format!("{CW}/companies"), None).await?;
+    let companies = list["companies"].as_array().cloned().unwrap_or_default();
+    let suggested = companies
+        .iter()
+        .filter(|c| c["match"]["suggestedCompanyId"].is_i64())
+        .count();
+    println!(
+        "  {} companies listed in {took:.1} s, {suggested} with a Hudu company of the same name",
+        companies.len()
+    );
+    let matched = call(
+        reqwest::Method::POST,
+        &format!("{CW}/companies/match-all"),
+        None,
+    )
+    .await?;
+    println!(
+        "match-all: {} matched to their Hudu company, {} to be created",
+        matched["matched"], matched["create"]
+    );
+    println!("Second sync: companies and records into Hudu (paced at the Hudu key's budget)");
+    let (run, took) = sync_once().await?;
+    anyhow::ensure!(
+        run["state"] == "succeeded",
+        "the second sync failed: {}",
+        run["error"]
+    );
+    let list = call(reqwest::Method::GET, &format!("{CW}/companies"), None).await?;
+    let assets = sandbox.hudu_assets();
+    println!(
+        "\n{:>6}  {:<34} {:<9} {:>12} {:>7} {:>9}",
+        "CW id", "ConnectWise company", "match", "Hudu company", "assets", "archived"
+    );
+    for c in list["companies"].as_array().into_iter().flatten() {
+        let hudu_id = c["match"]["companyId"].as_u64();
+        let of_company: Vec<_> = assets
+            .iter()
+            .filter(|a| Some(a.company_id) == hudu_id)
+            .collect();
+        println!(
+            "{:>6}  {:<34} {:<9} {:>12} {:>7} {:>9}",
+            c["psaId"].as_i64().unwrap_or_default(),
+            c["name"].as_str().unwrap_or_default(),
+            c["match"]["state"].as_str().unwrap_or_default(),
+            hudu_id.map_or_else(|| "-".to_owned(), |id| id.to_string()),
+            of_company.len(),
+            of_company.iter().filter(|a| a.archived).count()
+        );
+    }
+    let counts = &run["counts"];
+    println!(
+        "\nSync run {} {} in {took:.1} s: created {}, updated {}, unchanged {}, archived {}, unarchived {}, skipped {}, failed {}",
+        run["id"].as_str().unwrap_or_default(),
+        run["state"].as_str().unwrap_or_default(),
+        counts["created"],
+        counts["updated"],
+        counts["unchanged"],
+        counts["archived"],
+        counts["unarchived"],
+        counts["skipped"],
+        counts["failed"]
+    );
+    let cw_stats = sandbox.cw_stats();
+    let hudu = sandbox.hudu_stats();
+    println!(
+        "ConnectWise {} requests ({} answered 429); Hudu now {} requests in all ({} asset writes, {} company writes, {} answered 429); {} assets in the Hudu sandbox",
+        cw_stats.requests,
+        cw_stats.rejected_429,
+        hudu.requests,
+        hudu.asset_writes,
+        hudu.company_writes,
+        hudu.rejected_429,
+        assets.len()
     );
     Ok(())
 }

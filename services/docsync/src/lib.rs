@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod bench;
 pub mod bench_fleet;
+pub mod bench_psa;
 pub mod chaos;
 pub mod demo;
 pub mod fleet;

@@ -122,6 +122,30 @@ enum BenchCommand {
         #[arg(long, default_value_t = 10_000)]
         queued: usize,
     },
+    /// A ConnectWise Manage sync into Hudu through the fleet (child processes) against the
+    /// sandbox, with a fixed latency on every Hudu and ConnectWise request and a strict Hudu
+    /// budget: first syncs of 1 and of 50 companies, an unchanged re-sync, CPU per record.
+    Psa {
+        /// Configurations in all, in each scenario (1 company; then spread over --companies).
+        #[arg(long, default_value_t = 10_000)]
+        records: usize,
+        /// Rounds of every scenario (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Companies of the second scenario.
+        #[arg(long, default_value_t = 50)]
+        companies: usize,
+        /// Milliseconds added to every Hudu and ConnectWise request (fixed).
+        #[arg(long, default_value_t = 150)]
+        latency_ms: u64,
+        /// Hudu's budget: requests per window (the sandbox's limit per key and the Hudu
+        /// integration's rateLimit).
+        #[arg(long, default_value_t = 3000)]
+        hudu_requests: u32,
+        /// Hudu's budget window in seconds.
+        #[arg(long, default_value_t = 60)]
+        hudu_per_seconds: u32,
+    },
     /// One scheduler tick claiming and enqueueing a slot for many tenants.
     Scheduler {
         /// Mapped tenants.
@@ -374,6 +398,30 @@ async fn main() -> anyhow::Result<()> {
             let replayed = broker.replay_dead_letters(&ids).await?;
             println!("replayed {replayed} message(s)");
             broker.close().await;
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Psa {
+                    records,
+                    runs,
+                    companies,
+                    latency_ms,
+                    hudu_requests,
+                    hudu_per_seconds,
+                },
+        } => {
+            docsync::bench_psa::psa(
+                settings,
+                docsync::bench_psa::PsaBenchOptions {
+                    records,
+                    runs: runs.max(1),
+                    companies,
+                    latency_ms,
+                    hudu_requests,
+                    hudu_per_seconds,
+                },
+            )
+            .await?;
         }
         Command::Bench {
             command: BenchCommand::Scheduler { tenants, runs },
