@@ -15,9 +15,13 @@ use docsync_sinks::hudu_objects::HuduObjects;
 use docsync_store::{ObjectAction, ObjectKey, RemoteObject, SyncCounts, SyncRun};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 /// The destination's name in the map of remote objects.
 const DESTINATION: &str = "hudu";
+/// Destination writes of one sync in flight at once: enough to keep a 5-50 requests/s budget
+/// busy at a few hundred milliseconds per answer; the key's pacer still spaces them.
+const IN_FLIGHT: usize = 8;
 /// How far Hudu's clock may lag ours when an interrupted create is recovered by its time.
 const RECOVERY_SKEW: chrono::Duration = chrono::Duration::minutes(2);
 
@@ -46,13 +50,13 @@ pub async fn publish_batch(
     };
     let payloads = store.payloads(run.id, COMPANY_PAYLOAD).await?;
     let fp = options_fingerprint(options);
-    let mut writer = Writer {
+    let writer = Writer {
         ctx,
         run,
         hudu: &hudu,
         options,
-        writes: 0,
-        failed: 0,
+        writes: AtomicUsize::new(0),
+        failed: AtomicI64::new(0),
     };
     let mut adopted = cursor.adopted;
     for (index, stored) in payloads.iter().enumerate().skip(cursor.company as usize) {
@@ -85,7 +89,7 @@ pub async fn publish_batch(
                 .await?;
         }
         // The first full read of a company adopts the assets already there.
-        if payload.full && !adopted {
+        if payload.full && !adopted && payload.destination_company_id.is_some() {
             if let Err(e) = writer
                 .adopt(&plan.assets, &mut known, company_id, &plan.scope)
                 .await
@@ -93,22 +97,51 @@ pub async fn publish_batch(
                 return Ok(e.into());
             }
         }
+        // Interrupted creates first, one at a time: two records of one name must not both
+        // recover the same asset.
         for object in &plan.assets {
-            if writer.writes >= max_writes {
+            let key = ObjectKey {
+                kind: object.kind.clone(),
+                source_key: object.source_key.clone(),
+            };
+            let Some(pending) = known.get(&key).filter(|k| k.remote_id.is_empty()) else {
+                continue;
+            };
+            if let Err(e) = writer
+                .asset(object, &key, Some(pending), company_id, &plan.scope)
+                .await
+            {
+                writer.note_failures().await?;
+                return Ok(e.into());
+            }
+        }
+        let known = store
+            .objects_in_scope(run.account_id, DESTINATION, &plan.scope)
+            .await?;
+        // Writes go out IN_FLIGHT at a time (the key's pacer spaces them under its budget); a
+        // batch stops soon after its share of writes.
+        for group in plan.assets.chunks(IN_FLIGHT) {
+            if writer.writes() >= max_writes {
                 writer.note_failures().await?;
                 return Ok(Step::Continue(BatchCursor {
                     company: index as u32,
                     adopted: true,
                 }));
             }
-            let key = ObjectKey {
-                kind: object.kind.clone(),
-                source_key: object.source_key.clone(),
-            };
-            if let Err(e) = writer
-                .asset(object, &key, known.get(&key), company_id, &plan.scope)
-                .await
-            {
+            let keys: Vec<ObjectKey> = group
+                .iter()
+                .map(|object| ObjectKey {
+                    kind: object.kind.clone(),
+                    source_key: object.source_key.clone(),
+                })
+                .collect();
+            let mut writes = Vec::with_capacity(group.len());
+            for (object, key) in group.iter().zip(&keys) {
+                writes.push(writer.asset(object, key, known.get(key), company_id, &plan.scope));
+            }
+            let results = futures::future::join_all(writes).await;
+            if let Some(e) = results.into_iter().find_map(Result::err) {
+                writer.note_failures().await?;
                 return Ok(e.into());
             }
         }
@@ -133,7 +166,7 @@ pub async fn publish_batch(
                 {
                     continue;
                 }
-                if writer.writes >= max_writes {
+                if writer.writes() >= max_writes {
                     writer.note_failures().await?;
                     return Ok(Step::Continue(BatchCursor {
                         company: index as u32,
@@ -197,19 +230,27 @@ struct Writer<'a> {
     run: &'a SyncRun,
     hudu: &'a HuduObjects,
     options: &'a PsaOptions,
-    writes: usize,
-    failed: i64,
+    writes: AtomicUsize,
+    failed: AtomicI64,
 }
 
 impl Writer<'_> {
     /// Records `failed` on the run (the records the destination refused in this batch).
-    async fn note_failures(&mut self) -> anyhow::Result<()> {
-        if self.failed > 0 {
+    fn wrote(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn writes(&self) -> usize {
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    async fn note_failures(&self) -> anyhow::Result<()> {
+        let failed = self.failed.swap(0, Ordering::Relaxed);
+        if failed > 0 {
             self.ctx
                 .store
-                .add_sync_failures(self.run.id, self.failed)
+                .add_sync_failures(self.run.id, failed)
                 .await?;
-            self.failed = 0;
         }
         Ok(())
     }
@@ -239,7 +280,7 @@ impl Writer<'_> {
 
     /// The company: written when its fingerprint changed; returns its destination id.
     async fn company(
-        &mut self,
+        &self,
         planned: &PlannedObject,
         destination: Option<i64>,
         known: Option<&RemoteObject>,
@@ -267,13 +308,13 @@ impl Writer<'_> {
         if let Some(existing) = id {
             if known.is_some_and(|k| k.archived) && !planned.archived {
                 self.hudu.set_company_archived(existing, false).await?;
-                self.writes += 1;
+                self.wrote();
                 action = ObjectAction::Unarchived;
             }
             if self.hudu.update_company(existing, &fields).await?.is_none() {
                 id = None;
             } else {
-                self.writes += 1;
+                self.wrote();
             }
         }
         if id.is_none() {
@@ -302,7 +343,7 @@ impl Writer<'_> {
                 None => {
                     self.pending(&key, scope, &planned.title).await?;
                     let created = self.hudu.create_company(&fields).await?;
-                    self.writes += 1;
+                    self.wrote();
                     created
                 }
             });
@@ -311,7 +352,7 @@ impl Writer<'_> {
         let id = id.unwrap_or_default();
         if planned.archived && !known.is_some_and(|k| k.archived && k.remote_id == id.to_string()) {
             self.hudu.set_company_archived(id, true).await?;
-            self.writes += 1;
+            self.wrote();
             if action != ObjectAction::Created {
                 action = ObjectAction::Archived;
             }
@@ -356,7 +397,7 @@ impl Writer<'_> {
     /// (by layout and exact name; by serial first with `matchOnSerial`), recording them
     /// without a fingerprint so the next step writes them in place.
     async fn adopt(
-        &mut self,
+        &self,
         planned: &[PlannedObject],
         known: &mut HashMap<ObjectKey, RemoteObject>,
         company_id: i64,
@@ -430,7 +471,7 @@ impl Writer<'_> {
 
     /// One asset written in place when it changed.
     async fn asset(
-        &mut self,
+        &self,
         planned: &PlannedObject,
         key: &ObjectKey,
         known: Option<&RemoteObject>,
@@ -472,7 +513,7 @@ impl Writer<'_> {
             }
             match self.hudu.update_asset(company_id, existing, &body).await {
                 Ok(Some(())) => {
-                    self.writes += 1;
+                    self.wrote();
                     id = Some(existing);
                 }
                 Ok(None) => {}
@@ -510,7 +551,7 @@ impl Writer<'_> {
             match found {
                 Some(asset) => {
                     match self.hudu.update_asset(company_id, asset.id, &body).await {
-                        Ok(_) => self.writes += 1,
+                        Ok(_) => self.wrote(),
                         Err(CallError::Rejected(reason)) => {
                             return self.rejected(key, &reason).await
                         }
@@ -523,7 +564,7 @@ impl Writer<'_> {
                     self.pending(key, scope, &planned.title).await?;
                     match self.hudu.create_asset(company_id, &body).await {
                         Ok(created) => {
-                            self.writes += 1;
+                            self.wrote();
                             id = Some(created);
                             archived_now = false;
                         }
@@ -566,7 +607,7 @@ impl Writer<'_> {
 
     /// An object whose record the PSA no longer lists: archived.
     async fn archive_gone(
-        &mut self,
+        &self,
         key: &ObjectKey,
         known: &RemoteObject,
         company_id: i64,
@@ -586,18 +627,18 @@ impl Writer<'_> {
             .map_err(store_fault)
     }
 
-    fn write(&mut self, result: Result<Option<()>, CallError>) -> Result<(), CallError> {
+    fn write(&self, result: Result<Option<()>, CallError>) -> Result<(), CallError> {
         match result {
             Ok(_) => {
-                self.writes += 1;
+                self.wrote();
                 Ok(())
             }
             Err(e) => Err(e),
         }
     }
 
-    async fn rejected(&mut self, key: &ObjectKey, reason: &str) -> Result<(), CallError> {
-        self.failed += 1;
+    async fn rejected(&self, key: &ObjectKey, reason: &str) -> Result<(), CallError> {
+        self.failed.fetch_add(1, Ordering::Relaxed);
         let _ = self
             .ctx
             .store
