@@ -55,6 +55,9 @@ pub(crate) struct Context {
     pub broker: Arc<Broker>,
     pub sinks: SinkFactory,
     pub tenant_locks: KeyedLocks<docsync_domain::TenantId>,
+    /// One batch of a sync run at a time: a redelivered batch and the continuation it had
+    /// enqueued must not write the same objects at once.
+    pub run_locks: KeyedLocks<docsync_domain::RunId>,
     pub sync: docsync_psa::sync::SyncContext,
 }
 
@@ -99,6 +102,7 @@ pub async fn run(
         sync,
         sinks,
         tenant_locks: KeyedLocks::default(),
+        run_locks: KeyedLocks::default(),
     });
     let gates = Arc::new(KeyGates {
         per_key: config.per_key,

@@ -17,6 +17,9 @@ pub(crate) async fn publish(
     batch: SyncBatch,
 ) -> anyhow::Result<Verdict> {
     let store = &ctx.store;
+    // The partition's single active consumer makes this process the only one working the
+    // run's key; the lock makes this the only batch of the run at a time within it.
+    let _held = ctx.run_locks.lock(&job.run_id).await;
     let Some(run) = store.begin_sync_publishing(job.run_id).await? else {
         return Ok(Verdict::Done); // finished already, or unknown
     };
