@@ -202,6 +202,7 @@ mod tests {
 
     #[test]
     fn psa_views_have_the_documented_fields() {
+        use docsync_domain::psa::PsaCredentials as _;
         let doc = document();
         let parsed = docsync_domain::psa::parse_connectwise(
             &serde_json::json!({

@@ -1,4 +1,4 @@
-//! `/integrations/{psa}` for the PSAs (`connectwise-manage` today): configuration (secrets
+//! `/integrations/{psa}` for every PSA (through [`PsaConfig`], never a PSA's own type): configuration (secrets
 //! sealed and masked), test connection, the company list with match states, matching, sync
 //! now and sync runs. A sync is a run row plus a confirmed message, answered 202 only after
 //! the broker confirmed it, like a push.
@@ -9,8 +9,9 @@ use crate::AppState;
 use axum::http::StatusCode;
 use axum::Json;
 use docsync_domain::address::check_public_host;
-use docsync_domain::psa::{parse_connectwise, ConnectWiseConfig, CwScheme, PsaKind};
-use docsync_domain::{ApiKey, BaseUrl, RunState, Trigger};
+use docsync_domain::psa::{PsaConfig, PsaKind};
+use docsync_domain::{BaseUrl, RunState, Trigger};
+use docsync_psa::spec::open_config;
 use docsync_psa::sync::{source, SyncContext};
 use docsync_queue::CollectJob;
 use docsync_store::{
@@ -32,12 +33,18 @@ fn invalid(errors: Vec<(String, String)>) -> ApiError {
 }
 
 fn built(psa: PsaKind) -> Result<(), ApiError> {
-    match psa {
-        PsaKind::ConnectWiseManage => Ok(()),
-        other => Err(ApiError::NotFound(format!(
-            "the {other} integration is not available yet: connectwise-manage is"
-        ))),
+    if PsaConfig::is_built(psa) {
+        return Ok(());
     }
+    let available: Vec<&str> = PsaKind::ALL
+        .into_iter()
+        .filter(|k| PsaConfig::is_built(*k))
+        .map(PsaKind::as_str)
+        .collect();
+    Err(ApiError::NotFound(format!(
+        "the {psa} integration is not available yet: {} is",
+        available.join(", ")
+    )))
 }
 
 fn sync_context(state: &AppState) -> SyncContext {
@@ -65,27 +72,12 @@ async fn require(
         })
 }
 
-fn config_of(
-    state: &AppState,
-    integration: &PsaIntegration,
-) -> Result<ConnectWiseConfig, ApiError> {
-    let open = |name: &str| -> Result<ApiKey, ApiError> {
-        let sealed = integration
-            .secrets_sealed
-            .get(name)
-            .ok_or_else(|| ApiError::Internal(format!("stored integration lacks {name}")))?;
-        let plain = state
-            .master
-            .open(sealed)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        ApiKey::parse(name, &plain).map_err(ApiError::Internal)
-    };
-    ConnectWiseConfig::from_stored(&integration.config, open("publicKey")?, open("privateKey")?)
-        .map_err(ApiError::Internal)
+fn config_of(state: &AppState, integration: &PsaIntegration) -> Result<PsaConfig, ApiError> {
+    open_config(&state.master, integration).map_err(ApiError::Internal)
 }
 
 /// The masked config: what a PUT takes, so a GET's answer can be sent back as it is.
-fn view(config: &ConnectWiseConfig, integration: &PsaIntegration) -> Value {
+fn view(config: &PsaConfig, integration: &PsaIntegration) -> Value {
     config.masked_json(&integration.options)
 }
 
@@ -115,21 +107,24 @@ pub(crate) async fn put(
         .as_ref()
         .map(|i| config_of(&state, i))
         .transpose()?;
-    let parsed = parse_connectwise(
+    let parsed = PsaConfig::parse(
+        psa,
         &Value::Object(body),
         previous.as_ref(),
         state.allow_private_provider_urls,
     )
     .map_err(invalid)?;
-    // The site must be a public host (no request forgery), unless the sandbox or tests allow it.
+    // Every host docsync will call must be public (no request forgery), unless the sandbox or
+    // tests allow private ones.
     if !state.allow_private_provider_urls {
-        let site = parsed.config.site();
-        let url = BaseUrl::trusted(format!("https://{}", site.authority()));
-        if let Err(e) = check_public_host("site", &url).await {
-            return Err(ApiError::field("site", e));
-        }
-        if site.scheme() != CwScheme::Https {
-            return Err(ApiError::field("site", "must be reached over https"));
+        for host in parsed.config.hosts() {
+            let url = BaseUrl::trusted(host.url.clone());
+            if let Err(e) = check_public_host(host.field, &url).await {
+                return Err(ApiError::field(host.field, e));
+            }
+            if !host.https {
+                return Err(ApiError::field(host.field, "must be reached over https"));
+            }
         }
     }
     let (plain, secrets) = parsed.config.split();
@@ -175,7 +170,7 @@ pub(crate) async fn put(
         changes
             .into_iter()
             .filter_map(|field| {
-                if ConnectWiseConfig::is_secret_field(&field) {
+                if PsaConfig::is_secret_field(psa, &field) {
                     Some(crate::audit::secret(&field))
                 } else {
                     docsync_store::FieldChange::diff(
@@ -212,13 +207,12 @@ pub(crate) async fn test(
     let ctx = sync_context(&state);
     let client = source(&ctx, &integration).map_err(ApiError::Internal)?;
     let check = tokio::time::timeout(TEST_TIMEOUT, client.check()).await.unwrap_or_else(|_| docsync_psa::SourceCheck {
-        message: format!("no answer within {} s: ConnectWise is slow or unreachable, or the key's budget is in use by a sync; try again later", TEST_TIMEOUT.as_secs()),
+        message: format!("no answer within {} s: {psa} is slow or unreachable, or the key's budget is in use by a sync; try again later", TEST_TIMEOUT.as_secs()),
         ..Default::default()
     });
     let mut layouts = Vec::new();
-    if let Some(readable) = check.configurations_readable {
-        layouts.push(json!({"kind": "configurations", "id": null, "ok": readable,
-            "message": if readable { "the API member may read configurations".to_owned() } else { "the API member's security role lacks Inquire on Configurations: give it Inquire level All (System > Security Roles > Companies > Configurations)".to_owned() }}));
+    for p in &check.permissions {
+        layouts.push(json!({"kind": p.kind, "id": null, "ok": p.ok, "message": p.message}));
     }
     match ctx
         .destinations
@@ -260,7 +254,7 @@ pub(crate) async fn test(
         "credentialsValid": check.credentials_valid,
         "reachable": check.reachable,
         "firstCompanies": check.first_companies.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
-        "rateLimit": {"requests": limit.requests, "perSeconds": limit.per_seconds, "reported": null},
+        "rateLimit": {"requests": limit.requests, "perSeconds": limit.per_seconds, "reported": check.reported_limit},
         "layouts": layouts,
         "message": check.message,
     })))

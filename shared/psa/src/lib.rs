@@ -5,7 +5,8 @@
 //! - [`payload`]: what a source produces, tagged by kind: the records of one PSA company.
 //! - [`projection`]: payload + mapping + options -> planned objects (a company, assets in
 //!   layouts), each with a key, parent, title, body and fingerprint. No I/O.
-//! - [`source`]: what every PSA source offers ([`PsaSource`]);
+//! - [`source`]: what every PSA source offers ([`PsaSource`]); [`spec`]: the one place a PSA
+//!   is chosen by its kind (its stored config opened, its source built);
 //! - [`connectwise`]: the ConnectWise Manage source: its client on the one outbound HTTP stack
 //!   (paced by the PSA key), the company list, a company's records (incremental by
 //!   `lastUpdated`, with an id listing to see deletions) and the connection test.
@@ -14,7 +15,8 @@ pub mod connectwise;
 pub mod payload;
 pub mod projection;
 pub mod source;
+pub mod spec;
 pub mod sync;
 
 pub use docsync_sinks::SinkError as CallError;
-pub use source::{PsaSource, SourceCheck};
+pub use source::{PermissionCheck, PsaSource, SourceCheck};

@@ -17,9 +17,23 @@ pub struct SourceCheck {
     pub reachable: bool,
     /// The first companies `(id, name)`.
     pub first_companies: Vec<(i64, String)>,
-    /// Whether configurations / assets may be read (a role lacking the right says so).
-    pub configurations_readable: Option<bool>,
+    /// What the PSA's permissions allow, per record kind checked (a role lacking a right
+    /// says so and what to change).
+    pub permissions: Vec<PermissionCheck>,
+    /// What the PSA reports of its own budget (e.g. Autotask's threshold use), as JSON.
+    pub reported_limit: Option<serde_json::Value>,
     /// What a person should know or do.
+    pub message: String,
+}
+
+/// Whether the credentials may read one kind of record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionCheck {
+    /// The kind, as the test connection's `layouts[].kind` names it (`configurations` ...).
+    pub kind: &'static str,
+    /// Readable.
+    pub ok: bool,
+    /// What was found, or what to grant in the PSA.
     pub message: String,
 }
 

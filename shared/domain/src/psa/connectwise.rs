@@ -6,16 +6,17 @@
 //! allowed private hosts and plain http), a company id without spaces or slashes, keys of at
 //! least 8 characters, and the client id as a lowercase hyphenated GUID. Its stored form is
 //! [`ConnectWiseConfig::stored_json`] (no secrets) plus [`ConnectWiseConfig::secrets`], which
-//! the caller seals; [`ConnectWiseConfig::from_stored`] rebuilds the typed value from them.
+//! the caller seals; [`PsaCredentials::from_stored`] rebuilds the typed value from them.
 
+use super::spec::{ProviderHost, PsaCredentials};
 use super::{
-    changed_fields, kind_of, present, shown, unknown_keys, FieldErrors, Parsed, PsaKind, PsaOptions,
+    kind_of, quoted, required_str, unknown_keys, FieldErrors, Parsed, PsaKind, PsaOptions,
+    SecretRule,
 };
 use crate::address::non_public_reason;
 use crate::secret::ApiKey;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 /// Cloud UI hosts are `{region}.myconnectwise.net`; their API host is `api-` + that.
@@ -24,8 +25,6 @@ const CLOUD_REGIONS: [&str; 6] = ["na", "eu", "au", "aus", "za", "staging"];
 const MIN_KEY_CHARS: usize = 8;
 /// The longest company id.
 const MAX_COMPANY_ID_CHARS: usize = 64;
-/// How a masked secret starts in views (see [`crate::mask`]); sent back, it keeps the key.
-const MASK_PREFIX: &str = "••••";
 /// Where ConnectWise users find their API keys.
 const KEYS_HINT: &str = "paste the key from System > Members > API Members in ConnectWise Manage";
 /// ConnectWise Manage's own top-level fields of the PUT body.
@@ -258,16 +257,6 @@ fn with_port(host: &str, port: Option<u16>) -> String {
     }
 }
 
-/// A raw user value in an error message: quoted, at most 80 characters.
-fn quoted(raw: &str) -> String {
-    if raw.chars().count() > 80 {
-        let cut: String = raw.chars().take(77).collect();
-        format!("{cut:?}...")
-    } else {
-        format!("{raw:?}")
-    }
-}
-
 /// A DNS name of letters, digits and hyphens (labels of 1 to 63, not starting or ending with a
 /// hyphen), at most 253 characters.
 fn valid_domain(name: &str) -> bool {
@@ -385,11 +374,10 @@ impl ConnectWiseConfig {
     }
 
     /// The view for GET/PUT responses: `{site, apiHost, companyId, publicKey: "••••1234",
-    /// privateKey: "••••", clientId}` and the options' camelCase keys. Keys are masked with
-    /// [`crate::mask`]; a PUT may send this back as is (masked keys keep the stored ones, and
-    /// `apiHost` is ignored).
-    pub fn masked_json(&self, options: &PsaOptions) -> Value {
-        let mut view = json!({
+    /// privateKey: "••••", clientId}`; keys are masked with [`crate::mask`]; a PUT may send
+    /// this back as is (masked keys keep the stored ones, and `apiHost` is ignored).
+    fn view_fields(&self) -> Map<String, Value> {
+        let view = json!({
             "site": self.site.input_form(),
             "apiHost": self.site.api_host(),
             "companyId": self.company_id,
@@ -397,15 +385,31 @@ impl ConnectWiseConfig {
             "privateKey": self.private_key.masked(),
             "clientId": self.client_id,
         });
-        if let (Some(map), Value::Object(opts)) = (view.as_object_mut(), options.to_json()) {
-            map.extend(opts);
+        match view {
+            Value::Object(map) => map,
+            _ => Map::new(),
         }
-        view
+    }
+}
+
+impl PsaCredentials for ConnectWiseConfig {
+    const KIND: PsaKind = PsaKind::ConnectWiseManage;
+    const SECRET_FIELDS: &'static [&'static str] = &[Self::PUBLIC_KEY, Self::PRIVATE_KEY];
+
+    fn parse(
+        body: &Value,
+        previous: Option<&Self>,
+        allow_private: bool,
+    ) -> Result<Parsed<Self>, FieldErrors> {
+        parse_connectwise(body, previous, allow_private)
     }
 
-    /// The plain stored form, without secrets:
+    fn own_view(&self) -> Map<String, Value> {
+        self.view_fields()
+    }
+
     /// `{site: {scheme, host, port?}, companyId, clientId}`.
-    pub fn stored_json(&self) -> Value {
+    fn stored_json(&self) -> Value {
         let stored = Stored {
             site: StoredSite {
                 scheme: self.site.scheme,
@@ -418,26 +422,19 @@ impl ConnectWiseConfig {
         serde_json::to_value(stored).unwrap_or(Value::Null)
     }
 
-    /// The secrets to seal and store apart, by name: `publicKey`, `privateKey`.
-    pub fn secrets(&self) -> Vec<(&'static str, &ApiKey)> {
+    /// `publicKey`, `privateKey`.
+    fn secrets(&self) -> Vec<(&'static str, &ApiKey)> {
         vec![
             (Self::PUBLIC_KEY, &self.public_key),
             (Self::PRIVATE_KEY, &self.private_key),
         ]
     }
 
-    /// The stored form in one go: `(stored_json(), secrets())`.
-    pub fn split(&self) -> (Value, Vec<(&'static str, &ApiKey)>) {
-        (self.stored_json(), self.secrets())
-    }
-
-    /// Rebuilds the config from its stored form and its two unsealed secrets. The stored JSON
-    /// was written by [`ConnectWiseConfig::stored_json`] from a parsed value and is trusted as
-    /// such (it is not parsed again as user input); an unreadable one is an error naming why.
-    pub fn from_stored(
+    /// The stored JSON was written by `stored_json` from a parsed value and is trusted as such
+    /// (it is not parsed again as user input); an unreadable one is an error naming why.
+    fn from_stored(
         plain: &Value,
-        public_key: ApiKey,
-        private_key: ApiKey,
+        open: &mut dyn FnMut(&str) -> Result<ApiKey, String>,
     ) -> Result<Self, String> {
         let stored: Stored = serde_json::from_value(plain.clone())
             .map_err(|e| format!("stored ConnectWise Manage config is unreadable: {e}"))?;
@@ -457,114 +454,18 @@ impl ConnectWiseConfig {
                 port: stored.site.port,
             },
             company_id: stored.company_id,
-            public_key,
-            private_key,
+            public_key: open(Self::PUBLIC_KEY)?,
+            private_key: open(Self::PRIVATE_KEY)?,
             client_id: stored.client_id,
         })
     }
 
-    /// Whether a field of the masked view is a secret (`publicKey`, `privateKey`).
-    pub fn is_secret_field(field: &str) -> bool {
-        field == Self::PUBLIC_KEY || field == Self::PRIVATE_KEY
-    }
-
-    /// The names of the secrets whose values differ from `previous`'s (names only).
-    pub fn changed_secrets(&self, previous: &Self) -> Vec<&'static str> {
-        self.secrets()
-            .into_iter()
-            .zip(previous.secrets())
-            .filter(|((_, new), (_, old))| new.expose() != old.expose())
-            .map(|((name, _), _)| name)
-            .collect()
-    }
-
-    /// The fields an upsert changed, for the audit log, sorted: [`changed_fields`] of the two
-    /// masked views plus every secret whose value changed (even when both mask alike). With no
-    /// `previous` (a first save), every field of the view.
-    pub fn audit_changes(
-        &self,
-        options: &PsaOptions,
-        previous: Option<(&ConnectWiseConfig, &PsaOptions)>,
-    ) -> Vec<String> {
-        let new = self.masked_json(options);
-        let mut out: BTreeSet<String> = match previous {
-            None => new
-                .as_object()
-                .map(|m| m.keys().cloned().collect())
-                .unwrap_or_default(),
-            Some((old, old_options)) => changed_fields(&old.masked_json(old_options), &new)
-                .into_iter()
-                .collect(),
-        };
-        if let Some((old, _)) = previous {
-            out.extend(self.changed_secrets(old).into_iter().map(str::to_owned));
-        }
-        out.into_iter().collect()
-    }
-}
-
-/// Reads one key: a new one, or (with a previous config) the stored one when it is omitted,
-/// `null` or sent back masked.
-fn parse_key(
-    obj: &Map<String, Value>,
-    field: &str,
-    previous: Option<&ApiKey>,
-    errors: &mut FieldErrors,
-) -> Option<ApiKey> {
-    let mut fail = |message: String| {
-        errors.push((field.to_owned(), message));
-        None
-    };
-    match present(obj, field) {
-        None => previous
-            .cloned()
-            .or_else(|| fail(format!("is required: {KEYS_HINT}"))),
-        Some(Value::String(s)) if s.trim().starts_with(MASK_PREFIX) => match previous {
-            Some(key) => Some(key.clone()),
-            None => fail(format!(
-                "is a masked value (••••) and no key is stored yet: {KEYS_HINT}"
-            )),
-        },
-        Some(Value::String(s)) => match ApiKey::parse(field, s) {
-            Ok(key) if key.expose().chars().count() >= MIN_KEY_CHARS => Some(key),
-            Ok(_) => fail(format!(
-                "is shorter than {MIN_KEY_CHARS} characters, too short for a ConnectWise key: \
-                 {KEYS_HINT}"
-            )),
-            Err(e) => {
-                let why = e.strip_prefix(field).map_or(e.as_str(), str::trim_start);
-                let why = why.split(':').next().unwrap_or(why).trim();
-                fail(format!("{why}: {KEYS_HINT}"))
-            }
-        },
-        // Never echo what was sent in a secret's place.
-        Some(other) => fail(format!(
-            "must be a string, got {}: {KEYS_HINT}",
-            kind_of(other)
-        )),
-    }
-}
-
-/// A required string field: its text, or an error naming it.
-fn required_str<'a>(
-    obj: &'a Map<String, Value>,
-    field: &str,
-    example: &str,
-    errors: &mut FieldErrors,
-) -> Option<&'a str> {
-    match present(obj, field) {
-        Some(Value::String(s)) => Some(s),
-        None => {
-            errors.push((field.to_owned(), format!("is required: {example}")));
-            None
-        }
-        Some(other) => {
-            errors.push((
-                field.to_owned(),
-                format!("must be a string ({example}), got {}", shown(other)),
-            ));
-            None
-        }
+    fn hosts(&self) -> Vec<ProviderHost> {
+        vec![ProviderHost {
+            field: "site",
+            url: format!("https://{}", self.site.authority()),
+            https: self.site.scheme() == CwScheme::Https,
+        }]
     }
 }
 
@@ -630,13 +531,18 @@ pub fn parse_connectwise(
             .map_err(|m| errors.push(("companyId".into(), m)))
             .ok()
     });
-    let public_key = parse_key(
+    let key = SecretRule {
+        min_chars: MIN_KEY_CHARS,
+        what: "a ConnectWise key",
+        hint: KEYS_HINT,
+    };
+    let public_key = key.parse(
         obj,
         ConnectWiseConfig::PUBLIC_KEY,
         previous.map(|p| &p.public_key),
         &mut errors,
     );
-    let private_key = parse_key(
+    let private_key = key.parse(
         obj,
         ConnectWiseConfig::PRIVATE_KEY,
         previous.map(|p| &p.private_key),
@@ -1007,9 +913,15 @@ mod tests {
         assert!(!plain.to_string().contains("KEY"));
         let names: Vec<&str> = secrets.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, ["publicKey", "privateKey"]);
-        let public = ApiKey::parse("publicKey", secrets[0].1.expose()).unwrap();
-        let private = ApiKey::parse("privateKey", secrets[1].1.expose()).unwrap();
-        let back = ConnectWiseConfig::from_stored(&plain, public, private).unwrap();
+        let stored: Vec<(String, String)> = secrets
+            .iter()
+            .map(|(n, k)| ((*n).to_owned(), k.expose().to_owned()))
+            .collect();
+        let mut open = |name: &str| {
+            let plain = stored.iter().find(|(n, _)| n == name).unwrap();
+            ApiKey::parse(name, &plain.1)
+        };
+        let back = ConnectWiseConfig::from_stored(&plain, &mut open).unwrap();
         assert_eq!(back.site(), p.config.site());
         assert_eq!(
             back.masked_json(&p.options),
@@ -1030,9 +942,9 @@ mod tests {
             cloud.stored_json()["site"],
             json!({"scheme": "https", "host": "na.myconnectwise.net"})
         );
-        let key = || ApiKey::parse("k", "whatever1").unwrap();
+        let mut key = |_: &str| ApiKey::parse("k", "whatever1");
         assert!(
-            ConnectWiseConfig::from_stored(&json!({"site": "x"}), key(), key())
+            ConnectWiseConfig::from_stored(&json!({"site": "x"}), &mut key)
                 .unwrap_err()
                 .contains("unreadable")
         );
@@ -1051,7 +963,7 @@ mod tests {
             .audit_changes(&new.options, Some((&old.config, &old.options)));
         assert_eq!(changes, ["autoArchive", "companyId", "privateKey"]);
         // The plain masked diff cannot see a short key change; audit_changes does.
-        let diff = changed_fields(
+        let diff = super::super::changed_fields(
             &old.config.masked_json(&old.options),
             &new.config.masked_json(&new.options),
         );

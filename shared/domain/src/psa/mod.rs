@@ -1,5 +1,6 @@
-//! PSA sync configuration: which PSA ([`PsaKind`]), each PSA's typed credentials (ConnectWise
-//! Manage: [`ConnectWiseConfig`]) and what every PSA shares ([`PsaOptions`]).
+//! PSA sync configuration: which PSA ([`PsaKind`]), each PSA's typed credentials
+//! ([`ConnectWiseConfig`], [`HaloConfig`], [`AutotaskConfig`], behind the one dispatch point
+//! [`PsaConfig`]) and what every PSA shares ([`PsaOptions`]).
 //!
 //! Invariant: a value of these types came from a parser of the API's PUT body, which names
 //! every bad field at once as `(field path, fix)`, or from the stored form such a value wrote;
@@ -7,15 +8,22 @@
 //! view, kept out of the plain stored form, never printed.
 //!
 //! The PUT body of a PSA has its own credential fields and the shared options side by side at
-//! the top level (see `DESIGN.md`, "PSA sync"); [`parse_connectwise`] reads the whole body.
+//! the top level (see `DESIGN.md`, "PSA sync"); [`PsaConfig::parse`] reads the whole body.
 
+mod autotask;
 mod connectwise;
+mod halo;
 mod options;
+mod spec;
 
+pub use autotask::{parse_autotask, AutotaskConfig};
 pub use connectwise::{parse_connectwise, ConnectWiseConfig, CwScheme, CwSite};
+pub use halo::{parse_halo, HaloConfig};
 pub use options::{DestinationKind, KnowledgeBase, LayoutIds, PsaOptions, SkipOptions, SortRule};
+pub use spec::{ProviderHost, PsaConfig, PsaCredentials};
 
 use crate::provider::RateLimit;
+use crate::secret::ApiKey;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -116,7 +124,7 @@ pub struct Parsed<T> {
 /// one view only counts as changed.
 ///
 /// A secret shows here only when its masked form changed: two short keys both mask to `••••`.
-/// [`ConnectWiseConfig::audit_changes`] adds the secrets that changed whatever their masks.
+/// [`PsaCredentials::audit_changes`] adds the secrets that changed whatever their masks.
 pub fn changed_fields(old: &Value, new: &Value) -> Vec<String> {
     let empty = Map::new();
     let old = old.as_object().unwrap_or(&empty);
@@ -207,6 +215,95 @@ fn opt_bool(
                 format!("must be true or false, got {}", shown(other)),
             ));
             default
+        }
+    }
+}
+
+/// How a masked secret starts in views (see [`crate::mask`]); sent back, it keeps the secret.
+const MASK_PREFIX: &str = "••••";
+
+/// A raw user value in an error message: quoted, at most 80 characters.
+pub(crate) fn quoted(raw: &str) -> String {
+    if raw.chars().count() > 80 {
+        let cut: String = raw.chars().take(77).collect();
+        format!("{cut:?}...")
+    } else {
+        format!("{raw:?}")
+    }
+}
+
+/// How a PSA's secret field is read: its shortest plausible length, what it is called in
+/// messages, and where the user finds it.
+pub(crate) struct SecretRule {
+    /// Fewer characters than this is refused as implausible.
+    pub(crate) min_chars: usize,
+    /// E.g. "a ConnectWise key".
+    pub(crate) what: &'static str,
+    /// Where to find it, e.g. "paste the key from System > Members > API Members".
+    pub(crate) hint: &'static str,
+}
+
+impl SecretRule {
+    /// Reads one secret: a new one, or (with a previous config) the stored one when it is
+    /// omitted, `null` or sent back masked.
+    pub(crate) fn parse(
+        &self,
+        obj: &Map<String, Value>,
+        field: &str,
+        previous: Option<&ApiKey>,
+        errors: &mut FieldErrors,
+    ) -> Option<ApiKey> {
+        let (min_chars, what, hint) = (self.min_chars, self.what, self.hint);
+        let mut fail = |message: String| {
+            errors.push((field.to_owned(), message));
+            None
+        };
+        match present(obj, field) {
+            None => previous
+                .cloned()
+                .or_else(|| fail(format!("is required: {hint}"))),
+            Some(Value::String(s)) if s.trim().starts_with(MASK_PREFIX) => match previous {
+                Some(key) => Some(key.clone()),
+                None => fail(format!(
+                    "is a masked value (••••) and no key is stored yet: {hint}"
+                )),
+            },
+            Some(Value::String(s)) => match ApiKey::parse(field, s) {
+                Ok(key) if key.expose().chars().count() >= min_chars => Some(key),
+                Ok(_) => fail(format!(
+                    "is shorter than {min_chars} characters, too short for {what}: {hint}"
+                )),
+                Err(e) => {
+                    let why = e.strip_prefix(field).map_or(e.as_str(), str::trim_start);
+                    let why = why.split(':').next().unwrap_or(why).trim();
+                    fail(format!("{why}: {hint}"))
+                }
+            },
+            // Never echo what was sent in a secret's place.
+            Some(other) => fail(format!("must be a string, got {}: {hint}", kind_of(other))),
+        }
+    }
+}
+
+/// A required string field: its text, or an error naming it.
+pub(crate) fn required_str<'a>(
+    obj: &'a Map<String, Value>,
+    field: &str,
+    example: &str,
+    errors: &mut FieldErrors,
+) -> Option<&'a str> {
+    match present(obj, field) {
+        Some(Value::String(s)) => Some(s),
+        None => {
+            errors.push((field.to_owned(), format!("is required: {example}")));
+            None
+        }
+        Some(other) => {
+            errors.push((
+                field.to_owned(),
+                format!("must be a string ({example}), got {}", shown(other)),
+            ));
+            None
         }
     }
 }

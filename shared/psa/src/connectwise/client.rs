@@ -3,7 +3,7 @@
 //! through `Link: rel="next"` in pages of 1000 (the server's cap), all on the one outbound
 //! HTTP stack, paced by the integration's PSA key.
 
-use crate::{CallError, SourceCheck};
+use crate::{CallError, PermissionCheck, SourceCheck};
 use base64::Engine;
 use docsync_domain::psa::ConnectWiseConfig;
 use docsync_domain::RateLimit;
@@ -239,9 +239,20 @@ impl ConnectWiseClient {
             )
             .await
         {
-            Ok(_) => check.configurations_readable = Some(true),
+            Ok(_) => check.permissions.push(PermissionCheck {
+                kind: "configurations",
+                ok: true,
+                message: "the API member may read configurations".into(),
+            }),
             Err(e) => {
-                check.configurations_readable = Some(false);
+                check.permissions.push(PermissionCheck {
+                    kind: "configurations",
+                    ok: false,
+                    message: "the API member's security role lacks Inquire on Configurations: \
+                              give it Inquire level All (System > Security Roles > Companies > \
+                              Configurations)"
+                        .into(),
+                });
                 check.message = e.to_string();
                 return check;
             }

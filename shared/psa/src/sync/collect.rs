@@ -2,15 +2,11 @@
 //! destination company each could be matched to), then every matched company's records.
 
 use super::{Step, SyncContext};
-use crate::connectwise::ConnectWiseClient;
 use crate::payload::COMPANY_PAYLOAD;
 use crate::projection::source_key;
-use crate::PsaSource;
-use docsync_domain::psa::{ConnectWiseConfig, PsaKind, PsaOptions};
-use docsync_domain::ApiKey;
-use docsync_store::{
-    ListedCompany, MatchState, PsaIntegration, StoredPayload, SyncCounts, SyncRun,
-};
+use crate::spec::source;
+use docsync_domain::psa::PsaOptions;
+use docsync_store::{ListedCompany, MatchState, StoredPayload, SyncCounts, SyncRun};
 use std::collections::HashMap;
 
 /// Companies whose records are read at once.
@@ -30,46 +26,6 @@ pub(crate) fn options_fingerprint(options: &PsaOptions) -> String {
         "updateCompanyDetails": options.update_company_details,
     });
     crate::projection::fingerprint(None, &shaping, false, None)
-}
-
-/// The source of a stored PSA integration, or a reason a person can act on: the one place a
-/// PSA is chosen by its kind.
-pub fn source(
-    ctx: &SyncContext,
-    integration: &PsaIntegration,
-) -> Result<Box<dyn PsaSource>, String> {
-    match integration.psa {
-        PsaKind::ConnectWiseManage => Ok(Box::new(connectwise_client(ctx, integration)?)),
-        other => Err(format!("{other} sync is not built yet")),
-    }
-}
-
-/// The ConnectWise client of a stored integration.
-fn connectwise_client(
-    ctx: &SyncContext,
-    integration: &PsaIntegration,
-) -> Result<ConnectWiseClient, String> {
-    let open = |name: &str| -> Result<ApiKey, String> {
-        let sealed = integration.secrets_sealed.get(name).ok_or_else(|| {
-            format!(
-                "the stored integration lacks {name}: PUT /integrations/connectwise-manage again"
-            )
-        })?;
-        let plain = ctx.master.open(sealed).map_err(|e| e.to_string())?;
-        ApiKey::parse(name, &plain)
-    };
-    let config = ConnectWiseConfig::from_stored(
-        &integration.config,
-        open("publicKey")?,
-        open("privateKey")?,
-    )?;
-    Ok(ConnectWiseClient::new(
-        config,
-        integration.options.effective_rate_limit(integration.psa),
-        integration.psa.rate_limit_key(integration.account_id),
-        ctx.destinations.pacer(),
-        ctx.destinations.http(),
-    ))
 }
 
 /// Reads the company list and the matched companies' records into payloads.

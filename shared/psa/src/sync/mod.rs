@@ -12,8 +12,8 @@ mod collect;
 mod destination;
 mod publish;
 
+pub use crate::spec::source;
 pub use collect::collect;
-pub use collect::source;
 pub use destination::LayoutCache;
 pub use publish::publish_batch;
 
