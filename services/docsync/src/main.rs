@@ -41,10 +41,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Run the provider emulators (Graph + login + Exchange, Hudu, IT Glue) on loopback.
+    /// Run the provider emulators (Graph + login + Exchange, Hudu, IT Glue, ConnectWise Manage,
+    /// HaloPSA) on loopback.
     Sandbox {
-        /// First port: Graph, then login, Exchange, Hudu and IT Glue us, eu, au on the next six
-        /// (0 = any free).
+        /// First port: Graph, then login, Exchange, Hudu, IT Glue us, eu, au, ConnectWise and
+        /// HaloPSA on the next eight (0 = any free).
         #[arg(long, default_value_t = 9400)]
         port: u16,
     },
@@ -295,6 +296,7 @@ async fn main() -> anyhow::Result<()> {
                     itglue_eu: next(5),
                     itglue_au: next(6),
                     connectwise: next(7),
+                    halo: next(8),
                 },
             )
             .await?;
@@ -303,6 +305,7 @@ async fn main() -> anyhow::Result<()> {
             println!("DOCSYNC_EXCHANGE_URL={}", sandbox.exchange_url);
             println!("Hudu baseUrl: {}", sandbox.hudu_url);
             println!("ConnectWise Manage site: {}", sandbox.connectwise_url);
+            println!("HaloPSA resource server: {}/api", sandbox.halo_url);
             println!("IT Glue us: {}", sandbox.itglue_us_url);
             println!("IT Glue eu: {}", sandbox.itglue_eu_url);
             println!("IT Glue au: {}", sandbox.itglue_au_url);

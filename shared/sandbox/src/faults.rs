@@ -48,6 +48,10 @@ pub enum FaultProvider {
     /// prefix may leave out `/{codebase}apis/3.0`).
     #[serde(rename = "connectwise")]
     ConnectWise,
+    /// The HaloPSA / HaloITSM port: the resource server (paths such as `/api/Client`; a
+    /// prefix may leave out `/api`, and matches ignoring case as Halo's routes do) and the
+    /// authorisation server (`/auth/token`).
+    Halo,
 }
 
 /// What a [`FaultRule`] does to the requests it matches. Rates are fractions from 0 to 1;
@@ -121,8 +125,8 @@ pub struct FaultRule {
     /// The emulator it applies to.
     pub provider: FaultProvider,
     /// Only requests whose path starts with this (e.g. `/flexible_assets`, `/v1.0/users`,
-    /// `/api/v1/articles` or just `/articles` for Hudu); `None`: every API request of the
-    /// provider.
+    /// `/api/v1/articles` or just `/articles` for Hudu, `/api/KBArticle` or just `/KBArticle`
+    /// for Halo, ignoring case); `None`: every API request of the provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_prefix: Option<String>,
     /// Only requests with this method (`GET`, `POST`, `PUT`, `PATCH`, `DELETE`); `None`:
@@ -203,7 +207,22 @@ impl FaultRule {
                 && path
                     .find("/apis/3.0")
                     .is_some_and(|i| path[i + "/apis/3.0".len()..].starts_with(prefix)))
+            || (provider == FaultProvider::Halo && halo_matches(path, prefix))
     }
+}
+
+/// Whether a Halo `path` starts with `prefix` ignoring case, with or without its `/api`.
+fn halo_matches(path: &str, prefix: &str) -> bool {
+    let starts = |p: &str| {
+        p.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    starts(path)
+        || path
+            .get(..4)
+            .filter(|api| api.eq_ignore_ascii_case("/api"))
+            .and_then(|_| path.get(4..))
+            .is_some_and(starts)
 }
 
 impl Faults {
@@ -618,6 +637,33 @@ mod tests {
                 .latency_ms,
             7
         );
+    }
+
+    #[test]
+    fn halo_prefixes_match_ignoring_case_with_or_without_api() {
+        let s = switch(
+            vec![
+                FaultRule::new(FaultProvider::Halo, FaultKind::LatencyMs(3)).on("/KBArticle"),
+                FaultRule::new(FaultProvider::Halo, FaultKind::LatencyMs(5)).on("/api/client"),
+                FaultRule::new(FaultProvider::Halo, FaultKind::LatencyMs(7)).on("/auth"),
+            ],
+            1,
+        );
+        let latency = |path: &str| s.decide(FaultProvider::Halo, "GET", path).latency_ms;
+        assert_eq!(latency("/api/kbarticle"), 3);
+        assert_eq!(latency("/api/KBArticle/500"), 3);
+        assert_eq!(latency("/API/Client"), 5);
+        assert_eq!(latency("/api/ClientContract"), 5);
+        assert_eq!(latency("/auth/token"), 7);
+        assert_eq!(latency("/api/Asset"), 0);
+        assert_eq!(
+            s.decide(FaultProvider::ConnectWise, "GET", "/api/KBArticle")
+                .latency_ms,
+            0
+        );
+        let rule = FaultRule::new(FaultProvider::Halo, FaultKind::ErrorRate(0.5));
+        let text = serde_json::to_value(&rule).unwrap_or_default();
+        assert_eq!(text["provider"], "halo");
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! Provider emulators for docsync: Microsoft Graph, the Entra token endpoint, the Exchange
-//! Online admin REST endpoint, Hudu, IT Glue (one port per region: us, eu, au) and ConnectWise
-//! Manage, each on its own loopback port.
+//! Online admin REST endpoint, Hudu, IT Glue (one port per region: us, eu, au), ConnectWise
+//! Manage and HaloPSA / HaloITSM, each on its own loopback port.
 //!
 //! They behave like the real services where docsync depends on it: bearer tokens bound to a
 //! tenant and an audience, `@odata.nextLink` paging, Hudu's fixed 25-row article pages, API-key
 //! scopes, clock-aligned rate-limit windows that answer 429, IT Glue's JSON:API documents,
-//! region-bound keys and strict sliding one-second budget, and switchable faults ([`Faults`]:
+//! region-bound keys and strict sliding one-second budget, ConnectWise's Basic auth and
+//! `conditions`, Halo's tenant-bound client-credentials tokens, `pageinate` paging (and the
+//! silent cap of unpaged lists), Asset Group Access Control and rolling five-minute budget
+//! (see [`HaloConfig`]), and switchable faults ([`Faults`]:
 //! error rates, latency, resets, malformed bodies and hangs per provider and endpoint, also
 //! switchable over HTTP with `GET`/`PUT /_sandbox/faults` on every port). The data is
 //! synthetic and deterministic (see [`fixtures`]) so tests can compute the expected figures.
@@ -16,6 +19,7 @@ mod connectwise;
 mod exchange;
 mod faults;
 mod graph;
+mod halo;
 mod hudu;
 mod itglue;
 mod login;
@@ -34,6 +38,7 @@ use tokio::net::TcpListener;
 pub use connectwise::{ConnectWiseConfig, CwEntity, CwStats};
 pub use faults::{FaultKind, FaultProvider, FaultRule};
 pub use fixtures::TenantFixture;
+pub use halo::{HaloConfig, HaloEntity, HaloStats};
 pub use hudu::{HuduAsset, HuduCompany, HuduLayout, HuduLayoutField};
 
 /// What a Hudu API key may do.
@@ -86,6 +91,9 @@ pub struct SandboxConfig {
     pub itglue_rate_limit: Option<ItGlueLimit>,
     /// The ConnectWise Manage emulator: company, keys, fixture sizes, budget, codebase.
     pub connectwise: ConnectWiseConfig,
+    /// The HaloPSA / HaloITSM emulator: tenant, client credentials, fixture sizes, budget,
+    /// paging limits.
+    pub halo: HaloConfig,
 }
 
 impl Default for SandboxConfig {
@@ -134,6 +142,7 @@ impl Default for SandboxConfig {
                 send_retry_after: false,
             }),
             connectwise: ConnectWiseConfig::default(),
+            halo: HaloConfig::default(),
         }
     }
 }
@@ -321,6 +330,8 @@ pub struct SandboxPorts {
     pub itglue_au: u16,
     /// ConnectWise Manage port.
     pub connectwise: u16,
+    /// HaloPSA / HaloITSM port (resource and authorisation servers).
+    pub halo: u16,
 }
 
 /// Injectable faults. The default injects none.
@@ -427,6 +438,10 @@ pub struct Sandbox {
     /// `/login/companyinfo/{companyId}`, or the API base `/{codebase}apis/3.0/...`: see
     /// [`Sandbox::cw_api_url`]).
     pub connectwise_url: String,
+    /// HaloPSA / HaloITSM instance root, e.g. `http://127.0.0.1:41234`: the resource server is
+    /// `{halo_url}/api` ([`Sandbox::halo_api_url`]), the authorisation server
+    /// `{halo_url}/auth` ([`Sandbox::halo_auth_url`]).
+    pub halo_url: String,
     state: Arc<State>,
 }
 
@@ -446,6 +461,7 @@ impl Sandbox {
         let itglue_eu = bind(ports.itglue_eu, "itglue eu").await?;
         let itglue_au = bind(ports.itglue_au, "itglue au").await?;
         let cw = bind(ports.connectwise, "connectwise").await?;
+        let halo = bind(ports.halo, "halo").await?;
         let url = |l: &TcpListener| -> anyhow::Result<String> {
             Ok(format!("http://{}", l.local_addr()?))
         };
@@ -453,7 +469,7 @@ impl Sandbox {
         let (exchange_url, hudu_url) = (url(&exchange)?, url(&hudu)?);
         let (itglue_us_url, itglue_eu_url) = (url(&itglue_us)?, url(&itglue_eu)?);
         let itglue_au_url = url(&itglue_au)?;
-        let connectwise_url = url(&cw)?;
+        let (connectwise_url, halo_url) = (url(&cw)?, url(&halo)?);
         let state = Arc::new(State::new(config, graph_url.clone(), hudu_url.clone()));
         let wrap = |router, provider| faults::wrap(router, state.clone(), provider);
         serve(
@@ -486,9 +502,11 @@ impl Sandbox {
         }
         let router = connectwise::router(state.clone(), connectwise_url.clone());
         serve(cw, wrap(router, FaultProvider::ConnectWise), &state);
+        let router = halo::router(state.clone());
+        serve(halo, wrap(router, FaultProvider::Halo), &state);
         tracing::info!(
             %graph_url, %login_url, %exchange_url, %hudu_url,
-            %itglue_us_url, %itglue_eu_url, %itglue_au_url, %connectwise_url,
+            %itglue_us_url, %itglue_eu_url, %itglue_au_url, %connectwise_url, %halo_url,
             "sandbox started"
         );
         Ok(Sandbox {
@@ -500,6 +518,7 @@ impl Sandbox {
             itglue_eu_url,
             itglue_au_url,
             connectwise_url,
+            halo_url,
             state,
         })
     }

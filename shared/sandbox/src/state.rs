@@ -1,9 +1,10 @@
-//! The state every emulator shares: fixtures, issued tokens, faults, counters, the Hudu store
-//! and the IT Glue accounts.
+//! The state every emulator shares: fixtures, issued tokens, faults, counters, the Hudu store,
+//! the IT Glue accounts and the ConnectWise and Halo emulators.
 
 use crate::connectwise::ConnectWise;
 use crate::faults::FaultSwitch;
 use crate::fixtures::{self, TenantFixture};
+use crate::halo::Halo;
 use crate::hudu::{HuduStore, HuduWriteCounters};
 use crate::itglue::ItGlue;
 use crate::ratelimit::WindowLimiter;
@@ -80,6 +81,7 @@ pub(crate) struct State {
     pub(crate) hudu_kind_writes: HuduWriteCounters,
     pub(crate) itglue: ItGlue,
     pub(crate) connectwise: ConnectWise,
+    pub(crate) halo: Halo,
     pub(crate) shutdown: watch::Sender<bool>,
 }
 
@@ -106,6 +108,7 @@ impl State {
             hudu_kind_writes: HuduWriteCounters::default(),
             itglue: ItGlue::new(&config),
             connectwise: ConnectWise::new(&config.connectwise),
+            halo: Halo::new(&config.halo),
             shutdown: watch::channel(false).0,
             config,
             graph_url,
