@@ -295,6 +295,7 @@ async fn main() -> anyhow::Result<()> {
                     itglue_eu: next(5),
                     itglue_au: next(6),
                     connectwise: next(7),
+                    autotask: next(9),
                 },
             )
             .await?;
@@ -303,6 +304,10 @@ async fn main() -> anyhow::Result<()> {
             println!("DOCSYNC_EXCHANGE_URL={}", sandbox.exchange_url);
             println!("Hudu baseUrl: {}", sandbox.hudu_url);
             println!("ConnectWise Manage site: {}", sandbox.connectwise_url);
+            println!(
+                "Autotask zone discovery: {}",
+                sandbox.autotask_zone_discovery_url()
+            );
             println!("IT Glue us: {}", sandbox.itglue_us_url);
             println!("IT Glue eu: {}", sandbox.itglue_eu_url);
             println!("IT Glue au: {}", sandbox.itglue_au_url);

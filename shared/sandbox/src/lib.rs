@@ -1,17 +1,21 @@
 //! Provider emulators for docsync: Microsoft Graph, the Entra token endpoint, the Exchange
-//! Online admin REST endpoint, Hudu, IT Glue (one port per region: us, eu, au) and ConnectWise
-//! Manage, each on its own loopback port.
+//! Online admin REST endpoint, Hudu, IT Glue (one port per region: us, eu, au), ConnectWise
+//! Manage and Datto Autotask PSA, each on its own loopback port.
 //!
 //! They behave like the real services where docsync depends on it: bearer tokens bound to a
 //! tenant and an audience, `@odata.nextLink` paging, Hudu's fixed 25-row article pages, API-key
 //! scopes, clock-aligned rate-limit windows that answer 429, IT Glue's JSON:API documents,
-//! region-bound keys and strict sliding one-second budget, and switchable faults ([`Faults`]:
-//! error rates, latency, resets, malformed bodies and hangs per provider and endpoint, also
-//! switchable over HTTP with `GET`/`PUT /_sandbox/faults` on every port). The data is
-//! synthetic and deterministic (see [`fixtures`]) so tests can compute the expected figures.
+//! region-bound keys and strict sliding one-second budget, ConnectWise's `conditions` language
+//! and per-member budget, Autotask's zone discovery, header credentials, JSON query filters,
+//! `nextPageUrl` paging, per-database request threshold (with its slowdown above half) and
+//! thread limit per integration and endpoint, and switchable faults ([`Faults`]: error rates,
+//! latency, resets, malformed bodies and hangs per provider and endpoint, also switchable over
+//! HTTP with `GET`/`PUT /_sandbox/faults` on every port). The data is synthetic and
+//! deterministic (see [`fixtures`]) so tests can compute the expected figures.
 
 pub mod fixtures;
 
+mod autotask;
 mod connectwise;
 mod exchange;
 mod faults;
@@ -31,6 +35,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+pub use autotask::{AtEntity, AutotaskConfig, AutotaskStats};
 pub use connectwise::{ConnectWiseConfig, CwEntity, CwStats};
 pub use faults::{FaultKind, FaultProvider, FaultRule};
 pub use fixtures::TenantFixture;
@@ -86,6 +91,8 @@ pub struct SandboxConfig {
     pub itglue_rate_limit: Option<ItGlueLimit>,
     /// The ConnectWise Manage emulator: company, keys, fixture sizes, budget, codebase.
     pub connectwise: ConnectWiseConfig,
+    /// The Autotask emulator: credentials, fixture sizes, threshold, thread limit, latency.
+    pub autotask: AutotaskConfig,
 }
 
 impl Default for SandboxConfig {
@@ -134,6 +141,7 @@ impl Default for SandboxConfig {
                 send_retry_after: false,
             }),
             connectwise: ConnectWiseConfig::default(),
+            autotask: AutotaskConfig::default(),
         }
     }
 }
@@ -321,6 +329,8 @@ pub struct SandboxPorts {
     pub itglue_au: u16,
     /// ConnectWise Manage port.
     pub connectwise: u16,
+    /// Autotask port (zone discovery and the zone's API).
+    pub autotask: u16,
 }
 
 /// Injectable faults. The default injects none.
@@ -427,6 +437,9 @@ pub struct Sandbox {
     /// `/login/companyinfo/{companyId}`, or the API base `/{codebase}apis/3.0/...`: see
     /// [`Sandbox::cw_api_url`]).
     pub connectwise_url: String,
+    /// Autotask root, e.g. `http://127.0.0.1:41234`: zone discovery lives under
+    /// [`Sandbox::autotask_zone_discovery_url`], the API under [`Sandbox::autotask_api_url`].
+    pub autotask_url: String,
     state: Arc<State>,
 }
 
@@ -446,6 +459,7 @@ impl Sandbox {
         let itglue_eu = bind(ports.itglue_eu, "itglue eu").await?;
         let itglue_au = bind(ports.itglue_au, "itglue au").await?;
         let cw = bind(ports.connectwise, "connectwise").await?;
+        let at = bind(ports.autotask, "autotask").await?;
         let url = |l: &TcpListener| -> anyhow::Result<String> {
             Ok(format!("http://{}", l.local_addr()?))
         };
@@ -453,7 +467,7 @@ impl Sandbox {
         let (exchange_url, hudu_url) = (url(&exchange)?, url(&hudu)?);
         let (itglue_us_url, itglue_eu_url) = (url(&itglue_us)?, url(&itglue_eu)?);
         let itglue_au_url = url(&itglue_au)?;
-        let connectwise_url = url(&cw)?;
+        let (connectwise_url, autotask_url) = (url(&cw)?, url(&at)?);
         let state = Arc::new(State::new(config, graph_url.clone(), hudu_url.clone()));
         let wrap = |router, provider| faults::wrap(router, state.clone(), provider);
         serve(
@@ -486,9 +500,11 @@ impl Sandbox {
         }
         let router = connectwise::router(state.clone(), connectwise_url.clone());
         serve(cw, wrap(router, FaultProvider::ConnectWise), &state);
+        let router = autotask::router(state.clone(), autotask_url.clone());
+        serve(at, wrap(router, FaultProvider::Autotask), &state);
         tracing::info!(
             %graph_url, %login_url, %exchange_url, %hudu_url,
-            %itglue_us_url, %itglue_eu_url, %itglue_au_url, %connectwise_url,
+            %itglue_us_url, %itglue_eu_url, %itglue_au_url, %connectwise_url, %autotask_url,
             "sandbox started"
         );
         Ok(Sandbox {
@@ -500,6 +516,7 @@ impl Sandbox {
             itglue_eu_url,
             itglue_au_url,
             connectwise_url,
+            autotask_url,
             state,
         })
     }

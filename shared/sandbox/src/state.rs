@@ -1,6 +1,7 @@
-//! The state every emulator shares: fixtures, issued tokens, faults, counters, the Hudu store
-//! and the IT Glue accounts.
+//! The state every emulator shares: fixtures, issued tokens, faults, counters, the Hudu store,
+//! the IT Glue accounts and the ConnectWise and Autotask databases.
 
+use crate::autotask::Autotask;
 use crate::connectwise::ConnectWise;
 use crate::faults::FaultSwitch;
 use crate::fixtures::{self, TenantFixture};
@@ -80,6 +81,7 @@ pub(crate) struct State {
     pub(crate) hudu_kind_writes: HuduWriteCounters,
     pub(crate) itglue: ItGlue,
     pub(crate) connectwise: ConnectWise,
+    pub(crate) autotask: Autotask,
     pub(crate) shutdown: watch::Sender<bool>,
 }
 
@@ -106,6 +108,7 @@ impl State {
             hudu_kind_writes: HuduWriteCounters::default(),
             itglue: ItGlue::new(&config),
             connectwise: ConnectWise::new(&config.connectwise),
+            autotask: Autotask::new(&config.autotask),
             shutdown: watch::channel(false).0,
             config,
             graph_url,
