@@ -297,6 +297,7 @@ async fn main() -> anyhow::Result<()> {
                     itglue_au: next(6),
                     connectwise: next(7),
                     halo: next(8),
+                    autotask: next(9),
                 },
             )
             .await?;
@@ -306,6 +307,10 @@ async fn main() -> anyhow::Result<()> {
             println!("Hudu baseUrl: {}", sandbox.hudu_url);
             println!("ConnectWise Manage site: {}", sandbox.connectwise_url);
             println!("HaloPSA resource server: {}/api", sandbox.halo_url);
+            println!(
+                "DOCSYNC_AUTOTASK_ZONE_URL={}",
+                sandbox.autotask_zone_discovery_url()
+            );
             println!("IT Glue us: {}", sandbox.itglue_us_url);
             println!("IT Glue eu: {}", sandbox.itglue_eu_url);
             println!("IT Glue au: {}", sandbox.itglue_au_url);

@@ -52,6 +52,10 @@ pub enum FaultProvider {
     /// prefix may leave out `/api`, and matches ignoring case as Halo's routes do) and the
     /// authorisation server (`/auth/token`).
     Halo,
+    /// The Autotask port (zone discovery `/atservicesrest/v1.0/zoneInformation` and the API,
+    /// paths such as `/zone5/ATServicesRest/V1.0/Companies/query`; a prefix may leave out
+    /// `/zone5/ATServicesRest/V1.0`, e.g. `/Companies`, and is matched ignoring case).
+    Autotask,
 }
 
 /// What a [`FaultRule`] does to the requests it matches. Rates are fractions from 0 to 1;
@@ -208,6 +212,7 @@ impl FaultRule {
                     .find("/apis/3.0")
                     .is_some_and(|i| path[i + "/apis/3.0".len()..].starts_with(prefix)))
             || (provider == FaultProvider::Halo && halo_matches(path, prefix))
+            || (provider == FaultProvider::Autotask && autotask_matches(path, prefix))
     }
 }
 
@@ -223,6 +228,18 @@ fn halo_matches(path: &str, prefix: &str) -> bool {
             .filter(|api| api.eq_ignore_ascii_case("/api"))
             .and_then(|_| path.get(4..))
             .is_some_and(starts)
+}
+
+
+/// Whether an Autotask `path` starts with `prefix`, ignoring case, with or without the API base
+/// (`/zone5/ATServicesRest/V1.0` or `/atservicesrest/v1.0`).
+fn autotask_matches(path: &str, prefix: &str) -> bool {
+    const BASE: &str = "/atservicesrest/v1.0";
+    let (path, prefix) = (path.to_ascii_lowercase(), prefix.to_ascii_lowercase());
+    path.starts_with(&prefix)
+        || path
+            .find(BASE)
+            .is_some_and(|i| path[i + BASE.len()..].starts_with(&prefix))
 }
 
 impl Faults {
@@ -664,6 +681,28 @@ mod tests {
         let rule = FaultRule::new(FaultProvider::Halo, FaultKind::ErrorRate(0.5));
         let text = serde_json::to_value(&rule).unwrap_or_default();
         assert_eq!(text["provider"], "halo");
+    }
+
+    #[test]
+    fn autotask_prefixes_ignore_case_and_the_api_base() {
+        let s = switch(
+            vec![FaultRule::new(FaultProvider::Autotask, FaultKind::LatencyMs(5)).on("/Companies")],
+            1,
+        );
+        let at = |path| s.decide(FaultProvider::Autotask, "POST", path).latency_ms;
+        assert_eq!(at("/zone5/ATServicesRest/V1.0/Companies/query"), 5);
+        assert_eq!(at("/zone5/atservicesrest/v1.0/companies/query/next"), 5);
+        assert_eq!(at("/zone5/ATServicesRest/V1.0/Contacts/query"), 0);
+        assert_eq!(
+            s.decide(FaultProvider::ConnectWise, "POST", "/Companies")
+                .latency_ms,
+            0
+        );
+        let rule: FaultRule = serde_json::from_value(
+            serde_json::json!({"provider": "autotask", "kind": {"latency_ms": 1}}),
+        )
+        .unwrap();
+        assert_eq!(rule.provider, FaultProvider::Autotask);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Provider emulators for docsync: Microsoft Graph, the Entra token endpoint, the Exchange
 //! Online admin REST endpoint, Hudu, IT Glue (one port per region: us, eu, au), ConnectWise
-//! Manage and HaloPSA / HaloITSM, each on its own loopback port.
+//! Manage, HaloPSA / HaloITSM and Datto Autotask PSA, each on its own loopback port.
 //!
 //! They behave like the real services where docsync depends on it: bearer tokens bound to a
 //! tenant and an audience, `@odata.nextLink` paging, Hudu's fixed 25-row article pages, API-key
@@ -8,13 +8,16 @@
 //! region-bound keys and strict sliding one-second budget, ConnectWise's Basic auth and
 //! `conditions`, Halo's tenant-bound client-credentials tokens, `pageinate` paging (and the
 //! silent cap of unpaged lists), Asset Group Access Control and rolling five-minute budget
-//! (see [`HaloConfig`]), and switchable faults ([`Faults`]:
-//! error rates, latency, resets, malformed bodies and hangs per provider and endpoint, also
-//! switchable over HTTP with `GET`/`PUT /_sandbox/faults` on every port). The data is
-//! synthetic and deterministic (see [`fixtures`]) so tests can compute the expected figures.
+//! (see [`HaloConfig`]), Autotask's zone discovery, header credentials, JSON query filters,
+//! `nextPageUrl` paging, per-database request threshold (with its slowdown above half) and
+//! thread limit per integration and endpoint, and switchable faults ([`Faults`]: error rates,
+//! latency, resets, malformed bodies and hangs per provider and endpoint, also switchable over
+//! HTTP with `GET`/`PUT /_sandbox/faults` on every port). The data is synthetic and
+//! deterministic (see [`fixtures`]) so tests can compute the expected figures.
 
 pub mod fixtures;
 
+mod autotask;
 mod connectwise;
 mod exchange;
 mod faults;
@@ -35,6 +38,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+pub use autotask::{AtEntity, AutotaskConfig, AutotaskStats};
 pub use connectwise::{ConnectWiseConfig, CwEntity, CwStats};
 pub use faults::{FaultKind, FaultProvider, FaultRule};
 pub use fixtures::TenantFixture;
@@ -94,6 +98,8 @@ pub struct SandboxConfig {
     /// The HaloPSA / HaloITSM emulator: tenant, client credentials, fixture sizes, budget,
     /// paging limits.
     pub halo: HaloConfig,
+    /// The Autotask emulator: credentials, fixture sizes, threshold, thread limit, latency.
+    pub autotask: AutotaskConfig,
 }
 
 impl Default for SandboxConfig {
@@ -143,6 +149,7 @@ impl Default for SandboxConfig {
             }),
             connectwise: ConnectWiseConfig::default(),
             halo: HaloConfig::default(),
+            autotask: AutotaskConfig::default(),
         }
     }
 }
@@ -332,6 +339,8 @@ pub struct SandboxPorts {
     pub connectwise: u16,
     /// HaloPSA / HaloITSM port (resource and authorisation servers).
     pub halo: u16,
+    /// Autotask port (zone discovery and the zone's API).
+    pub autotask: u16,
 }
 
 /// Injectable faults. The default injects none.
@@ -442,6 +451,9 @@ pub struct Sandbox {
     /// `{halo_url}/api` ([`Sandbox::halo_api_url`]), the authorisation server
     /// `{halo_url}/auth` ([`Sandbox::halo_auth_url`]).
     pub halo_url: String,
+    /// Autotask root, e.g. `http://127.0.0.1:41234`: zone discovery lives under
+    /// [`Sandbox::autotask_zone_discovery_url`], the API under [`Sandbox::autotask_api_url`].
+    pub autotask_url: String,
     state: Arc<State>,
 }
 
@@ -461,7 +473,8 @@ impl Sandbox {
         let itglue_eu = bind(ports.itglue_eu, "itglue eu").await?;
         let itglue_au = bind(ports.itglue_au, "itglue au").await?;
         let cw = bind(ports.connectwise, "connectwise").await?;
-        let halo = bind(ports.halo, "halo").await?;
+        let (connectwise_url, halo_url) = (url(&cw)?, url(&halo)?);
+        let autotask_url = url(&at)?;
         let url = |l: &TcpListener| -> anyhow::Result<String> {
             Ok(format!("http://{}", l.local_addr()?))
         };
@@ -470,6 +483,10 @@ impl Sandbox {
         let (itglue_us_url, itglue_eu_url) = (url(&itglue_us)?, url(&itglue_eu)?);
         let itglue_au_url = url(&itglue_au)?;
         let (connectwise_url, halo_url) = (url(&cw)?, url(&halo)?);
+        let (connectwise_url, autotask_url) = (url(&cw)?, url(&at)?);
+        tracing::info!(
+            %graph_url, %login_url, %exchange_url, %hudu_url,
+            %itglue_us_url, %itglue_eu_url, %itglue_au_url, %connectwise_url, %halo_url, %autotask_url,
         let state = Arc::new(State::new(config, graph_url.clone(), hudu_url.clone()));
         let wrap = |router, provider| faults::wrap(router, state.clone(), provider);
         serve(
@@ -507,6 +524,11 @@ impl Sandbox {
         tracing::info!(
             %graph_url, %login_url, %exchange_url, %hudu_url,
             %itglue_us_url, %itglue_eu_url, %itglue_au_url, %connectwise_url, %halo_url,
+        let router = autotask::router(state.clone(), autotask_url.clone());
+        serve(at, wrap(router, FaultProvider::Autotask), &state);
+        tracing::info!(
+            %graph_url, %login_url, %exchange_url, %hudu_url,
+            %itglue_us_url, %itglue_eu_url, %itglue_au_url, %connectwise_url, %autotask_url,
             "sandbox started"
         );
         Ok(Sandbox {
@@ -519,6 +541,7 @@ impl Sandbox {
             itglue_au_url,
             connectwise_url,
             halo_url,
+            autotask_url,
             state,
         })
     }

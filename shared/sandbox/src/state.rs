@@ -1,6 +1,7 @@
 //! The state every emulator shares: fixtures, issued tokens, faults, counters, the Hudu store,
-//! the IT Glue accounts and the ConnectWise and Halo emulators.
+//! the IT Glue accounts and the ConnectWise, Halo and Autotask emulators.
 
+use crate::autotask::Autotask;
 use crate::connectwise::ConnectWise;
 use crate::faults::FaultSwitch;
 use crate::fixtures::{self, TenantFixture};
@@ -82,6 +83,7 @@ pub(crate) struct State {
     pub(crate) itglue: ItGlue,
     pub(crate) connectwise: ConnectWise,
     pub(crate) halo: Halo,
+    pub(crate) autotask: Autotask,
     pub(crate) shutdown: watch::Sender<bool>,
 }
 
@@ -109,6 +111,7 @@ impl State {
             itglue: ItGlue::new(&config),
             connectwise: ConnectWise::new(&config.connectwise),
             halo: Halo::new(&config.halo),
+            autotask: Autotask::new(&config.autotask),
             shutdown: watch::channel(false).0,
             config,
             graph_url,
