@@ -126,6 +126,7 @@ fn test_settings(sandbox: &Sandbox) -> anyhow::Result<Settings> {
             eu: sandbox.itglue_eu_url.clone(),
             au: sandbox.itglue_au_url.clone(),
         },
+        autotask_zone_url: sandbox.autotask_zone_discovery_url(),
         snapshot_reuse: Duration::from_secs(120),
         retry_delays: vec![Duration::from_secs(1), Duration::from_secs(2)],
         stalled_after: Duration::from_secs(2400),
@@ -179,6 +180,10 @@ impl TestApp {
             ("DOCSYNC_ITGLUE_URL_US".into(), s.itglue_hosts.us.clone()),
             ("DOCSYNC_ITGLUE_URL_EU".into(), s.itglue_hosts.eu.clone()),
             ("DOCSYNC_ITGLUE_URL_AU".into(), s.itglue_hosts.au.clone()),
+            (
+                "DOCSYNC_AUTOTASK_ZONE_URL".into(),
+                s.autotask_zone_url.clone(),
+            ),
             ("DOCSYNC_ALLOW_PRIVATE_PROVIDER_URLS".into(), "true".into()),
             ("DOCSYNC_QUEUE_PREFIX".into(), s.queue_prefix.clone()),
             (

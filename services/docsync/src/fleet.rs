@@ -122,6 +122,8 @@ impl Fleet {
             pacer: docsync_publisher::fleet_pacer(store.clone()),
             itglue_hosts: settings.itglue_hosts.clone(),
             itglue_types: Default::default(),
+            autotask_zone_url: settings.autotask_zone_url.clone(),
+            autotask_zones: Default::default(),
         };
         let needs_key = roles.api || roles.collector || roles.publisher;
         let master = if needs_key {

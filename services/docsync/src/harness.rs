@@ -57,6 +57,7 @@ impl Scratch {
         s.itglue_hosts.us = sandbox.itglue_us_url.clone();
         s.itglue_hosts.eu = sandbox.itglue_eu_url.clone();
         s.itglue_hosts.au = sandbox.itglue_au_url.clone();
+        s.autotask_zone_url = sandbox.autotask_zone_discovery_url();
         s.api_addr = format!("127.0.0.1:{}", free_port()?).parse()?;
         Ok(Scratch {
             settings: s,
@@ -260,6 +261,7 @@ pub fn role_command(
         .env("DOCSYNC_ITGLUE_URL_US", &settings.itglue_hosts.us)
         .env("DOCSYNC_ITGLUE_URL_EU", &settings.itglue_hosts.eu)
         .env("DOCSYNC_ITGLUE_URL_AU", &settings.itglue_hosts.au)
+        .env("DOCSYNC_AUTOTASK_ZONE_URL", &settings.autotask_zone_url)
         .env(
             "DOCSYNC_ALLOW_PRIVATE_PROVIDER_URLS",
             settings.allow_private_provider_urls.to_string(),

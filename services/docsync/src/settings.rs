@@ -32,6 +32,9 @@ pub struct Settings {
     pub publish_partitions: u16,
     /// `DOCSYNC_ITGLUE_URL_US`, `_EU`, `_AU` [IT Glue's own hosts].
     pub itglue_hosts: ItGlueHosts,
+    /// `DOCSYNC_AUTOTASK_ZONE_URL` [https://webservices.autotask.net/atservicesrest]: where
+    /// Autotask's zone discovery is asked.
+    pub autotask_zone_url: String,
     /// `DOCSYNC_SNAPSHOT_REUSE_SECS` [120]: a snapshot younger than this serves another push
     /// of the same tenant instead of collecting again.
     pub snapshot_reuse: Duration,
@@ -127,6 +130,12 @@ impl Settings {
             allow_private_provider_urls,
             queue_prefix: var("DOCSYNC_QUEUE_PREFIX", "docsync"),
             publish_partitions,
+            autotask_zone_url: var(
+                "DOCSYNC_AUTOTASK_ZONE_URL",
+                docsync_publisher::AUTOTASK_ZONE_URL,
+            )
+            .trim_end_matches('/')
+            .to_owned(),
             itglue_hosts: ItGlueHosts {
                 us: var("DOCSYNC_ITGLUE_URL_US", ItGlueRegion::Us.default_url()),
                 eu: var("DOCSYNC_ITGLUE_URL_EU", ItGlueRegion::Eu.default_url()),

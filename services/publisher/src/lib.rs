@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-pub use docsync_destinations::{fleet_pacer, Providers, SinkFactory};
+pub use docsync_destinations::{fleet_pacer, Providers, SinkFactory, AUTOTASK_ZONE_URL};
 
 /// Publisher settings.
 #[derive(Debug, Clone)]

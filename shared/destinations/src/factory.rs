@@ -22,7 +22,17 @@ pub struct Providers {
     pub itglue_hosts: ItGlueHosts,
     /// IT Glue flexible asset type ids per account.
     pub itglue_types: AssetTypeCache,
+    /// Where Autotask's zone discovery is asked (`DOCSYNC_AUTOTASK_ZONE_URL`).
+    pub autotask_zone_url: String,
+    /// Autotask zones found, by API user name (a database never moves zone mid-process).
+    pub autotask_zones: ZoneCache,
 }
+
+/// Autotask API roots by user name, shared by a process's syncs.
+pub type ZoneCache = Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>;
+
+/// Autotask's own zone discovery host.
+pub const AUTOTASK_ZONE_URL: &str = "https://webservices.autotask.net/atservicesrest";
 
 /// Makes sinks for integrations, sharing one [`Providers`] per process.
 #[derive(Clone)]
@@ -52,6 +62,11 @@ impl SinkFactory {
     /// The process's outbound HTTP client.
     pub fn http(&self) -> reqwest::Client {
         self.http.clone()
+    }
+
+    /// What every provider call of the process shares (hosts, caches, the pacer).
+    pub fn providers(&self) -> &Providers {
+        &self.providers
     }
 
     /// The account's integration for `provider` (without its mappings) and its sink, or a

@@ -7,5 +7,5 @@
 mod factory;
 mod ledger;
 
-pub use factory::{Providers, SinkFactory};
+pub use factory::{Providers, SinkFactory, ZoneCache, AUTOTASK_ZONE_URL};
 pub use ledger::fleet_pacer;

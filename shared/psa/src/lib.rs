@@ -12,6 +12,7 @@
 //!   `lastUpdated`, with an id listing to see deletions) and the connection test.
 
 pub mod connectwise;
+pub mod halo;
 pub mod payload;
 pub mod projection;
 pub mod source;

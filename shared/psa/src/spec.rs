@@ -37,5 +37,6 @@ pub fn source(
         PsaConfig::ConnectWise(c) => Box::new(crate::connectwise::ConnectWiseClient::new(
             c, limit, key, pacer, http,
         )),
+        PsaConfig::Halo(c) => Box::new(crate::halo::HaloClient::new(c, limit, key, pacer, http)),
     })
 }

@@ -230,7 +230,6 @@ fn halo_matches(path: &str, prefix: &str) -> bool {
             .is_some_and(starts)
 }
 
-
 /// Whether an Autotask `path` starts with `prefix`, ignoring case, with or without the API base
 /// (`/zone5/ATServicesRest/V1.0` or `/atservicesrest/v1.0`).
 fn autotask_matches(path: &str, prefix: &str) -> bool {

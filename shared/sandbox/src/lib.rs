@@ -473,8 +473,8 @@ impl Sandbox {
         let itglue_eu = bind(ports.itglue_eu, "itglue eu").await?;
         let itglue_au = bind(ports.itglue_au, "itglue au").await?;
         let cw = bind(ports.connectwise, "connectwise").await?;
-        let (connectwise_url, halo_url) = (url(&cw)?, url(&halo)?);
-        let autotask_url = url(&at)?;
+        let halo = bind(ports.halo, "halo").await?;
+        let at = bind(ports.autotask, "autotask").await?;
         let url = |l: &TcpListener| -> anyhow::Result<String> {
             Ok(format!("http://{}", l.local_addr()?))
         };
@@ -483,10 +483,7 @@ impl Sandbox {
         let (itglue_us_url, itglue_eu_url) = (url(&itglue_us)?, url(&itglue_eu)?);
         let itglue_au_url = url(&itglue_au)?;
         let (connectwise_url, halo_url) = (url(&cw)?, url(&halo)?);
-        let (connectwise_url, autotask_url) = (url(&cw)?, url(&at)?);
-        tracing::info!(
-            %graph_url, %login_url, %exchange_url, %hudu_url,
-            %itglue_us_url, %itglue_eu_url, %itglue_au_url, %connectwise_url, %halo_url, %autotask_url,
+        let autotask_url = url(&at)?;
         let state = Arc::new(State::new(config, graph_url.clone(), hudu_url.clone()));
         let wrap = |router, provider| faults::wrap(router, state.clone(), provider);
         serve(
@@ -521,14 +518,12 @@ impl Sandbox {
         serve(cw, wrap(router, FaultProvider::ConnectWise), &state);
         let router = halo::router(state.clone());
         serve(halo, wrap(router, FaultProvider::Halo), &state);
-        tracing::info!(
-            %graph_url, %login_url, %exchange_url, %hudu_url,
-            %itglue_us_url, %itglue_eu_url, %itglue_au_url, %connectwise_url, %halo_url,
         let router = autotask::router(state.clone(), autotask_url.clone());
         serve(at, wrap(router, FaultProvider::Autotask), &state);
         tracing::info!(
             %graph_url, %login_url, %exchange_url, %hudu_url,
-            %itglue_us_url, %itglue_eu_url, %itglue_au_url, %connectwise_url, %autotask_url,
+            %itglue_us_url, %itglue_eu_url, %itglue_au_url, %connectwise_url, %halo_url,
+            %autotask_url,
             "sandbox started"
         );
         Ok(Sandbox {

@@ -233,4 +233,5 @@ macro_rules! registry {
 
 registry! {
     ConnectWise(super::ConnectWiseConfig),
+    Halo(super::HaloConfig),
 }
