@@ -205,7 +205,7 @@ pub(crate) async fn test(
     let account = caller.require(Permission::IntegrationsRead)?;
     let integration = require(&state, account, psa).await?;
     let ctx = sync_context(&state);
-    let client = source(&ctx, &integration).map_err(ApiError::Internal)?;
+    let client = source(&ctx, &integration, None).map_err(ApiError::Internal)?;
     let check = tokio::time::timeout(TEST_TIMEOUT, client.check()).await.unwrap_or_else(|_| docsync_psa::SourceCheck {
         message: format!("no answer within {} s: {psa} is slow or unreachable, or the key's budget is in use by a sync; try again later", TEST_TIMEOUT.as_secs()),
         ..Default::default()

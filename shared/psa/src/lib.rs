@@ -11,6 +11,7 @@
 //!   (paced by the PSA key), the company list, a company's records (incremental by
 //!   `lastUpdated`, with an id listing to see deletions) and the connection test.
 
+pub mod autotask;
 pub mod connectwise;
 pub mod halo;
 pub mod payload;

@@ -8,7 +8,20 @@ use crate::PsaSource;
 use docsync_domain::crypto::MasterKey;
 use docsync_domain::psa::PsaConfig;
 use docsync_domain::ApiKey;
-use docsync_store::PsaIntegration;
+use docsync_domain::RunId;
+use docsync_store::{PsaIntegration, Store};
+
+/// Writes what a source says into the run's events.
+fn run_note(store: Store, run: RunId) -> crate::autotask::RunNote {
+    std::sync::Arc::new(move |text: String| {
+        let store = store.clone();
+        Box::pin(async move {
+            if let Err(e) = store.sync_event(run, &text).await {
+                tracing::warn!(error = %e, "could not record a sync event");
+            }
+        })
+    })
+}
 
 /// The typed config of a stored integration, or why it cannot be read (a person's words).
 pub fn open_config(master: &MasterKey, integration: &PsaIntegration) -> Result<PsaConfig, String> {
@@ -24,10 +37,12 @@ pub fn open_config(master: &MasterKey, integration: &PsaIntegration) -> Result<P
 }
 
 /// The source of a stored integration, paced by its PSA key on the process's pacer and HTTP
-/// client, or a reason a person can act on.
+/// client, or a reason a person can act on. With `run`, what the source has to say while it
+/// reads (e.g. a wait for Autotask's threshold) goes into that sync run's events.
 pub fn source(
     ctx: &SyncContext,
     integration: &PsaIntegration,
+    run: Option<RunId>,
 ) -> Result<Box<dyn PsaSource>, String> {
     let config = open_config(&ctx.master, integration)?;
     let limit = integration.options.effective_rate_limit(integration.psa);
@@ -38,5 +53,21 @@ pub fn source(
             c, limit, key, pacer, http,
         )),
         PsaConfig::Halo(c) => Box::new(crate::halo::HaloClient::new(c, limit, key, pacer, http)),
+        PsaConfig::Autotask(c) => {
+            let providers = ctx.destinations.providers();
+            let note = run.map(|id| run_note(ctx.store.clone(), id));
+            Box::new(crate::autotask::AutotaskSource::new(
+                crate::autotask::AutotaskClient::new(
+                    c,
+                    limit,
+                    key,
+                    pacer,
+                    http,
+                    providers.autotask_zone_url.clone(),
+                    providers.autotask_zones.clone(),
+                    note,
+                ),
+            ))
+        }
     })
 }

@@ -234,4 +234,5 @@ macro_rules! registry {
 registry! {
     ConnectWise(super::ConnectWiseConfig),
     Halo(super::HaloConfig),
+    Autotask(super::AutotaskConfig),
 }

@@ -37,7 +37,7 @@ pub async fn collect(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Step> {
             run.psa, run.psa
         )));
     };
-    let source = match source(ctx, &integration) {
+    let source = match source(ctx, &integration, Some(run.id)) {
         Ok(s) => s,
         Err(reason) => return Ok(Step::Failed(reason)),
     };
