@@ -184,7 +184,7 @@ impl AutotaskClient {
         if authorized {
             self.threshold.lock().await.since += u64::from(requests);
         }
-        Ok(answer?)
+        answer
     }
 
     /// The zone's API root, e.g. `https://webservices5.autotask.net/ATServicesRest/V1.0`.

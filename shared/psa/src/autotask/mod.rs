@@ -142,11 +142,10 @@ impl AutotaskSource {
                 })
                 .filter_map(|r| records::record(kind, r, categories, &location_names))
                 .collect();
-            if !payload.present.contains_key(&kind) {
-                payload
-                    .present
-                    .insert(kind, records.iter().map(|r| r.source_id).collect());
-            }
+            payload
+                .present
+                .entry(kind)
+                .or_insert_with(|| records.iter().map(|r| r.source_id).collect());
             payload.records.extend(records);
         }
         Ok(payload)
