@@ -170,13 +170,14 @@ impl HaloClient {
         ))
     }
 
+    /// One request with the current token; returns the answer and the token it carried.
     async fn send_once(
         &self,
         method: reqwest::Method,
         url: &str,
         query: &[(&str, String)],
         body: Option<&Value>,
-    ) -> Result<Answer, CallError> {
+    ) -> Result<(Answer, SecretString), CallError> {
         let bearer = self.bearer().await?;
         let mut requests = 0;
         let answer = self
@@ -199,10 +200,12 @@ impl HaloClient {
             )
             .await;
         self.requests.fetch_add(requests, Ordering::Relaxed);
-        Ok(answer?)
+        Ok((answer?, bearer))
     }
 
     /// One call of the API; a 401 (the token expired or was revoked) renews the token once.
+    /// Only the refused token is dropped: calls in flight refused with the same token share
+    /// one renewal instead of each discarding the token another just obtained.
     async fn call(
         &self,
         method: reqwest::Method,
@@ -211,12 +214,20 @@ impl HaloClient {
         body: Option<&Value>,
     ) -> Result<Answer, CallError> {
         let url = format!("{}{path}", self.config.resource_server());
-        let answer = self.send_once(method.clone(), &url, query, body).await?;
+        let (answer, refused) = self.send_once(method.clone(), &url, query, body).await?;
         if answer.status != StatusCode::UNAUTHORIZED {
             return Ok(answer);
         }
-        *self.token.lock().await = None;
-        self.send_once(method, &url, query, body).await
+        {
+            let mut slot = self.token.lock().await;
+            if slot
+                .as_ref()
+                .is_some_and(|t| t.bearer.expose_secret() == refused.expose_secret())
+            {
+                *slot = None;
+            }
+        }
+        Ok(self.send_once(method, &url, query, body).await?.0)
     }
 
     fn refused(&self, what: &str, answer: &Answer) -> CallError {
