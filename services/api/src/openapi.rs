@@ -34,16 +34,20 @@ mod tests {
     }
 
     /// The providers a `{provider}` route answers for (other than with a 404): the
-    /// documentation providers (`hudu`, `it-glue`) for the posture routes, the PSAs built so far
-    /// (`connectwise-manage`; `halopsa` and `autotask` answer 404 "not available yet") for the
-    /// PSA routes, both for the routes they share. A new route must be placed here.
+    /// documentation providers (`hudu`, `it-glue`) for the posture routes, every PSA with a
+    /// module ([`docsync_domain::psa::PsaConfig::is_built`]) for the PSA routes, both for the
+    /// routes they share. A new route must be placed here.
     fn providers_of(path: &str) -> Vec<&'static str> {
         let posture = docsync_domain::Provider::ALL.map(|p| p.as_str());
-        let psa = [docsync_domain::psa::PsaKind::ConnectWiseManage.as_str()];
+        let psa: Vec<&'static str> = docsync_domain::psa::PsaKind::ALL
+            .into_iter()
+            .filter(|k| docsync_domain::psa::PsaConfig::is_built(*k))
+            .map(|k| k.as_str())
+            .collect();
         match path.strip_prefix("/integrations/{provider}") {
             Some("" | "/test" | "/runs") => posture.iter().chain(&psa).copied().collect(),
             Some("/push/{tenant_id}" | "/push-all") => posture.to_vec(),
-            Some("/companies" | "/companies/match-all" | "/sync") => psa.to_vec(),
+            Some("/companies" | "/companies/match-all" | "/sync") => psa,
             _ => panic!("{path}: say in providers_of which providers it serves"),
         }
     }
@@ -220,6 +224,36 @@ mod tests {
         let mut view = keys(&parsed.config.masked_json(&parsed.options));
         view.insert("notices".to_owned());
         assert_eq!(properties(&doc, "ConnectWiseManageIntegration"), view);
+        for (kind, schema, body) in [
+            (
+                docsync_domain::psa::PsaKind::HaloPsa,
+                "HaloPsaIntegration",
+                serde_json::json!({"resourceServer": "https://mymsp.halopsa.com/api", "clientId": "abc-123",
+                                   "clientSecret": "0123456789abcdef-secret"}),
+            ),
+            (
+                docsync_domain::psa::PsaKind::Autotask,
+                "AutotaskIntegration",
+                serde_json::json!({"username": "api@mymsp.com", "secret": "secret-0123",
+                                   "integrationCode": "TRACKING0123456789"}),
+            ),
+        ] {
+            let parsed = docsync_domain::psa::PsaConfig::parse(kind, &body, None, false)
+                .expect("a valid body");
+            let mut view = keys(&parsed.config.masked_json(&parsed.options));
+            view.insert("notices".to_owned());
+            assert_eq!(properties(&doc, schema), view, "{schema}");
+            let put: BTreeSet<String> = doc["components"]["schemas"][format!("{schema}Put")]
+                ["properties"]
+                .as_object()
+                .expect("a PUT schema")
+                .keys()
+                .cloned()
+                .collect();
+            let mut accepted = keys(&parsed.config.masked_json(&parsed.options));
+            accepted.remove("notices");
+            assert_eq!(put, accepted, "{schema}Put lists what the PUT takes");
+        }
 
         let now = chrono::Utc::now();
         let run = docsync_store::SyncRun {
