@@ -864,6 +864,121 @@ async fn halo_test_connection_explains_credentials_tenant_and_asset_access_and_b
     app.cleanup().await;
 }
 
+#[tokio::test]
+async fn hudu_articles_go_into_halos_knowledge_base_once_and_are_updated_in_place() {
+    let app = spawn_with(halo_sandbox()).await;
+    configure_psa(
+        &app,
+        HALO,
+        halo_body(&app, json!({"knowledgeBase": {"enabled": true}})),
+    )
+    .await;
+    // Global articles, one of them titled like a fixture article of Halo's (adopted, not
+    // duplicated); an article of Hudu company 1 (client 12 matches it); one of company 2,
+    // which no client is matched to (left out).
+    let runbook = app
+        .sandbox
+        .create_hudu_article(0, "Backup runbook", "<p>Nightly at 02:00.</p>");
+    app.sandbox
+        .create_hudu_article(0, "VPN setup", "<p>Use the new gateway.</p>");
+    app.sandbox
+        .create_hudu_article(1, "Network overview", "<p>Core switch in rack 2.</p>");
+    app.sandbox
+        .create_hudu_article(2, "Unmatched notes", "<p>Not for Halo.</p>");
+    let halo_before = app.sandbox.halo_kb_articles();
+    let vpn_id = halo_before
+        .iter()
+        .find(|a| a["name"] == "VPN setup")
+        .map(id_of)
+        .expect("Halo's fixture article VPN setup");
+    sync(&app, HALO).await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &route(HALO, "/companies"),
+            Some(json!({"matches": [{"psaId": 12, "action": "match", "companyId": 1}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let run = sync(&app, HALO).await;
+    let articles = app.sandbox.halo_kb_articles();
+    let titled = |name: &str| -> Vec<Value> {
+        articles
+            .iter()
+            .filter(|a| a["name"] == name)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(titled("Backup runbook").len(), 1, "{articles:?}");
+    assert_eq!(
+        titled("Backup runbook")[0]["description"],
+        "<p>Nightly at 02:00.</p>"
+    );
+    let vpn = titled("VPN setup");
+    assert_eq!(
+        vpn.len(),
+        1,
+        "the same-titled Halo article is adopted: {articles:?}"
+    );
+    assert_eq!(id_of(&vpn[0]), vpn_id);
+    assert_eq!(
+        vpn[0]["description"], "<p>Use the new gateway.</p>",
+        "and overwritten (one-way)"
+    );
+    let company_titles: Vec<&Value> = articles
+        .iter()
+        .filter(|a| {
+            a["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with(": Network overview"))
+        })
+        .collect();
+    assert_eq!(
+        company_titles.len(),
+        1,
+        "the matched company's article, titled with its company: {articles:?}"
+    );
+    assert!(
+        titled("Unmatched notes").is_empty()
+            && !articles
+                .iter()
+                .any(|a| a["name"].as_str().is_some_and(|n| n.contains("Unmatched"))),
+        "an unmatched company's article stays out"
+    );
+    assert_eq!(
+        articles.len(),
+        halo_before.len() + 2,
+        "two created, one adopted: {articles:?}"
+    );
+    assert!(counts(&run)["created"] >= 3, "{run}");
+
+    // Unchanged: nothing written. Changed: written in place, once.
+    let writes = app.sandbox.halo_stats().kb_writes;
+    sync(&app, HALO).await;
+    assert_eq!(
+        app.sandbox.halo_stats().kb_writes,
+        writes,
+        "unchanged articles are not written again"
+    );
+    assert!(app
+        .sandbox
+        .update_hudu_article(runbook, "Backup runbook", "<p>Nightly at 03:00.</p>"));
+    sync(&app, HALO).await;
+    assert_eq!(
+        app.sandbox.halo_stats().kb_writes,
+        writes + 1,
+        "one changed article, one write"
+    );
+    let articles = app.sandbox.halo_kb_articles();
+    let runbooks: Vec<&Value> = articles
+        .iter()
+        .filter(|a| a["name"] == "Backup runbook")
+        .collect();
+    assert_eq!(runbooks.len(), 1, "updated in place, never duplicated");
+    assert_eq!(runbooks[0]["description"], "<p>Nightly at 03:00.</p>");
+    app.cleanup().await;
+}
+
 /// Autotask into Hudu, end to end through the real RabbitMQ and PostgreSQL against the
 /// sandbox's Autotask (zone discovery, header credentials, JSON query filters, `nextPageUrl`
 /// paging, the thread limit per endpoint and the database's shared request threshold): exact
@@ -939,6 +1054,8 @@ mod autotask {
         // Each answer takes a while inside the emulator's thread slot, so a client that sends
         // more than three at once to one endpoint is refused and seen.
         sandbox.autotask.latency_ms = 300;
+        // Pages of 2 (Autotask's are 500): every listing of 3 or more follows nextPageUrl.
+        sandbox.autotask.page_size = 2;
         let app = spawn_with(sandbox).await;
         let at = SandboxConfig::default().autotask;
         let servers = app
@@ -1078,10 +1195,21 @@ mod autotask {
             "unchanged re-sync: {} Autotask requests {:?}",
             stats.requests, stats.requests_by_endpoint
         );
-        // Per company: locations, and for contacts and items an id listing plus the changed ones.
+        // In pages of 2: the threshold once, companies (6: 3 pages), categories (4: 2 pages), and
+        // per company locations (1 page), contacts and items each an id listing (2 pages) plus
+        // the changed ones (none: 1 page).
         assert!(
-            stats.requests <= 3 + 1 + (at.companies as u64) * 5,
-            "threshold, companies, categories and 5 per company: {stats:?}"
+            stats.requests <= 1 + 3 + 2 + (at.companies as u64) * 7,
+            "what an unchanged re-sync reads: {stats:?}"
+        );
+        assert!(
+            stats
+                .requests_by_endpoint
+                .get("Contacts")
+                .copied()
+                .unwrap_or_default()
+                <= (at.companies as u64) * 3,
+            "{stats:?}"
         );
 
         // Changes land in place: a rename, a deactivation, a deletion, a new contact.

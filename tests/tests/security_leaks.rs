@@ -864,3 +864,139 @@ async fn connectwise_keys_never_reach_the_api_the_database_the_queues_or_the_log
     );
     app.cleanup().await;
 }
+
+const HALO_SECRET: &str = "haloSECRET-LEAKCANARY-7Qw2Ze9Rt4Yu";
+const HALO_WRONG: &str = "haloSECRET-LEAKCANARY-wrong-Bn5Mk8";
+const AT_SECRET: &str = "atSECRET-LEAKCANARY-5Jd8Kf2L";
+const AT_CODE: &str = "ATCODE-LEAKCANARY-1Vx6Pn3Qs";
+const AT_CODE_WRONG: &str = "ATCODE-LEAKCANARY-wrong-9Tg4";
+
+/// The HaloPSA client secret and the Autotask secret and tracking identifier, right and wrong:
+/// the wrong ones run the error paths (a refused token; Autotask answering a bad tracking
+/// identifier with an error that echoes it), then syncs run with the right ones, and the
+/// database, every API answer and the logs are searched for every form of each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn halo_and_autotask_secrets_never_reach_the_api_the_database_or_the_logs() {
+    let logs = capture_logs();
+    let mut sandbox = SandboxConfig::default();
+    sandbox.halo.client_secret = HALO_SECRET.into();
+    sandbox.halo.rate_limit = Some((200, 10));
+    sandbox.halo.clients = 2;
+    sandbox.autotask.secret = AT_SECRET.into();
+    sandbox.autotask.integration_code = AT_CODE.into();
+    sandbox.autotask.companies = 2;
+    let (halo, at) = (sandbox.halo.clone(), sandbox.autotask.clone());
+    let app = docsync_e2e::spawn_with(sandbox).await;
+    let mut corpus = Corpus::default();
+    let c = &mut corpus;
+    let (status, body) = call(
+        &app,
+        c,
+        Method::PUT,
+        "/integrations/hudu",
+        Some(
+            json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_write_key(),
+                    "companyIdByTenantId": {}, "rateLimit": {"requests": 40, "perSeconds": 1}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let halo_body = |secret: &str| {
+        json!({"resourceServer": app.sandbox.halo_api_url(), "tenant": halo.tenant, "clientId": halo.client_id,
+               "clientSecret": secret, "schedule": {"mode": "manual"}, "rateLimit": {"requests": 15, "perSeconds": 1},
+               "knowledgeBase": {"enabled": true}})
+    };
+    let at_body = |code: &str| {
+        json!({"username": at.username, "secret": AT_SECRET, "integrationCode": code,
+               "schedule": {"mode": "manual"}, "rateLimit": {"requests": 40, "perSeconds": 1}})
+    };
+    let mut runs = Vec::new();
+    for (psa, wrong, right) in [
+        ("halopsa", halo_body(HALO_WRONG), halo_body(HALO_SECRET)),
+        ("autotask", at_body(AT_CODE_WRONG), at_body(AT_CODE)),
+    ] {
+        let route = format!("/integrations/{psa}");
+        // Wrong: the test explains it, a sync fails, and neither echoes the secret.
+        let (status, body) = call(&app, c, Method::PUT, &route, Some(wrong)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, test) = call(&app, c, Method::POST, &format!("{route}/test"), None).await;
+        assert_eq!(status, StatusCode::OK, "{test}");
+        assert_eq!(test["credentialsValid"], false, "{psa}: {test}");
+        let (status, body) = call(&app, c, Method::POST, &format!("{route}/sync"), None).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let failed = body["runId"].as_str().expect("runId").to_owned();
+        let run = wait_for_state(&app, &failed, &["failed", "succeeded"]).await;
+        assert_eq!(run["state"], "failed", "{psa}: {run}");
+        c.api.push(run.to_string());
+        runs.push(failed);
+        // Right, and the masked view PUT back keeps it: list, match all, sync.
+        let (status, body) = call(&app, c, Method::PUT, &route, Some(right)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, view) = call(&app, c, Method::GET, &route, None).await;
+        let (status, body) = call(&app, c, Method::PUT, &route, Some(view)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        for step in ["sync", "companies/match-all", "sync"] {
+            let (status, body) =
+                call(&app, c, Method::POST, &format!("{route}/{step}"), None).await;
+            assert!(status.is_success(), "{psa} {step}: {body}");
+            if let Some(id) = body["runId"].as_str() {
+                let run = wait_for_state(&app, id, &["failed", "succeeded"]).await;
+                assert_eq!(run["state"], "succeeded", "{psa}: {run}");
+                c.api.push(run.to_string());
+                runs.push(id.to_owned());
+            }
+        }
+        for path in [
+            route.clone(),
+            format!("{route}/companies"),
+            format!("{route}/runs"),
+        ] {
+            let (status, body) = call(&app, c, Method::GET, &path, None).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        }
+    }
+    for run in &runs {
+        call(&app, c, Method::GET, &format!("/runs/{run}"), None).await;
+    }
+    call(&app, c, Method::GET, "/audit", None).await;
+    assert!(!app.sandbox.halo_kb_articles().is_empty());
+
+    let (database, rows) = database_text(&app).await;
+    let logs = logs.text();
+    let api = corpus.api.join("\n");
+    eprintln!(
+        "searched {rows} database rows, {} API answers, {} log lines",
+        corpus.api.len(),
+        logs.lines().count()
+    );
+    let forms: Vec<(String, String)> = [HALO_SECRET, HALO_WRONG, AT_SECRET, AT_CODE, AT_CODE_WRONG]
+        .iter()
+        .flat_map(|s| leaked_forms(s).into_iter().map(|f| ((*s).to_owned(), f)))
+        .collect();
+    assert_no_form_in(
+        &forms,
+        &[
+            ("the database", &database),
+            ("API answers", &api),
+            ("logs and spans", &logs),
+        ],
+    );
+    // The search looked at real data: the masks, the runs, and the provider's own words.
+    for secret in [HALO_SECRET, AT_SECRET, AT_CODE] {
+        assert!(
+            api.contains(&docsync_domain::mask(secret)),
+            "the API shows the mask of {secret}"
+        );
+    }
+    for run in &runs {
+        assert!(
+            database.contains(run.as_str()),
+            "the database holds run {run}"
+        );
+    }
+    assert!(
+        database.contains("tracking identifier") || database.contains("integrationCode"),
+        "the refused Autotask sync says why"
+    );
+    app.cleanup().await;
+}

@@ -1,10 +1,11 @@
 //! `docsync demo`: the whole product on one machine. Starts the provider sandbox and every
 //! role, creates an account with 25 tenants and the Hudu and IT Glue integrations through the
 //! API, pushes all to both, shows progress, and prints a table of tenants, their documents
-//! and the requests made. Then the PSA sync: ConnectWise Manage (the sandbox's) configured
+//! and the requests made. Then the PSA syncs: ConnectWise Manage (the sandbox's) configured
 //! through the API, a first sync that fills the company list, match-all, a second sync that
 //! writes the companies and their records into Hudu, and a table of each ConnectWise company,
-//! the Hudu company it landed in and its asset counts, with the run's counts.
+//! the Hudu company it landed in and its asset counts, with the run's counts; then HaloPSA
+//! (its knowledge base included) and Autotask the same way, with their counts and requests.
 
 use crate::fleet::{Fleet, Roles};
 use crate::settings::Settings;
@@ -35,6 +36,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     settings.itglue_hosts.us = sandbox.itglue_us_url.clone();
     settings.itglue_hosts.eu = sandbox.itglue_eu_url.clone();
     settings.itglue_hosts.au = sandbox.itglue_au_url.clone();
+    settings.autotask_zone_url = sandbox.autotask_zone_discovery_url();
     settings.graph_url = sandbox.graph_url.clone();
     settings.login_url = sandbox.login_url.clone();
     settings.exchange_url = sandbox.exchange_url.clone();
@@ -340,6 +342,69 @@ async fn drive(fleet: &Fleet, api: &str, sandbox: &Sandbox) -> anyhow::Result<()
         hudu.company_writes,
         hudu.rejected_429,
         assets.len()
+    );
+
+    // HaloPSA (with its knowledge base) and Autotask, the same way: list, match-all, sync.
+    let halo = &defaults.halo;
+    let at = &defaults.autotask;
+    let others = [
+        (
+            "halopsa",
+            // The demo's few dozen requests fit Halo's 300 per 5 minutes at 5 a second.
+            json!({"resourceServer": sandbox.halo_api_url(), "tenant": halo.tenant, "clientId": halo.client_id,
+                   "clientSecret": halo.client_secret, "schedule": {"mode": "manual"},
+                   "rateLimit": {"requests": 5, "perSeconds": 1}, "knowledgeBase": {"enabled": true}}),
+        ),
+        (
+            "autotask",
+            json!({"username": at.username, "secret": at.secret, "integrationCode": at.integration_code,
+                   "schedule": {"mode": "manual"}, "rateLimit": {"requests": 20, "perSeconds": 1}}),
+        ),
+    ];
+    for (psa, body) in others {
+        let route = format!("/integrations/{psa}");
+        call(reqwest::Method::PUT, &route, Some(body)).await?;
+        let mut last = Value::Null;
+        for step in ["sync", "companies/match-all", "sync"] {
+            let started = Instant::now();
+            let answer = call(reqwest::Method::POST, &format!("{route}/{step}"), None).await?;
+            let Some(id) = answer["runId"].as_str().map(str::to_owned) else {
+                continue;
+            };
+            last = loop {
+                let run = call(reqwest::Method::GET, &format!("/runs/{id}"), None).await?;
+                if run["state"] == "succeeded" || run["state"] == "failed" {
+                    break run;
+                }
+                if started.elapsed() > Duration::from_secs(300) {
+                    anyhow::bail!("{psa} sync {id} did not finish within 5 minutes: {run}");
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            };
+            anyhow::ensure!(
+                last["state"] == "succeeded",
+                "the {psa} sync failed: {}",
+                last["error"]
+            );
+        }
+        let counts = &last["counts"];
+        println!(
+            "{psa}: created {}, updated {}, unchanged {}, archived {}",
+            counts["created"], counts["updated"], counts["unchanged"], counts["archived"]
+        );
+    }
+    let halo_stats = sandbox.halo_stats();
+    let at_stats = sandbox.autotask_stats();
+    println!(
+        "HaloPSA {} requests ({} tokens, {} answered 429, {} knowledge-base writes); Autotask {} requests (at most {} in flight on one endpoint, {} refused); {} assets in the Hudu sandbox",
+        halo_stats.requests,
+        halo_stats.tokens_issued,
+        halo_stats.rejected_429,
+        halo_stats.kb_writes,
+        at_stats.requests,
+        at_stats.max_in_flight_per_endpoint,
+        at_stats.threshold_refusals + at_stats.thread_refusals,
+        sandbox.hudu_assets().len()
     );
     Ok(())
 }

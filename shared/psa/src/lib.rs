@@ -21,4 +21,4 @@ pub mod spec;
 pub mod sync;
 
 pub use docsync_sinks::SinkError as CallError;
-pub use source::{PermissionCheck, PsaSource, SourceCheck};
+pub use source::{KbArticle, KnowledgeBase, PermissionCheck, PsaSource, SourceCheck};

@@ -57,4 +57,32 @@ pub trait PsaSource: Send + Sync {
 
     /// Requests made so far (for the run's events and the benchmark).
     fn requests(&self) -> u32;
+
+    /// The PSA's knowledge base, where it takes articles (HaloPSA); None elsewhere.
+    fn knowledge_base(&self) -> Option<&dyn KnowledgeBase> {
+        None
+    }
+}
+
+/// An article in a PSA's knowledge base, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KbArticle {
+    /// The PSA's id.
+    pub id: i64,
+    /// Title.
+    pub name: String,
+}
+
+/// A PSA knowledge base docsync writes Hudu's articles into (one-way).
+pub trait KnowledgeBase: Send + Sync {
+    /// Every article.
+    fn articles(&self) -> BoxFuture<'_, Result<Vec<KbArticle>, CallError>>;
+
+    /// Creates (`id` None) or updates in place an article; returns its id.
+    fn save<'a>(
+        &'a self,
+        id: Option<i64>,
+        name: &'a str,
+        html: &'a str,
+    ) -> BoxFuture<'a, Result<i64, CallError>>;
 }

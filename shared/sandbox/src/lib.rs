@@ -582,6 +582,16 @@ impl Sandbox {
         self.state.create_hudu_article(company_id, name, content)
     }
 
+    /// Edits an article directly in the store, as a person in Hudu would (not counted in
+    /// stats); false for an unknown id.
+    pub fn update_hudu_article(&self, id: u64, name: &str, content: &str) -> bool {
+        self.state
+            .hudu
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .update(id, None, Some(name), Some(content), None)
+    }
+
     /// The IT Glue API root of `region` (`"us"`, `"eu"` or `"au"`, any case).
     pub fn itglue_url(&self, region: &str) -> Option<&str> {
         match region.parse::<ItGlueRegion>().ok()? {

@@ -69,6 +69,21 @@ pub struct HuduAssetRef {
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// A Hudu knowledge-base article as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct HuduArticleRef {
+    /// Id.
+    pub id: i64,
+    /// Its company; None for a global article.
+    #[serde(default)]
+    pub company_id: Option<i64>,
+    /// Title.
+    pub name: String,
+    /// HTML body.
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
 /// Hudu's companies, layouts and assets through one integration's key.
 pub struct HuduObjects {
     config: HuduConfig,
@@ -189,6 +204,20 @@ impl HuduObjects {
             }
             all.extend(rows);
         }
+        Ok(all)
+    }
+
+    /// Every knowledge-base article, global and per company (Hudu answers 25 a page).
+    pub async fn articles(&self) -> Result<Vec<HuduArticleRef>, SinkError> {
+        let rows = self
+            .list("listing articles", "/articles", "articles", &[])
+            .await?;
+        let mut all: Vec<HuduArticleRef> = rows
+            .into_iter()
+            .filter_map(|row| serde_json::from_value(row).ok())
+            .collect();
+        all.sort_by_key(|a| a.id);
+        all.dedup_by_key(|a| a.id);
         Ok(all)
     }
 

@@ -184,7 +184,7 @@ impl AutotaskClient {
         if authorized {
             self.threshold.lock().await.since += u64::from(requests);
         }
-        answer
+        answer.map_err(|e| self.scrub_error(e))
     }
 
     /// The zone's API root, e.g. `https://webservices5.autotask.net/ATServicesRest/V1.0`.
@@ -209,7 +209,7 @@ impl AutotaskClient {
                 "Autotask's zone discovery answered {} for {:?}: check username ({})",
                 answer.status,
                 self.config.username(),
-                snippet(&answer.body)
+                self.scrub(&snippet(&answer.body))
             )));
         }
         let info: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
@@ -234,8 +234,29 @@ impl AutotaskClient {
             .clone()
     }
 
+    /// `text` with the secret and the tracking identifier masked: Autotask echoes a bad
+    /// integration code in its error, and provider text goes into run errors and logs.
+    fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for secret in [self.config.secret(), self.config.integration_code()] {
+            let plain = secret.expose();
+            if !plain.is_empty() {
+                out = out.replace(plain, &secret.masked());
+            }
+        }
+        out
+    }
+
+    fn scrub_error(&self, e: CallError) -> CallError {
+        match e {
+            CallError::Transient(m) => CallError::Transient(self.scrub(&m)),
+            CallError::Permanent(m) => CallError::Permanent(self.scrub(&m)),
+            CallError::Rejected(m) => CallError::Rejected(self.scrub(&m)),
+        }
+    }
+
     fn refused(&self, what: &str, answer: &Answer) -> CallError {
-        let body = snippet(&answer.body);
+        let body = self.scrub(&snippet(&answer.body));
         let hint = match answer.status {
             StatusCode::UNAUTHORIZED => "Autotask rejected the credentials: check username and secret (Admin > Resources (Users) > the API user)".to_owned(),
             StatusCode::FORBIDDEN => format!("the API user's security level may not read {what}: give it the API User (system) security level"),
@@ -268,16 +289,10 @@ impl AutotaskClient {
             .acquire()
             .await
             .map_err(|_| CallError::Transient("the Autotask client is shutting down".into()))?;
-        let answer = self.raw_get(&url, query, true).await.map_err(|e| match e {
-            // A 500 on reading is what Autotask answers for bad credentials too: say so.
-            CallError::Transient(m) if m.contains("IntegrationCode is invalid") => CallError::Permanent(
-                "Autotask rejected the tracking identifier: check integrationCode (the API user's Integration Vendor tracking identifier)".into(),
-            ),
-            CallError::Transient(m) if m.contains("Unable to authenticate") => CallError::Permanent(format!(
-                "Autotask does not know the API user {:?}: check username", self.config.username()
-            )),
-            other => other,
-        })?;
+        let answer = self
+            .raw_get(&url, query, true)
+            .await
+            .map_err(|e| self.credentials_error(e))?;
         if !answer.status.is_success() {
             return Err(self.refused(entity, &answer));
         }
@@ -288,10 +303,27 @@ impl AutotaskClient {
         })
     }
 
+    /// A 500 is what Autotask answers for an unknown user or a bad tracking identifier too:
+    /// those are said in words and not retried.
+    fn credentials_error(&self, e: CallError) -> CallError {
+        match e {
+            CallError::Transient(m) if m.contains("IntegrationCode is invalid") => CallError::Permanent(
+                "Autotask rejected the tracking identifier: check integrationCode (the API user's Integration Vendor tracking identifier)".into(),
+            ),
+            CallError::Transient(m) if m.contains("Unable to authenticate") => CallError::Permanent(format!(
+                "Autotask does not know the API user {:?}: check username", self.config.username()
+            )),
+            other => other,
+        }
+    }
+
     /// Reads `ThresholdInformation` (the call counts against the threshold itself).
     pub async fn read_threshold(&self) -> Result<Threshold, CallError> {
         let url = format!("{}/ThresholdInformation", self.api_root().await?);
-        let answer = self.raw_get(&url, &[], true).await?;
+        let answer = self
+            .raw_get(&url, &[], true)
+            .await
+            .map_err(|e| self.credentials_error(e))?;
         if !answer.status.is_success() {
             return Err(self.refused("ThresholdInformation", &answer));
         }

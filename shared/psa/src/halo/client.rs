@@ -141,6 +141,12 @@ impl HaloClient {
         Ok(bearer)
     }
 
+    /// `text` with the client secret masked (provider text goes into run errors and logs).
+    fn scrub(&self, text: &str) -> String {
+        let secret = self.config.client_secret();
+        text.replace(secret.expose(), &secret.masked())
+    }
+
     fn token_refused(&self, answer: &Answer) -> CallError {
         let body: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
         let error = body
@@ -161,7 +167,7 @@ impl HaloClient {
         } else if answer.status == StatusCode::NOT_FOUND {
             "there is no token endpoint there: check authServer (e.g. https://mymsp.halopsa.com/auth)".to_owned()
         } else {
-            snippet(&answer.body)
+            self.scrub(&snippet(&answer.body))
         };
         CallError::Permanent(format!(
             "HaloPSA at {} refused the token request ({}): {hint}",
@@ -235,7 +241,7 @@ impl HaloClient {
             StatusCode::UNAUTHORIZED => "Halo refused a fresh token: check the API application's permissions (read:customers, read:assets) and that it is active".to_owned(),
             StatusCode::FORBIDDEN => format!("the API application may not read {what}: give it the permissions read:customers and read:assets (read:kb and edit:kb for the knowledge base), and its agent access to every client and asset group"),
             StatusCode::NOT_FOUND => format!("Halo has no {what} there: check resourceServer (e.g. https://mymsp.halopsa.com/api)"),
-            _ => snippet(&answer.body),
+            _ => self.scrub(&snippet(&answer.body)),
         };
         CallError::Permanent(format!(
             "HaloPSA at {} refused {what} ({}): {hint}",

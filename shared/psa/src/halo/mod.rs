@@ -58,6 +58,55 @@ impl crate::PsaSource for HaloClient {
     fn requests(&self) -> u32 {
         self.requests_made()
     }
+
+    fn knowledge_base(&self) -> Option<&dyn crate::KnowledgeBase> {
+        Some(self)
+    }
+}
+
+/// Halo's knowledge base: `GET /api/KBArticle` (paged) and `POST /api/KBArticle` with an
+/// array (an item with `id` updates that article in place, without one creates).
+impl crate::KnowledgeBase for HaloClient {
+    fn articles(&self) -> futures::future::BoxFuture<'_, Result<Vec<crate::KbArticle>, CallError>> {
+        Box::pin(async move {
+            let rows = self.list_all("/KBArticle", "articles", &[]).await?;
+            Ok(rows
+                .iter()
+                .filter_map(|r| {
+                    Some(crate::KbArticle {
+                        id: r.get("id")?.as_i64()?,
+                        name: r.get("name")?.as_str()?.to_owned(),
+                    })
+                })
+                .collect())
+        })
+    }
+
+    fn save<'a>(
+        &'a self,
+        id: Option<i64>,
+        name: &'a str,
+        html: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<i64, CallError>> {
+        Box::pin(async move {
+            let mut item =
+                serde_json::json!({"name": name, "description": html, "tag_string": "hudu"});
+            if let Some(id) = id {
+                item["id"] = serde_json::json!(id);
+            }
+            let saved = self.post_json("/KBArticle", &[item]).await?;
+            // One item posted: Halo answers the object (an array when several were posted).
+            let saved = match &saved {
+                Value::Array(items) => items.first().cloned().unwrap_or(Value::Null),
+                _ => saved,
+            };
+            saved.get("id").and_then(Value::as_i64).ok_or_else(|| {
+                CallError::Transient(format!(
+                    "HaloPSA saved the article {name:?} without answering its id"
+                ))
+            })
+        })
+    }
 }
 
 impl HaloClient {

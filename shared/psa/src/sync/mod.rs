@@ -3,13 +3,15 @@
 //!   suggestions), then every matched company's records, stored as payloads;
 //! - [`publish_batch`]: project each payload onto the destination and write only what changed,
 //!   in batches that each finish well within the job time limit (a redelivery repeats a batch,
-//!   not a company of 10,000 records).
+//!   not a company of 10,000 records); then, where the PSA takes them and the integration
+//!   asks for it, Hudu's articles into the PSA's knowledge base ([`knowledge`]).
 //!
 //! Handlers say what happened ([`Step`]); the roles decide what comes next (enqueue the
 //! publish, continue the batch, retry later, finish).
 
 mod collect;
 mod destination;
+pub mod knowledge;
 mod publish;
 
 pub use crate::spec::source;

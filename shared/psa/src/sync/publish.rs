@@ -196,6 +196,27 @@ pub async fn publish_batch(
         adopted = false;
     }
     writer.note_failures().await?;
+    // Hudu's articles into the PSA's knowledge base, once the records are written.
+    if options.knowledge_base.enabled {
+        let source = match crate::spec::source(ctx, &integration, Some(run.id)) {
+            Ok(s) => s,
+            Err(reason) => return Ok(Step::Failed(reason)),
+        };
+        if let Some(kb) = source.knowledge_base() {
+            let budget = max_writes.saturating_sub(writer.writes()).max(1);
+            match super::knowledge::sync_articles(ctx, run, &hudu, kb, budget).await {
+                Ok(outcome) if outcome.more => {
+                    return Ok(Step::Continue(BatchCursor {
+                        company: payloads.len() as u32,
+                        adopted: true,
+                    }))
+                }
+                Ok(_) => {}
+                Err(super::knowledge::KbError::Call(e)) => return Ok(e.into()),
+                Err(super::knowledge::KbError::Store(e)) => return Err(e.into()),
+            }
+        }
+    }
     // Counts from the map, so redelivered batches never count twice.
     let (created, updated, archived, unarchived, unchanged) = store.object_counts(run.id).await?;
     let mut skipped = 0;
