@@ -127,6 +127,8 @@ fn test_settings(sandbox: &Sandbox) -> anyhow::Result<Settings> {
             au: sandbox.itglue_au_url.clone(),
         },
         autotask_zone_url: sandbox.autotask_zone_discovery_url(),
+        // Every test fleet serves its own metrics on a port of its own.
+        metrics_addr: Some("127.0.0.1:0".parse()?),
         snapshot_reuse: Duration::from_secs(120),
         retry_delays: vec![Duration::from_secs(1), Duration::from_secs(2)],
         stalled_after: Duration::from_secs(2400),
@@ -186,6 +188,7 @@ impl TestApp {
             ),
             ("DOCSYNC_ALLOW_PRIVATE_PROVIDER_URLS".into(), "true".into()),
             ("DOCSYNC_QUEUE_PREFIX".into(), s.queue_prefix.clone()),
+            ("DOCSYNC_METRICS_ADDR".into(), "127.0.0.1:0".into()),
             (
                 "DOCSYNC_PUBLISH_PARTITIONS".into(),
                 s.publish_partitions.to_string(),
@@ -341,6 +344,32 @@ impl TestApp {
         let tenants = self.create_tenants(indices).await;
         self.configure_hudu(&tenants).await;
         tenants
+    }
+
+    /// `http://addr` of this fleet's `/metrics`, `/health` and `/ready` listener.
+    pub fn metrics_url(&self) -> String {
+        let addr = self
+            .fleet
+            .as_ref()
+            .and_then(|f| f.metrics_addr)
+            .expect("the test fleet serves metrics");
+        format!("http://{addr}")
+    }
+
+    /// The Prometheus text of this fleet's `/metrics`.
+    pub async fn scrape(&self) -> String {
+        let answer = self
+            .http
+            .get(format!("{}/metrics", self.metrics_url()))
+            .send()
+            .await
+            .expect("GET /metrics");
+        assert!(
+            answer.status().is_success(),
+            "GET /metrics: {}",
+            answer.status()
+        );
+        answer.text().await.expect("the metrics text")
     }
 
     /// Configures IT Glue in `region` with `key`, mapping `tenants` to organizations

@@ -48,6 +48,10 @@ pub struct Fleet {
     pub store: Store,
     /// The shared broker connection.
     pub broker: Arc<Broker>,
+    /// Where `/metrics`, `/health` and `/ready` are served, unless `DOCSYNC_METRICS_ADDR` is off.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The process's metrics.
+    pub metrics: docsync_telemetry::Metrics,
 }
 
 /// Connects to the database, creating and migrating it when needed; waits up to
@@ -116,10 +120,27 @@ impl Fleet {
     /// Starts `roles`; returns once the API (if any) is listening.
     pub async fn start(settings: &Settings, roles: Roles) -> anyhow::Result<Self> {
         let (store, broker) = connect(settings).await?;
+        let metrics = docsync_telemetry::Metrics::new();
+        let store = store.with_metrics(metrics.clone());
         let shutdown = Shutdown::new();
         let mut tasks = JoinSet::new();
+        let metrics_addr = match settings.metrics_addr {
+            Some(addr) => {
+                let stop = shutdown.clone();
+                let (bound, _) = crate::metrics_http::serve(
+                    addr,
+                    metrics.clone(),
+                    store.clone(),
+                    broker.clone(),
+                    async move { stop.wait().await },
+                )
+                .await?;
+                Some(bound)
+            }
+            None => None,
+        };
         let providers = Providers {
-            pacer: docsync_publisher::fleet_pacer(store.clone()),
+            pacer: docsync_publisher::fleet_pacer(store.clone()).with_metrics(metrics.clone()),
             itglue_hosts: settings.itglue_hosts.clone(),
             itglue_types: Default::default(),
             autotask_zone_url: settings.autotask_zone_url.clone(),
@@ -157,12 +178,15 @@ impl Fleet {
             );
         }
         if let (true, Some(master)) = (roles.collector, master.clone()) {
-            let source: Arc<dyn SnapshotSource> = Arc::new(GraphSource::new(GraphSourceConfig {
-                graph_url: settings.graph_url.clone(),
-                login_url: settings.login_url.clone(),
-                exchange_url: settings.exchange_url.clone(),
-                ..GraphSourceConfig::microsoft_defaults()
-            }));
+            let source: Arc<dyn SnapshotSource> = Arc::new(
+                GraphSource::new(GraphSourceConfig {
+                    graph_url: settings.graph_url.clone(),
+                    login_url: settings.login_url.clone(),
+                    exchange_url: settings.exchange_url.clone(),
+                    ..GraphSourceConfig::microsoft_defaults()
+                })
+                .with_metrics(metrics.clone()),
+            );
             let (s, b, sd) = (store.clone(), broker.clone(), shutdown.clone());
             let reach = providers.clone();
             let collector = docsync_collector::CollectorConfig {
@@ -209,6 +233,8 @@ impl Fleet {
             api_addr,
             store,
             broker,
+            metrics_addr,
+            metrics,
         })
     }
 

@@ -9,6 +9,7 @@ pub mod chaos;
 pub mod demo;
 pub mod fleet;
 pub mod harness;
+pub mod metrics_http;
 pub mod settings;
 
 pub use fleet::{Fleet, Roles};

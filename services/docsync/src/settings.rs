@@ -32,6 +32,9 @@ pub struct Settings {
     pub publish_partitions: u16,
     /// `DOCSYNC_ITGLUE_URL_US`, `_EU`, `_AU` [IT Glue's own hosts].
     pub itglue_hosts: ItGlueHosts,
+    /// `DOCSYNC_METRICS_ADDR` [127.0.0.1:9464]: where `/metrics`, `/health` and `/ready` are
+    /// served; `off` serves none.
+    pub metrics_addr: Option<SocketAddr>,
     /// `DOCSYNC_AUTOTASK_ZONE_URL` [https://webservices.autotask.net/atservicesrest]: where
     /// Autotask's zone discovery is asked.
     pub autotask_zone_url: String,
@@ -108,8 +111,17 @@ impl Settings {
             .filter(|n| *n >= 1)
             .with_context(|| format!("DOCSYNC_API_RATE_LIMIT must be a whole number of requests per minute per API token, 1 or more (such as 600), got {limit:?}"))?;
         let stalled_after = seconds("DOCSYNC_STALLED_RUN_SECS", "2400", 1)?;
+        let metrics = var("DOCSYNC_METRICS_ADDR", "127.0.0.1:9464");
+        let metrics_addr = if metrics.trim().eq_ignore_ascii_case("off") {
+            None
+        } else {
+            Some(metrics.trim().parse().with_context(|| {
+                format!("DOCSYNC_METRICS_ADDR must be host:port such as 0.0.0.0:9464, or off, got {metrics:?}")
+            })?)
+        };
         let startup_wait = seconds("DOCSYNC_STARTUP_WAIT_SECS", "300", 0)?;
         Ok(Self {
+            metrics_addr,
             snapshot_reuse,
             retry_delays,
             stalled_after,

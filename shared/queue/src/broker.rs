@@ -491,6 +491,33 @@ impl Broker {
         Ok(q.message_count())
     }
 
+    /// Every queue of the fleet, by its name without the prefix (`collect`, `publish.3`,
+    /// `delay.10000ms`, `dead`), with its ready messages and consumers, on one channel.
+    pub async fn queue_stats(&self) -> Result<Vec<(String, u32, u32)>, QueueError> {
+        let link = self.link().await?;
+        let channel = link.connection.create_channel().await?;
+        let mut out = Vec::new();
+        for name in self.queue_names() {
+            let q = channel
+                .queue_declare(
+                    name.as_str().into(),
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..QueueDeclareOptions::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await?;
+            let short = name
+                .strip_prefix(&format!("{}.", self.config.prefix))
+                .unwrap_or(&name)
+                .to_owned();
+            out.push((short, q.message_count(), q.consumer_count()));
+        }
+        let _ = channel.close(200, "counted".into()).await;
+        Ok(out)
+    }
+
     /// Closes the connection.
     pub async fn close(&self) {
         if let Some(link) = self.link.lock().await.take() {

@@ -112,9 +112,15 @@ impl PacedClient {
     async fn attempt(&self, build: &impl Fn() -> RequestBuilder, requests: &mut u32) -> Attempt {
         let sent = self.pacer.until_ready(&self.key, self.limit).await;
         *requests += 1;
+        let started = std::time::Instant::now();
         let resp = build().send().await;
         // The provider counted the call by now, whenever it reached it.
         self.pacer.answered(&self.key, sent);
+        if let Some(m) = self.pacer.metrics() {
+            let status = resp.as_ref().ok().map(|r| r.status().as_u16());
+            let provider = docsync_telemetry::metrics::provider_of_key(&self.key);
+            m.provider_request(provider, status, started.elapsed());
+        }
         let resp = match resp {
             Ok(r) => r,
             Err(e) => return Attempt::Fault(network(self.provider, &self.host, &e).to_string()),

@@ -86,6 +86,7 @@ impl KeyState {
 pub struct Pacer {
     keys: Arc<Mutex<HashMap<String, KeyState>>>,
     ledger: Option<Arc<dyn SlotLedger>>,
+    metrics: Option<docsync_telemetry::Metrics>,
 }
 
 impl std::fmt::Debug for Pacer {
@@ -107,7 +108,20 @@ impl Pacer {
         Self {
             keys: Arc::default(),
             ledger: Some(ledger),
+            metrics: None,
         }
+    }
+
+    /// The same pacer, recording pacing waits, budget use and (through the one outbound HTTP
+    /// stack) every provider request in `metrics`.
+    pub fn with_metrics(mut self, metrics: docsync_telemetry::Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Where the calls paced here are counted, if anywhere.
+    pub fn metrics(&self) -> Option<&docsync_telemetry::Metrics> {
+        self.metrics.as_ref()
     }
 
     fn with_key<T>(&self, key: &str, f: impl FnOnce(&mut KeyState, Instant) -> T) -> T {
@@ -123,6 +137,16 @@ impl Pacer {
     /// pause that began while waiting is waited out too. Hand the returned call back through
     /// [`Pacer::answered`] once the provider answered (or the call failed).
     pub async fn until_ready(&self, key: &str, limit: RateLimit) -> SentCall {
+        let asked = Instant::now();
+        let call = self.take_slot(key, limit).await;
+        if let Some(m) = &self.metrics {
+            let per_minute = f64::from(limit.requests) * 60.0 / f64::from(limit.per_seconds.max(1));
+            m.paced(key, asked.elapsed(), per_minute);
+        }
+        call
+    }
+
+    async fn take_slot(&self, key: &str, limit: RateLimit) -> SentCall {
         let interval = limit.interval().mul_f64(1.0 + MARGIN);
         loop {
             let local = self.with_key(key, |state, now| {

@@ -85,6 +85,7 @@ struct Inner {
     config: GraphSourceConfig,
     http: reqwest::Client,
     tokens: TokenCache,
+    metrics: Option<docsync_telemetry::Metrics>,
 }
 
 impl std::fmt::Debug for GraphSource {
@@ -143,6 +144,24 @@ impl GraphSource {
                 config,
                 http,
                 tokens: TokenCache::default(),
+                metrics: None,
+            }),
+        }
+    }
+
+    /// The same source, counting every Microsoft request (sign-in, Graph, Exchange) in
+    /// `metrics`.
+    pub fn with_metrics(self, metrics: docsync_telemetry::Metrics) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            config: shared.config.clone(),
+            http: shared.http.clone(),
+            tokens: TokenCache::default(),
+            metrics: None,
+        });
+        Self {
+            inner: Arc::new(Inner {
+                metrics: Some(metrics),
+                ..inner
             }),
         }
     }
@@ -162,8 +181,9 @@ impl GraphSource {
     ) -> Result<Snapshot, SourceError> {
         let cfg = &self.inner.config;
         let ms_tenant = tenant.microsoft_tenant_id.trim();
-        let token_caller = Caller::new(2, cfg.max_retries);
-        let caller = Caller::new(cfg.max_concurrency, cfg.max_retries);
+        let metrics = self.inner.metrics.clone();
+        let token_caller = Caller::new(2, cfg.max_retries, metrics.clone());
+        let caller = Caller::new(cfg.max_concurrency, cfg.max_retries, metrics);
         let token = self
             .inner
             .tokens

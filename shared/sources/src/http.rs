@@ -55,14 +55,20 @@ pub(crate) struct Answer {
 pub(crate) struct Caller {
     semaphore: Semaphore,
     max_retries: u32,
+    metrics: Option<docsync_telemetry::Metrics>,
 }
 
 impl Caller {
     /// A caller with at most `max_concurrency` requests in flight.
-    pub(crate) fn new(max_concurrency: usize, max_retries: u32) -> Self {
+    pub(crate) fn new(
+        max_concurrency: usize,
+        max_retries: u32,
+        metrics: Option<docsync_telemetry::Metrics>,
+    ) -> Self {
         Self {
             semaphore: Semaphore::new(max_concurrency.max(1)),
             max_retries,
+            metrics,
         }
     }
 
@@ -82,7 +88,7 @@ impl Caller {
                     .map_err(|_| CallError::Transient {
                         reason: "the collection was shut down".to_owned(),
                     })?;
-                attempt_once(build()).await
+                attempt_once(build(), self.metrics.as_ref()).await
             };
             match outcome {
                 Attempt::Done(answer) => return Ok(answer),
@@ -112,8 +118,32 @@ enum Attempt {
     },
 }
 
-async fn attempt_once(request: RequestBuilder) -> Attempt {
-    let response = match request.send().await {
+/// Which Microsoft service a request is for, by its path (the metrics' provider label).
+fn service_of(path: &str) -> &'static str {
+    if path.contains("/oauth2/") {
+        "login"
+    } else if path.contains("/adminapi/") {
+        "exchange"
+    } else {
+        "graph"
+    }
+}
+
+async fn attempt_once(
+    request: RequestBuilder,
+    metrics: Option<&docsync_telemetry::Metrics>,
+) -> Attempt {
+    let service = request
+        .try_clone()
+        .and_then(|r| r.build().ok())
+        .map_or("graph", |r| service_of(r.url().path()));
+    let started = std::time::Instant::now();
+    let sent = request.send().await;
+    if let Some(m) = metrics {
+        let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+        m.provider_request(service, status, started.elapsed());
+    }
+    let response = match sent {
         Ok(r) => r,
         Err(e) => {
             let what = if e.is_timeout() {

@@ -94,6 +94,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    metrics: Option<docsync_telemetry::Metrics>,
 }
 
 impl Store {
@@ -115,7 +116,33 @@ impl Store {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::BadUrl(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            metrics: None,
+        })
+    }
+
+    /// The same store, counting finished runs (and their total duration) in `metrics`.
+    pub fn with_metrics(mut self, metrics: docsync_telemetry::Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// A run reached its final state: counted once, by the transition that moved it.
+    pub(crate) fn count_finished(
+        &self,
+        provider: &str,
+        trigger: &str,
+        state: &str,
+        created: chrono::DateTime<chrono::Utc>,
+        finished: Option<chrono::DateTime<chrono::Utc>>,
+    ) {
+        if let Some(m) = &self.metrics {
+            m.run_finished(provider, trigger, state);
+            if let Some(took) = finished.and_then(|f| (f - created).to_std().ok()) {
+                m.stage(provider, "total", took);
+            }
+        }
     }
 
     /// A pooled client.

@@ -379,7 +379,17 @@ impl Store {
                 ],
             )
             .await?;
-        row.as_ref().map(run).transpose()
+        let moved = row.as_ref().map(run).transpose()?;
+        if let Some(r) = moved.as_ref().filter(|_| finished) {
+            self.count_finished(
+                r.provider.as_str(),
+                r.trigger.as_str(),
+                r.state.as_str(),
+                r.created_at,
+                r.finished_at,
+            );
+        }
+        Ok(moved)
     }
 
     /// How many runs of these accounts are not finished yet (one cheap query, for progress).

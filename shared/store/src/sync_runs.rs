@@ -349,7 +349,17 @@ impl Store {
                 ],
             )
             .await?;
-        row.as_ref().map(sync_run).transpose()
+        let moved = row.as_ref().map(sync_run).transpose()?;
+        if let Some(r) = moved.as_ref().filter(|_| to.is_final()) {
+            self.count_finished(
+                r.psa.as_str(),
+                r.trigger.as_str(),
+                r.state.as_str(),
+                r.created_at,
+                r.finished_at,
+            );
+        }
+        Ok(moved)
     }
 }
 

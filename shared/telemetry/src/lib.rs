@@ -1,5 +1,10 @@
 //! Tracing for every service: human-readable logs filtered by `RUST_LOG`, and OTLP export
-//! of spans when the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set.
+//! of spans when the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set;
+//! and the fleet's Prometheus metrics ([`metrics`]).
+
+pub mod metrics;
+
+pub use metrics::Metrics;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
