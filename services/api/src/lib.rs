@@ -174,6 +174,17 @@ pub fn router(
             router.route(path, handler)
         })
         .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY))
+        // One span per request (method, URI, status, latency; never headers, so never the
+        // token): the root of a push's trace.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(
+                    tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
+                )
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG),
+                ),
+        )
         .with_state(state)
 }
 

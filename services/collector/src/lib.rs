@@ -135,6 +135,10 @@ pub async fn run(
                     return;
                 };
                 let span = tracing::info_span!("collect", run_id = %job.run_id, retry = job.retry);
+                docsync_telemetry::propagation::set_parent(
+                    &span,
+                    &docsync_queue::trace_headers(&delivery),
+                );
                 let limit = ctx.config.job_timeout;
                 let result =
                     match tokio::time::timeout(limit, handle::collect(&ctx, job).instrument(span))

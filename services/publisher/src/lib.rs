@@ -158,6 +158,7 @@ pub async fn run(
                     return;
                 };
                 let span = tracing::info_span!("publish", run_id = %job.run_id, key = %job.rate_limit_key, retry = job.retry);
+                docsync_telemetry::propagation::set_parent(&span, &docsync_queue::trace_headers(&delivery));
                 let result = match tokio::time::timeout(job_timeout, handle::publish(&ctx, &job).instrument(span)).await {
                     Ok(result) => result,
                     Err(_) => {

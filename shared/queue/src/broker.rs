@@ -394,11 +394,11 @@ impl Broker {
             let letter = read_dead_letter(&message.delivery);
             let tag = message.delivery.delivery_tag;
             if ids.is_empty() || ids.contains(&letter.id) {
-                self.publish_confirmed(vec![Outgoing::to_queue(
-                    &letter.origin,
-                    message.delivery.data.clone(),
-                )])
-                .await?;
+                // The replayed job goes on with the trace it was parked in.
+                let mut replay = Outgoing::to_queue(&letter.origin, message.delivery.data.clone());
+                replay.properties =
+                    with_trace(replay.properties, &trace_headers(&message.delivery));
+                self.publish_confirmed(vec![replay]).await?;
                 channel.basic_ack(tag, BasicAckOptions::default()).await?;
                 replayed += 1;
             }
@@ -409,7 +409,13 @@ impl Broker {
         Ok(replayed)
     }
 
-    async fn publish_confirmed(&self, messages: Vec<Outgoing>) -> Result<(), QueueError> {
+    /// Publishes with publisher confirms; each message carries the current span's trace
+    /// context unless it has one already.
+    async fn publish_confirmed(&self, mut messages: Vec<Outgoing>) -> Result<(), QueueError> {
+        let current = docsync_telemetry::propagation::current_headers();
+        for m in &mut messages {
+            m.properties = with_trace(m.properties.clone(), &current);
+        }
         let link = self.link().await?;
         let result = async {
             let mut confirms = Vec::with_capacity(messages.len());
@@ -559,6 +565,38 @@ impl Outgoing {
             properties: persistent_json(),
         }
     }
+}
+
+/// The W3C trace context a message carries (`traceparent`, `tracestate`), for the consumer's
+/// job span.
+pub fn trace_headers(delivery: &lapin::message::Delivery) -> Vec<(String, String)> {
+    docsync_telemetry::propagation::HEADERS
+        .iter()
+        .map(|h| ((*h).to_owned(), header_text(delivery, h)))
+        .filter(|(_, v)| !v.is_empty())
+        .collect()
+}
+
+/// `properties` with the trace context `headers` added, unless they carry one already.
+fn with_trace(properties: BasicProperties, headers: &[(String, String)]) -> BasicProperties {
+    if headers.is_empty() {
+        return properties;
+    }
+    let mut table: BTreeMap<ShortString, AMQPValue> = properties
+        .headers()
+        .as_ref()
+        .map(|h| h.inner().clone())
+        .unwrap_or_default();
+    if table.contains_key(&ShortString::from("traceparent")) {
+        return properties;
+    }
+    for (name, value) in headers {
+        table.insert(
+            ShortString::from(name.as_str()),
+            AMQPValue::LongString(value.as_str().into()),
+        );
+    }
+    properties.with_headers(FieldTable::from(table))
 }
 
 fn header_text(delivery: &lapin::message::Delivery, name: &str) -> String {

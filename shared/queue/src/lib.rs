@@ -16,5 +16,5 @@ mod broker;
 mod jobs;
 pub mod worker;
 
-pub use broker::{delivery_count, Broker, DeadLetter, QueueConfig, QueueError};
+pub use broker::{delivery_count, trace_headers, Broker, DeadLetter, QueueConfig, QueueError};
 pub use jobs::{partition_of, CollectJob, PublishJob, SyncBatch};

@@ -10,6 +10,7 @@ use rand::Rng;
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 use std::time::Duration;
+use tracing::Instrument;
 
 /// A provider's answer, read whole.
 pub struct Answer {
@@ -112,8 +113,25 @@ impl PacedClient {
     async fn attempt(&self, build: &impl Fn() -> RequestBuilder, requests: &mut u32) -> Attempt {
         let sent = self.pacer.until_ready(&self.key, self.limit).await;
         *requests += 1;
+        let request = build();
+        let method = request
+            .try_clone()
+            .and_then(|r| r.build().ok())
+            .map(|r| r.method().to_string())
+            .unwrap_or_default();
+        let span = tracing::info_span!(
+            "provider_request",
+            provider = %docsync_telemetry::metrics::provider_of_key(&self.key),
+            method = %method,
+            host = %self.host,
+            attempt = *requests,
+            status = tracing::field::Empty,
+        );
         let started = std::time::Instant::now();
-        let resp = build().send().await;
+        let resp = request.send().instrument(span.clone()).await;
+        if let Ok(r) = &resp {
+            span.record("status", r.status().as_u16());
+        }
         // The provider counted the call by now, whenever it reached it.
         self.pacer.answered(&self.key, sent);
         if let Some(m) = self.pacer.metrics() {

@@ -133,12 +133,22 @@ async fn attempt_once(
     request: RequestBuilder,
     metrics: Option<&docsync_telemetry::Metrics>,
 ) -> Attempt {
-    let service = request
-        .try_clone()
-        .and_then(|r| r.build().ok())
+    let built = request.try_clone().and_then(|r| r.build().ok());
+    let service = built
+        .as_ref()
         .map_or("graph", |r| service_of(r.url().path()));
+    let span = tracing::info_span!(
+        "provider_request",
+        provider = service,
+        method = %built.as_ref().map(|r| r.method().to_string()).unwrap_or_default(),
+        host = %built.as_ref().and_then(|r| r.url().host_str().map(str::to_owned)).unwrap_or_default(),
+        status = tracing::field::Empty,
+    );
     let started = std::time::Instant::now();
-    let sent = request.send().await;
+    let sent = tracing::Instrument::instrument(request.send(), span.clone()).await;
+    if let Ok(r) = &sent {
+        span.record("status", r.status().as_u16());
+    }
     if let Some(m) = metrics {
         let status = sent.as_ref().ok().map(|r| r.status().as_u16());
         m.provider_request(service, status, started.elapsed());

@@ -3,12 +3,13 @@
 //! and the fleet's Prometheus metrics ([`metrics`]).
 
 pub mod metrics;
+pub mod propagation;
 
 pub use metrics::Metrics;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Layer as _, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
@@ -28,11 +29,17 @@ impl Drop for TelemetryGuard {
 /// Installs the global subscriber for `service` (e.g. `docsync-publisher`). Safe to call more
 /// than once: later calls keep the first subscriber.
 pub fn init(service: &str) -> TelemetryGuard {
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,lapin=warn,reqwest=warn,hyper=warn"));
+    // RUST_LOG filters the log lines; spans are exported from info up whatever it says, so
+    // a quiet log still gives whole traces.
     let fmt = tracing_subscriber::fmt::layer()
         .with_target(false)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_filter(filter);
     let otlp_wanted = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
         || std::env::var_os("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some();
     let provider = if otlp_wanted {
@@ -46,11 +53,18 @@ pub fn init(service: &str) -> TelemetryGuard {
     } else {
         None
     };
-    let otel_layer = provider
-        .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("docsync")));
+    let spans = tracing_subscriber::filter::Targets::new()
+        .with_default(tracing::Level::INFO)
+        .with_target("lapin", tracing::Level::WARN)
+        .with_target("hyper", tracing::Level::WARN)
+        .with_target("h2", tracing::Level::WARN)
+        .with_target("reqwest", tracing::Level::WARN);
+    let otel_layer = provider.as_ref().map(|p| {
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("docsync"))
+            .with_filter(spans)
+    });
     let _ = tracing_subscriber::registry()
-        .with(filter)
         .with(fmt)
         .with(otel_layer)
         .try_init();
