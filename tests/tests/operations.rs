@@ -110,6 +110,16 @@ async fn scraped_counters_equal_the_runs_and_provider_requests_made() {
         ),
         tenants.len() as f64
     );
+    for stage in ["collect", "publish"] {
+        assert_eq!(
+            delta(
+                "docsync_run_duration_seconds_count",
+                &[("provider", "hudu"), ("stage", stage)]
+            ),
+            tenants.len() as f64,
+            "one {stage} job per run"
+        );
+    }
     let used = sum(
         &after,
         "docsync_rate_limit_budget_used_ratio",

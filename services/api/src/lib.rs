@@ -178,9 +178,16 @@ pub fn router(
         // token): the root of a push's trace.
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
-                .make_span_with(
-                    tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
-                )
+                .make_span_with(|request: &axum::http::Request<_>| {
+                    let span = tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        trace_id = tracing::field::Empty,
+                    );
+                    docsync_telemetry::propagation::record_trace_id(&span);
+                    span
+                })
                 .on_response(
                     tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG),
                 ),

@@ -12,6 +12,7 @@ use docsync_queue::{CollectJob, PublishJob};
 use docsync_sources::{MicrosoftCredentials, SourceError, TenantRef};
 
 pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Verdict> {
+    let started = std::time::Instant::now();
     let store = &ctx.store;
     let Some(run) = store.begin_collecting(job.run_id).await? else {
         // Not a push run to collect: a sync run, or a run past collecting.
@@ -124,6 +125,7 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Ve
             }
         }
     };
+    store.record_stage(run.provider.as_str(), "collect", started.elapsed());
     if store.collected(run.id, snapshot_id).await?.is_some() {
         ctx.broker
             .enqueue_publish(&PublishJob {

@@ -134,11 +134,12 @@ pub async fn run(
                 let Some(job) = worker::decode::<CollectJob>(&ctx.broker, &delivery).await else {
                     return;
                 };
-                let span = tracing::info_span!("collect", run_id = %job.run_id, retry = job.retry);
+                let span = tracing::info_span!("collect", run_id = %job.run_id, retry = job.retry, trace_id = tracing::field::Empty);
                 docsync_telemetry::propagation::set_parent(
                     &span,
                     &docsync_queue::trace_headers(&delivery),
                 );
+                docsync_telemetry::propagation::record_trace_id(&span);
                 let limit = ctx.config.job_timeout;
                 let result =
                     match tokio::time::timeout(limit, handle::collect(&ctx, job).instrument(span))

@@ -15,7 +15,10 @@ pub(crate) async fn collect(
     job: CollectJob,
 ) -> anyhow::Result<Verdict> {
     let store = &ctx.store;
-    match docsync_psa::sync::collect(&ctx.sync, &run).await? {
+    let started = std::time::Instant::now();
+    let step = docsync_psa::sync::collect(&ctx.sync, &run).await?;
+    store.record_stage(run.psa.as_str(), "collect", started.elapsed());
+    match step {
         Step::Publish { detail, .. } => {
             if store.sync_collected(run.id, &detail).await?.is_some() {
                 enqueue_first_batch(ctx, &run).await?;

@@ -79,12 +79,13 @@ async fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
     (url, spans)
 }
 
-fn role(env: &[(String, String)], role: &str) -> Child {
+fn role(env: &[(String, String)], role: &str, log: &std::path::Path) -> Child {
+    let file = std::fs::File::create(log.join(format!("{role}.log"))).expect("a log file");
     Command::new(env!("CARGO_BIN_EXE_docsync"))
         .arg(role)
         .envs(env.iter().cloned())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(file)
         .kill_on_drop(true)
         .spawn()
         .expect("the docsync binary starts")
@@ -113,10 +114,13 @@ async fn a_push_now_is_one_trace_from_the_api_through_both_queues_to_the_provide
         ),
         ("OTEL_BSP_SCHEDULE_DELAY".to_owned(), "100".to_owned()),
         ("DOCSYNC_API_ADDR".to_owned(), api_addr.clone()),
+        ("RUST_LOG".to_owned(), "info".to_owned()),
     ]);
+    let logs = std::env::temp_dir().join(format!("docsync-traces-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&logs).expect("a log directory");
     let _children: Vec<Child> = ["api", "collector", "publisher"]
         .iter()
-        .map(|r| role(&env, r))
+        .map(|r| role(&env, r, &logs))
         .collect();
     let api = format!("http://{api_addr}");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -205,5 +209,14 @@ async fn a_push_now_is_one_trace_from_the_api_through_both_queues_to_the_provide
         parent_service("publish", "docsync-publisher"),
         "docsync-collector"
     );
+    // The log lines name the trace.
+    let publisher_log = std::fs::read_to_string(logs.join("publisher.log")).unwrap_or_default();
+    assert!(
+        publisher_log
+            .lines()
+            .any(|l| l.contains("published") && l.contains(&format!("trace_id={trace}"))),
+        "the publisher's log line names the trace {trace}:\n{publisher_log}"
+    );
+    let _ = std::fs::remove_dir_all(&logs);
     app.cleanup().await;
 }

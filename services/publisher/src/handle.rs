@@ -14,10 +14,23 @@ pub(crate) async fn publish(ctx: &Context, job: &PublishJob) -> anyhow::Result<V
     if let Some(batch) = job.sync_batch {
         return crate::sync::publish(ctx, job, batch).await;
     }
+    let started = std::time::Instant::now();
     let store = &ctx.store;
     let Some(run) = store.begin_publishing(job.run_id).await? else {
         return Ok(Verdict::Done); // finished already (a redelivery) or unknown
     };
+    let provider = run.provider.as_str();
+    let verdict = publish_run(ctx, job, run).await;
+    store.record_stage(provider, "publish", started.elapsed());
+    verdict
+}
+
+async fn publish_run(
+    ctx: &Context,
+    job: &PublishJob,
+    run: docsync_store::Run,
+) -> anyhow::Result<Verdict> {
+    let store = &ctx.store;
     let sink = match ctx.sinks.sink(run.account_id, run.provider).await? {
         Ok((_, sink)) => sink,
         Err(reason) => {

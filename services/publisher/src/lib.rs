@@ -157,8 +157,9 @@ pub async fn run(
                 else {
                     return;
                 };
-                let span = tracing::info_span!("publish", run_id = %job.run_id, key = %job.rate_limit_key, retry = job.retry);
+                let span = tracing::info_span!("publish", run_id = %job.run_id, key = %job.rate_limit_key, retry = job.retry, trace_id = tracing::field::Empty);
                 docsync_telemetry::propagation::set_parent(&span, &docsync_queue::trace_headers(&delivery));
+                docsync_telemetry::propagation::record_trace_id(&span);
                 let result = match tokio::time::timeout(job_timeout, handle::publish(&ctx, &job).instrument(span)).await {
                     Ok(result) => result,
                     Err(_) => {

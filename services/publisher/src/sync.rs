@@ -27,7 +27,10 @@ pub(crate) async fn publish(
         company: batch.company,
         adopted: batch.adopted,
     };
-    match docsync_psa::sync::publish_batch(&ctx.sync, &run, cursor, WRITES_PER_BATCH).await? {
+    let started = std::time::Instant::now();
+    let step = docsync_psa::sync::publish_batch(&ctx.sync, &run, cursor, WRITES_PER_BATCH).await?;
+    store.record_stage(run.psa.as_str(), "publish", started.elapsed());
+    match step {
         Step::Continue(next) => {
             store
                 .sync_event(

@@ -128,6 +128,13 @@ impl Store {
         self
     }
 
+    /// One stage of a run (`collect`, `publish`: one job's work) took `took`.
+    pub fn record_stage(&self, provider: &str, stage: &str, took: std::time::Duration) {
+        if let Some(m) = &self.metrics {
+            m.stage(provider, stage, took);
+        }
+    }
+
     /// A run reached its final state: counted once, by the transition that moved it.
     pub(crate) fn count_finished(
         &self,

@@ -38,6 +38,8 @@ pub fn init(service: &str) -> TelemetryGuard {
     // a quiet log still gives whole traces.
     let fmt = tracing_subscriber::fmt::layer()
         .with_target(false)
+        // Colours only on a terminal: a log file or collector gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_filter(filter);
     let otlp_wanted = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()

@@ -41,6 +41,17 @@ pub fn current_headers() -> Vec<(String, String)> {
     out
 }
 
+/// Writes the trace id of `span` into its `trace_id` field (declared empty), so every log
+/// line inside it names the trace; nothing when no trace is being recorded.
+pub fn record_trace_id(span: &tracing::Span) {
+    use opentelemetry::trace::TraceContextExt as _;
+    let cx = span.context();
+    let id = cx.span().span_context().trace_id();
+    if id != opentelemetry::trace::TraceId::INVALID {
+        span.record("trace_id", tracing::field::display(id));
+    }
+}
+
 /// Makes `span` a child of the trace context in `headers` (nothing when there is none).
 pub fn set_parent(span: &tracing::Span, headers: &[(String, String)]) {
     if headers.is_empty() {
