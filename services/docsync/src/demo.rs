@@ -15,7 +15,6 @@ use docsync_sandbox::{fixtures, Sandbox, SandboxConfig};
 use docsync_store::Permission;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 const TENANTS: usize = 25;
@@ -23,8 +22,16 @@ const TENANTS: usize = 25;
 /// The ConnectWise Manage integration's routes.
 const CW: &str = "/integrations/connectwise-manage";
 
-/// Runs the demo end to end.
-pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
+/// Runs the demo end to end; with `stay`, keeps the fleet running afterwards (the status
+/// page's address printed) until Ctrl-C or SIGTERM. `log` is where the logs go, to say so.
+pub async fn run(
+    mut settings: Settings,
+    log: Option<&std::path::Path>,
+    stay: bool,
+) -> anyhow::Result<()> {
+    if let Some(log) = log {
+        println!("Logs: {}", log.display());
+    }
     let sandbox = Sandbox::start(SandboxConfig::default()).await?;
     println!("Provider sandbox:");
     println!("  Graph     {}", sandbox.graph_url);
@@ -56,12 +63,22 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     println!("docsync API  {api}\n");
 
     let result = drive(&fleet, &api, &sandbox).await;
+    if let (Ok(token), true) = (&result, stay) {
+        println!("\nThe fleet keeps running. Status page (the token is read once, then cleared):");
+        println!("  {api}/ui#token={token}");
+        if let Some(addr) = fleet.metrics_addr {
+            println!("Metrics: http://{addr}/metrics");
+        }
+        println!("Ctrl-C stops it.");
+        crate::fleet::signal().await;
+    }
     fleet.stop().await;
     sandbox.shutdown();
-    result
+    result.map(|_| ())
 }
 
-async fn drive(fleet: &Fleet, api: &str, sandbox: &Sandbox) -> anyhow::Result<()> {
+/// Drives the product through its API; returns the demo account's token.
+async fn drive(fleet: &Fleet, api: &str, sandbox: &Sandbox) -> anyhow::Result<String> {
     let account = fleet.store.create_account("Demo MSP").await?;
     let token = crate::admin::create_token(&fleet.store, account, &Permission::ALL).await?;
     let http = reqwest::Client::new();
@@ -159,6 +176,11 @@ async fn drive(fleet: &Fleet, api: &str, sandbox: &Sandbox) -> anyhow::Result<()
         total += pushed["runIds"].as_array().map_or(0, Vec::len);
     }
     println!("push-all to Hudu and IT Glue accepted {total} runs (one snapshot per tenant serves both)\n");
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("  {bar:40} {pos}/{len} finished  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     let runs = loop {
         let mut list = Vec::new();
         for provider in ["hudu", "it-glue"] {
@@ -172,21 +194,20 @@ async fn drive(fleet: &Fleet, api: &str, sandbox: &Sandbox) -> anyhow::Result<()
         }
         let count = |s: &str| list.iter().filter(|r| r["state"] == s).count();
         let done = count("succeeded") + count("failed");
-        print!(
-            "\r  queued {:>3}  collecting {:>3}  publishing {:>3}  succeeded {:>3}  failed {:>3}   ",
+        bar.set_position(done as u64);
+        bar.set_message(format!(
+            "queued {}  collecting {}  publishing {}  failed {}",
             count("queued"),
             count("collecting"),
             count("publishing"),
-            count("succeeded"),
             count("failed")
-        );
-        let _ = std::io::stdout().flush();
+        ));
         if done >= total {
-            println!();
+            bar.finish();
             break list;
         }
         if started.elapsed() > Duration::from_secs(300) {
-            println!();
+            bar.abandon();
             anyhow::bail!("runs did not finish within 5 minutes");
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -406,5 +427,5 @@ async fn drive(fleet: &Fleet, api: &str, sandbox: &Sandbox) -> anyhow::Result<()
         at_stats.threshold_refusals + at_stats.thread_refusals,
         sandbox.hudu_assets().len()
     );
-    Ok(())
+    Ok(token)
 }

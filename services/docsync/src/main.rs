@@ -42,15 +42,20 @@ enum Command {
         command: TokenCommand,
     },
     /// Run the provider emulators (Graph + login + Exchange, Hudu, IT Glue, ConnectWise Manage,
-    /// HaloPSA) on loopback.
+    /// HaloPSA, Autotask) on loopback.
     Sandbox {
-        /// First port: Graph, then login, Exchange, Hudu, IT Glue us, eu, au, ConnectWise and
-        /// HaloPSA on the next eight (0 = any free).
+        /// First port: Graph, then login, Exchange, Hudu, IT Glue us, eu, au, ConnectWise,
+        /// HaloPSA and Autotask on the next nine (0 = any free).
         #[arg(long, default_value_t = 9400)]
         port: u16,
     },
-    /// The whole product on one machine against the sandbox.
-    Demo,
+    /// The whole product on one machine against the sandbox; then keeps the fleet running and
+    /// prints the status page's address until Ctrl-C. Logs go to a file it names.
+    Demo {
+        /// Stop once the results are printed (for scripts).
+        #[arg(long)]
+        exit: bool,
+    },
     /// Re-encrypt every stored secret from DOCSYNC_MASTER_KEY to DOCSYNC_NEW_MASTER_KEY (one
     /// transaction; safe to run again after an interruption).
     RotateKey,
@@ -206,7 +211,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Publisher => "docsync-publisher",
         _ => "docsync",
     };
-    let _telemetry = docsync_telemetry::init(service);
+    // The demo's screen is its progress and results; its logs go to a file it names.
+    let demo_log = matches!(cli.command, Command::Demo { .. })
+        .then(|| std::env::temp_dir().join(format!("docsync-demo-{}.log", std::process::id())));
+    let _telemetry = match &demo_log {
+        Some(path) => docsync_telemetry::init_to_file("docsync-demo", path)?,
+        None => docsync_telemetry::init(service),
+    };
     let settings = Settings::from_env()?;
     match cli.command {
         Command::Migrate => {
@@ -321,7 +332,7 @@ async fn main() -> anyhow::Result<()> {
             fleet::signal().await;
             sandbox.shutdown();
         }
-        Command::Demo => docsync::demo::run(settings).await?,
+        Command::Demo { exit } => docsync::demo::run(settings, demo_log.as_deref(), !exit).await?,
         Command::Chaos {
             minutes,
             processes,

@@ -9,6 +9,7 @@ pub use metrics::Metrics;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::{Layer as _, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
@@ -29,6 +30,12 @@ impl Drop for TelemetryGuard {
 /// Installs the global subscriber for `service` (e.g. `docsync-publisher`). Safe to call more
 /// than once: later calls keep the first subscriber.
 pub fn init(service: &str) -> TelemetryGuard {
+    // Colours only on a terminal: a log file or collector gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    install(service, BoxMakeWriter::new(std::io::stderr), ansi)
+}
+
+fn install(service: &str, writer: BoxMakeWriter, ansi: bool) -> TelemetryGuard {
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
@@ -38,9 +45,8 @@ pub fn init(service: &str) -> TelemetryGuard {
     // a quiet log still gives whole traces.
     let fmt = tracing_subscriber::fmt::layer()
         .with_target(false)
-        // Colours only on a terminal: a log file or collector gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_writer(writer)
         .with_filter(filter);
     let otlp_wanted = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
         || std::env::var_os("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some();
@@ -71,6 +77,21 @@ pub fn init(service: &str) -> TelemetryGuard {
         .with(otel_layer)
         .try_init();
     TelemetryGuard { provider }
+}
+
+/// Like [`init`], with log lines appended to the file at `path` (plain text) instead of the
+/// screen: for a command whose screen is its own output (the demo).
+pub fn init_to_file(service: &str, path: &std::path::Path) -> anyhow::Result<TelemetryGuard> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot write the log file {}: {e}", path.display()))?;
+    Ok(install(
+        service,
+        BoxMakeWriter::new(std::sync::Mutex::new(file)),
+        false,
+    ))
 }
 
 fn otlp_provider(service: &str) -> anyhow::Result<SdkTracerProvider> {
