@@ -79,6 +79,7 @@ struct Inner {
     request_duration: Histograms<ProviderLabel>,
     pacing_wait: Histograms<ProviderLabel>,
     budget_used: Family<ProviderLabel, Gauge<f64, AtomicU64>>,
+    key_budget: Histograms<ProviderLabel>,
     queue_messages: Family<QueueLabel, Gauge>,
     queue_consumers: Family<QueueLabel, Gauge>,
     dead_letters: Gauge,
@@ -164,6 +165,13 @@ impl Metrics {
             "The busiest rate-limit key's share of its budget used over the last minute, per provider",
             budget_used.clone(),
         );
+        let key_budget: Histograms<ProviderLabel> =
+            Family::new_with_constructor(|| Histogram::new([0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1.0]));
+        registry.register(
+            "rate_limit_key_budget_used_ratio",
+            "Every active rate-limit key's share of its budget over the last minute, observed at each scrape (the spread across keys, without one series per key)",
+            key_budget.clone(),
+        );
         let queue_messages = Family::<QueueLabel, Gauge>::default();
         registry.register(
             "queue_messages",
@@ -190,6 +198,7 @@ impl Metrics {
             request_duration,
             pacing_wait,
             budget_used,
+            key_budget,
             queue_messages,
             queue_consumers,
             dead_letters,
@@ -302,9 +311,14 @@ impl Metrics {
             } else {
                 0.0
             };
-            let entry = busiest
-                .entry(provider_of_key(key).to_owned())
-                .or_insert(0.0);
+            let provider = provider_of_key(key).to_owned();
+            self.0
+                .key_budget
+                .get_or_create(&ProviderLabel {
+                    provider: provider.clone(),
+                })
+                .observe(share);
+            let entry = busiest.entry(provider).or_insert(0.0);
             *entry = entry.max(share);
             !window.calls.is_empty()
         });
@@ -382,6 +396,10 @@ mod tests {
             .unwrap();
         let value: f64 = ratio.rsplit(' ').next().unwrap().parse().unwrap();
         assert!((value - 1.0 / 60.0).abs() < 1e-9, "{ratio}");
+        assert!(
+            text.contains("docsync_rate_limit_key_budget_used_ratio_count{provider=\"hudu\"} 1"),
+            "{text}"
+        );
         assert!(!text.contains("8f14e45f"), "no key id in a label: {text}");
     }
 
