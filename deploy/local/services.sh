@@ -4,6 +4,9 @@
 #   PostgreSQL  127.0.0.1:5432  user postgres, no password
 #   RabbitMQ    127.0.0.1:5672  guest/guest
 #
+# and that the headless browser the status page's test (tests/tests/ui.rs) drives is there:
+# Debian's chromium and chromium-driver (chromedriver), installed when either is missing.
+#
 # A service whose port already answers is left alone (a Debian package, `docker compose up -d
 # postgres rabbitmq`, anything). Otherwise the Debian package is installed if missing and the
 # service is started directly (no systemd needed: containers, CI runners). Needs root (or sudo)
@@ -220,5 +223,20 @@ ensure_rabbitmq() {
     log "RabbitMQ: ready on 127.0.0.1:$AMQP_PORT (guest/guest)"
 }
 
+# --- Headless browser for the status page's test ------------------------------------------------
+
+ensure_browser() {
+    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+        return 0
+    fi
+    log "browser: chromium or chromedriver missing (the status page's test drives them)"
+    ensure_package chromium
+    ensure_package chromium-driver
+    command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 ||
+        die "browser: chromium and chromedriver are still not on PATH after installing chromium chromium-driver"
+    log "browser: $(chromedriver --version 2>/dev/null | cut -d' ' -f1-2) ready"
+}
+
 ensure_postgres
 ensure_rabbitmq
+ensure_browser

@@ -19,7 +19,7 @@ fn needs(method: &Method, path: &str) -> Option<Option<Permission>> {
         }
     };
     match path {
-        "/health" | "/ready" | "/openapi.json" => Some(None),
+        "/health" | "/ready" | "/openapi.json" | "/ui" => Some(None),
         "/tenants" | "/tenants/{id}" => read_or_manage(TenantsRead, TenantsManage),
         "/connections/microsoft"
         | "/integrations/{provider}"
@@ -34,7 +34,8 @@ fn needs(method: &Method, path: &str) -> Option<Option<Permission>> {
         "/integrations/{provider}/test"
         | "/integrations/{provider}/runs"
         | "/runs/{id}"
-        | "/audit" => Some(Some(IntegrationsRead)),
+        | "/audit"
+        | "/ui/summary" => Some(Some(IntegrationsRead)),
         _ => None,
     }
 }

@@ -1,7 +1,7 @@
 //! The HTTP API: tenants, the Microsoft connection, integrations, pushes, runs and the audit
 //! trail of configuration changes, behind bearer tokens with permissions and a per-token
 //! request limit. Every query is scoped to the token's account. `GET /openapi.json` describes
-//! every route of [`routes`].
+//! every route of [`routes`]; `GET /ui` is the operator's status page on top of them.
 
 mod audit;
 mod auth;
@@ -15,6 +15,7 @@ mod openapi;
 mod psa;
 mod runs;
 mod tenants;
+mod ui;
 
 use axum::http::Method;
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
@@ -130,6 +131,8 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/audit", get(audit::list)),
         (Method::GET, "/dlq", get(dlq::list)),
         (Method::POST, "/dlq/replay", post(dlq::replay)),
+        (Method::GET, "/ui", get(ui::page)),
+        (Method::GET, "/ui/summary", get(ui::summary)),
     ]
 }
 

@@ -49,6 +49,7 @@ async fn view(
                         "lastRunAt": last.map(|l| l.last_run_at),
                         "lastRunState": last.map(|l| l.last_state.clone()),
                         "lastPushAt": last.and_then(|l| l.last_success_at),
+                        "lastError": last.and_then(|l| l.last_error.clone()),
                         "nextScheduledAt": if parent.is_some() { *next } else { None },
                     }),
                 );

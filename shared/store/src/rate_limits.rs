@@ -3,6 +3,7 @@
 
 use crate::prepared::Prepared;
 use crate::{Store, StoreResult};
+use chrono::{DateTime, Utc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 impl Store {
@@ -48,4 +49,49 @@ impl Store {
             .await?;
         Ok(())
     }
+
+    /// The ledger's rows of `keys` (keys never used have none), with how far ahead of the
+    /// database's clock each key's next free slot lies and how long its pause still lasts.
+    pub async fn rate_limit_slots(&self, keys: &[String]) -> StoreResult<Vec<RateLimitSlot>> {
+        let rows = self
+            .client()
+            .await?
+            .query_prepared(
+                "SELECT key, next_slot, paused_until,
+                        greatest(0, extract(epoch FROM next_slot - clock_timestamp()))::float8,
+                        CASE WHEN paused_until > clock_timestamp()
+                             THEN extract(epoch FROM paused_until - clock_timestamp())::float8 END
+                   FROM rate_limit_slots WHERE key = ANY($1) ORDER BY key",
+                &[&keys],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| RateLimitSlot {
+                key: r.get(0),
+                next_slot: r.get(1),
+                paused_until: r.get(2),
+                booked_ahead: Duration::from_secs_f64(r.get::<_, f64>(3).max(0.0)),
+                paused_for: r
+                    .get::<_, Option<f64>>(4)
+                    .map(|s| Duration::from_secs_f64(s.max(0.0))),
+            })
+            .collect())
+    }
+}
+
+/// One rate-limit key's place in the pacing ledger.
+#[derive(Debug, Clone)]
+pub struct RateLimitSlot {
+    /// The key (`provider:account`).
+    pub key: String,
+    /// The earliest moment its next call may start.
+    pub next_slot: DateTime<Utc>,
+    /// The end of its last pause (a provider's 429), past or not.
+    pub paused_until: Option<DateTime<Utc>>,
+    /// How far the next free slot lies ahead of now (zero: a call may go at once): the calls
+    /// already waiting for the key's budget.
+    pub booked_ahead: Duration,
+    /// How long the pause still lasts, when it does.
+    pub paused_for: Option<Duration>,
 }

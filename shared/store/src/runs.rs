@@ -429,6 +429,51 @@ impl Store {
         }
         Ok(counts)
     }
+
+    /// The account's runs (pushes and syncs) that finished within the last `window` or have
+    /// not finished at all, counted by kind (`push`, `sync`), provider and state: what the
+    /// status page sums up.
+    pub async fn recent_run_states(
+        &self,
+        account_id: AccountId,
+        window: std::time::Duration,
+    ) -> StoreResult<Vec<RunStateCount>> {
+        let rows = self
+            .client()
+            .await?
+            .query_prepared(
+                "SELECT kind, provider, state, count(*) FROM push_runs
+                  WHERE account_id = $1
+                    AND (state NOT IN ('succeeded', 'failed')
+                         OR coalesce(finished_at, updated_at) > now() - make_interval(secs => $2))
+                  GROUP BY kind, provider, state
+                  ORDER BY kind, provider, state",
+                &[&account_id.0, &window.as_secs_f64()],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| RunStateCount {
+                kind: r.get(0),
+                provider: r.get(1),
+                state: r.get(2),
+                count: r.get(3),
+            })
+            .collect())
+    }
+}
+
+/// How many of an account's runs of one kind and provider are in one state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunStateCount {
+    /// `push` or `sync`.
+    pub kind: String,
+    /// The provider pushed to, or the PSA synced from.
+    pub provider: String,
+    /// The run state.
+    pub state: String,
+    /// How many.
+    pub count: i64,
 }
 
 /// Runs of an account by outcome.

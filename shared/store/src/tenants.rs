@@ -30,6 +30,8 @@ pub struct TenantPushes {
     pub last_state: String,
     /// When a push last succeeded.
     pub last_success_at: Option<DateTime<Utc>>,
+    /// The last run's error: why it failed, or the transient error it is retrying after.
+    pub last_error: Option<String>,
 }
 
 /// A stored tenant.
@@ -163,7 +165,8 @@ impl Store {
             .query_prepared(
                 "SELECT DISTINCT ON (r.tenant_id, r.provider) r.tenant_id, r.provider, r.created_at, r.state,
                         (SELECT max(finished_at) FROM push_runs s
-                          WHERE s.tenant_id = r.tenant_id AND s.provider = r.provider AND s.state = 'succeeded')
+                          WHERE s.tenant_id = r.tenant_id AND s.provider = r.provider AND s.state = 'succeeded'),
+                        r.error
                    FROM push_runs r
                   WHERE r.account_id = $1 AND r.tenant_id = ANY($2)
                   ORDER BY r.tenant_id, r.provider, r.created_at DESC",
@@ -180,6 +183,7 @@ impl Store {
                     last_run_at: r.get(2),
                     last_state: r.get(3),
                     last_success_at: r.get(4),
+                    last_error: r.get(5),
                 },
             ));
         }
