@@ -989,7 +989,7 @@ async fn hudu_articles_go_into_halos_knowledge_base_once_and_are_updated_in_plac
 mod autotask {
 
     use docsync_domain::RunId;
-    use docsync_e2e::{hudu_write_key, spawn_with, TestApp};
+    use docsync_e2e::{spawn_with, TestApp};
     use docsync_sandbox::{AtEntity, HuduAsset, SandboxConfig};
     use reqwest::{Method, StatusCode};
     use serde_json::{json, Value};
@@ -997,41 +997,21 @@ mod autotask {
 
     const AT: &str = "/integrations/autotask";
 
+    /// Hudu, then Autotask with the sandbox's API user (manual schedule, 40 requests/s),
+    /// `extra` over it.
     async fn configure(app: &TestApp, extra: Value) -> Value {
-        let (status, view) = app
-            .call(
-                Method::PUT,
-                "/integrations/hudu",
-                Some(json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_write_key(), "companyIdByTenantId": {},
-                            "rateLimit": {"requests": 40, "perSeconds": 1}})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{view}");
         let d = SandboxConfig::default().autotask;
-        let mut body = json!({"username": d.username, "secret": d.secret, "integrationCode": d.integration_code,
-                              "schedule": {"mode": "manual"}, "rateLimit": {"requests": 40, "perSeconds": 1}});
-        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
-            b.extend(e.clone());
-        }
-        let (status, view) = app.call(Method::PUT, AT, Some(body)).await;
-        assert_eq!(status, StatusCode::OK, "{view}");
-        view
+        let body = super::merged(
+            json!({"username": d.username, "secret": d.secret, "integrationCode": d.integration_code,
+                   "schedule": {"mode": "manual"}, "rateLimit": {"requests": 40, "perSeconds": 1}}),
+            extra,
+        );
+        super::configure_psa(app, "autotask", body).await
     }
 
+    /// A sync of Autotask, finished and succeeded.
     async fn sync(app: &TestApp) -> Value {
-        let (status, body) = app.call(Method::POST, &format!("{AT}/sync"), None).await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-        let id = body["runId"].as_str().expect("runId").to_owned();
-        let deadline = Instant::now() + Duration::from_secs(240);
-        loop {
-            let (status, run) = app.call(Method::GET, &format!("/runs/{id}"), None).await;
-            assert_eq!(status, StatusCode::OK, "{run}");
-            if run["state"] == "succeeded" || run["state"] == "failed" {
-                return run;
-            }
-            assert!(Instant::now() < deadline, "sync did not finish: {run}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        super::sync(app, "autotask").await
     }
 
     fn layout_id(app: &TestApp, name: &str) -> u64 {

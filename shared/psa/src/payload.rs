@@ -130,6 +130,27 @@ pub struct Record {
     pub fields: BTreeMap<String, String>,
 }
 
+impl Record {
+    /// The record of `kind` with the PSA's `source_id` and its `fields`, or None when it has
+    /// no name (a nameless record is never written). Every PSA's mapping ends here.
+    pub(crate) fn finished(
+        self,
+        kind: RecordKind,
+        source_id: i64,
+        fields: BTreeMap<String, String>,
+    ) -> Option<Record> {
+        if self.name.trim().is_empty() {
+            return None;
+        }
+        Some(Record {
+            kind: Some(kind),
+            source_id,
+            fields,
+            ..self
+        })
+    }
+}
+
 /// The records of one PSA company, as one sync read them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -148,4 +169,19 @@ pub struct CompanyPayload {
     pub records: Vec<Record>,
     /// Records left out by the skip options.
     pub skipped: i64,
+}
+
+impl CompanyPayload {
+    /// An empty payload of `company` (records are added as they are read): `full` when every
+    /// record of the kinds read will be in it.
+    pub fn new(company: &CompanyFacts, destination_company_id: Option<i64>, full: bool) -> Self {
+        Self {
+            company: company.clone(),
+            destination_company_id,
+            full,
+            present: BTreeMap::new(),
+            records: Vec::new(),
+            skipped: 0,
+        }
+    }
 }

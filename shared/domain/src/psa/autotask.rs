@@ -10,8 +10,7 @@
 
 use super::spec::{ProviderHost, PsaCredentials};
 use super::{
-    kind_of, quoted, required_str, unknown_keys, FieldErrors, Parsed, PsaKind, PsaOptions,
-    SecretRule,
+    body_object, quoted, required_str, FieldErrors, Parsed, PsaKind, PsaOptions, SecretRule,
 };
 use crate::secret::ApiKey;
 use serde::{Deserialize, Serialize};
@@ -69,27 +68,15 @@ pub fn parse_autotask(
     previous: Option<&AutotaskConfig>,
     _allow_private: bool,
 ) -> Result<Parsed<AutotaskConfig>, FieldErrors> {
-    let Some(obj) = body.as_object() else {
-        return Err(vec![(
-            "body".into(),
-            format!(
-                "must be a JSON object such as {{\"username\": \"api-user@mymsp.com\", \"secret\": \"...\", \"integrationCode\": \"...\"}}, got {}",
-                kind_of(body)
-            ),
-        )]);
-    };
     let mut errors = FieldErrors::new();
-    let allowed: Vec<&str> = FIELDS
-        .iter()
-        .chain(PsaOptions::FIELDS.iter())
-        .copied()
-        .collect();
-    let hint = format!(
-        "Autotask takes {} and the shared options {}",
-        FIELDS.join(", "),
-        PsaOptions::FIELDS.join(", ")
-    );
-    unknown_keys(obj, "", &allowed, &hint, &mut errors);
+    let obj = body_object(
+        body,
+        "Autotask",
+        &FIELDS,
+        &[],
+        "{\"username\": \"api-user@mymsp.com\", \"secret\": \"...\", \"integrationCode\": \"...\"}",
+        &mut errors,
+    )?;
     let username = required_str(obj, "username", USER_HINT, &mut errors).and_then(|raw| {
         let t = raw.trim();
         let ok = t.len() <= 254

@@ -10,8 +10,7 @@
 
 use super::spec::{ProviderHost, PsaCredentials};
 use super::{
-    kind_of, quoted, required_str, unknown_keys, FieldErrors, Parsed, PsaKind, PsaOptions,
-    SecretRule,
+    body_object, quoted, required_str, FieldErrors, Parsed, PsaKind, PsaOptions, SecretRule,
 };
 use crate::address::non_public_reason;
 use crate::secret::ApiKey;
@@ -480,29 +479,16 @@ pub fn parse_connectwise(
     previous: Option<&ConnectWiseConfig>,
     allow_private: bool,
 ) -> Result<Parsed<ConnectWiseConfig>, FieldErrors> {
-    let Some(obj) = body.as_object() else {
-        return Err(vec![(
-            "body".into(),
-            format!(
-                "must be a JSON object such as {{\"site\": \"na.myconnectwise.net\", \"companyId\": \"mymsp\", \"publicKey\": \"...\", \"privateKey\": \"...\", \"clientId\": \"...\"}}, got {}",
-                kind_of(body)
-            ),
-        )]);
-    };
     let mut errors = FieldErrors::new();
     let mut notices = Vec::new();
-    let allowed: Vec<&str> = FIELDS
-        .iter()
-        .chain(READ_ONLY_FIELDS.iter())
-        .chain(PsaOptions::FIELDS.iter())
-        .copied()
-        .collect();
-    let hint = format!(
-        "ConnectWise Manage takes {} and the shared options {}",
-        FIELDS.join(", "),
-        PsaOptions::FIELDS.join(", ")
-    );
-    unknown_keys(obj, "", &allowed, &hint, &mut errors);
+    let obj = body_object(
+        body,
+        "ConnectWise Manage",
+        &FIELDS,
+        &READ_ONLY_FIELDS,
+        "{\"site\": \"na.myconnectwise.net\", \"companyId\": \"mymsp\", \"publicKey\": \"...\", \"privateKey\": \"...\", \"clientId\": \"...\"}",
+        &mut errors,
+    )?;
 
     let site = required_str(
         obj,

@@ -10,7 +10,7 @@
 
 use super::spec::{ProviderHost, PsaCredentials};
 use super::{
-    kind_of, present, quoted, required_str, unknown_keys, FieldErrors, Parsed, PsaKind, PsaOptions,
+    body_object, kind_of, present, quoted, required_str, FieldErrors, Parsed, PsaKind, PsaOptions,
     SecretRule,
 };
 use crate::secret::ApiKey;
@@ -197,28 +197,16 @@ pub fn parse_halo(
     previous: Option<&HaloConfig>,
     allow_private: bool,
 ) -> Result<Parsed<HaloConfig>, FieldErrors> {
-    let Some(obj) = body.as_object() else {
-        return Err(vec![(
-            "body".into(),
-            format!(
-                "must be a JSON object such as {{\"resourceServer\": \"https://mymsp.halopsa.com/api\", \"tenant\": \"mymsp\", \"clientId\": \"...\", \"clientSecret\": \"...\"}}, got {}",
-                kind_of(body)
-            ),
-        )]);
-    };
     let mut errors = FieldErrors::new();
     let mut notices = Vec::new();
-    let allowed: Vec<&str> = FIELDS
-        .iter()
-        .chain(PsaOptions::FIELDS.iter())
-        .copied()
-        .collect();
-    let hint = format!(
-        "HaloPSA takes {} and the shared options {}",
-        FIELDS.join(", "),
-        PsaOptions::FIELDS.join(", ")
-    );
-    unknown_keys(obj, "", &allowed, &hint, &mut errors);
+    let obj = body_object(
+        body,
+        "HaloPSA",
+        &FIELDS,
+        &[],
+        "{\"resourceServer\": \"https://mymsp.halopsa.com/api\", \"tenant\": \"mymsp\", \"clientId\": \"...\", \"clientSecret\": \"...\"}",
+        &mut errors,
+    )?;
 
     let mut server =
         |field: &str, raw: &str, resource: bool, errors: &mut FieldErrors| match parse_server(

@@ -219,6 +219,41 @@ fn opt_bool(
     }
 }
 
+/// The top level of a PSA's PUT body: the object itself (or the error for a body that is not
+/// one, showing `example`), with every key that is neither one of `own` (the PSA's fields,
+/// `read_only` ones a view may send back) nor a shared option named in `errors`.
+pub(crate) fn body_object<'a>(
+    body: &'a Value,
+    psa: &str,
+    own: &[&str],
+    read_only: &[&str],
+    example: &str,
+    errors: &mut FieldErrors,
+) -> Result<&'a Map<String, Value>, FieldErrors> {
+    let Some(obj) = body.as_object() else {
+        return Err(vec![(
+            "body".into(),
+            format!(
+                "must be a JSON object such as {example}, got {}",
+                kind_of(body)
+            ),
+        )]);
+    };
+    let allowed: Vec<&str> = own
+        .iter()
+        .chain(read_only)
+        .chain(PsaOptions::FIELDS.iter())
+        .copied()
+        .collect();
+    let hint = format!(
+        "{psa} takes {} and the shared options {}",
+        own.join(", "),
+        PsaOptions::FIELDS.join(", ")
+    );
+    unknown_keys(obj, "", &allowed, &hint, errors);
+    Ok(obj)
+}
+
 /// How a masked secret starts in views (see [`crate::mask`]); sent back, it keeps the secret.
 const MASK_PREFIX: &str = "••••";
 

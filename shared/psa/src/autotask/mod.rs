@@ -21,7 +21,7 @@ use crate::CallError;
 use chrono::{DateTime, SecondsFormat, Utc};
 use docsync_domain::psa::PsaOptions;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use tokio::sync::OnceCell;
 
 /// The entity, and the modified-date field of a kind (None: no incremental reads).
@@ -82,14 +82,7 @@ impl AutotaskSource {
         since: Option<DateTime<Utc>>,
         options: &PsaOptions,
     ) -> Result<CompanyPayload, CallError> {
-        let mut payload = CompanyPayload {
-            company: company.clone(),
-            destination_company_id,
-            full: since.is_none(),
-            present: BTreeMap::new(),
-            records: Vec::new(),
-            skipped: 0,
-        };
+        let mut payload = CompanyPayload::new(company, destination_company_id, since.is_none());
         let of_company = json!({"op": "eq", "field": "companyID", "value": company.psa_id});
         // Locations name the sites of contacts and items, so they are read first (even when
         // skipped as assets, which costs one request).

@@ -137,15 +137,7 @@ pub(crate) fn record(
         }
         RecordKind::Agreement => return None,
     };
-    if record.name.trim().is_empty() {
-        return None;
-    }
-    Some(Record {
-        kind: Some(kind),
-        source_id,
-        fields,
-        ..record
-    })
+    record.finished(kind, source_id, fields)
 }
 
 #[cfg(test)]

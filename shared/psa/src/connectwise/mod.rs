@@ -15,7 +15,7 @@ use crate::CallError;
 use chrono::{DateTime, Utc};
 use docsync_domain::psa::PsaOptions;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// Ids fetched per `id in (...)` request (URLs past ~2000 characters fail).
 const IDS_PER_REQUEST: usize = 150;
@@ -116,14 +116,7 @@ impl ConnectWiseClient {
         since: Option<DateTime<Utc>>,
         options: &PsaOptions,
     ) -> Result<CompanyPayload, CallError> {
-        let mut payload = CompanyPayload {
-            company: company.clone(),
-            destination_company_id,
-            full: since.is_none(),
-            present: BTreeMap::new(),
-            records: Vec::new(),
-            skipped: 0,
-        };
+        let mut payload = CompanyPayload::new(company, destination_company_id, since.is_none());
         for kind in RecordKind::ALL {
             if kind_skipped(kind, options) {
                 continue;

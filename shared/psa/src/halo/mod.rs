@@ -19,7 +19,6 @@ use crate::CallError;
 use chrono::{DateTime, Utc};
 use docsync_domain::psa::PsaOptions;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// The path and list key of a kind's records.
 fn endpoint(kind: RecordKind) -> (&'static str, &'static str) {
@@ -117,14 +116,7 @@ impl HaloClient {
         destination_company_id: Option<i64>,
         options: &PsaOptions,
     ) -> Result<CompanyPayload, CallError> {
-        let mut payload = CompanyPayload {
-            company: company.clone(),
-            destination_company_id,
-            full: true,
-            present: BTreeMap::new(),
-            records: Vec::new(),
-            skipped: 0,
-        };
+        let mut payload = CompanyPayload::new(company, destination_company_id, true);
         // Sites are read even when skipped as assets: the client's address is on its main site.
         let sites = self
             .list_all(

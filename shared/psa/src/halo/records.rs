@@ -180,15 +180,7 @@ pub(crate) fn record(kind: RecordKind, v: &Value) -> Option<Record> {
             }
         }
     };
-    if record.name.trim().is_empty() {
-        return None;
-    }
-    Some(Record {
-        kind: Some(kind),
-        source_id,
-        fields,
-        ..record
-    })
+    record.finished(kind, source_id, fields)
 }
 
 #[cfg(test)]
