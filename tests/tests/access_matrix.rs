@@ -34,6 +34,7 @@ fn needs(method: &Method, path: &str) -> Option<Option<Permission>> {
         "/integrations/{provider}/test"
         | "/integrations/{provider}/runs"
         | "/runs/{id}"
+        | "/runs"
         | "/audit"
         | "/ui/summary" => Some(Some(IntegrationsRead)),
         _ => None,
@@ -159,5 +160,63 @@ async fn every_route_answers_401_403_and_404_as_the_contract_says() {
         checked += 1;
     }
     assert!(checked >= 15, "only {checked} routes checked");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn many_runs_are_read_in_one_request_and_only_the_accounts_own() {
+    let app = spawn_app().await;
+    let tenants = app.setup_hudu(&[0, 1]).await;
+    let first = app.push(&tenants[0]).await;
+    let second = app.push(&tenants[1]).await;
+    app.wait_for_run(&first).await;
+    app.wait_for_run(&second).await;
+    let unknown = uuid::Uuid::new_v4().to_string();
+
+    // In the order asked, repeats once, unknown ids left out, each as GET /runs/:id.
+    let path = format!("/runs?ids={second},{unknown}, {first},{second}");
+    let (status, body) = app.call(Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let runs = body["runs"].as_array().expect("runs");
+    let ids: Vec<&str> = runs.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(ids, [second.as_str(), first.as_str()], "{body}");
+    for run in runs {
+        let (_, one) = app
+            .call(
+                Method::GET,
+                &format!("/runs/{}", run["id"].as_str().expect("id")),
+                None,
+            )
+            .await;
+        assert_eq!(run, &one, "the same view as GET /runs/:id");
+        assert_eq!(run["state"], "succeeded");
+    }
+
+    // Another account sees none of them.
+    let other = app.other_account_token().await;
+    let (status, body) = app.call_as(Some(&other), Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["runs"],
+        json!([]),
+        "another account's runs are left out"
+    );
+
+    // Bad input names ids.
+    let too_many: Vec<String> = (0..501).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    for bad in [
+        "/runs".to_owned(),
+        "/runs?ids=".to_owned(),
+        format!("/runs?ids={first},not-a-run"),
+        format!("/runs?ids={}", too_many.join(",")),
+        "/runs?id=x".to_owned(),
+    ] {
+        let (status, body) = app.call(Method::GET, &bad, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(
+            body.to_string().contains("ids"),
+            "{bad}: the 400 names ids: {body}"
+        );
+    }
     app.cleanup().await;
 }

@@ -127,6 +127,7 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/integrations/{provider}/sync",
             post(integrations::psa_sync),
         ),
+        (Method::GET, "/runs", get(runs::many)),
         (Method::GET, "/runs/{id}", get(runs::one)),
         (Method::GET, "/audit", get(audit::list)),
         (Method::GET, "/dlq", get(dlq::list)),

@@ -121,6 +121,79 @@ pub(crate) async fn list(
     ))
 }
 
+/// The most ids one `GET /runs?ids=` may ask for.
+const MAX_IDS: usize = 500;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ManyQuery {
+    ids: Option<String>,
+}
+
+/// `GET /runs?ids=ID,ID,...`: up to 500 runs (pushes and syncs), each as `GET /runs/:id`
+/// shows it, in the order asked; unknown ids and other accounts' are left out.
+pub(crate) async fn many(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ManyQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.require(Permission::IntegrationsRead)?;
+    let hint = "give up to 500 run ids separated by commas, e.g. ?ids=ID,ID";
+    let Query(q) = query.map_err(|e| ApiError::field("ids", format!("bad query ({e}): {hint}")))?;
+    let raw = q.ids.unwrap_or_default();
+    let mut ids: Vec<RunId> = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let id: RunId = part.parse().map_err(|_| {
+            let shown: String = part.chars().take(40).collect();
+            ApiError::field("ids", format!("{shown:?} is not a run id: {hint}"))
+        })?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    if ids.is_empty() {
+        return Err(ApiError::field("ids", format!("is required: {hint}")));
+    }
+    if ids.len() > MAX_IDS {
+        return Err(ApiError::field(
+            "ids",
+            format!(
+                "names {} runs, more than {MAX_IDS}: ask in pages of {MAX_IDS}",
+                ids.len()
+            ),
+        ));
+    }
+    let mut views: std::collections::HashMap<RunId, Value> = state
+        .store
+        .runs_by_ids(account, &ids)
+        .await?
+        .iter()
+        .map(|r| (r.id, run_view(r)))
+        .collect();
+    for sync in state.store.sync_runs_by_ids(account, &ids).await? {
+        views.insert(sync.id, crate::psa::run_view(&sync));
+    }
+    let found: Vec<RunId> = ids
+        .into_iter()
+        .filter(|id| views.contains_key(id))
+        .collect();
+    let mut events = state.store.events_of_runs(&found).await?;
+    let runs: Vec<Value> = found
+        .iter()
+        .filter_map(|id| {
+            let mut v = views.remove(id)?;
+            v["events"] = json!(events
+                .remove(id)
+                .unwrap_or_default()
+                .iter()
+                .map(|e| json!({"state": e.state, "at": e.at, "detail": e.detail}))
+                .collect::<Vec<_>>());
+            Some(v)
+        })
+        .collect();
+    Ok(Json(json!({ "runs": runs })))
+}
+
 pub(crate) async fn one(
     State(state): State<AppState>,
     caller: Caller,

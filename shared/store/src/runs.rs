@@ -180,6 +180,48 @@ impl Store {
         row.as_ref().map(run).transpose()
     }
 
+    /// The account's push runs among `ids` (others' and unknown ids left out), in one query.
+    pub async fn runs_by_ids(&self, account_id: AccountId, ids: &[RunId]) -> StoreResult<Vec<Run>> {
+        let ids: Vec<Uuid> = ids.iter().map(|i| i.0).collect();
+        let rows = self
+            .client()
+            .await?
+            .query_prepared(
+                &format!("SELECT {COLUMNS} FROM push_runs WHERE account_id = $1 AND id = ANY($2) AND kind = 'push'"),
+                &[&account_id.0, &ids],
+            )
+            .await?;
+        rows.iter().map(run).collect()
+    }
+
+    /// The events of every run of `ids`, as [`Store::run_events`] gives one run's, in one query.
+    pub async fn events_of_runs(
+        &self,
+        ids: &[RunId],
+    ) -> StoreResult<std::collections::HashMap<RunId, Vec<RunEvent>>> {
+        let ids: Vec<Uuid> = ids.iter().map(|i| i.0).collect();
+        let rows = self
+            .client()
+            .await?
+            .query_prepared(
+                "SELECT id, 'queued', created_at, 'trigger: ' || trigger FROM push_runs WHERE id = ANY($1)
+                 UNION ALL
+                 SELECT run_id, state, at, detail FROM push_run_events WHERE run_id = ANY($1)
+                 ORDER BY 1, 3",
+                &[&ids],
+            )
+            .await?;
+        let mut out: std::collections::HashMap<RunId, Vec<RunEvent>> = Default::default();
+        for r in &rows {
+            out.entry(RunId(r.get(0))).or_default().push(RunEvent {
+                state: r.get(1),
+                at: r.get(2),
+                detail: r.get(3),
+            });
+        }
+        Ok(out)
+    }
+
     /// A run by id alone, for workers acting on a queue message.
     pub async fn run_for_worker(&self, id: RunId) -> StoreResult<Option<Run>> {
         let row = self

@@ -119,6 +119,24 @@ impl Store {
         row.as_ref().map(sync_run).transpose()
     }
 
+    /// The account's sync runs among `ids` (others' and unknown ids left out), in one query.
+    pub async fn sync_runs_by_ids(
+        &self,
+        account_id: AccountId,
+        ids: &[RunId],
+    ) -> StoreResult<Vec<SyncRun>> {
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.0).collect();
+        let rows = self
+            .client()
+            .await?
+            .query_prepared(
+                &format!("SELECT {COLUMNS} FROM push_runs WHERE account_id = $1 AND id = ANY($2) AND kind = 'sync'"),
+                &[&account_id.0, &ids],
+            )
+            .await?;
+        rows.iter().map(sync_run).collect()
+    }
+
     /// A sync run by id alone, for workers.
     pub async fn sync_run_for_worker(&self, id: RunId) -> StoreResult<Option<SyncRun>> {
         let row = self
