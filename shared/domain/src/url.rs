@@ -22,6 +22,15 @@ impl BaseUrl {
     /// (sandbox and tests). A pasted `/api/v1` suffix is stripped and reported.
     pub fn parse(field: &str, raw: &str, allow_insecure: bool) -> Result<ParsedBaseUrl, String> {
         let trimmed = raw.trim().trim_end_matches('/');
+        // `https:///api/v1` is the host "api" to a URL parser (it skips the extra slash): a URL
+        // whose text has nothing between `://` and the path has no host, whatever it parses to.
+        if let Some((_, rest)) = trimmed.split_once("://") {
+            if rest.is_empty() || rest.starts_with(['/', '\\', '?', '#']) {
+                return Err(format!(
+                    "{field} has no host name: use e.g. https://it.yourmsp.com"
+                ));
+            }
+        }
         let parsed = url::Url::parse(trimmed).map_err(|_| {
             format!("{field} must be a URL such as https://it.yourmsp.com, got {raw:?}")
         })?;
@@ -47,8 +56,8 @@ impl BaseUrl {
             return Err(format!("{field} must not contain ?query or #fragment"));
         }
         // The stored URL is rebuilt from what was parsed (scheme and host lower-cased, default
-        // port dropped), so what the check saw is what is called: `https:///api/v1` is the
-        // host "api" to a URL parser, and must not become "https:" by cutting text.
+        // port dropped), so what the check saw is what is called (a host hidden behind extra
+        // slashes was refused above, and nothing is cut from the text).
         let host = parsed.host_str().unwrap_or_default();
         let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
         let mut path = parsed.path().trim_end_matches('/').to_owned();
@@ -118,10 +127,11 @@ mod tests {
         let p = BaseUrl::parse("baseUrl", "HTTPS://IT.msp.com:443/Hudu/API/V1//", false).unwrap();
         assert_eq!(p.url.as_str(), "https://it.msp.com/Hudu");
         assert!(p.notice.is_some());
-        // A URL parser reads `https:///api/v1` as the host "api": kept whole, not cut to "https:".
-        let p = BaseUrl::parse("baseUrl", "https:///api/v1", false).unwrap();
-        assert_eq!(p.url.host(), "api");
-        assert_eq!(p.url.as_str(), "https://api/v1");
+        // A URL parser reads `https:///api/v1` as the host "api"; its text has no host: refused.
+        for raw in ["https:///api/v1", "https://?x", "http:///x", "https://#top"] {
+            let err = BaseUrl::parse("baseUrl", raw, true).unwrap_err();
+            assert!(err.contains("no host name"), "{raw}: {err}");
+        }
         let p = BaseUrl::parse("baseUrl", "http://127.0.0.1:9400/", true).unwrap();
         assert_eq!(p.url.as_str(), "http://127.0.0.1:9400");
     }
