@@ -38,6 +38,16 @@ impl ApiKey {
     pub fn masked(&self) -> String {
         mask(self.expose())
     }
+
+    /// `text` with every occurrence of the key masked: for provider text (which may echo a
+    /// credential) on its way into errors, events and logs.
+    pub fn masked_in(&self, text: &str) -> String {
+        let plain = self.expose();
+        if plain.is_empty() {
+            return text.to_owned();
+        }
+        text.replace(plain, &self.masked())
+    }
 }
 
 impl fmt::Debug for ApiKey {

@@ -237,14 +237,8 @@ impl AutotaskClient {
     /// `text` with the secret and the tracking identifier masked: Autotask echoes a bad
     /// integration code in its error, and provider text goes into run errors and logs.
     fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for secret in [self.config.secret(), self.config.integration_code()] {
-            let plain = secret.expose();
-            if !plain.is_empty() {
-                out = out.replace(plain, &secret.masked());
-            }
-        }
-        out
+        let text = self.config.secret().masked_in(text);
+        self.config.integration_code().masked_in(&text)
     }
 
     fn scrub_error(&self, e: CallError) -> CallError {

@@ -143,8 +143,7 @@ impl HaloClient {
 
     /// `text` with the client secret masked (provider text goes into run errors and logs).
     fn scrub(&self, text: &str) -> String {
-        let secret = self.config.client_secret();
-        text.replace(secret.expose(), &secret.masked())
+        self.config.client_secret().masked_in(text)
     }
 
     fn token_refused(&self, answer: &Answer) -> CallError {
