@@ -199,15 +199,19 @@ pub fn router(
         .with_state(state)
 }
 
-async fn health() -> Json<serde_json::Value> {
+/// Liveness: the process answers (`GET /health` of the API and of every role's listener).
+pub async fn health() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn ready(
-    axum::extract::State(state): axum::extract::State<AppState>,
+/// Readiness: 200 when PostgreSQL and RabbitMQ answer, else 503, saying which (`GET /ready` of
+/// the API and of every role's listener).
+pub async fn readiness(
+    store: &Store,
+    broker: &Broker,
 ) -> (axum::http::StatusCode, Json<serde_json::Value>) {
-    let database = state.store.ping().await;
-    let broker = state.broker.is_connected();
+    let database = store.ping().await;
+    let broker = broker.is_connected();
     let status = if database && broker {
         axum::http::StatusCode::OK
     } else {
@@ -217,6 +221,12 @@ async fn ready(
         status,
         Json(json!({"database": database, "broker": broker})),
     )
+}
+
+async fn ready(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (axum::http::StatusCode, Json<serde_json::Value>) {
+    readiness(&state.store, &state.broker).await
 }
 
 /// Serves the API until `shutdown`; returns the bound address through `bound` first.

@@ -12,7 +12,6 @@ use axum::{Json, Router};
 use docsync_queue::Broker;
 use docsync_store::Store;
 use docsync_telemetry::Metrics;
-use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -45,22 +44,8 @@ async fn scrape(State(ops): State<Ops>) -> impl IntoResponse {
     )
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
-}
-
 async fn ready(State(ops): State<Ops>) -> (StatusCode, Json<serde_json::Value>) {
-    let database = ops.store.ping().await;
-    let broker = ops.broker.is_connected();
-    let status = if database && broker {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        Json(json!({"database": database, "broker": broker})),
-    )
+    docsync_api::readiness(&ops.store, &ops.broker).await
 }
 
 /// Binds `addr` and serves until `stop` resolves; returns the bound address. A port in use
@@ -80,7 +65,7 @@ pub async fn serve(
     let bound = listener.local_addr()?;
     let app = Router::new()
         .route("/metrics", get(scrape))
-        .route("/health", get(health))
+        .route("/health", get(docsync_api::health))
         .route("/ready", get(ready))
         .with_state(Ops {
             metrics,
