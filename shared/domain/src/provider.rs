@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// A documentation platform docsync writes snapshots to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Provider {
     /// Hudu: one article per tenant.
     #[serde(rename = "hudu")]
@@ -63,12 +63,16 @@ impl FromStr for Provider {
 }
 
 /// A request budget: at most `requests` calls in any `per_seconds` window, per rate-limit key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// In the API: the provider key's budget, at most `requests` calls in any `perSeconds` seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RateLimit {
     /// Requests allowed per window (1 or more).
+    #[schema(minimum = 1, maximum = 1_000_000, example = 60)]
     pub requests: u32,
     /// Window length in seconds (1 or more).
+    #[schema(minimum = 1, maximum = 86_400, example = 60)]
     pub per_seconds: u32,
 }
 

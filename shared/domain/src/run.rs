@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// What asked for a push.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Trigger {
     /// `POST /integrations/{provider}/push/{tenantId}`.
@@ -46,7 +46,7 @@ impl fmt::Display for Trigger {
 }
 
 /// Where a push run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
     /// Accepted and on the collect queue.

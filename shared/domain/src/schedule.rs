@@ -578,3 +578,191 @@ mod tests {
         assert_eq!(Schedule::default().period_hours(), None);
     }
 }
+
+/// The OpenAPI description of `schedule` bodies and views. The bodies are parsed by hand
+/// ([`Schedule::parse`], [`Schedule::parse_or`]), so these types are only documentation; they
+/// say exactly what the parsers accept: `hours` only with mode `every`, `timeZone` one of the
+/// zones the bundled time-zone database knows.
+mod schema {
+    use serde_json::json;
+    use std::borrow::Cow;
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::RefOr;
+
+    /// Reads a schema written as JSON (a bug if it does not parse: the unit tests build it).
+    fn from_json(value: serde_json::Value) -> RefOr<Schema> {
+        serde_json::from_value(value).unwrap_or_else(|e| {
+            RefOr::T(Schema::Object(
+                utoipa::openapi::schema::Object::builder()
+                    .description(Some(format!("(schema error: {e})")))
+                    .build(),
+            ))
+        })
+    }
+
+    /// Every IANA time zone `timeZone` accepts, as the component `TimeZone`.
+    pub struct TimeZone;
+
+    impl utoipa::PartialSchema for TimeZone {
+        fn schema() -> RefOr<Schema> {
+            let mut zones: Vec<String> = jiff::tz::db()
+                .available()
+                .map(|name| name.as_str().to_owned())
+                .filter(|name| jiff::tz::TimeZone::get(name).is_ok())
+                .collect();
+            zones.sort();
+            zones.dedup();
+            from_json(json!({
+                "type": "string",
+                "description": "an IANA time zone",
+                "enum": zones,
+                "example": "Australia/Sydney",
+            }))
+        }
+    }
+
+    impl utoipa::ToSchema for TimeZone {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("TimeZone")
+        }
+    }
+
+    fn at() -> serde_json::Value {
+        json!({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "02:00",
+               "description": "local time HH:MM in timeZone (for hourly, its minute)"})
+    }
+
+    fn hours() -> serde_json::Value {
+        json!({"type": ["integer", "null"], "minimum": 1, "maximum": 24, "example": 3,
+               "description": "hours between slots, which are the UTC multiples of `hours` hours since the Unix epoch (every 3 hours: 00:00, 03:00, … UTC; at and timeZone play no part); left out or null: 3"})
+    }
+
+    fn zone() -> serde_json::Value {
+        json!({"$ref": "#/components/schemas/TimeZone"})
+    }
+
+    /// A schedule body; `every_is_default`: a missing mode means `every` (PSA syncs), else
+    /// `nightly` (posture pushes).
+    fn body(every_is_default: bool, description: &str) -> RefOr<Schema> {
+        let mut clock = json!({
+            "type": "object",
+            "title": "at a local time",
+            "properties": {
+                "mode": {"type": "string", "enum": ["nightly", "hourly", "manual"],
+                         "description": "nightly: once a day at `at`; hourly: every hour at the minute of `at`; manual: only when asked"},
+                "at": at(),
+                "timeZone": zone(),
+            },
+            "additionalProperties": false,
+        });
+        let mut every = json!({
+            "type": "object",
+            "title": "every N hours",
+            "properties": {
+                "mode": {"type": "string", "enum": ["every"]},
+                "at": at(),
+                "timeZone": zone(),
+                "hours": hours(),
+            },
+            "additionalProperties": false,
+        });
+        if every_is_default {
+            clock["required"] = json!(["mode"]);
+        } else {
+            every["required"] = json!(["mode"]);
+        }
+        from_json(json!({
+            "description": description,
+            "oneOf": [clock, every],
+        }))
+    }
+
+    /// The `schedule` of `PUT /integrations/{hudu|it-glue}`.
+    pub struct ScheduleBody;
+
+    impl utoipa::PartialSchema for ScheduleBody {
+        fn schema() -> RefOr<Schema> {
+            body(false, "when scheduled pushes happen; a missing field takes its default (nightly, 02:00, Australia/Sydney); hours goes only with mode every")
+        }
+    }
+
+    impl utoipa::ToSchema for ScheduleBody {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("Schedule")
+        }
+
+        fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            schemas.push(("TimeZone".into(), <TimeZone as utoipa::PartialSchema>::schema()));
+        }
+    }
+
+    /// The `schedule` of `PUT /integrations/{psa}`.
+    pub struct PsaScheduleBody;
+
+    impl utoipa::PartialSchema for PsaScheduleBody {
+        fn schema() -> RefOr<Schema> {
+            body(true, "when scheduled syncs happen; a missing field takes its default: every 3 hours (`{\"hours\": 6}` alone is every 6 hours); hours goes only with mode every; a missing at or timeZone is 02:00 or Australia/Sydney")
+        }
+    }
+
+    impl utoipa::ToSchema for PsaScheduleBody {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("PsaSchedule")
+        }
+
+        fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            schemas.push(("TimeZone".into(), <TimeZone as utoipa::PartialSchema>::schema()));
+        }
+    }
+
+    /// A schedule as stored and shown: every field, `hours` with mode `every` only.
+    pub struct ScheduleView;
+
+    impl utoipa::PartialSchema for ScheduleView {
+        fn schema() -> RefOr<Schema> {
+            from_json(json!({
+                "type": "object",
+                "description": "when scheduled runs happen; hours is there with mode every only",
+                "properties": {
+                    "mode": {"type": "string", "enum": ["nightly", "hourly", "every", "manual"]},
+                    "at": at(),
+                    "timeZone": {"type": "string", "example": "Australia/Sydney"},
+                    "hours": {"type": "integer", "minimum": 1, "maximum": 24},
+                },
+                "required": ["mode", "at", "timeZone"],
+            }))
+        }
+    }
+
+    impl utoipa::ToSchema for ScheduleView {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("ScheduleView")
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use utoipa::PartialSchema;
+
+        #[test]
+        fn the_schemas_are_well_formed_and_list_real_zones() {
+            for schema in [
+                ScheduleBody::schema(),
+                PsaScheduleBody::schema(),
+                ScheduleView::schema(),
+                TimeZone::schema(),
+            ] {
+                let text = serde_json::to_string(&schema).unwrap_or_default();
+                assert!(!text.contains("schema error"), "{text}");
+            }
+            let zones = serde_json::to_value(TimeZone::schema()).unwrap_or_default();
+            let zones = zones["enum"].as_array().cloned().unwrap_or_default();
+            assert!(zones.len() > 300, "{}", zones.len());
+            assert!(zones.contains(&json!("Australia/Sydney")));
+            assert!(zones.contains(&json!("UTC")));
+        }
+    }
+}
+
+pub use schema::{PsaScheduleBody, ScheduleBody, ScheduleView, TimeZone};

@@ -14,6 +14,7 @@ mod autotask;
 mod connectwise;
 mod halo;
 mod options;
+pub mod schema;
 mod spec;
 
 pub use autotask::{parse_autotask, AutotaskConfig};
@@ -35,7 +36,7 @@ use std::str::FromStr;
 pub type FieldErrors = Vec<(String, String)>;
 
 /// A PSA docsync reads companies and records from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum PsaKind {
     /// ConnectWise Manage (`connectwise-manage`).
     #[serde(rename = "connectwise-manage")]
