@@ -5,6 +5,7 @@ use crate::error::{ApiError, FieldError};
 use axum::extract::{FromRequest, Request};
 use serde_json::{Map, Value};
 
+
 /// Largest request body accepted.
 pub(crate) const MAX_BODY: usize = 256 * 1024;
 
@@ -55,6 +56,20 @@ impl<'a> Fields<'a> {
         Self { obj, errors }
     }
 
+    /// Refuses every field sent as null (where leaving a field out keeps its value, null would
+    /// say something else; naming it is clearer than ignoring it).
+    pub fn no_nulls(&mut self) {
+        let nulls: Vec<String> = self
+            .obj
+            .iter()
+            .filter(|(_, v)| v.is_null())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in nulls {
+            self.error(key, "must not be null: leave the field out to keep its value");
+        }
+    }
+
     /// Records a problem.
     pub fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.errors.push(FieldError {
@@ -102,6 +117,11 @@ impl<'a> Fields<'a> {
             return None;
         }
         Some(t.to_owned())
+    }
+
+    /// True once a problem was recorded.
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
     }
 
     /// Ends reading: Ok when nothing was wrong.

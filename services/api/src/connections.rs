@@ -9,12 +9,56 @@ use axum::extract::State;
 use axum::Json;
 use docsync_domain::{mask, ApiKey};
 use docsync_store::{AuditAction, FieldChange, Permission};
-use serde_json::{json, Value};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
 
+
+/// The body of `PUT /connections/microsoft`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct MicrosoftConnectionPut {
+    /// The app (client) id from Entra → App registrations (a UUID; the sandbox's sandbox-… ids
+    /// are accepted too).
+    #[schema(max_length = 64, pattern = r"^\s*([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{32}|sandbox-[^\u0000-\u001f\u007f-\u009f]{0,56})\s*$", example = "5e3b8c1a-0d2f-4e6a-9b7c-1a2b3c4d5e6f")]
+    client_id: String,
+    /// The app's client secret (Certificates & secrets → Client secrets → Value): no spaces.
+    #[schema(min_length = 1, max_length = 512, pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f]+\s*$")]
+    client_secret: String,
+}
+
+/// The Microsoft connection, the secret masked.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MicrosoftConnection {
+    /// The app (client) id.
+    client_id: String,
+    /// Masked: •••• and at most the last 4 characters.
+    #[schema(example = "••••cdef")]
+    client_secret: String,
+    /// When it was last set (left out in the answer to PUT).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    updated_at: Option<DateTime<Utc>>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/connections/microsoft",
+    operation_id = "getMicrosoftConnection",
+    tag = "connections",
+    summary = "The MSP's multi-tenant Graph app (secret masked)",
+    description = "Needs the INTEGRATIONS_READ permission.",
+    responses(
+        (status = 200, description = "the connection", body = MicrosoftConnection),
+        (status = 404, description = "no Microsoft connection yet: PUT /connections/microsoft", body = crate::error::ErrorBody),
+    )
+)]
 pub(crate) async fn get_microsoft(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MicrosoftConnection>, ApiError> {
     let account = caller.require(Permission::IntegrationsRead)?;
     let conn = state
         .store
@@ -28,18 +72,31 @@ pub(crate) async fn get_microsoft(
         .open(&conn.client_secret_sealed)
         .map(|s| mask(&s))
         .unwrap_or_else(|_| "•••• (unreadable with the current master key)".into());
-    Ok(Json(json!({
-        "clientId": conn.client_id,
-        "clientSecret": secret,
-        "updatedAt": conn.updated_at,
-    })))
+    Ok(Json(MicrosoftConnection {
+        client_id: conn.client_id,
+        client_secret: secret,
+        updated_at: Some(conn.updated_at),
+    }))
 }
 
+#[utoipa::path(
+    put,
+    path = "/connections/microsoft",
+    operation_id = "putMicrosoftConnection",
+    tag = "connections",
+    summary = "Set the MSP's multi-tenant Graph app",
+    description = "Needs the INTEGRATIONS_MANAGE permission.",
+    request_body(content = MicrosoftConnectionPut),
+    responses(
+        (status = 200, description = "saved", body = MicrosoftConnection),
+        (status = 400, response = crate::openapi::BadRequest),
+    )
+)]
 pub(crate) async fn put_microsoft(
     State(state): State<AppState>,
     caller: Caller,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MicrosoftConnection>, ApiError> {
     let account = caller.require(Permission::IntegrationsManage)?;
     let mut f = Fields::new(&body, &["clientId", "clientSecret"]);
     let client_id = f.text("clientId", true, 64);
@@ -101,7 +158,9 @@ pub(crate) async fn put_microsoft(
             &event,
         )
         .await?;
-    Ok(Json(
-        json!({"clientId": client_id, "clientSecret": secret.masked()}),
-    ))
+    Ok(Json(MicrosoftConnection {
+        client_secret: secret.masked(),
+        client_id,
+        updated_at: None,
+    }))
 }

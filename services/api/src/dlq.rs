@@ -11,7 +11,51 @@ use axum::Json;
 use docsync_domain::{AccountId, RunId};
 use docsync_queue::DeadLetter;
 use docsync_store::Permission;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A parked message of one of the account's runs.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeadLetterView {
+    /// Its id, for POST /dlq/replay.
+    id: String,
+    /// The run it is about.
+    run_id: Uuid,
+    /// The queue it came from and goes back to on replay.
+    queue: String,
+    /// Why it was parked.
+    reason: String,
+    /// When (Unix seconds).
+    at: u64,
+}
+
+/// The account's parked messages.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeadLetterList {
+    /// The messages.
+    dead_letters: Vec<DeadLetterView>,
+}
+
+/// The body of `POST /dlq/replay`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct ReplayRequest {
+    /// Dead-letter ids from GET /dlq (not null); leave out to replay all of the account's.
+    #[schema(nullable = false, max_items = 1000)]
+    ids: Option<Vec<String>>,
+}
+
+/// What a replay did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReplayResult {
+    /// How many messages went back to their queue.
+    replayed: usize,
+}
 
 /// How many parked messages are looked at per call.
 const SCAN: usize = 1000;
@@ -41,26 +85,55 @@ async fn own_letters(
     Ok(own)
 }
 
+#[utoipa::path(
+    get,
+    path = "/dlq",
+    operation_id = "listDeadLetters",
+    tag = "dlq",
+    summary = "Parked (dead-lettered) messages of the account's runs",
+    description = "Needs the INTEGRATIONS_READ permission.",
+    responses((status = 200, description = "the parked messages", body = DeadLetterList))
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeadLetterList>, ApiError> {
     let account = caller.require(Permission::IntegrationsRead)?;
-    let letters: Vec<Value> = own_letters(&state, account)
+    let dead_letters = own_letters(&state, account)
         .await?
         .into_iter()
-        .map(|(l, run)| json!({"id": l.id, "runId": run, "queue": l.origin, "reason": l.reason, "at": l.at}))
+        .map(|(l, run)| DeadLetterView {
+            id: l.id,
+            run_id: run.0,
+            queue: l.origin,
+            reason: l.reason,
+            at: l.at,
+        })
         .collect();
-    Ok(Json(json!({ "deadLetters": letters })))
+    Ok(Json(DeadLetterList { dead_letters }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/dlq/replay",
+    operation_id = "replayDeadLetters",
+    tag = "dlq",
+    summary = "Send parked messages back to their queue (all of the account's when ids is left out)",
+    description = "Needs the INTEGRATIONS_MANAGE permission. Ids that are not the account's are left alone.",
+    request_body(content = ReplayRequest),
+    responses(
+        (status = 200, description = "how many were replayed", body = ReplayResult),
+        (status = 400, response = crate::openapi::BadRequest),
+    )
+)]
 pub(crate) async fn replay(
     State(state): State<AppState>,
     caller: Caller,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReplayResult>, ApiError> {
     let account = caller.require(Permission::IntegrationsManage)?;
     let mut f = crate::body::Fields::new(&body, &["ids"]);
+    f.no_nulls();
     let wanted: Option<Vec<String>> = match f.value("ids") {
         None => None,
         Some(Value::Array(items)) => {
@@ -68,7 +141,9 @@ pub(crate) async fn replay(
                 .iter()
                 .filter_map(|v| v.as_str().map(str::to_owned))
                 .collect();
-            if ids.len() != items.len() {
+            if items.len() > 1000 {
+                f.error("ids", "at most 1000 ids per request");
+            } else if ids.len() != items.len() {
                 f.error(
                     "ids",
                     "must be an array of dead-letter ids (strings) from GET /dlq",
@@ -89,11 +164,11 @@ pub(crate) async fn replay(
         .filter(|id| wanted.as_ref().is_none_or(|w| w.contains(id)))
         .collect();
     if own.is_empty() {
-        return Ok(Json(json!({"replayed": 0})));
+        return Ok(Json(ReplayResult { replayed: 0 }));
     }
     let replayed =
         state.broker.replay_dead_letters(&own).await.map_err(|e| {
             ApiError::Unavailable(format!("the message broker is unavailable: {e}"))
         })?;
-    Ok(Json(json!({ "replayed": replayed })))
+    Ok(Json(ReplayResult { replayed }))
 }

@@ -5,15 +5,54 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
 /// One bad field and how to fix it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FieldError {
     /// JSON path of the field, e.g. `companyIdByTenantId.3f2b...`.
+    #[schema(example = "baseUrl")]
     pub field: String,
     /// What is wrong and how to fix it.
     pub message: String,
+}
+
+/// What went wrong, as a code a program can switch on.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: bad input; `fields` names every bad field.
+    InvalidRequest,
+    /// 400: a request that cannot be carried out as asked.
+    BadRequest,
+    /// 401: no or unknown token.
+    Unauthorized,
+    /// 403: the token lacks a permission.
+    Forbidden,
+    /// 404: no such thing in this account.
+    NotFound,
+    /// 409: conflicts with what exists.
+    Conflict,
+    /// 429: too many requests by this token.
+    RateLimited,
+    /// 503: a dependency is down.
+    Unavailable,
+    /// 500: a fault inside docsync.
+    Internal,
+}
+
+/// Every failure: a code, a message a person can act on and, for bad input, every bad field
+/// and its fix.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What went wrong.
+    #[schema(example = "invalid_request")]
+    pub error: ErrorCode,
+    /// What went wrong and how to fix it, in words.
+    pub message: String,
+    /// Every bad field (empty unless `error` is `invalid_request`).
+    pub fields: Vec<FieldError>,
 }
 
 /// An API failure.
@@ -29,6 +68,8 @@ pub enum ApiError {
     Forbidden(&'static str),
     /// 404: no such thing in this account.
     NotFound(String),
+    /// 404: the body names things that do not exist in this account (each named).
+    Missing(Vec<FieldError>),
     /// 409: conflicts with what exists.
     Conflict(String),
     /// 429: the token made more requests in the last minute than the API allows.
@@ -73,34 +114,42 @@ impl IntoResponse for ApiError {
                     .map(|f| format!("{}: {}", f.field, f.message))
                     .collect::<Vec<_>>()
                     .join("; ");
-                (StatusCode::BAD_REQUEST, "invalid_request", message, fields)
+                (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, message, fields)
             }
-            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m, vec![]),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest, m, vec![]),
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "send a valid API token as `Authorization: Bearer <token>` (create one with `docsync token create`)".into(),
                 vec![],
             ),
             ApiError::Forbidden(perm) => (
                 StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!("this token lacks the {perm} permission"),
                 vec![],
             ),
-            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, vec![]),
-            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m, vec![]),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, ErrorCode::NotFound, m, vec![]),
+            ApiError::Missing(fields) => {
+                let message = fields
+                    .iter()
+                    .map(|f| format!("{}: {}", f.field, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                (StatusCode::NOT_FOUND, ErrorCode::NotFound, message, fields)
+            }
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, ErrorCode::Conflict, m, vec![]),
             ApiError::RateLimited {
                 limit,
                 retry_after_secs,
             } => {
-                let body = Json(json!({
-                    "error": "rate_limited",
-                    "message": format!(
+                let body = Json(ErrorBody {
+                    error: ErrorCode::RateLimited,
+                    message: format!(
                         "this token made {limit} requests in the last minute, the most allowed; try again in {retry_after_secs} s (see Retry-After)"
                     ),
-                    "fields": [],
-                }));
+                    fields: vec![],
+                });
                 return (
                     StatusCode::TOO_MANY_REQUESTS,
                     [(header::RETRY_AFTER, retry_after_secs.to_string())],
@@ -109,7 +158,11 @@ impl IntoResponse for ApiError {
                     .into_response();
             }
             ApiError::Unavailable(m) => {
-                let body = Json(json!({"error": "unavailable", "message": m, "fields": []}));
+                let body = Json(ErrorBody {
+                    error: ErrorCode::Unavailable,
+                    message: m,
+                    fields: vec![],
+                });
                 return (
                     StatusCode::SERVICE_UNAVAILABLE,
                     [(header::RETRY_AFTER, "5")],
@@ -121,7 +174,7 @@ impl IntoResponse for ApiError {
                 tracing::error!(%detail, "internal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    ErrorCode::Internal,
                     "something went wrong inside docsync; the details are in its logs".into(),
                     vec![],
                 )
@@ -129,7 +182,11 @@ impl IntoResponse for ApiError {
         };
         (
             status,
-            Json(json!({"error": code, "message": message, "fields": fields})),
+            Json(ErrorBody {
+                error: code,
+                message,
+                fields,
+            }),
         )
             .into_response()
     }

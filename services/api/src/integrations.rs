@@ -17,10 +17,311 @@ use docsync_domain::{
     Trigger,
 };
 use docsync_queue::CollectJob;
-use docsync_sinks::ConnectionReport;
+use docsync_sinks::ConnectionReport as ConnectionReport2;
 use docsync_store::{AuditAction, AuditEvent, Integration, IntegrationUpsert, NewRun, Permission};
-use serde_json::{json, Map, Value};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+
+
+/// The body of `PUT /integrations/hudu`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct HuduIntegrationPut {
+    /// https URL of the Hudu instance (a pasted /api/v1 is removed and reported); hosts in
+    /// private networks are refused.
+    #[schema(format = "uri", pattern = r"^\s*https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]+)*/?\s*$", max_length = 2000, example = "https://it.yourmsp.com")]
+    base_url: String,
+    /// The Hudu API key (no spaces); required when creating; leave it out or send it back
+    /// masked to keep the stored one.
+    #[schema(min_length = 1, max_length = 512, pattern = r"^\s*(••••.*|[^\s\u0000-\u001f\u007f-\u009f]+)\s*$", nullable = false)]
+    api_key: Option<String>,
+    /// docsync tenant id (a UUID of this account's tenant) → the Hudu company id; `{}` maps
+    /// none. A tenant id not in this account is a 404 naming it.
+    #[schema(schema_with = mapping, example = json!({"3f2b6c1e-8d4a-4f3b-9c2d-1a2b3c4d5e6f": 12}))]
+    company_id_by_tenant_id: BTreeMap<String, i64>,
+    /// When scheduled pushes happen.
+    #[schema(value_type = Option<docsync_domain::schedule::ScheduleBody>, nullable = false)]
+    schedule: Option<Value>,
+    /// The Hudu key's budget; left out, Hudu's default.
+    #[schema(nullable = false)]
+    rate_limit: Option<RateLimit>,
+}
+
+/// The body of `PUT /integrations/it-glue`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct ItGlueIntegrationPut {
+    /// The IT Glue region of the account.
+    region: ItGlueRegionName,
+    /// The IT Glue API key (no spaces); required when creating; leave it out or send it back
+    /// masked to keep the stored one.
+    #[schema(min_length = 1, max_length = 512, pattern = r"^\s*(••••.*|[^\s\u0000-\u001f\u007f-\u009f]+)\s*$", nullable = false)]
+    api_key: Option<String>,
+    /// docsync tenant id (a UUID of this account's tenant) → the IT Glue organization id; `{}`
+    /// maps none. A tenant id not in this account is a 404 naming it.
+    #[schema(schema_with = mapping, example = json!({"3f2b6c1e-8d4a-4f3b-9c2d-1a2b3c4d5e6f": 12}))]
+    organization_id_by_tenant_id: BTreeMap<String, i64>,
+    /// When scheduled pushes happen.
+    #[schema(value_type = Option<docsync_domain::schedule::ScheduleBody>, nullable = false)]
+    schedule: Option<Value>,
+    /// The IT Glue key's budget; left out, IT Glue's default.
+    #[schema(nullable = false)]
+    rate_limit: Option<RateLimit>,
+}
+
+/// An IT Glue region.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ItGlueRegionName {
+    /// api.itglue.com
+    Us,
+    /// api.eu.itglue.com
+    Eu,
+    /// api.au.itglue.com
+    Au,
+}
+
+/// Tenant id → remote parent id.
+fn mapping() -> utoipa::openapi::schema::Schema {
+    serde_json::from_value(json!({
+        "type": "object",
+        "propertyNames": {"type": "string", "format": "uuid", "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"},
+        "additionalProperties": {"type": "integer", "minimum": 1, "maximum": i64::MAX},
+    }))
+    .unwrap_or_else(|e| unreachable_schema(&e))
+}
+
+/// What a schema written as JSON that utoipa cannot read becomes (the document's tests fail on
+/// it).
+pub(crate) fn unreachable_schema(e: &serde_json::Error) -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::Object::builder()
+        .description(Some(format!("(schema error: {e})")))
+        .build()
+        .into()
+}
+
+/// The Hudu integration, its key masked.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HuduIntegration {
+    /// Always `hudu`.
+    provider: Provider,
+    /// https URL of the Hudu instance.
+    base_url: String,
+    /// Masked: •••• and at most the last 4 characters.
+    #[schema(example = "••••cdef")]
+    api_key: String,
+    /// docsync tenant id → the Hudu company id.
+    company_id_by_tenant_id: BTreeMap<String, i64>,
+    /// When scheduled pushes happen.
+    #[schema(value_type = docsync_domain::schedule::ScheduleView)]
+    schedule: Value,
+    /// When the schedule next pushes (null for manual).
+    next_scheduled_at: Option<DateTime<Utc>>,
+    /// The key's budget.
+    rate_limit: RateLimit,
+    /// When it last changed.
+    updated_at: DateTime<Utc>,
+    /// Only in the answer to PUT: corrections made (e.g. a pasted /api/v1 removed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    notices: Option<Vec<String>>,
+}
+
+/// The IT Glue integration, its key masked.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ItGlueIntegration {
+    /// Always `it-glue`.
+    provider: Provider,
+    /// The IT Glue region.
+    region: ItGlueRegionName,
+    /// Masked: •••• and at most the last 4 characters.
+    #[schema(example = "••••cdef")]
+    api_key: String,
+    /// docsync tenant id → the IT Glue organization id.
+    organization_id_by_tenant_id: BTreeMap<String, i64>,
+    /// When scheduled pushes happen.
+    #[schema(value_type = docsync_domain::schedule::ScheduleView)]
+    schedule: Value,
+    /// When the schedule next pushes (null for manual).
+    next_scheduled_at: Option<DateTime<Utc>>,
+    /// The key's budget.
+    rate_limit: RateLimit,
+    /// When it last changed.
+    updated_at: DateTime<Utc>,
+    /// Only in the answer to PUT: corrections made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    notices: Option<Vec<String>>,
+}
+
+/// The configuration of any provider (documentation platform or PSA), as `GET` shows it.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum IntegrationView {
+    /// Hudu.
+    Hudu(HuduIntegration),
+    /// IT Glue.
+    ItGlue(ItGlueIntegration),
+    /// ConnectWise Manage.
+    ConnectWiseManage(docsync_domain::psa::schema::ConnectWiseManageIntegration),
+    /// HaloPSA.
+    HaloPsa(docsync_domain::psa::schema::HaloPsaIntegration),
+    /// Autotask.
+    Autotask(docsync_domain::psa::schema::AutotaskIntegration),
+}
+
+/// The PUT body of any provider; the paths `/integrations/hudu`, ... say which.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum IntegrationPut {
+    /// Hudu.
+    Hudu(HuduIntegrationPut),
+    /// IT Glue.
+    ItGlue(ItGlueIntegrationPut),
+    /// ConnectWise Manage.
+    ConnectWiseManage(docsync_domain::psa::schema::ConnectWiseManageIntegrationPut),
+    /// HaloPSA.
+    HaloPsa(docsync_domain::psa::schema::HaloPsaIntegrationPut),
+    /// Autotask.
+    Autotask(docsync_domain::psa::schema::AutotaskIntegrationPut),
+}
+
+/// A company or organization of the destination.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RemoteCompany {
+    /// Its id.
+    id: i64,
+    /// Its name.
+    name: String,
+}
+
+/// The answer of a documentation platform's test connection.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ConnectionReport {
+    /// The key was accepted.
+    key_valid: bool,
+    /// The provider answered at all.
+    reachable: bool,
+    /// The first companies (Hudu) or organizations (IT Glue), at most 10.
+    #[schema(max_items = 10)]
+    first_companies: Vec<RemoteCompany>,
+    /// The rate-limit headers the provider sent, as [name, value] pairs.
+    #[schema(value_type = Vec<Vec<String>>)]
+    rate_limit_headers: Vec<(String, String)>,
+    /// What a person should know or do.
+    message: String,
+}
+
+impl From<ConnectionReport2> for ConnectionReport {
+    fn from(r: ConnectionReport2) -> Self {
+        Self {
+            key_valid: r.key_valid,
+            reachable: r.reachable,
+            first_companies: r
+                .first_companies
+                .into_iter()
+                .map(|c| RemoteCompany {
+                    id: c.id,
+                    name: c.name,
+                })
+                .collect(),
+            rate_limit_headers: r.rate_limit_headers,
+            message: r.message,
+        }
+    }
+}
+
+/// Either test connection's answer.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum AnyConnectionReport {
+    /// Hudu and IT Glue.
+    Posture(ConnectionReport),
+    /// The PSAs.
+    Psa(crate::psa::PsaConnectionReport),
+}
+
+/// A push accepted: its run.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PushAccepted {
+    /// Follow it with GET /runs/{id}.
+    run_id: Uuid,
+}
+
+/// A tenant push-all left out.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SkippedTenant {
+    /// The tenant.
+    tenant_id: Uuid,
+    /// Its name.
+    name: String,
+    /// Why: not in the mapping.
+    reason: String,
+}
+
+/// A push-all accepted: one run per mapped tenant.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PushAllAccepted {
+    /// One run per mapped tenant.
+    run_ids: Vec<Uuid>,
+    /// The tenants left out.
+    skipped: Vec<SkippedTenant>,
+}
+
+/// The `{provider}` of the routes every provider has.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct AnyProviderPath {
+    /// A documentation platform or a PSA.
+    provider: crate::openapi::AnyProvider,
+}
+
+/// The `{provider}` of the push routes.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct PostureProviderPath {
+    /// A documentation platform.
+    provider: Provider,
+}
+
+/// The `{provider}` of the PSA routes.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct PsaProviderPath {
+    /// A PSA.
+    provider: docsync_domain::psa::PsaKind,
+}
+
+/// The `{provider}` and `{tenantId}` of `POST /integrations/{provider}/push/{tenantId}`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub(crate) struct PushPath {
+    /// A documentation platform.
+    provider: Provider,
+    /// The docsync tenant id.
+    #[param(format = Uuid, example = "3f2b6c1e-8d4a-4f3b-9c2d-1a2b3c4d5e6f")]
+    tenant_id: String,
+}
 
 /// How long a test connection may take, waiting for the key's next request slot included.
 const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -43,34 +344,49 @@ fn mapping_field(provider: Provider) -> (&'static str, &'static str) {
     }
 }
 
-fn view(state: &AppState, integration: &Integration) -> Value {
+fn view(state: &AppState, integration: &Integration, notices: Option<Vec<String>>) -> Value {
     let key = state
         .master
         .open(&integration.api_key_sealed)
         .map(|k| mask(&k))
         .unwrap_or_else(|_| "•••• (unreadable with the current master key)".into());
-    let mappings: Map<String, Value> = integration
+    let mappings: BTreeMap<String, i64> = integration
         .mappings
         .iter()
-        .map(|(t, p)| (t.to_string(), json!(p)))
+        .map(|(t, p)| (t.to_string(), *p))
         .collect();
-    let (mapping_field, _) = mapping_field(integration.provider);
-    let mut v = json!({
-        "provider": integration.provider,
-        "apiKey": key,
-        "schedule": integration.schedule,
-        "nextScheduledAt": next_scheduled_at(integration),
-        "rateLimit": integration.rate_limit.unwrap_or_else(|| integration.provider.default_rate_limit()),
-        "updatedAt": integration.updated_at,
-    });
-    v[mapping_field] = Value::Object(mappings);
-    if let Some(url) = &integration.base_url {
-        v["baseUrl"] = json!(url);
-    }
-    if let Some(region) = &integration.region {
-        v["region"] = json!(region);
-    }
-    v
+    let rate_limit = integration
+        .rate_limit
+        .unwrap_or_else(|| integration.provider.default_rate_limit());
+    let view = match integration.provider {
+        Provider::Hudu => serde_json::to_value(HuduIntegration {
+            provider: integration.provider,
+            base_url: integration.base_url.clone().unwrap_or_default(),
+            api_key: key,
+            company_id_by_tenant_id: mappings,
+            schedule: integration.schedule.clone(),
+            next_scheduled_at: next_scheduled_at(integration),
+            rate_limit,
+            updated_at: integration.updated_at,
+            notices,
+        }),
+        Provider::ItGlue => serde_json::to_value(ItGlueIntegration {
+            provider: integration.provider,
+            region: match integration.region.as_deref() {
+                Some("eu") => ItGlueRegionName::Eu,
+                Some("au") => ItGlueRegionName::Au,
+                _ => ItGlueRegionName::Us,
+            },
+            api_key: key,
+            organization_id_by_tenant_id: mappings,
+            schedule: integration.schedule.clone(),
+            next_scheduled_at: next_scheduled_at(integration),
+            rate_limit,
+            updated_at: integration.updated_at,
+            notices,
+        }),
+    };
+    view.unwrap_or(Value::Null)
 }
 
 /// When the integration's schedule next pushes its mapped tenants (None for manual).
@@ -98,6 +414,17 @@ async fn require_integration(
         })
 }
 
+#[utoipa::path(
+    get,
+    path = "/integrations/{provider}",
+    tag = "integrations",
+    description = "Needs the INTEGRATIONS_READ permission.",
+    params(AnyProviderPath),
+    responses(
+        (status = 200, description = "the configuration", body = IntegrationView),
+        (status = 404, description = "the integration is not configured yet: PUT it first", body = crate::error::ErrorBody),
+    )
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -109,9 +436,22 @@ pub(crate) async fn get(
     let account = caller.require(Permission::IntegrationsRead)?;
     let provider = provider(&p)?;
     let integration = require_integration(&state, account, provider).await?;
-    Ok(Json(view(&state, &integration)))
+    Ok(Json(view(&state, &integration, None)))
 }
 
+#[utoipa::path(
+    put,
+    path = "/integrations/{provider}",
+    tag = "integrations",
+    description = "Needs the INTEGRATIONS_MANAGE permission. Every bad or unknown field is named at once; a GET's answer can be sent back as it is (masked secrets keep the stored ones).",
+    params(AnyProviderPath),
+    request_body(content = IntegrationPut),
+    responses(
+        (status = 200, description = "the configuration as stored, with notices", body = IntegrationView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, description = "the mapping names tenant ids not in this account (each named in `fields`)", body = crate::error::ErrorBody),
+    )
+)]
 pub(crate) async fn put(
     State(state): State<AppState>,
     caller: Caller,
@@ -208,6 +548,7 @@ pub(crate) async fn put(
     };
 
     let mut mappings = Vec::new();
+    let mut unknown_tenants = Vec::new();
     match f.value(mapping_field) {
         Some(Value::Object(map)) => {
             let mut ids = Vec::new();
@@ -240,10 +581,10 @@ pub(crate) async fn put(
             let known = state.store.existing_tenant_ids(account, &ids).await?;
             for (tenant, _) in &mappings {
                 if !known.contains(&tenant.0) {
-                    f.error(
-                        format!("{mapping_field}.{tenant}"),
-                        "no tenant with this id in this account: copy tenant ids from GET /tenants",
-                    );
+                    unknown_tenants.push(crate::error::FieldError {
+                        field: format!("{mapping_field}.{tenant}"),
+                        message: "no tenant with this id in this account: copy tenant ids from GET /tenants".into(),
+                    });
                 }
             }
         }
@@ -258,6 +599,11 @@ pub(crate) async fn put(
             mapping_field,
             format!("is required (an object of tenant id → {parent_what}; {{}} maps none)"),
         ),
+    }
+    if f.has_errors() {
+        for e in unknown_tenants.drain(..) {
+            f.error(e.field, e.message);
+        }
     }
 
     let schedule = match f.value("schedule") {
@@ -296,6 +642,10 @@ pub(crate) async fn put(
         },
     };
     f.finish()?;
+    // Well formed, but naming tenants this account does not have: a 404 naming each.
+    if !unknown_tenants.is_empty() {
+        return Err(ApiError::Missing(unknown_tenants));
+    }
     let Some(api_key_sealed) = key_sealed else {
         return Err(ApiError::Internal("validated fields missing".into()));
     };
@@ -313,9 +663,7 @@ pub(crate) async fn put(
         .upsert_integration_audited(account, provider, &upsert, &event)
         .await?;
     let integration = require_integration(&state, account, provider).await?;
-    let mut v = view(&state, &integration);
-    v["notices"] = json!(notices);
-    Ok(Json(v))
+    Ok(Json(view(&state, &integration, Some(notices))))
 }
 
 /// What a PUT changes, field by field, as the audit trail records it (the key only as
@@ -378,6 +726,19 @@ fn audit_event(
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/integrations/{provider}/test",
+    operation_id = "testConnection",
+    tag = "integrations",
+    summary = "Read-only check of the provider's credentials",
+    description = "Needs the INTEGRATIONS_READ permission. No body. Hudu and IT Glue: key valid, reachable, first 10 companies or organizations, rate-limit headers. PSAs: credentials valid, reachable, first 10 companies, budget, the destination layouts. Answered 200 whatever the check found (it waits at most 30 s).",
+    params(AnyProviderPath),
+    responses(
+        (status = 200, description = "the report", body = AnyConnectionReport),
+        (status = 404, description = "the integration is not configured yet: PUT it first", body = crate::error::ErrorBody),
+    )
+)]
 pub(crate) async fn test(
     State(state): State<AppState>,
     caller: Caller,
@@ -395,7 +756,7 @@ pub(crate) async fn test(
         .map_err(ApiError::BadRequest)?;
     let report = tokio::time::timeout(TEST_TIMEOUT, sink.test_connection())
         .await
-        .unwrap_or_else(|_| ConnectionReport {
+        .unwrap_or_else(|_| ConnectionReport2 {
             key_valid: false,
             reachable: false,
             first_companies: vec![],
@@ -405,7 +766,9 @@ pub(crate) async fn test(
                 TEST_TIMEOUT.as_secs()
             ),
         });
-    Ok(Json(json!(report)))
+    Ok(Json(
+        serde_json::to_value(ConnectionReport::from(report)).unwrap_or(Value::Null),
+    ))
 }
 
 async fn enqueue(
@@ -445,7 +808,7 @@ async fn ready_to_push(
 ) -> Result<Integration, ApiError> {
     let integration = require_integration(state, account, provider).await?;
     if state.store.microsoft_connection(account).await?.is_none() {
-        return Err(ApiError::BadRequest(
+        return Err(ApiError::Conflict(
             "no Microsoft connection: PUT /connections/microsoft with the MSP's Graph app first"
                 .into(),
         ));
@@ -453,11 +816,26 @@ async fn ready_to_push(
     Ok(integration)
 }
 
+#[utoipa::path(
+    post,
+    path = "/integrations/{provider}/push/{tenantId}",
+    operation_id = "pushTenant",
+    tag = "pushes",
+    summary = "Push one tenant now",
+    description = "Needs the INTEGRATIONS_MANAGE permission. No body.",
+    params(PushPath),
+    responses(
+        (status = 202, description = "queued (the broker confirmed the message)", body = PushAccepted),
+        (status = 400, description = "the tenant id is not a UUID (`fields` names tenantId)", body = crate::error::ErrorBody),
+        (status = 404, description = "no such tenant in this account, or the integration is not configured yet", body = crate::error::ErrorBody),
+        (status = 409, description = "the tenant is not mapped by the integration (add it to the mapping with PUT /integrations/{provider}), or there is no Microsoft connection yet", body = crate::error::ErrorBody),
+    )
+)]
 pub(crate) async fn push_one(
     State(state): State<AppState>,
     caller: Caller,
     Path((p, tenant_id)): Path<(String, String)>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<PushAccepted>), ApiError> {
     let account = caller.require(Permission::IntegrationsManage)?;
     let provider = provider(&p)?;
     let tenant_id = parse_tenant_id(&tenant_id)?;
@@ -468,15 +846,12 @@ pub(crate) async fn push_one(
         .ok_or_else(|| ApiError::NotFound(format!("no tenant {tenant_id} in this account")))?;
     let integration = ready_to_push(&state, account, provider).await?;
     if !integration.mappings.iter().any(|(t, _)| *t == tenant.id) {
-        return Err(ApiError::field(
-            "tenantId",
-            format!(
-                "tenant {} ({}) is not mapped: add it to {} with PUT /integrations/{provider}",
-                tenant.id,
-                tenant.name,
-                mapping_field(provider).0
-            ),
-        ));
+        return Err(ApiError::Conflict(format!(
+            "tenant {} ({}) is not mapped: add it to {} with PUT /integrations/{provider}",
+            tenant.id,
+            tenant.name,
+            mapping_field(provider).0
+        )));
     }
     let ids = enqueue(
         &state,
@@ -488,14 +863,28 @@ pub(crate) async fn push_one(
         }],
     )
     .await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"runId": ids[0]}))))
+    Ok((StatusCode::ACCEPTED, Json(PushAccepted { run_id: ids[0].0 })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/integrations/{provider}/push-all",
+    operation_id = "pushAll",
+    tag = "pushes",
+    summary = "Push every mapped tenant now",
+    description = "Needs the INTEGRATIONS_MANAGE permission. No body.",
+    params(PostureProviderPath),
+    responses(
+        (status = 202, description = "queued (the broker confirmed the messages)", body = PushAllAccepted),
+        (status = 404, description = "the integration is not configured yet", body = crate::error::ErrorBody),
+        (status = 409, description = "there is no Microsoft connection yet", body = crate::error::ErrorBody),
+    )
+)]
 pub(crate) async fn push_all(
     State(state): State<AppState>,
     caller: Caller,
     Path(p): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<PushAllAccepted>), ApiError> {
     let account = caller.require(Permission::IntegrationsManage)?;
     let provider = provider(&p)?;
     let integration = ready_to_push(&state, account, provider).await?;
@@ -510,11 +899,11 @@ pub(crate) async fn push_all(
                 trigger: Trigger::PushAll,
             });
         } else {
-            skipped.push(json!({
-                "tenantId": t.id,
-                "name": t.name,
-                "reason": format!("not in {}", mapping_field(provider).0),
-            }));
+            skipped.push(SkippedTenant {
+                tenant_id: t.id.0,
+                name: t.name.clone(),
+                reason: format!("not in {}", mapping_field(provider).0),
+            });
         }
     }
     let ids = if runs.is_empty() {
@@ -524,7 +913,10 @@ pub(crate) async fn push_all(
     };
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"runIds": ids, "skipped": skipped})),
+        Json(PushAllAccepted {
+            run_ids: ids.into_iter().map(|id| id.0).collect(),
+            skipped,
+        }),
     ))
 }
 
@@ -537,6 +929,19 @@ fn psa_kind(raw: &str) -> Result<docsync_domain::psa::PsaKind, ApiError> {
 }
 
 /// `GET /integrations/{psa}/companies`.
+#[utoipa::path(
+    get,
+    path = "/integrations/{provider}/companies",
+    operation_id = "listPsaCompanies",
+    tag = "psa",
+    summary = "The PSA companies the last sync read, each with its match",
+    description = "Needs the INTEGRATIONS_READ permission.",
+    params(PsaProviderPath),
+    responses(
+        (status = 200, description = "the companies", body = crate::psa::PsaCompanyList),
+        (status = 404, description = "the PSA integration is not configured yet", body = crate::error::ErrorBody),
+    )
+)]
 pub(crate) async fn psa_companies(
     State(state): State<AppState>,
     caller: Caller,
@@ -546,6 +951,21 @@ pub(crate) async fn psa_companies(
 }
 
 /// `PUT /integrations/{psa}/companies`.
+#[utoipa::path(
+    put,
+    path = "/integrations/{provider}/companies",
+    operation_id = "setPsaMatches",
+    tag = "psa",
+    summary = "Match, create, ignore or unmatch companies",
+    description = "Needs the INTEGRATIONS_MANAGE permission. All or nothing: every bad entry is named (matches[i].psaId, matches[i].action, matches[i].companyId) and then nothing changes.",
+    params(PsaProviderPath),
+    request_body(content = crate::psa::CompanyMatchesPut),
+    responses(
+        (status = 200, description = "every company after the change", body = crate::psa::PsaCompanyList),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, description = "the PSA integration is not configured yet, or a psaId is not in the company list (each named in `fields`; nothing changed)", body = crate::error::ErrorBody),
+    )
+)]
 pub(crate) async fn psa_set_matches(
     State(state): State<AppState>,
     caller: Caller,
@@ -556,6 +976,20 @@ pub(crate) async fn psa_set_matches(
 }
 
 /// `POST /integrations/{psa}/companies/match-all`.
+#[utoipa::path(
+    post,
+    path = "/integrations/{provider}/companies/match-all",
+    operation_id = "matchAllPsaCompanies",
+    tag = "psa",
+    summary = "Match every unmatched company to its suggested destination company, else mark it to be created",
+    description = "Needs the INTEGRATIONS_MANAGE permission. No body. Companies deleted in the PSA, and matched, create and ignored ones, are left as they are.",
+    params(PsaProviderPath),
+    responses(
+        (status = 200, description = "how many of each", body = crate::psa::MatchAllResult),
+        (status = 404, description = "the PSA integration is not configured yet", body = crate::error::ErrorBody),
+        (status = 409, description = "the company list changed meanwhile (a sync updated it); nothing was changed, try again", body = crate::error::ErrorBody),
+    )
+)]
 pub(crate) async fn psa_match_all(
     State(state): State<AppState>,
     caller: Caller,
@@ -565,6 +999,20 @@ pub(crate) async fn psa_match_all(
 }
 
 /// `POST /integrations/{psa}/sync`.
+#[utoipa::path(
+    post,
+    path = "/integrations/{provider}/sync",
+    operation_id = "syncPsa",
+    tag = "psa",
+    summary = "Sync now",
+    description = "Needs the INTEGRATIONS_MANAGE permission. No body. Queues one sync run: it reads the PSA's company list (updating match states and suggestions) and the records of matched companies (a company marked create is created in Hudu and matched), and writes what changed to Hudu; follow it with GET /runs/{id}.",
+    params(PsaProviderPath),
+    responses(
+        (status = 202, description = "queued (the broker confirmed the message)", body = PushAccepted),
+        (status = 404, description = "the PSA integration is not configured yet", body = crate::error::ErrorBody),
+        (status = 409, description = "the destination is not configured: the sync writes to the account's Hudu integration, PUT /integrations/hudu first", body = crate::error::ErrorBody),
+    )
+)]
 pub(crate) async fn psa_sync(
     State(state): State<AppState>,
     caller: Caller,

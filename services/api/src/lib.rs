@@ -25,7 +25,6 @@ use docsync_domain::crypto::MasterKey;
 use docsync_domain::Shutdown;
 use docsync_queue::Broker;
 use docsync_store::Store;
-use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -138,7 +137,8 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
 }
 
 /// Every route the API serves, as `(method, path)` with path parameters in braces
-/// (`/tenants/{id}`); `{provider}` stands for `hudu` and `it-glue`.
+/// (`/tenants/{id}`); `{provider}` stands for the providers the route serves (the documentation
+/// platforms, the PSAs, or both).
 pub fn routes() -> Vec<(Method, &'static str)> {
     table()
         .into_iter()
@@ -146,9 +146,10 @@ pub fn routes() -> Vec<(Method, &'static str)> {
         .collect()
 }
 
-/// The OpenAPI 3.0 document served at `GET /openapi.json`.
+/// The OpenAPI 3.1 document served at `GET /openapi.json`, generated from the handlers'
+/// annotations and their request and response types.
 pub fn openapi_document() -> &'static str {
-    openapi::DOCUMENT
+    openapi::document_text()
 }
 
 /// Builds the router (exposed for in-process tests).
@@ -199,17 +200,49 @@ pub fn router(
         .with_state(state)
 }
 
+/// Always `ok`.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// The process answers.
+    Ok,
+}
+
+/// The answer to `GET /health`.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: HealthStatus,
+}
+
+/// The answer to `GET /ready`: which dependency answers.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Ready {
+    /// PostgreSQL answered.
+    pub database: bool,
+    /// RabbitMQ is connected.
+    pub broker: bool,
+}
+
 /// Liveness: the process answers (`GET /health` of the API and of every role's listener).
-pub async fn health() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "health",
+    tag = "service",
+    summary = "Liveness",
+    security(),
+    responses((status = 200, description = "the process is up", body = Health))
+)]
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: HealthStatus::Ok,
+    })
 }
 
 /// Readiness: 200 when PostgreSQL and RabbitMQ answer, else 503, saying which (`GET /ready` of
 /// the API and of every role's listener).
-pub async fn readiness(
-    store: &Store,
-    broker: &Broker,
-) -> (axum::http::StatusCode, Json<serde_json::Value>) {
+pub async fn readiness(store: &Store, broker: &Broker) -> (axum::http::StatusCode, Json<Ready>) {
     let database = store.ping().await;
     let broker = broker.is_connected();
     let status = if database && broker {
@@ -217,15 +250,24 @@ pub async fn readiness(
     } else {
         axum::http::StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        Json(json!({"database": database, "broker": broker})),
-    )
+    (status, Json(Ready { database, broker }))
 }
 
-async fn ready(
+#[utoipa::path(
+    get,
+    path = "/ready",
+    operation_id = "ready",
+    tag = "service",
+    summary = "Readiness: the database and the broker are reachable",
+    security(),
+    responses(
+        (status = 200, description = "ready", body = Ready),
+        (status = 503, description = "the database or the broker is unreachable", body = Ready),
+    )
+)]
+pub(crate) async fn ready(
     axum::extract::State(state): axum::extract::State<AppState>,
-) -> (axum::http::StatusCode, Json<serde_json::Value>) {
+) -> (axum::http::StatusCode, Json<Ready>) {
     readiness(&state.store, &state.broker).await
 }
 

@@ -17,8 +17,257 @@ use docsync_queue::CollectJob;
 use docsync_store::{
     AuditAction, MatchChange, MatchState, Permission, PsaCompany, PsaIntegration, SyncRun,
 };
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A PSA company the test connection read.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PsaCompanyRef {
+    /// The PSA's id of the company.
+    id: i64,
+    /// Its name.
+    name: String,
+}
+
+/// The budget of the PSA's keys, and what the PSA reports of its own.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PsaBudget {
+    /// Requests allowed per window.
+    requests: u32,
+    /// Window length in seconds.
+    per_seconds: u32,
+    /// What the PSA reports of its own budget (e.g. Autotask's threshold use); null when it
+    /// reports nothing.
+    #[schema(required, value_type = Option<Object>)]
+    reported: Option<Value>,
+}
+
+/// One check of the test connection: a destination layout, or a PSA permission.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LayoutCheck {
+    /// What was checked: contacts, sites, configurations, agreements, a PSA record kind, or
+    /// destination.
+    kind: String,
+    /// The layout id checked (null when found by name, or not a layout).
+    id: Option<i64>,
+    /// It is fine.
+    ok: bool,
+    /// What was found, or what to fix.
+    message: String,
+}
+
+/// The answer of a PSA's test connection.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PsaConnectionReport {
+    /// The credentials were accepted.
+    credentials_valid: bool,
+    /// The PSA answered at all.
+    reachable: bool,
+    /// The first companies, at most 10.
+    #[schema(max_items = 10)]
+    first_companies: Vec<PsaCompanyRef>,
+    /// The keys' budget.
+    rate_limit: PsaBudget,
+    /// The PSA's permissions and the destination's layouts.
+    layouts: Vec<LayoutCheck>,
+    /// What a person should know or do.
+    message: String,
+}
+
+/// A company's match state.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CompanyMatchView {
+    /// unmatched (brings nothing in), create (the next sync creates it in the destination),
+    /// matched (synced into companyId), ignored.
+    #[schema(value_type = MatchStateName)]
+    state: &'static str,
+    /// The destination company it is synced into.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    company_id: Option<i64>,
+    /// The destination company whose name equals this one's, ignoring case and surrounding
+    /// spaces, when there is exactly one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    suggested_company_id: Option<i64>,
+}
+
+/// A match state.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum MatchStateName {
+    /// Brings nothing in.
+    Unmatched,
+    /// The next sync creates it in the destination, then it is matched.
+    Create,
+    /// Synced into companyId.
+    Matched,
+    /// Brings nothing in, on purpose.
+    Ignored,
+}
+
+/// A PSA company the last sync read.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PsaCompanyView {
+    /// The PSA's id of the company.
+    psa_id: i64,
+    /// Its name.
+    name: String,
+    /// Active in the PSA (and not deleted there).
+    active: bool,
+    /// Deleted in the PSA since it was read.
+    deleted: bool,
+    /// Its type in the PSA.
+    r#type: Option<String>,
+    /// Its match.
+    r#match: CompanyMatchView,
+}
+
+/// The companies of a PSA.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PsaCompanyList {
+    /// Every company the last sync read.
+    companies: Vec<PsaCompanyView>,
+}
+
+/// One change of `PUT /integrations/{psa}/companies`: `match` takes a companyId, the other
+/// actions none.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct CompanyMatch {
+    /// The PSA company's id, from GET /integrations/{psa}/companies.
+    #[schema(minimum = 1)]
+    psa_id: i64,
+    /// What to do.
+    action: MatchAction,
+    /// With action match only: the destination company's id.
+    #[schema(minimum = 1, nullable = false)]
+    company_id: Option<i64>,
+}
+
+/// What to do with a company.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum MatchAction {
+    /// Sync it into companyId.
+    Match,
+    /// Create it in the destination on the next sync.
+    Create,
+    /// Bring nothing in.
+    Ignore,
+    /// Back to unmatched.
+    Unmatch,
+}
+
+/// The body of `PUT /integrations/{psa}/companies`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct CompanyMatchesPut {
+    /// The changes, applied all or nothing.
+    #[schema(max_items = 10_000)]
+    matches: Vec<CompanyMatch>,
+}
+
+/// What match-all did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MatchAllResult {
+    /// Companies matched to their suggestion.
+    matched: usize,
+    /// Companies marked to be created.
+    create: usize,
+}
+
+/// What a sync did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SyncCountsView {
+    /// Objects created.
+    created: i64,
+    /// Objects written in place because they changed.
+    updated: i64,
+    /// Records whose object was already up to date (no write).
+    unchanged: i64,
+    /// Objects archived (inactive or gone in the PSA).
+    archived: i64,
+    /// Objects brought back from the archive.
+    unarchived: i64,
+    /// Records left out by the skip options.
+    skipped: i64,
+    /// Records the destination refused (each named in the run's events).
+    failed: i64,
+}
+
+/// Always `sync`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SyncKind {
+    /// A PSA sync.
+    Sync,
+}
+
+/// A sync run.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SyncRunView {
+    /// The run id.
+    pub(crate) id: Uuid,
+    /// Always null: a sync run belongs to no tenant.
+    #[schema(schema_with = null, required)]
+    tenant_id: Option<()>,
+    /// The PSA read.
+    provider: PsaKind,
+    /// Always sync.
+    kind: SyncKind,
+    /// What asked for it.
+    trigger: Trigger,
+    /// Where it is.
+    state: RunState,
+    /// Attempts made.
+    attempts: i32,
+    /// Why it failed, or the transient error it is retrying after.
+    error: Option<String>,
+    /// Always null.
+    #[schema(schema_with = null, required)]
+    remote_id: Option<()>,
+    /// What it did.
+    counts: SyncCountsView,
+    /// When it was asked for.
+    created_at: DateTime<Utc>,
+    /// When it last changed.
+    updated_at: DateTime<Utc>,
+    /// When it finished.
+    finished_at: Option<DateTime<Utc>>,
+    /// Its state changes, oldest first: only in GET /runs/{id} and GET /runs?ids=.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub(crate) events: Option<Vec<crate::runs::RunEventView>>,
+}
+
+/// Always null.
+fn null() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::Object::builder()
+        .schema_type(utoipa::openapi::schema::Type::Null)
+        .build()
+        .into()
+}
+
+/// Sync runs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SyncRunList {
+    /// The runs.
+    runs: Vec<SyncRunView>,
+}
 
 /// How long a test connection may take, waiting for the keys' next request slots included.
 const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -211,8 +460,14 @@ pub(crate) async fn test(
         ..Default::default()
     });
     let mut layouts = Vec::new();
+    let check_of = |kind: &str, id: Option<i64>, ok: bool, message: String| LayoutCheck {
+        kind: kind.to_owned(),
+        id,
+        ok,
+        message,
+    };
     for p in &check.permissions {
-        layouts.push(json!({"kind": p.kind, "id": null, "ok": p.ok, "message": p.message}));
+        layouts.push(check_of(p.kind, None, p.ok, p.message.clone()));
     }
     match ctx
         .destinations
@@ -229,7 +484,12 @@ pub(crate) async fn test(
                 ("agreements", o.agreements),
             ] {
                 let Some(id) = id else {
-                    layouts.push(json!({"kind": kind, "id": null, "ok": true, "message": "found by name or created on the first sync"}));
+                    layouts.push(check_of(
+                        kind,
+                        None,
+                        true,
+                        "found by name or created on the first sync".into(),
+                    ));
                     continue;
                 };
                 let found = tokio::time::timeout(TEST_TIMEOUT, hudu.layout(id)).await;
@@ -242,34 +502,49 @@ pub(crate) async fn test(
                     Ok(Err(e)) => (false, e.to_string()),
                     Err(_) => (false, "Hudu did not answer in time".to_owned()),
                 };
-                layouts.push(json!({"kind": kind, "id": id, "ok": ok, "message": message}));
+                layouts.push(check_of(kind, Some(id), ok, message));
             }
         }
         Err(reason) => {
-            layouts.push(json!({"kind": "destination", "id": null, "ok": false, "message": reason}))
+            layouts.push(check_of("destination", None, false, reason.to_string()))
         }
     }
     let limit = integration.options.effective_rate_limit(psa);
-    Ok(Json(json!({
-        "credentialsValid": check.credentials_valid,
-        "reachable": check.reachable,
-        "firstCompanies": check.first_companies.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
-        "rateLimit": {"requests": limit.requests, "perSeconds": limit.per_seconds, "reported": check.reported_limit},
-        "layouts": layouts,
-        "message": check.message,
-    })))
+    let report = PsaConnectionReport {
+        credentials_valid: check.credentials_valid,
+        reachable: check.reachable,
+        first_companies: check
+            .first_companies
+            .iter()
+            .map(|(id, name)| PsaCompanyRef {
+                id: *id,
+                name: name.clone(),
+            })
+            .collect(),
+        rate_limit: PsaBudget {
+            requests: limit.requests,
+            per_seconds: limit.per_seconds,
+            reported: check.reported_limit,
+        },
+        layouts,
+        message: check.message,
+    };
+    Ok(Json(serde_json::to_value(report).unwrap_or(Value::Null)))
 }
 
-fn company_view(c: &PsaCompany) -> Value {
-    let mut m = json!({"state": c.state.as_str()});
-    if let Some(id) = c.destination_company_id {
-        m["companyId"] = json!(id);
+fn company_view(c: &PsaCompany) -> PsaCompanyView {
+    PsaCompanyView {
+        psa_id: c.psa_id,
+        name: c.name.clone(),
+        active: c.active && !c.deleted,
+        deleted: c.deleted,
+        r#type: c.company_type.clone(),
+        r#match: CompanyMatchView {
+            state: c.state.as_str(),
+            company_id: c.destination_company_id,
+            suggested_company_id: c.suggested_company_id,
+        },
     }
-    if let Some(id) = c.suggested_company_id {
-        m["suggestedCompanyId"] = json!(id);
-    }
-    json!({"psaId": c.psa_id, "name": c.name, "active": c.active && !c.deleted, "deleted": c.deleted,
-           "type": c.company_type, "match": m})
 }
 
 async fn company_list(
@@ -278,9 +553,10 @@ async fn company_list(
     psa: PsaKind,
 ) -> Result<Json<Value>, ApiError> {
     let companies = state.store.psa_companies(account, psa).await?;
-    Ok(Json(
-        json!({"companies": companies.iter().map(company_view).collect::<Vec<_>>()}),
-    ))
+    let list = PsaCompanyList {
+        companies: companies.iter().map(company_view).collect(),
+    };
+    Ok(Json(serde_json::to_value(list).unwrap_or(Value::Null)))
 }
 
 /// `GET /integrations/{psa}/companies`.
@@ -394,13 +670,13 @@ pub(crate) async fn set_matches(
         return Err(invalid(errors));
     }
     if let Err(unknown) = state.store.set_psa_matches(account, psa, &changes).await? {
-        let positions: Vec<(String, String)> = matches
+        let positions: Vec<FieldError> = matches
             .iter()
             .enumerate()
             .filter(|(_, m)| m.get("psaId").and_then(Value::as_i64).is_some_and(|id| unknown.contains(&id)))
-            .map(|(i, m)| (format!("matches[{i}].psaId"), format!("no PSA company {} in the list: sync first (POST /integrations/{psa}/sync) or check the id", m["psaId"])))
+            .map(|(i, m)| FieldError { field: format!("matches[{i}].psaId"), message: format!("no PSA company {} in the list: sync first (POST /integrations/{psa}/sync) or check the id", m["psaId"]) })
             .collect();
-        return Err(invalid(positions));
+        return Err(ApiError::Missing(positions));
     }
     company_list(&state, account, psa).await
 }
@@ -435,7 +711,9 @@ pub(crate) async fn match_all(
         .set_psa_matches(account, psa, &changes)
         .await?
         .map_err(|_| ApiError::Conflict("the company list changed; try again".into()))?;
-    Ok(Json(json!({"matched": matched, "create": create})))
+    Ok(Json(
+        serde_json::to_value(MatchAllResult { matched, create }).unwrap_or(Value::Null),
+    ))
 }
 
 /// `POST /integrations/{psa}/sync`: 202 `{runId}`.
@@ -452,7 +730,7 @@ pub(crate) async fn sync(
         .await?
         .is_none()
     {
-        return Err(ApiError::BadRequest(format!(
+        return Err(ApiError::Conflict(format!(
             "the sync writes to {}, which is not configured: PUT /integrations/{} first",
             integration.options.destination.as_str(),
             integration.options.destination.as_str()
@@ -480,22 +758,32 @@ pub(crate) async fn sync(
 }
 
 /// A sync run as `GET /runs/:id` shows it.
-pub(crate) fn run_view(run: &SyncRun) -> Value {
-    json!({
-        "id": run.id,
-        "tenantId": null,
-        "provider": run.psa,
-        "kind": "sync",
-        "trigger": run.trigger,
-        "state": run.state,
-        "attempts": run.attempts,
-        "error": run.error,
-        "remoteId": null,
-        "counts": run.counts,
-        "createdAt": run.created_at,
-        "updatedAt": run.updated_at,
-        "finishedAt": run.finished_at,
-    })
+pub(crate) fn run_view(run: &SyncRun) -> SyncRunView {
+    let c = &run.counts;
+    SyncRunView {
+        id: run.id.0,
+        tenant_id: None,
+        provider: run.psa,
+        kind: SyncKind::Sync,
+        trigger: run.trigger,
+        state: run.state,
+        attempts: run.attempts,
+        error: run.error.clone(),
+        remote_id: None,
+        counts: SyncCountsView {
+            created: c.created,
+            updated: c.updated,
+            unchanged: c.unchanged,
+            archived: c.archived,
+            unarchived: c.unarchived,
+            skipped: c.skipped,
+            failed: c.failed,
+        },
+        created_at: run.created_at,
+        updated_at: run.updated_at,
+        finished_at: run.finished_at,
+        events: None,
+    }
 }
 
 /// `GET /integrations/{psa}/runs` (`state`, `limit`).
@@ -512,7 +800,8 @@ pub(crate) async fn runs(
         .store
         .sync_runs(account, psa, run_state, limit.unwrap_or(100))
         .await?;
-    Ok(Json(
-        json!({"runs": runs.iter().map(run_view).collect::<Vec<_>>()}),
-    ))
+    let list = SyncRunList {
+        runs: runs.iter().map(run_view).collect(),
+    };
+    Ok(Json(serde_json::to_value(list).unwrap_or(Value::Null)))
 }

@@ -10,7 +10,102 @@ use axum::http::StatusCode;
 use axum::Json;
 use docsync_domain::{AccountId, Provider, TenantId};
 use docsync_store::{AuditAction, NewTenant, Permission, Tenant};
-use serde_json::{json, Map, Value};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+
+/// The body of `POST /tenants`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct TenantCreate {
+    /// Trimmed; at most 200 characters, no control characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$", example = "Contoso")]
+    name: String,
+    /// A domain name (stored in lower case).
+    #[schema(min_length = 1, max_length = 253, pattern = r"^\s*([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\s*$", example = "contoso.com")]
+    primary_domain: String,
+    /// The Microsoft (Entra) tenant id: Entra admin center → Overview.
+    #[schema(format = Uuid, example = "0b9e8c4a-1f2d-4e3b-9a7c-5d6e7f8a9b0c")]
+    microsoft_tenant_id: String,
+}
+
+/// The body of `PATCH /tenants/{id}`: at least one of name and primaryDomain (neither null).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(min_properties = 1)]
+#[allow(dead_code)]
+pub(crate) struct TenantUpdate {
+    /// Trimmed; at most 200 characters, no control characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$", example = "Contoso", nullable = false)]
+    name: Option<String>,
+    /// A domain name (stored in lower case).
+    #[schema(min_length = 1, max_length = 253, pattern = r"^\s*([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\s*$", example = "contoso.com", nullable = false)]
+    primary_domain: Option<String>,
+}
+
+/// A tenant, with its last sync and last push per configured provider.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TenantView {
+    /// The docsync tenant id.
+    id: Uuid,
+    /// The tenant's name.
+    name: String,
+    /// Its primary domain, lower case.
+    primary_domain: String,
+    /// The Microsoft (Entra) tenant id.
+    #[schema(format = Uuid)]
+    microsoft_tenant_id: String,
+    /// When it was created.
+    created_at: DateTime<Utc>,
+    /// When it last changed.
+    updated_at: DateTime<Utc>,
+    /// When its posture was last collected.
+    last_sync_at: Option<DateTime<Utc>>,
+    /// Per configured provider (hudu, it-glue).
+    providers: BTreeMap<String, TenantProvider>,
+}
+
+/// A tenant as one provider sees it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TenantProvider {
+    /// The integration maps this tenant.
+    mapped: bool,
+    /// The Hudu company or IT Glue organization it is mapped to.
+    remote_parent_id: Option<i64>,
+    /// When its last push started.
+    last_run_at: Option<DateTime<Utc>>,
+    /// The last push's state.
+    last_run_state: Option<docsync_domain::RunState>,
+    /// When a push last succeeded.
+    last_push_at: Option<DateTime<Utc>>,
+    /// The last run's error: why it failed, or the transient error it is retrying after.
+    last_error: Option<String>,
+    /// When the schedule next pushes it (null when unmapped or manual).
+    next_scheduled_at: Option<DateTime<Utc>>,
+}
+
+/// The account's tenants.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TenantList {
+    /// Every tenant of the account.
+    tenants: Vec<TenantView>,
+}
+
+/// The `{id}` of `/tenants/{id}`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct TenantIdPath {
+    /// The docsync tenant id.
+    #[param(format = Uuid, example = "3f2b6c1e-8d4a-4f3b-9c2d-1a2b3c4d5e6f")]
+    id: String,
+}
 
 pub(crate) fn parse_tenant_id(raw: &str) -> Result<TenantId, ApiError> {
     raw.parse::<TenantId>()
@@ -21,7 +116,7 @@ async fn view(
     state: &AppState,
     account: AccountId,
     tenants: &[Tenant],
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<TenantView>, ApiError> {
     let ids: Vec<TenantId> = tenants.iter().map(|t| t.id).collect();
     let pushes = state.store.tenant_pushes(account, &ids).await?;
     let mut mapped = Vec::new();
@@ -34,7 +129,7 @@ async fn view(
     Ok(tenants
         .iter()
         .map(|t| {
-            let mut providers = Map::new();
+            let mut providers = BTreeMap::new();
             for (provider, mappings, next) in &mapped {
                 let parent = mappings.iter().find(|(id, _)| *id == t.id).map(|(_, p)| *p);
                 let last = pushes
@@ -43,36 +138,50 @@ async fn view(
                     .map(|(_, p)| p);
                 providers.insert(
                     provider.as_str().to_owned(),
-                    json!({
-                        "mapped": parent.is_some(),
-                        "remoteParentId": parent,
-                        "lastRunAt": last.map(|l| l.last_run_at),
-                        "lastRunState": last.map(|l| l.last_state.clone()),
-                        "lastPushAt": last.and_then(|l| l.last_success_at),
-                        "lastError": last.and_then(|l| l.last_error.clone()),
-                        "nextScheduledAt": if parent.is_some() { *next } else { None },
-                    }),
+                    TenantProvider {
+                        mapped: parent.is_some(),
+                        remote_parent_id: parent,
+                        last_run_at: last.map(|l| l.last_run_at),
+                        last_run_state: last.and_then(|l| l.last_state.parse().ok()),
+                        last_push_at: last.and_then(|l| l.last_success_at),
+                        last_error: last.and_then(|l| l.last_error.clone()),
+                        next_scheduled_at: if parent.is_some() { *next } else { None },
+                    },
                 );
             }
-            json!({
-                "id": t.id,
-                "name": t.name,
-                "primaryDomain": t.primary_domain,
-                "microsoftTenantId": t.microsoft_tenant_id,
-                "createdAt": t.created_at,
-                "updatedAt": t.updated_at,
-                "lastSyncAt": t.last_sync_at,
-                "providers": providers,
-            })
+            TenantView {
+                id: t.id.0,
+                name: t.name.clone(),
+                primary_domain: t.primary_domain.clone(),
+                microsoft_tenant_id: t.microsoft_tenant_id.clone(),
+                created_at: t.created_at,
+                updated_at: t.updated_at,
+                last_sync_at: t.last_sync_at,
+                providers,
+            }
         })
         .collect())
 }
 
+#[utoipa::path(
+    post,
+    path = "/tenants",
+    operation_id = "createTenant",
+    tag = "tenants",
+    summary = "Create a tenant",
+    description = "Needs the TENANTS_MANAGE permission.",
+    request_body(content = TenantCreate, description = "the tenant; every bad field is named at once"),
+    responses(
+        (status = 201, description = "created", body = TenantView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 409, description = "a tenant with that Microsoft tenant id exists in this account", body = crate::error::ErrorBody),
+    )
+)]
 pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     JsonObject(body): JsonObject,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<TenantView>), ApiError> {
     let account = caller.require(Permission::TenantsManage)?;
     let mut f = Fields::new(&body, &["name", "primaryDomain", "microsoftTenantId"]);
     let name = f.text("name", true, 200);
@@ -130,22 +239,45 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(views.remove(0))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/tenants",
+    operation_id = "listTenants",
+    tag = "tenants",
+    summary = "The account's tenants with their last sync and last push per provider",
+    description = "Needs the TENANTS_READ permission.",
+    responses((status = 200, description = "the tenants", body = TenantList))
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TenantList>, ApiError> {
     let account = caller.require(Permission::TenantsRead)?;
     let tenants = state.store.tenants(account).await?;
-    Ok(Json(
-        json!({"tenants": view(&state, account, &tenants).await?}),
-    ))
+    Ok(Json(TenantList {
+        tenants: view(&state, account, &tenants).await?,
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/tenants/{id}",
+    operation_id = "getTenant",
+    tag = "tenants",
+    summary = "One tenant",
+    description = "Needs the TENANTS_READ permission.",
+    params(TenantIdPath),
+    responses(
+        (status = 200, description = "the tenant", body = TenantView),
+        (status = 400, description = "the id is not a UUID (`fields` names tenantId)", body = crate::error::ErrorBody),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
 pub(crate) async fn one(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TenantView>, ApiError> {
     let account = caller.require(Permission::TenantsRead)?;
     let id = parse_tenant_id(&id)?;
     let tenant = state
@@ -157,15 +289,32 @@ pub(crate) async fn one(
     Ok(Json(views.remove(0)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/tenants/{id}",
+    operation_id = "updateTenant",
+    tag = "tenants",
+    summary = "Rename a tenant (the next push renames the document in place) or change its domain",
+    description = "Needs the TENANTS_MANAGE permission.",
+    params(TenantIdPath),
+    request_body(content = TenantUpdate, description = "name and/or primaryDomain; `{}` and null values are refused naming the field"),
+    responses(
+        (status = 200, description = "the tenant after the change", body = TenantView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+    )
+)]
 pub(crate) async fn update(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TenantView>, ApiError> {
     let account = caller.require(Permission::TenantsManage)?;
     let id = parse_tenant_id(&id)?;
     let mut f = Fields::new(&body, &["name", "primaryDomain"]);
+    f.no_nulls();
     let name = f.text("name", false, 200);
     let domain = f
         .text("primaryDomain", false, 253)
@@ -212,6 +361,20 @@ pub(crate) async fn update(
     Ok(Json(views.remove(0)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/tenants/{id}",
+    operation_id = "deleteTenant",
+    tag = "tenants",
+    summary = "Remove a tenant",
+    description = "Needs the TENANTS_MANAGE permission.",
+    params(TenantIdPath),
+    responses(
+        (status = 204, description = "removed"),
+        (status = 400, description = "the id is not a UUID (`fields` names tenantId)", body = crate::error::ErrorBody),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     caller: Caller,

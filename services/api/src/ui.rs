@@ -71,6 +71,15 @@ pub(crate) fn content_security_policy() -> &'static str {
 }
 
 /// `GET /ui` (no token needed: the page holds no data).
+#[utoipa::path(
+    get,
+    path = "/ui",
+    operation_id = "statusPage",
+    tag = "ui",
+    summary = "The operator's status page",
+    description = "One self-contained HTML page (inline CSS and JavaScript, nothing loaded from elsewhere) that asks for an API token, or takes it once from the URL fragment `#token=...` and then clears the fragment, and shows with it what that token may see. No secret is ever rendered.",
+    responses((status = 200, description = "the page", content_type = "text/html", body = String))
+)]
 pub(crate) async fn page() -> impl IntoResponse {
     (
         [
@@ -116,9 +125,130 @@ fn key_view(
     })
 }
 
+/// What `GET /ui/summary` answers (built as JSON by [`summary`]; this type documents it).
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub(crate) struct UiSummary {
+    /// How far back finished runs are counted (24).
+    window_hours: u64,
+    /// The account's runs that finished in the window or have not finished, counted.
+    runs: Vec<UiRunCount>,
+    /// The fleet's queues (shared by every account: ready messages and consumers only); null
+    /// when the broker cannot be asked (brokerError says why).
+    #[schema(required)]
+    queues: Option<Vec<UiQueue>>,
+    /// Why the queues are unknown.
+    #[schema(required)]
+    broker_error: Option<String>,
+    /// Every integration, configured or not.
+    integrations: Vec<UiIntegration>,
+    /// The rate-limit key of each configured integration, with its budget and where it is.
+    rate_limit_keys: Vec<UiRateLimitKey>,
+}
+
+/// Posture (Hudu, IT Glue) or PSA.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum UiKind {
+    /// A documentation platform.
+    Posture,
+    /// A PSA.
+    Psa,
+}
+
+/// Runs of one kind, provider and state.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct UiRunCount {
+    /// push or sync.
+    #[schema(value_type = String, pattern = "^(push|sync)$")]
+    kind: String,
+    /// The provider.
+    provider: String,
+    /// The state.
+    state: docsync_domain::RunState,
+    /// How many.
+    #[schema(minimum = 0)]
+    count: i64,
+}
+
+/// A queue of the fleet.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct UiQueue {
+    /// The queue's name without the fleet's prefix: collect, publish.N, delay.Nms, dead.
+    queue: String,
+    /// Ready messages.
+    ready: u32,
+    /// Consumers.
+    consumers: u32,
+}
+
+/// An integration.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct UiIntegration {
+    /// The provider.
+    provider: String,
+    /// Posture or PSA.
+    kind: UiKind,
+    /// The account has configured it.
+    configured: bool,
+}
+
+/// Where a key's budget is.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum UiKeyState {
+    /// Nothing booked ahead.
+    Idle,
+    /// Requests booked ahead.
+    Busy,
+    /// Paused after a 429.
+    Paused,
+}
+
+/// A rate-limit key.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub(crate) struct UiRateLimitKey {
+    /// The provider.
+    provider: String,
+    /// Posture or PSA.
+    kind: UiKind,
+    /// Its budget.
+    rate_limit: RateLimit,
+    /// Where it is.
+    state: UiKeyState,
+    /// Seconds of requests booked ahead.
+    booked_ahead_seconds: f64,
+    /// Seconds left of a pause after a 429.
+    #[schema(required)]
+    paused_for_seconds: Option<f64>,
+    /// When the next request may go.
+    #[schema(required)]
+    next_slot_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the pause ends.
+    #[schema(required)]
+    paused_until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// `GET /ui/summary`: the account's runs of the last 24 hours (and every unfinished one) by
 /// state, the fleet's queues, and each configured integration's rate-limit key. Needs
 /// INTEGRATIONS_READ.
+#[utoipa::path(
+    get,
+    path = "/ui/summary",
+    operation_id = "statusSummary",
+    tag = "ui",
+    summary = "What the status page sums up: runs by state, queues, rate-limit keys",
+    description = "Needs the INTEGRATIONS_READ permission. The account's runs (pushes and PSA syncs) that finished in the last 24 hours or have not finished, counted by kind, provider and state; the fleet's queues; every integration (configured or not); and for each configured one its rate-limit key's budget and where it is.",
+    responses((status = 200, description = "the summary", body = UiSummary))
+)]
 pub(crate) async fn summary(
     State(state): State<AppState>,
     caller: Caller,
