@@ -3,7 +3,11 @@
 # whole fleet (`docsync all`) in a database and RabbitMQ vhost of their own, creates an account
 # and a token, seeds a tenant, the Microsoft connection, the Hudu integration and ConnectWise
 # Manage (so pushes, syncs and test connections get past "not configured"), then lets schemathesis generate requests for
-# every operation of GET /openapi.json and fails on any 5xx (check not_a_server_error only).
+# every operation of GET /openapi.json, in every phase (examples, coverage, fuzzing, and the
+# stateful phase that follows the document's links, so operations also run with real ids), and
+# fails on any failure of any check (`--checks all`: server errors, status codes, content types,
+# response schemas and headers, valid data accepted, invalid data refused, auth not ignored,
+# deleted resources gone ...).
 # Bounded: 20 examples per operation (SCHEMATHESIS_MAX_EXAMPLES) and a time limit
 # (SCHEMATHESIS_TIME_LIMIT seconds, default 600). Everything it started is stopped and its
 # database and vhost removed at the end. Needs PostgreSQL and RabbitMQ on 127.0.0.1
@@ -158,7 +162,7 @@ set +e
 # Run from the scratch directory: schemathesis keeps a cache (.schemathesis/) where it runs.
 (cd "$work" && timeout --kill-after=10 "$TIME_LIMIT" "$venv/bin/schemathesis" --no-color run "$api/openapi.json" \
     --header "Authorization: Bearer $token" \
-    --checks not_a_server_error \
+    --checks all \
     --max-examples "$MAX_EXAMPLES" \
     --request-timeout 45 \
     --seed "$SEED" \

@@ -314,12 +314,11 @@ fn split_configurations(doc: &mut Document) {
 pub(crate) fn document_text() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
     TEXT.get_or_init(|| {
-        let mut doc = ApiDoc::openapi();
-        add_links(&mut doc);
-        doc.to_pretty_json().unwrap_or_else(|e| {
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|e| {
             json!({"openapi": "3.1.0", "info": {"title": format!("docsync API (document error: {e})"), "version": "1"}, "paths": {}})
-                .to_string()
-        })
+        });
+        add_links(&mut doc);
+        serde_json::to_string_pretty(&doc).unwrap_or_default()
     })
 }
 
@@ -342,6 +341,54 @@ pub(crate) async fn document() -> impl IntoResponse {
 #[cfg(test)]
 mod tests;
 
-/// The links schemathesis's stateful phase (and a reader) follows from one answer to the
-/// operations that take its ids.
-fn add_links(_doc: &mut Document) {}
+/// The links a client (and schemathesis's stateful phase) follows from one answer to the
+/// operations that take its ids: `(from operationId, status, link name, to operationId,
+/// parameters)`.
+const LINKS: &[(&str, &str, &str, &str, &[(&str, &str)])] = &[
+    ("createTenant", "201", "GetTenant", "getTenant", &[("id", "$response.body#/id")]),
+    ("createTenant", "201", "UpdateTenant", "updateTenant", &[("id", "$response.body#/id")]),
+    ("createTenant", "201", "DeleteTenant", "deleteTenant", &[("id", "$response.body#/id")]),
+    ("createTenant", "201", "PushTenant", "pushTenant", &[("tenantId", "$response.body#/id")]),
+    ("createTenant", "201", "TenantRuns", "listRuns", &[("tenantId", "$response.body#/id")]),
+    ("listTenants", "200", "GetTenant", "getTenant", &[("id", "$response.body#/tenants/0/id")]),
+    ("listTenants", "200", "UpdateTenant", "updateTenant", &[("id", "$response.body#/tenants/0/id")]),
+    ("listTenants", "200", "PushTenant", "pushTenant", &[("tenantId", "$response.body#/tenants/0/id")]),
+    ("getTenant", "200", "UpdateTenant", "updateTenant", &[("id", "$response.body#/id")]),
+    ("getTenant", "200", "PushTenant", "pushTenant", &[("tenantId", "$response.body#/id")]),
+    ("updateTenant", "200", "GetTenant", "getTenant", &[("id", "$response.body#/id")]),
+    ("pushTenant", "202", "GetRun", "getRun", &[("id", "$response.body#/runId")]),
+    ("pushTenant", "202", "GetRuns", "getRuns", &[("ids", "$response.body#/runId")]),
+    ("pushAll", "202", "GetRun", "getRun", &[("id", "$response.body#/runIds/0")]),
+    ("syncPsa", "202", "GetRun", "getRun", &[("id", "$response.body#/runId")]),
+    ("syncPsa", "202", "GetRuns", "getRuns", &[("ids", "$response.body#/runId")]),
+    ("listRuns", "200", "GetRun", "getRun", &[("id", "$response.body#/runs/0/id")]),
+    ("getRuns", "200", "GetRun", "getRun", &[("id", "$response.body#/runs/0/id")]),
+];
+
+/// Adds [`LINKS`] to the operations' answers.
+fn add_links(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for op in item.values_mut() {
+            let Some(id) = op["operationId"].as_str().map(str::to_owned) else {
+                continue;
+            };
+            for (from, status, name, to, params) in LINKS {
+                if *from != id || !op["responses"][*status].is_object() {
+                    continue;
+                }
+                let parameters: serde_json::Map<String, Value> = params
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), json!(v)))
+                    .collect();
+                op["responses"][*status]["links"][*name] =
+                    json!({"operationId": to, "parameters": parameters});
+            }
+        }
+    }
+}

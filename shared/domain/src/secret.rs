@@ -16,7 +16,7 @@ impl ApiKey {
                 "{field} is empty: paste the key from the provider's API settings"
             ));
         }
-        if trimmed.len() > 512 {
+        if trimmed.chars().count() > 512 {
             return Err(format!(
                 "{field} is longer than 512 characters: paste only the key"
             ));

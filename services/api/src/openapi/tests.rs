@@ -401,3 +401,38 @@ fn every_schema_written_as_json_was_read() {
         "uuid"
     );
 }
+
+#[test]
+fn every_link_leads_to_an_operation_and_its_parameters() {
+    let doc = document();
+    let mut ops = std::collections::BTreeMap::new();
+    for item in doc["paths"].as_object().expect("paths").values() {
+        for op in item.as_object().expect("item").values() {
+            if let Some(id) = op["operationId"].as_str() {
+                ops.insert(id.to_owned(), op.clone());
+            }
+        }
+    }
+    for (from, _, name, to, params) in super::LINKS {
+        let target = ops.get(*to).unwrap_or_else(|| panic!("{name}: no operation {to}"));
+        let source = ops.get(*from).unwrap_or_else(|| panic!("{name}: no operation {from}"));
+        assert!(
+            source["responses"]
+                .as_object()
+                .expect("responses")
+                .values()
+                .any(|r| r["links"][*name].is_object()),
+            "{from}: link {name} not added"
+        );
+        for (param, _) in *params {
+            assert!(
+                target["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["name"] == *param),
+                "{name}: {to} has no parameter {param}"
+            );
+        }
+    }
+}
