@@ -115,6 +115,7 @@ export DOCSYNC_EXCHANGE_URL="$(value 'DOCSYNC_EXCHANGE_URL=')"
 export DOCSYNC_ITGLUE_URL_US="$(value 'IT Glue us: ')"
 export DOCSYNC_ITGLUE_URL_EU="$(value 'IT Glue eu: ')"
 export DOCSYNC_ITGLUE_URL_AU="$(value 'IT Glue au: ')"
+export DOCSYNC_AUTOTASK_ZONE_URL="$(value 'DOCSYNC_AUTOTASK_ZONE_URL=')"
 export DOCSYNC_ALLOW_PRIVATE_PROVIDER_URLS=true
 export DOCSYNC_QUEUE_PREFIX="schemathesis-$unique"
 export DOCSYNC_PUBLISH_PARTITIONS=2
@@ -156,15 +157,26 @@ call PUT /integrations/hudu \
 call PUT /integrations/connectwise-manage \
     "{\"site\": \"$(value 'ConnectWise Manage site: ')\", \"companyId\": \"mymsp\", \"publicKey\": \"sandboxpublic01\", \"privateKey\": \"sandboxprivate0123456789\", \"clientId\": \"0f3c2b7e-5d1a-4c3b-9e8f-7a6b5c4d3e2f\", \"schedule\": {\"mode\": \"manual\"}}" >/dev/null
 call POST /integrations/connectwise-manage/sync >/dev/null
+# IT Glue, HaloPSA and Autotask too: a PUT that leaves out or sends back masked a secret keeps
+# the stored one, which needs one stored (a first PUT without it is a 400 naming it).
+call PUT /integrations/it-glue \
+    "{\"region\": \"us\", \"apiKey\": \"sandbox-itglue-key-us-0123456789abcdef\", \"organizationIdByTenantId\": {\"$tenant\": 1}}" >/dev/null
+call PUT /integrations/halopsa \
+    "{\"resourceServer\": \"$(value 'HaloPSA resource server: ')\", \"tenant\": \"mymsp\", \"clientId\": \"sandbox-halo-client-0123456789\", \"clientSecret\": \"sandbox-halo-secret-0123456789abcdef\", \"schedule\": {\"mode\": \"manual\"}}" >/dev/null
+call PUT /integrations/autotask \
+    '{"username": "sandbox-api@mymsp.example", "secret": "sandbox-autotask-secret-0123456789", "integrationCode": "SANDBOXTRACKINGID0123456789", "schedule": {"mode": "manual"}}' >/dev/null
 echo "schemathesis.sh: fleet ready at $api ($(($(date +%s) - started)) s); running schemathesis $SCHEMATHESIS_VERSION"
 
 set +e
+# --max-response-time: a test connection waits up to 30 s for a slow provider by design (and
+# says so in its 200); anything slower than 40 s is a failure.
 # Run from the scratch directory: schemathesis keeps a cache (.schemathesis/) where it runs.
 (cd "$work" && timeout --kill-after=10 "$TIME_LIMIT" "$venv/bin/schemathesis" --no-color run "$api/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks all \
     --max-examples "$MAX_EXAMPLES" \
     --request-timeout 45 \
+    --max-response-time 40 \
     --seed "$SEED" \
     --workers 2 \
     </dev/null)

@@ -330,7 +330,7 @@ async fn pushing_an_unknown_or_unmapped_tenant_is_refused_clearly() {
             None,
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
         body["message"]
             .as_str()

@@ -173,6 +173,19 @@ async fn the_openapi_document_describes_the_live_api() {
                 .flatten()
                 .map(|p| resolve(&doc, p)),
         );
+        // `{provider}`: every value of its enum.
+        let providers: Vec<String> = params
+            .iter()
+            .find(|p| p["name"] == "provider" && p["in"] == "path")
+            .map(|p| {
+                resolve(&doc, &p["schema"])["enum"]
+                    .as_array()
+                    .expect("{provider} is an enum")
+                    .iter()
+                    .map(|v| v.as_str().expect("provider").to_owned())
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![String::new()]);
         // One request with the documented examples, one with real ids, one with valid query
         // parameters.
         let example = |name: &str| -> String {
@@ -190,10 +203,11 @@ async fn the_openapi_document_describes_the_live_api() {
                 _ => panic!("GET {path}: unknown parameter {name}"),
             }
         };
-        let fill = |value: &dyn Fn(&str) -> String| -> String {
+        let fill = |provider: &str, value: &dyn Fn(&str) -> String| -> String {
             path.split('/')
                 .map(
                     |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                        Some("provider") => provider.to_owned(),
                         Some(name) => value(name),
                         None => s.to_owned(),
                     },
@@ -206,9 +220,11 @@ async fn the_openapi_document_describes_the_live_api() {
             .filter(|p| p["in"] == "query")
             .map(|p| {
                 let name = p["name"].as_str().expect("name");
-                let schema = &p["schema"];
+                let schema = resolve(&doc, &p["schema"]);
                 let value = if let Some(first) = schema["enum"].get(0) {
                     first.as_str().expect("enum").to_owned()
+                } else if name == "ids" {
+                    run.clone()
                 } else if schema["format"] == "uuid" {
                     tenant.clone()
                 } else {
@@ -217,9 +233,13 @@ async fn the_openapi_document_describes_the_live_api() {
                 format!("{name}={value}")
             })
             .collect();
-        let mut urls = vec![fill(&example), fill(&real)];
-        if !query.is_empty() {
-            urls.push(format!("{}?{}", fill(&real), query.join("&")));
+        let mut urls = Vec::new();
+        for provider in &providers {
+            urls.push(fill(provider, &example));
+            urls.push(fill(provider, &real));
+            if !query.is_empty() {
+                urls.push(format!("{}?{}", fill(provider, &real), query.join("&")));
+            }
         }
         for url in urls {
             let (status, _, body) = get(&app, &format!("{}{url}", app.api), Some(&app.token)).await;
@@ -238,7 +258,12 @@ async fn the_openapi_document_describes_the_live_api() {
         }
         // And without a token, where one is needed: the documented 401.
         if op["security"] != serde_json::json!([]) {
-            let (status, _, _) = get(&app, &format!("{}{}", app.api, fill(&real)), None).await;
+            let (status, _, _) = get(
+                &app,
+                &format!("{}{}", app.api, fill(&providers[0], &real)),
+                None,
+            )
+            .await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "GET {path}");
             assert!(op["responses"]["401"].is_object(), "GET {path}: 401");
         }

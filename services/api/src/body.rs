@@ -26,12 +26,36 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             })?;
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
-        match value {
+        match whole_numbers_as_integers(value) {
             Value::Object(map) => Ok(JsonObject(map)),
             _ => Err(ApiError::BadRequest(
                 "the body must be a JSON object".into(),
             )),
         }
+    }
+}
+
+/// `2.0` is the integer 2 (JSON has one number type, and JSON Schema's `integer` is any number
+/// without a fractional part), so the parsers' `as_i64` read it as the document promises.
+fn whole_numbers_as_integers(value: Value) -> Value {
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                // Exactly representable, so the conversion is exact.
+                #[allow(clippy::cast_possible_truncation)]
+                Value::from(f as i64)
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(whole_numbers_as_integers).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, whole_numbers_as_integers(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 
@@ -100,9 +124,14 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A required, trimmed, non-empty string of at most `max` characters.
+    /// A required, trimmed, non-empty string of at most `max` characters (spaces around it
+    /// included, as the document's maxLength counts them).
     pub fn text(&mut self, name: &str, required: bool, max: usize) -> Option<String> {
         let s = self.string(name, required)?;
+        if s.chars().count() > max {
+            self.error(name, format!("must be at most {max} characters"));
+            return None;
+        }
         let t = s.trim();
         if t.is_empty() {
             self.error(name, "must not be empty");

@@ -39,17 +39,17 @@ pub(crate) struct HuduIntegrationPut {
     base_url: String,
     /// The Hudu API key (no spaces); required when creating; leave it out or send it back
     /// masked to keep the stored one.
-    #[schema(min_length = 1, max_length = 512, pattern = r"^\s*(••••.*|[^\s\u0000-\u001f\u007f-\u009f]+)\s*$", nullable = false)]
+    #[schema(min_length = 1, max_length = 512, pattern = r"^\s*(••••.*|[^\s\u0000-\u001f\u007f-\u009f]+)\s*$")]
     api_key: Option<String>,
     /// docsync tenant id (a UUID of this account's tenant) → the Hudu company id; `{}` maps
     /// none. A tenant id not in this account is a 404 naming it.
     #[schema(schema_with = mapping, example = json!({"3f2b6c1e-8d4a-4f3b-9c2d-1a2b3c4d5e6f": 12}))]
     company_id_by_tenant_id: BTreeMap<String, i64>,
-    /// When scheduled pushes happen.
-    #[schema(value_type = Option<docsync_domain::schedule::ScheduleBody>, nullable = false)]
+    /// When scheduled pushes happen; left out or null: the stored schedule, else nightly at
+    /// 02:00 Australia/Sydney.
+    #[schema(value_type = Option<docsync_domain::schedule::ScheduleBody>)]
     schedule: Option<Value>,
-    /// The Hudu key's budget; left out, Hudu's default.
-    #[schema(nullable = false)]
+    /// The Hudu key's budget; left out or null, Hudu's default.
     rate_limit: Option<RateLimit>,
 }
 
@@ -62,17 +62,17 @@ pub(crate) struct ItGlueIntegrationPut {
     region: ItGlueRegionName,
     /// The IT Glue API key (no spaces); required when creating; leave it out or send it back
     /// masked to keep the stored one.
-    #[schema(min_length = 1, max_length = 512, pattern = r"^\s*(••••.*|[^\s\u0000-\u001f\u007f-\u009f]+)\s*$", nullable = false)]
+    #[schema(min_length = 1, max_length = 512, pattern = r"^\s*(••••.*|[^\s\u0000-\u001f\u007f-\u009f]+)\s*$")]
     api_key: Option<String>,
     /// docsync tenant id (a UUID of this account's tenant) → the IT Glue organization id; `{}`
     /// maps none. A tenant id not in this account is a 404 naming it.
     #[schema(schema_with = mapping, example = json!({"3f2b6c1e-8d4a-4f3b-9c2d-1a2b3c4d5e6f": 12}))]
     organization_id_by_tenant_id: BTreeMap<String, i64>,
-    /// When scheduled pushes happen.
-    #[schema(value_type = Option<docsync_domain::schedule::ScheduleBody>, nullable = false)]
+    /// When scheduled pushes happen; left out or null: the stored schedule, else nightly at
+    /// 02:00 Australia/Sydney.
+    #[schema(value_type = Option<docsync_domain::schedule::ScheduleBody>)]
     schedule: Option<Value>,
-    /// The IT Glue key's budget; left out, IT Glue's default.
-    #[schema(nullable = false)]
+    /// The IT Glue key's budget; left out or null, IT Glue's default.
     rate_limit: Option<RateLimit>,
 }
 

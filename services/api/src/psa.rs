@@ -141,34 +141,45 @@ pub(crate) struct PsaCompanyList {
 
 /// One change of `PUT /integrations/{psa}/companies`: `match` takes a companyId, the other
 /// actions none.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[allow(dead_code)]
-pub(crate) struct CompanyMatch {
-    /// The PSA company's id, from GET /integrations/{psa}/companies.
-    #[schema(minimum = 1)]
-    psa_id: i64,
-    /// What to do.
-    action: MatchAction,
-    /// With action match only: the destination company's id.
-    #[schema(minimum = 1, nullable = false)]
-    company_id: Option<i64>,
+pub(crate) struct CompanyMatch;
+
+impl utoipa::PartialSchema for CompanyMatch {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let psa_id = json!({"type": "integer", "minimum": 1,
+                            "description": "the PSA company's id, from GET /integrations/{psa}/companies"});
+        serde_json::from_value(json!({
+            "description": "one change: match takes the destination company's id, the other actions none",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "title": "match",
+                    "properties": {
+                        "psaId": psa_id,
+                        "action": {"type": "string", "enum": ["match"]},
+                        "companyId": {"type": "integer", "minimum": 1, "description": "the destination company's id"},
+                    },
+                    "required": ["psaId", "action", "companyId"],
+                    "additionalProperties": false,
+                },
+                {
+                    "type": "object",
+                    "title": "create, ignore or unmatch",
+                    "properties": {
+                        "psaId": psa_id,
+                        "action": {"type": "string", "enum": ["create", "ignore", "unmatch"],
+                                   "description": "create: create it in the destination on the next sync; ignore: bring nothing in; unmatch: back to unmatched"},
+                    },
+                    "required": ["psaId", "action"],
+                    "additionalProperties": false,
+                },
+            ],
+        }))
+        .map(utoipa::openapi::RefOr::T)
+        .unwrap_or_else(|e| utoipa::openapi::RefOr::T(crate::integrations::unreachable_schema(&e)))
+    }
 }
 
-/// What to do with a company.
-#[derive(ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub(crate) enum MatchAction {
-    /// Sync it into companyId.
-    Match,
-    /// Create it in the destination on the next sync.
-    Create,
-    /// Bring nothing in.
-    Ignore,
-    /// Back to unmatched.
-    Unmatch,
-}
+impl ToSchema for CompanyMatch {}
 
 /// The body of `PUT /integrations/{psa}/companies`.
 #[derive(ToSchema)]

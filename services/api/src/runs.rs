@@ -159,6 +159,7 @@ pub(crate) struct RunIdPath {
     responses(
         (status = 200, description = "the runs", body = RunList),
         (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, description = "no such provider", body = crate::error::ErrorBody),
     )
 )]
 pub(crate) async fn list(

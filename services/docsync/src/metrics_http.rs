@@ -44,7 +44,7 @@ async fn scrape(State(ops): State<Ops>) -> impl IntoResponse {
     )
 }
 
-async fn ready(State(ops): State<Ops>) -> (StatusCode, Json<serde_json::Value>) {
+async fn ready(State(ops): State<Ops>) -> (StatusCode, Json<docsync_api::Ready>) {
     docsync_api::readiness(&ops.store, &ops.broker).await
 }
 

@@ -70,7 +70,7 @@ pub struct SortRuleBody {
     /// A configuration type (ConnectWise configuration type, Halo asset type, Autotask
     /// configuration category): trimmed, not empty, at most 255 characters; compared ignoring
     /// case.
-    #[schema(min_length = 1, max_length = 255, pattern = r"^\s*\S(.*\S)?\s*$", example = "Server")]
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S", example = "Server")]
     pub r#type: String,
     /// The destination asset layout id.
     #[schema(minimum = 1, example = 7)]
@@ -139,7 +139,7 @@ fn type_names() -> Schema {
         .schema_type(Type::String)
         .min_length(Some(1))
         .max_length(Some(255))
-        .pattern(Some(r"^\s*\S(.*\S)?\s*$"))
+        .pattern(Some(r"\S"))
         .build();
     utoipa::openapi::schema::ArrayBuilder::new()
         .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
