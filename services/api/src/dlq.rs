@@ -46,8 +46,24 @@ pub(crate) struct DeadLetterList {
 #[allow(dead_code)]
 pub(crate) struct ReplayRequest {
     /// Dead-letter ids from GET /dlq (not null); leave out to replay all of the account's.
-    #[schema(nullable = false, max_items = 1000)]
+    #[schema(nullable = false, max_items = 1000, schema_with = dead_letter_ids)]
     ids: Option<Vec<String>>,
+}
+
+/// At most 1000 ids of at most 200 characters.
+fn dead_letter_ids() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(
+            utoipa::openapi::schema::Object::builder()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .max_length(Some(200)),
+        )
+        .max_items(Some(1000))
+        .description(Some(
+            "dead-letter ids from GET /dlq (not null); leave out to replay all of the account's",
+        ))
+        .build()
+        .into()
 }
 
 /// What a replay did.
@@ -143,6 +159,8 @@ pub(crate) async fn replay(
                 .collect();
             if items.len() > 1000 {
                 f.error("ids", "at most 1000 ids per request");
+            } else if ids.iter().any(|id| id.chars().count() > 200) {
+                f.error("ids", "a dead-letter id has at most 200 characters: copy them from GET /dlq");
             } else if ids.len() != items.len() {
                 f.error(
                     "ids",

@@ -187,7 +187,7 @@ impl ToSchema for CompanyMatch {}
 #[allow(dead_code)]
 pub(crate) struct CompanyMatchesPut {
     /// The changes, applied all or nothing.
-    #[schema(max_items = 10_000)]
+    #[schema(max_items = 2_000)]
     matches: Vec<CompanyMatch>,
 }
 
@@ -606,10 +606,10 @@ pub(crate) async fn set_matches(
         ));
         return Err(invalid(errors));
     };
-    if matches.len() > 10_000 {
+    if matches.len() > 2_000 {
         return Err(ApiError::field(
             "matches",
-            "at most 10,000 changes per request",
+            "at most 2,000 changes per request",
         ));
     }
     let mut changes = Vec::new();

@@ -79,7 +79,7 @@ pub fn parse_autotask(
     )?;
     let username = required_str(obj, "username", USER_HINT, &mut errors).and_then(|raw| {
         let t = raw.trim();
-        let ok = t.len() <= 254
+        let ok = raw.chars().count() <= 254
             && t.matches('@').count() == 1
             && !t.starts_with('@')
             && !t.ends_with('@')

@@ -148,7 +148,6 @@ fn type_names() -> Schema {
         ]))
         .items(item)
         .max_items(Some(200))
-        .unique_items(true)
         .build()
         .into()
 }
@@ -331,7 +330,7 @@ psa_put! {
         /// au, aus, za or staging .myconnectwise.net) or your on-premise host; a pasted
         /// https:// and any path are removed and reported in notices; http://, localhost,
         /// names without a dot and hosts in private networks are refused.
-        #[schema(example = "na.myconnectwise.net", pattern = r"^\s*(https://)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/[^\s]*)?\s*$", max_length = 253)]
+        #[schema(example = "na.myconnectwise.net", pattern = r"^\s*(https://)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/[^\s]*)?\s*$")]
         pub site: String,
         /// The company name you log in with: at most 64 characters, no spaces, slashes or
         /// ?#%+:@.
@@ -365,19 +364,19 @@ psa_put! {
         /// Your Halo API root, ending in /api (an instance URL gets /api added, a pasted
         /// endpoint path is cut back to /api; both reported in notices); https only (http and
         /// private hosts only in the sandbox).
-        #[schema(format = "uri", example = "https://mymsp.halopsa.com/api", pattern = r"^\s*https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*\s*$", max_length = 2000)]
+        #[schema(format = "uri", example = "https://mymsp.halopsa.com/api", pattern = r"^\s*https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*\s*$")]
         pub resource_server: String,
         /// The authorisation server; default: resourceServer with its final /api replaced by
         /// /auth; a pasted /token is removed.
-        #[schema(format = "uri", example = "https://mymsp.halopsa.com/auth", pattern = r"^\s*https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*\s*$", max_length = 2000)]
+        #[schema(format = "uri", example = "https://mymsp.halopsa.com/auth", pattern = r"^\s*https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*\s*$")]
         pub auth_server: Option<String>,
         /// The hosted Halo tenant, sent as ?tenant= on the token request; leave it out for a
         /// self-hosted Halo.
-        #[schema(example = "mymsp", pattern = r"^\s*[^\s/?#&%]{0,128}\s*$")]
+        #[schema(example = "mymsp", pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f/?#&%]{0,128}\s*$")]
         pub tenant: Option<String>,
         /// The API application's client id (Configuration > Integrations > Halo PSA API > View
         /// Applications).
-        #[schema(pattern = r"^\s*[^\s/?#&%]{1,128}\s*$", example = "abc-123")]
+        #[schema(pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f/?#&%]{1,128}\s*$", example = "abc-123")]
         pub client_id: String,
         /// The API application's client secret: at least 16 characters, no spaces; required
         /// when creating; leave it out, send null or send it back masked (••••…) to keep the
@@ -395,7 +394,7 @@ psa_put! {
     AutotaskIntegrationPut {
         /// The API user's user name (an e-mail address); its zone is found through
         /// DOCSYNC_AUTOTASK_ZONE_URL.
-        #[schema(max_length = 254, pattern = r"^\s*[^\s@]+@[^\s@]+\s*$", example = "api-user@mymsp.com")]
+        #[schema(max_length = 254, pattern = r"^\s*[^\s@\u0000-\u001f\u007f-\u009f]+@[^\s@\u0000-\u001f\u007f-\u009f]+\s*$", example = "api-user@mymsp.com")]
         pub username: String,
         /// The API user's secret: at least 8 characters, no spaces; required when creating;
         /// leave it out, send null or send it back masked (••••…) to keep the stored one.
