@@ -40,11 +40,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
 fn whole_numbers_as_integers(value: Value) -> Value {
     match value {
         Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                // Exactly representable, so the conversion is exact.
-                #[allow(clippy::cast_possible_truncation)]
-                Value::from(f as i64)
-            }
+            // Below 2^63 in magnitude, a float without a fraction is exactly an i64.
+            #[allow(clippy::cast_possible_truncation)]
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Value::from(f as i64),
             _ => Value::Number(n),
         },
         Value::Array(items) => {

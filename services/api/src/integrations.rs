@@ -35,7 +35,7 @@ use uuid::Uuid;
 pub(crate) struct HuduIntegrationPut {
     /// https URL of the Hudu instance (a pasted /api/v1 is removed and reported); hosts in
     /// private networks are refused.
-    #[schema(format = "uri", pattern = r"^\s*https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]+)*/?\s*$", example = "https://it.yourmsp.com")]
+    #[schema(pattern = r"^\s*https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]+)*/?\s*$", example = "https://it.yourmsp.com")]
     base_url: String,
     /// The Hudu API key (no spaces); required when creating; leave it out or send it back
     /// masked to keep the stored one.

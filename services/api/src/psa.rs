@@ -145,7 +145,7 @@ pub(crate) struct CompanyMatch;
 
 impl utoipa::PartialSchema for CompanyMatch {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        let psa_id = json!({"type": "integer", "minimum": 1,
+        let psa_id = json!({"type": "integer", "minimum": 1, "maximum": i64::MAX,
                             "description": "the PSA company's id, from GET /integrations/{psa}/companies"});
         serde_json::from_value(json!({
             "description": "one change: match takes the destination company's id, the other actions none",
@@ -156,7 +156,7 @@ impl utoipa::PartialSchema for CompanyMatch {
                     "properties": {
                         "psaId": psa_id,
                         "action": {"type": "string", "enum": ["match"]},
-                        "companyId": {"type": "integer", "minimum": 1, "description": "the destination company's id"},
+                        "companyId": {"type": "integer", "minimum": 1, "maximum": i64::MAX, "description": "the destination company's id"},
                     },
                     "required": ["psaId", "action", "companyId"],
                     "additionalProperties": false,

@@ -448,13 +448,9 @@ fn parse_sort_rules(obj: &Map<String, Value>, errors: &mut FieldErrors) -> Vec<S
         };
         if let Some(name) = &name {
             let folded = name.to_lowercase();
-            if let Some((_, first)) = seen.iter().find(|(t, _)| *t == folded) {
-                errors.push((
-                    path(&at, "type"),
-                    format!(
-                        "repeats the type {name:?} of sortRules[{first}] (types compare ignoring case; the first rule wins): remove one of them"
-                    ),
-                ));
+            // A later rule repeating a type (ignoring case) could never apply: the first rule
+            // wins, so the repeat is dropped (the stored view shows what is kept).
+            if seen.iter().any(|(t, _)| *t == folded) {
                 continue;
             }
             seen.push((folded, i));
@@ -752,6 +748,19 @@ mod tests {
     }
 
     #[test]
+    fn a_sort_rule_repeating_a_type_is_dropped_as_the_first_rule_wins() {
+        let o = parse(json!({"sortRules": [
+            {"type": "Server", "layoutId": 3},
+            {"type": "SERVER", "layoutId": 5},
+            {"type": "Laptop", "layoutId": 6},
+        ]}))
+        .unwrap();
+        assert_eq!(o.sort_rules.len(), 2);
+        assert_eq!(o.configuration_layout("server"), Some(3));
+        assert_eq!(o.configuration_layout("laptop"), Some(6));
+    }
+
+    #[test]
     fn every_bad_field_is_named_at_once() {
         let errs = parse(json!({
             "destination": "it-glue",
@@ -789,7 +798,6 @@ mod tests {
             "sortRules[1].layoutId",
             "sortRules[2].x",
             "sortRules[2].type",
-            "sortRules[3].type",
             "sortRules[4].type",
             "sortRules[4].layoutId",
             "sortRules[5]",
@@ -821,7 +829,6 @@ mod tests {
             "destination \"it-glue\" is not supported for PSA sync yet: use \"hudu\""
         );
         assert!(message("layouts.contacts").contains("positive"));
-        assert!(message("sortRules[3].type").contains("sortRules[0]"));
         assert!(message("autoArchive").contains("true or false"));
         assert!(message("knowledgeBase.enabled").contains("HaloPSA"));
         assert!(message("schedule.hours").contains("1 to 24"));

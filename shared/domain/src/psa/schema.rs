@@ -29,16 +29,16 @@ pub enum Destination {
 #[schema(as = PsaLayouts)]
 pub struct Layouts {
     /// Layout of contacts.
-    #[schema(minimum = 1, example = 3)]
+    #[schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64, example = 3)]
     pub contacts: Option<i64>,
     /// Layout of sites.
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
     pub sites: Option<i64>,
     /// Layout of configurations no sort rule picks.
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
     pub configurations: Option<i64>,
     /// Layout of agreements / contracts.
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
     pub agreements: Option<i64>,
 }
 
@@ -73,7 +73,7 @@ pub struct SortRuleBody {
     #[schema(min_length = 1, max_length = 255, pattern = r"\S", example = "Server")]
     pub r#type: String,
     /// The destination asset layout id.
-    #[schema(minimum = 1, example = 7)]
+    #[schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64, example = 7)]
     pub layout_id: i64,
 }
 
@@ -224,8 +224,8 @@ macro_rules! psa_put {
             /// Destination asset layout ids.
             pub layouts: Option<Layouts>,
             /// Configuration type → layout: the first rule whose type equals a configuration's
-            /// type (ignoring case) picks its layout, else `layouts.configurations`; no two
-            /// rules may name one type.
+            /// type (ignoring case) picks its layout, else `layouts.configurations`; a later
+            /// rule repeating a type could never apply and is dropped.
             #[schema(max_items = 200, default = json!([]))]
             pub sort_rules: Option<Vec<SortRuleBody>>,
             /// What a sync leaves out.
@@ -364,11 +364,11 @@ psa_put! {
         /// Your Halo API root, ending in /api (an instance URL gets /api added, a pasted
         /// endpoint path is cut back to /api; both reported in notices); https only (http and
         /// private hosts only in the sandbox).
-        #[schema(format = "uri", example = "https://mymsp.halopsa.com/api", pattern = r"^\s*https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*\s*$")]
+        #[schema(example = "https://mymsp.halopsa.com/api", pattern = r"^\s*https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*\s*$")]
         pub resource_server: String,
         /// The authorisation server; default: resourceServer with its final /api replaced by
         /// /auth; a pasted /token is removed.
-        #[schema(format = "uri", example = "https://mymsp.halopsa.com/auth", pattern = r"^\s*https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*\s*$")]
+        #[schema(example = "https://mymsp.halopsa.com/auth", pattern = r"^\s*https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*\s*$")]
         pub auth_server: Option<String>,
         /// The hosted Halo tenant, sent as ?tenant= on the token request; leave it out for a
         /// self-hosted Halo.
