@@ -364,7 +364,7 @@ psa_put! {
         /// Your Halo API root, ending in /api (an instance URL gets /api added, a pasted
         /// endpoint path is cut back to /api; both reported in notices); https only (http and
         /// private hosts only in the sandbox).
-        #[schema(example = "https://mymsp.halopsa.com/api", pattern = r"^\s*https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*\s*$")]
+        #[schema(example = "https://mymsp.halopsa.com/api", pattern = r"^\s*https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/|/[Aa][Pp][Ii](/[A-Za-z0-9._~-]*)*)?\s*$")]
         pub resource_server: String,
         /// The authorisation server; default: resourceServer with its final /api replaced by
         /// /auth; a pasted /token is removed.
