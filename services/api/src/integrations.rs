@@ -523,7 +523,7 @@ pub(crate) async fn put(
     // again keeps it too.
     let mut key_changed = false;
     let key_sealed = match f.string("apiKey", existing.is_none()) {
-        Some(raw) if raw.starts_with('•') && existing.is_some() => {
+        Some(raw) if raw.trim_start().starts_with("••••") && existing.is_some() => {
             existing.as_ref().map(|e| e.api_key_sealed.clone())
         }
         Some(raw) => match ApiKey::parse("apiKey", &raw) {
