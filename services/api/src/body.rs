@@ -5,7 +5,6 @@ use crate::error::{ApiError, FieldError};
 use axum::extract::{FromRequest, Request};
 use serde_json::{Map, Value};
 
-
 /// Largest request body accepted.
 pub(crate) const MAX_BODY: usize = 256 * 1024;
 
@@ -88,7 +87,10 @@ impl<'a> Fields<'a> {
             .map(|(k, _)| k.clone())
             .collect();
         for key in nulls {
-            self.error(key, "must not be null: leave the field out to keep its value");
+            self.error(
+                key,
+                "must not be null: leave the field out to keep its value",
+            );
         }
     }
 

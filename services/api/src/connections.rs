@@ -7,12 +7,11 @@ use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
+use chrono::{DateTime, Utc};
 use docsync_domain::{mask, ApiKey};
 use docsync_store::{AuditAction, FieldChange, Permission};
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
-
 
 /// The body of `PUT /connections/microsoft`.
 #[derive(ToSchema)]
@@ -21,10 +20,18 @@ use utoipa::ToSchema;
 pub(crate) struct MicrosoftConnectionPut {
     /// The app (client) id from Entra → App registrations (a UUID; the sandbox's sandbox-… ids
     /// are accepted too).
-    #[schema(max_length = 64, pattern = r"^\s*([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{32}|sandbox-[^\u0000-\u001f\u007f-\u009f]{0,56})\s*$", example = "5e3b8c1a-0d2f-4e6a-9b7c-1a2b3c4d5e6f")]
+    #[schema(
+        max_length = 64,
+        pattern = r"^\s*([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{32}|sandbox-[^\u0000-\u001f\u007f-\u009f]{0,56})\s*$",
+        example = "5e3b8c1a-0d2f-4e6a-9b7c-1a2b3c4d5e6f"
+    )]
     client_id: String,
     /// The app's client secret (Certificates & secrets → Client secrets → Value): no spaces.
-    #[schema(min_length = 1, max_length = 512, pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f]+\s*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f]+\s*$"
+    )]
     client_secret: String,
 }
 

@@ -160,7 +160,10 @@ pub(crate) async fn replay(
             if items.len() > 1000 {
                 f.error("ids", "at most 1000 ids per request");
             } else if ids.iter().any(|id| id.chars().count() > 200) {
-                f.error("ids", "a dead-letter id has at most 200 characters: copy them from GET /dlq");
+                f.error(
+                    "ids",
+                    "a dead-letter id has at most 200 characters: copy them from GET /dlq",
+                );
             } else if ids.len() != items.len() {
                 f.error(
                     "ids",

@@ -11,6 +11,7 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use chrono::{DateTime, Utc};
 use docsync_domain::address::check_public_host;
 use docsync_domain::{
     mask, AccountId, ApiKey, BaseUrl, ItGlueRegion, Provider, RateLimit, RunId, Schedule, TenantId,
@@ -19,14 +20,11 @@ use docsync_domain::{
 use docsync_queue::CollectJob;
 use docsync_sinks::ConnectionReport as ConnectionReport2;
 use docsync_store::{AuditAction, AuditEvent, Integration, IntegrationUpsert, NewRun, Permission};
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-
 
 /// The body of `PUT /integrations/hudu`.
 #[derive(ToSchema)]
@@ -35,11 +33,18 @@ use uuid::Uuid;
 pub(crate) struct HuduIntegrationPut {
     /// https URL of the Hudu instance (a pasted /api/v1 is removed and reported); hosts in
     /// private networks are refused.
-    #[schema(pattern = r"^\s*https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]+)*/?\s*$", example = "https://it.yourmsp.com")]
+    #[schema(
+        pattern = r"^\s*https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]+)*/?\s*$",
+        example = "https://it.yourmsp.com"
+    )]
     base_url: String,
     /// The Hudu API key (no spaces); required when creating; leave it out or send it back
     /// masked to keep the stored one.
-    #[schema(min_length = 1, max_length = 512, pattern = r"^\s*(••••.*|[^\s\u0000-\u001f\u007f-\u009f]+)\s*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^\s*(••••.*|[^\s\u0000-\u001f\u007f-\u009f]+)\s*$"
+    )]
     api_key: Option<String>,
     /// docsync tenant id (a UUID of this account's tenant) → the Hudu company id; `{}` maps
     /// none. A tenant id not in this account is a 404 naming it.
@@ -62,7 +67,11 @@ pub(crate) struct ItGlueIntegrationPut {
     region: ItGlueRegionName,
     /// The IT Glue API key (no spaces); required when creating; leave it out or send it back
     /// masked to keep the stored one.
-    #[schema(min_length = 1, max_length = 512, pattern = r"^\s*(••••.*|[^\s\u0000-\u001f\u007f-\u009f]+)\s*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^\s*(••••.*|[^\s\u0000-\u001f\u007f-\u009f]+)\s*$"
+    )]
     api_key: Option<String>,
     /// docsync tenant id (a UUID of this account's tenant) → the IT Glue organization id; `{}`
     /// maps none. A tenant id not in this account is a 404 naming it.
@@ -863,7 +872,10 @@ pub(crate) async fn push_one(
         }],
     )
     .await?;
-    Ok((StatusCode::ACCEPTED, Json(PushAccepted { run_id: ids[0].0 })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(PushAccepted { run_id: ids[0].0 }),
+    ))
 }
 
 #[utoipa::path(

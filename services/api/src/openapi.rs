@@ -341,28 +341,146 @@ pub(crate) async fn document() -> impl IntoResponse {
 #[cfg(test)]
 mod tests;
 
+/// A link: from operation, status, name, to operation, and the target's parameters as runtime
+/// expressions.
+type Link = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
 /// The links a client (and schemathesis's stateful phase) follows from one answer to the
 /// operations that take its ids: `(from operationId, status, link name, to operationId,
 /// parameters)`.
-const LINKS: &[(&str, &str, &str, &str, &[(&str, &str)])] = &[
-    ("createTenant", "201", "GetTenant", "getTenant", &[("id", "$response.body#/id")]),
-    ("createTenant", "201", "UpdateTenant", "updateTenant", &[("id", "$response.body#/id")]),
-    ("createTenant", "201", "DeleteTenant", "deleteTenant", &[("id", "$response.body#/id")]),
-    ("createTenant", "201", "PushTenant", "pushTenant", &[("tenantId", "$response.body#/id")]),
-    ("createTenant", "201", "TenantRuns", "listRuns", &[("tenantId", "$response.body#/id")]),
-    ("listTenants", "200", "GetTenant", "getTenant", &[("id", "$response.body#/tenants/0/id")]),
-    ("listTenants", "200", "UpdateTenant", "updateTenant", &[("id", "$response.body#/tenants/0/id")]),
-    ("listTenants", "200", "PushTenant", "pushTenant", &[("tenantId", "$response.body#/tenants/0/id")]),
-    ("getTenant", "200", "UpdateTenant", "updateTenant", &[("id", "$response.body#/id")]),
-    ("getTenant", "200", "PushTenant", "pushTenant", &[("tenantId", "$response.body#/id")]),
-    ("updateTenant", "200", "GetTenant", "getTenant", &[("id", "$response.body#/id")]),
-    ("pushTenant", "202", "GetRun", "getRun", &[("id", "$response.body#/runId")]),
-    ("pushTenant", "202", "GetRuns", "getRuns", &[("ids", "$response.body#/runId")]),
-    ("pushAll", "202", "GetRun", "getRun", &[("id", "$response.body#/runIds/0")]),
-    ("syncPsa", "202", "GetRun", "getRun", &[("id", "$response.body#/runId")]),
-    ("syncPsa", "202", "GetRuns", "getRuns", &[("ids", "$response.body#/runId")]),
-    ("listRuns", "200", "GetRun", "getRun", &[("id", "$response.body#/runs/0/id")]),
-    ("getRuns", "200", "GetRun", "getRun", &[("id", "$response.body#/runs/0/id")]),
+const LINKS: &[Link] = &[
+    (
+        "createTenant",
+        "201",
+        "GetTenant",
+        "getTenant",
+        &[("id", "$response.body#/id")],
+    ),
+    (
+        "createTenant",
+        "201",
+        "UpdateTenant",
+        "updateTenant",
+        &[("id", "$response.body#/id")],
+    ),
+    (
+        "createTenant",
+        "201",
+        "DeleteTenant",
+        "deleteTenant",
+        &[("id", "$response.body#/id")],
+    ),
+    (
+        "createTenant",
+        "201",
+        "PushTenant",
+        "pushTenant",
+        &[("tenantId", "$response.body#/id")],
+    ),
+    (
+        "createTenant",
+        "201",
+        "TenantRuns",
+        "listRuns",
+        &[("tenantId", "$response.body#/id")],
+    ),
+    (
+        "listTenants",
+        "200",
+        "GetTenant",
+        "getTenant",
+        &[("id", "$response.body#/tenants/0/id")],
+    ),
+    (
+        "listTenants",
+        "200",
+        "UpdateTenant",
+        "updateTenant",
+        &[("id", "$response.body#/tenants/0/id")],
+    ),
+    (
+        "listTenants",
+        "200",
+        "PushTenant",
+        "pushTenant",
+        &[("tenantId", "$response.body#/tenants/0/id")],
+    ),
+    (
+        "getTenant",
+        "200",
+        "UpdateTenant",
+        "updateTenant",
+        &[("id", "$response.body#/id")],
+    ),
+    (
+        "getTenant",
+        "200",
+        "PushTenant",
+        "pushTenant",
+        &[("tenantId", "$response.body#/id")],
+    ),
+    (
+        "updateTenant",
+        "200",
+        "GetTenant",
+        "getTenant",
+        &[("id", "$response.body#/id")],
+    ),
+    (
+        "pushTenant",
+        "202",
+        "GetRun",
+        "getRun",
+        &[("id", "$response.body#/runId")],
+    ),
+    (
+        "pushTenant",
+        "202",
+        "GetRuns",
+        "getRuns",
+        &[("ids", "$response.body#/runId")],
+    ),
+    (
+        "pushAll",
+        "202",
+        "GetRun",
+        "getRun",
+        &[("id", "$response.body#/runIds/0")],
+    ),
+    (
+        "syncPsa",
+        "202",
+        "GetRun",
+        "getRun",
+        &[("id", "$response.body#/runId")],
+    ),
+    (
+        "syncPsa",
+        "202",
+        "GetRuns",
+        "getRuns",
+        &[("ids", "$response.body#/runId")],
+    ),
+    (
+        "listRuns",
+        "200",
+        "GetRun",
+        "getRun",
+        &[("id", "$response.body#/runs/0/id")],
+    ),
+    (
+        "getRuns",
+        "200",
+        "GetRun",
+        "getRun",
+        &[("id", "$response.body#/runs/0/id")],
+    ),
 ];
 
 /// Adds [`LINKS`] to the operations' answers.

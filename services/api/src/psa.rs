@@ -8,6 +8,7 @@ use crate::error::{ApiError, FieldError};
 use crate::AppState;
 use axum::http::StatusCode;
 use axum::Json;
+use chrono::{DateTime, Utc};
 use docsync_domain::address::check_public_host;
 use docsync_domain::psa::{PsaConfig, PsaKind};
 use docsync_domain::{BaseUrl, RunState, Trigger};
@@ -17,7 +18,6 @@ use docsync_queue::CollectJob;
 use docsync_store::{
     AuditAction, MatchChange, MatchState, Permission, PsaCompany, PsaIntegration, SyncRun,
 };
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -516,9 +516,7 @@ pub(crate) async fn test(
                 layouts.push(check_of(kind, Some(id), ok, message));
             }
         }
-        Err(reason) => {
-            layouts.push(check_of("destination", None, false, reason.to_string()))
-        }
+        Err(reason) => layouts.push(check_of("destination", None, false, reason.to_string())),
     }
     let limit = integration.options.effective_rate_limit(psa);
     let report = PsaConnectionReport {

@@ -5,11 +5,11 @@ use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use docsync_domain::{Provider, RunId, RunState};
-use docsync_store::{Permission, Run, RunFilter};
 use chrono::{DateTime, Utc};
 use docsync_domain::Trigger;
+use docsync_domain::{Provider, RunId, RunState};
 use docsync_store::RunEvent;
+use docsync_store::{Permission, Run, RunFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -258,7 +258,12 @@ const MAX_IDS: usize = 500;
 #[into_params(parameter_in = Query)]
 pub(crate) struct ManyQuery {
     /// Up to 500 run ids, separated by commas.
-    #[param(required = true, nullable = false, pattern = "^\\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\s*(,\\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\s*){0,499}$", example = "6a1f0d2e-3b4c-4d5e-8f90-a1b2c3d4e5f6,0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f")]
+    #[param(
+        required = true,
+        nullable = false,
+        pattern = "^\\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\s*(,\\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\s*){0,499}$",
+        example = "6a1f0d2e-3b4c-4d5e-8f90-a1b2c3d4e5f6,0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+    )]
     ids: Option<String>,
 }
 

@@ -8,14 +8,13 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use chrono::{DateTime, Utc};
 use docsync_domain::{AccountId, Provider, TenantId};
 use docsync_store::{AuditAction, NewTenant, Permission, Tenant};
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
 
 /// The body of `POST /tenants`.
 #[derive(ToSchema)]
@@ -23,10 +22,20 @@ use uuid::Uuid;
 #[allow(dead_code)]
 pub(crate) struct TenantCreate {
     /// Trimmed; at most 200 characters, no control characters.
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$", example = "Contoso")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$",
+        example = "Contoso"
+    )]
     name: String,
     /// A domain name (stored in lower case).
-    #[schema(min_length = 1, max_length = 253, pattern = r"^\s*([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\s*$", example = "contoso.com")]
+    #[schema(
+        min_length = 1,
+        max_length = 253,
+        pattern = r"^\s*([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\s*$",
+        example = "contoso.com"
+    )]
     primary_domain: String,
     /// The Microsoft (Entra) tenant id: Entra admin center → Overview.
     #[schema(format = Uuid, example = "0b9e8c4a-1f2d-4e3b-9a7c-5d6e7f8a9b0c")]
@@ -40,10 +49,22 @@ pub(crate) struct TenantCreate {
 #[allow(dead_code)]
 pub(crate) struct TenantUpdate {
     /// Trimmed; at most 200 characters, no control characters.
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$", example = "Contoso", nullable = false)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$",
+        example = "Contoso",
+        nullable = false
+    )]
     name: Option<String>,
     /// A domain name (stored in lower case).
-    #[schema(min_length = 1, max_length = 253, pattern = r"^\s*([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\s*$", example = "contoso.com", nullable = false)]
+    #[schema(
+        min_length = 1,
+        max_length = 253,
+        pattern = r"^\s*([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\s*$",
+        example = "contoso.com",
+        nullable = false
+    )]
     primary_domain: Option<String>,
 }
 

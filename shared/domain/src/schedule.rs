@@ -692,7 +692,10 @@ mod schema {
         }
 
         fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-            schemas.push(("TimeZone".into(), <TimeZone as utoipa::PartialSchema>::schema()));
+            schemas.push((
+                "TimeZone".into(),
+                <TimeZone as utoipa::PartialSchema>::schema(),
+            ));
         }
     }
 
@@ -711,7 +714,10 @@ mod schema {
         }
 
         fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-            schemas.push(("TimeZone".into(), <TimeZone as utoipa::PartialSchema>::schema()));
+            schemas.push((
+                "TimeZone".into(),
+                <TimeZone as utoipa::PartialSchema>::schema(),
+            ));
         }
     }
 

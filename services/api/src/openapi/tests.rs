@@ -144,17 +144,16 @@ fn operations_declare_their_parameters_bodies_security_and_errors() {
                 continue;
             }
             let what = format!("{method} {path}");
-            let mut params: Vec<&Value> =
-                path_params.iter().map(|p| resolve(&doc, p)).collect();
+            let mut params: Vec<&Value> = path_params.iter().map(|p| resolve(&doc, p)).collect();
             if let Some(own) = op["parameters"].as_array() {
                 params.extend(own.iter().map(|p| resolve(&doc, p)));
             }
             for segment in path.split('/').filter(|s| s.starts_with('{')) {
                 let name = segment.trim_matches(|c| c == '{' || c == '}');
                 assert!(
-                    params.iter().any(|p| p["name"] == name
-                        && p["in"] == "path"
-                        && p["required"] == true),
+                    params
+                        .iter()
+                        .any(|p| p["name"] == name && p["in"] == "path" && p["required"] == true),
                     "{what}: path parameter {name} not declared"
                 );
             }
@@ -254,8 +253,8 @@ fn psa_views_have_the_documented_fields() {
                                "integrationCode": "TRACKING0123456789"}),
         ),
     ] {
-        let parsed = docsync_domain::psa::PsaConfig::parse(kind, &body, None, false)
-            .expect("a valid body");
+        let parsed =
+            docsync_domain::psa::PsaConfig::parse(kind, &body, None, false).expect("a valid body");
         let mut view = keys(&parsed.config.masked_json(&parsed.options));
         view.insert("notices".to_owned());
         assert_eq!(properties(&doc, schema), view, "{schema}");
@@ -414,8 +413,12 @@ fn every_link_leads_to_an_operation_and_its_parameters() {
         }
     }
     for (from, _, name, to, params) in super::LINKS {
-        let target = ops.get(*to).unwrap_or_else(|| panic!("{name}: no operation {to}"));
-        let source = ops.get(*from).unwrap_or_else(|| panic!("{name}: no operation {from}"));
+        let target = ops
+            .get(*to)
+            .unwrap_or_else(|| panic!("{name}: no operation {to}"));
+        let source = ops
+            .get(*from)
+            .unwrap_or_else(|| panic!("{name}: no operation {from}"));
         assert!(
             source["responses"]
                 .as_object()

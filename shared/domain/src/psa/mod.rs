@@ -36,7 +36,19 @@ use std::str::FromStr;
 pub type FieldErrors = Vec<(String, String)>;
 
 /// A PSA docsync reads companies and records from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum PsaKind {
     /// ConnectWise Manage (`connectwise-manage`).
     #[serde(rename = "connectwise-manage")]
