@@ -2,6 +2,10 @@
 //! in-process against the real RabbitMQ and PostgreSQL, each test isolated in its own
 //! database and queue prefix, and cleans both up afterwards.
 
+mod webhook_receiver;
+
+pub use webhook_receiver::{Received, WebhookReceiver};
+
 use anyhow::Context;
 use docsync::fleet::{Fleet, Roles};
 use docsync::Settings;
@@ -34,6 +38,7 @@ pub struct TestApp {
     /// The settings the fleet runs with.
     pub settings: Settings,
     fleet: Option<Fleet>,
+    roles: Roles,
     database: String,
     _sandbox_runtime: tokio::sync::oneshot::Sender<()>,
 }
@@ -133,6 +138,8 @@ fn test_settings(sandbox: &Sandbox) -> anyhow::Result<Settings> {
         retry_delays: vec![Duration::from_secs(1), Duration::from_secs(2)],
         stalled_after: Duration::from_secs(2400),
         startup_wait: Duration::from_secs(30),
+        // A receiver that refuses is tried again within a second.
+        webhook_retry_delays: vec![Duration::from_millis(300), Duration::from_millis(600)],
         // Tests poll runs every 100 ms; the limit's own tests start an API with a low one.
         api_rate_limit: 100_000,
     })
@@ -159,6 +166,7 @@ async fn try_spawn(sandbox_config: SandboxConfig, roles: Roles) -> anyhow::Resul
         sandbox,
         settings,
         fleet: Some(fleet),
+        roles,
         database,
         _sandbox_runtime: sandbox_runtime,
     })
@@ -196,6 +204,14 @@ impl TestApp {
             (
                 "DOCSYNC_RETRY_DELAYS".into(),
                 s.retry_delays
+                    .iter()
+                    .map(seconds)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            (
+                "DOCSYNC_WEBHOOK_RETRY_DELAYS".into(),
+                s.webhook_retry_delays
                     .iter()
                     .map(seconds)
                     .collect::<Vec<_>>()
@@ -500,6 +516,20 @@ impl TestApp {
             .collect()
     }
 
+    /// Stops this process's fleet (every role it runs, their connections and tasks) and
+    /// starts it again on the same database and queues, as a restart of the process would;
+    /// the API listens on a new port ([`TestApp::api`] follows it).
+    pub async fn restart(&mut self) {
+        if let Some(fleet) = self.fleet.take() {
+            fleet.stop().await;
+        }
+        let fleet = Fleet::start(&self.settings, self.roles)
+            .await
+            .expect("the fleet starts again");
+        self.api = format!("http://{}", fleet.api_addr.expect("the API listens"));
+        self.fleet = Some(fleet);
+    }
+
     /// Stops the fleet, deletes the test's queues and drops its database.
     pub async fn cleanup(mut self) {
         if let Some(fleet) = self.fleet.take() {
@@ -627,17 +657,15 @@ impl StagedApp {
     /// schema, as a deployment of this release does) with an all-permissions token for
     /// `account`, which must already exist there.
     pub async fn start(self, account: AccountId) -> TestApp {
-        let fleet = Fleet::start(
-            &self.settings,
-            Roles {
-                api: true,
-                collector: true,
-                publisher: true,
-                scheduler: false,
-            },
-        )
-        .await
-        .expect("the fleet could not start on the staged database");
+        let roles = Roles {
+            api: true,
+            collector: true,
+            publisher: true,
+            scheduler: false,
+        };
+        let fleet = Fleet::start(&self.settings, roles)
+            .await
+            .expect("the fleet could not start on the staged database");
         let api = format!("http://{}", fleet.api_addr.expect("api started"));
         let token = docsync::admin::create_token(&fleet.store, account, &Permission::ALL)
             .await
@@ -650,6 +678,7 @@ impl StagedApp {
             sandbox: self.sandbox,
             settings: self.settings,
             fleet: Some(fleet),
+            roles,
             database: self.database,
             _sandbox_runtime: self.sandbox_runtime,
         }

@@ -16,6 +16,7 @@ mod psa;
 mod runs;
 mod tenants;
 mod ui;
+pub mod webhooks;
 
 use axum::http::Method;
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
@@ -41,6 +42,8 @@ pub struct ApiConfig {
     pub allow_private_provider_urls: bool,
     /// Requests per minute one token may make; more are answered 429 with `Retry-After`.
     pub rate_limit_per_minute: u32,
+    /// How this process sends webhook deliveries.
+    pub webhooks: webhooks::deliver::DeliveryConfig,
 }
 
 /// What every handler can reach.
@@ -132,6 +135,9 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/audit", get(audit::list)),
         (Method::GET, "/dlq", get(dlq::list)),
         (Method::POST, "/dlq/replay", post(dlq::replay)),
+        (Method::POST, "/webhooks", post(webhooks::create)),
+        (Method::GET, "/webhooks", get(webhooks::list)),
+        (Method::DELETE, "/webhooks/{id}", delete(webhooks::delete)),
         (Method::GET, "/ui", get(ui::page)),
         (Method::GET, "/ui/summary", get(ui::summary)),
     ]
@@ -229,7 +235,8 @@ async fn ready(
     readiness(&state.store, &state.broker).await
 }
 
-/// Serves the API until `shutdown`; returns the bound address through `bound` first.
+/// Serves the API, and sends webhook deliveries, until `shutdown`; returns the bound address
+/// through `bound` first.
 pub async fn run(
     config: ApiConfig,
     store: Store,
@@ -239,6 +246,12 @@ pub async fn run(
     shutdown: Shutdown,
     bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 ) -> anyhow::Result<()> {
+    let sender = tokio::spawn(webhooks::deliver::run(
+        config.webhooks.clone(),
+        store.clone(),
+        master.clone(),
+        shutdown.clone(),
+    ));
     let app = router(&config, store, broker, master, providers);
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
@@ -247,7 +260,13 @@ pub async fn run(
         let _ = tx.send(addr);
     }
     axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .with_graceful_shutdown({
+            let shutdown = shutdown.clone();
+            async move { shutdown.wait().await }
+        })
         .await?;
+    // The deliveries in flight are finished (each within its timeout) before the API stops.
+    shutdown.trigger();
+    let _ = sender.await;
     Ok(())
 }

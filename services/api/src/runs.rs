@@ -163,22 +163,34 @@ pub(crate) async fn many(
             ),
         ));
     }
-    let mut views: std::collections::HashMap<RunId, Value> = state
-        .store
-        .runs_by_ids(account, &ids)
+    let runs = views_of(&state.store, account, &ids).await?;
+    Ok(Json(json!({ "runs": runs })))
+}
+
+/// The runs of `ids` (pushes and syncs) that belong to the account, each as `GET /runs/:id`
+/// shows it (with its events), in the order asked: three queries whatever the count. Also
+/// the `run` of a webhook delivery.
+pub(crate) async fn views_of(
+    store: &docsync_store::Store,
+    account: docsync_domain::AccountId,
+    ids: &[RunId],
+) -> Result<Vec<Value>, docsync_store::StoreError> {
+    let mut views: std::collections::HashMap<RunId, Value> = store
+        .runs_by_ids(account, ids)
         .await?
         .iter()
         .map(|r| (r.id, run_view(r)))
         .collect();
-    for sync in state.store.sync_runs_by_ids(account, &ids).await? {
+    for sync in store.sync_runs_by_ids(account, ids).await? {
         views.insert(sync.id, crate::psa::run_view(&sync));
     }
     let found: Vec<RunId> = ids
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|id| views.contains_key(id))
         .collect();
-    let mut events = state.store.events_of_runs(&found).await?;
-    let runs: Vec<Value> = found
+    let mut events = store.events_of_runs(&found).await?;
+    Ok(found
         .iter()
         .filter_map(|id| {
             let mut v = views.remove(id)?;
@@ -190,8 +202,7 @@ pub(crate) async fn many(
                 .collect::<Vec<_>>());
             Some(v)
         })
-        .collect();
-    Ok(Json(json!({ "runs": runs })))
+        .collect())
 }
 
 pub(crate) async fn one(

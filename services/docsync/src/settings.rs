@@ -53,6 +53,10 @@ pub struct Settings {
     /// `DOCSYNC_STARTUP_WAIT_SECS` [300]: how long a starting role waits for PostgreSQL and
     /// RabbitMQ to answer before it gives up (0: not at all).
     pub startup_wait: Duration,
+    /// `DOCSYNC_WEBHOOK_RETRY_DELAYS` [10,60,300,900,3600,7200]: seconds before each retry of a
+    /// webhook delivery the receiver did not accept; the last repeats until 24 hours after the
+    /// run finished.
+    pub webhook_retry_delays: Vec<Duration>,
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -72,6 +76,24 @@ fn seconds(name: &str, default: &str, min: u64) -> anyhow::Result<Duration> {
         .map(Duration::from_secs)
         .with_context(|| {
             format!("{name} must be a whole number of seconds ({min} or more), got {value:?}")
+        })
+}
+
+/// Seconds separated by commas (each above 0 and at most a day), from `name`.
+fn delays(name: &str, default: &str) -> anyhow::Result<Vec<Duration>> {
+    let value = var(name, default);
+    value
+        .split(',')
+        .map(|d| {
+            d.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
+                .map(Duration::from_secs_f64)
+        })
+        .collect::<Option<Vec<_>>>()
+        .with_context(|| {
+            format!("{name} must be seconds separated by commas, such as {default}, got {value:?}")
         })
 }
 
@@ -97,12 +119,9 @@ impl Settings {
             .filter(|n| (1..=256).contains(n))
             .with_context(|| format!("DOCSYNC_PUBLISH_PARTITIONS must be a whole number from 1 to 256, got {partitions:?}"))?;
         let snapshot_reuse = seconds("DOCSYNC_SNAPSHOT_REUSE_SECS", "120", 0)?;
-        let delays = var("DOCSYNC_RETRY_DELAYS", "10,60,300,900");
-        let retry_delays = delays
-            .split(',')
-            .map(|d| d.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0).map(Duration::from_secs_f64))
-            .collect::<Option<Vec<_>>>()
-            .with_context(|| format!("DOCSYNC_RETRY_DELAYS must be seconds separated by commas, such as 10,60,300,900, got {delays:?}"))?;
+        let retry_delays = delays("DOCSYNC_RETRY_DELAYS", "10,60,300,900")?;
+        let webhook_retry_delays =
+            delays("DOCSYNC_WEBHOOK_RETRY_DELAYS", "10,60,300,900,3600,7200")?;
         let limit = var("DOCSYNC_API_RATE_LIMIT", "600");
         let api_rate_limit = limit
             .trim()
@@ -124,6 +143,7 @@ impl Settings {
             metrics_addr,
             snapshot_reuse,
             retry_delays,
+            webhook_retry_delays,
             stalled_after,
             startup_wait,
             api_rate_limit,

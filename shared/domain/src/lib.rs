@@ -21,7 +21,7 @@ pub use psa::{ConnectWiseConfig, CwSite, Parsed, PsaKind, PsaOptions};
 pub use run::{RunState, Trigger};
 pub use secret::{mask, ApiKey};
 pub use snapshot::Snapshot;
-pub use url::BaseUrl;
+pub use url::{BaseUrl, WebhookUrl};
 pub mod schedule;
 pub mod shutdown;
 pub use schedule::{Schedule, ScheduleMode};
