@@ -119,7 +119,7 @@ fn test_settings(sandbox: &Sandbox) -> anyhow::Result<Settings> {
         amqp_url: std::env::var("DOCSYNC_AMQP_URL")
             .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
         api_addr: "127.0.0.1:0".parse()?,
-        master_key: Some(MasterKey::generate_b64()),
+        master_key: Some(MasterKey::generate_b64().into()),
         graph_url: sandbox.graph_url.clone(),
         login_url: sandbox.login_url.clone(),
         exchange_url: sandbox.exchange_url.clone(),
@@ -182,7 +182,10 @@ impl TestApp {
             ("DOCSYNC_AMQP_URL".into(), s.amqp_url.clone()),
             (
                 "DOCSYNC_MASTER_KEY".into(),
-                s.master_key.clone().unwrap_or_default(),
+                s.master_key
+                    .as_ref()
+                    .map(|k| secrecy::ExposeSecret::expose_secret(k).to_owned())
+                    .unwrap_or_default(),
             ),
             ("DOCSYNC_GRAPH_URL".into(), s.graph_url.clone()),
             ("DOCSYNC_LOGIN_URL".into(), s.login_url.clone()),
@@ -643,7 +646,8 @@ async fn try_stage(sandbox_config: SandboxConfig) -> anyhow::Result<StagedApp> {
 impl StagedApp {
     /// The master key the fleet will seal and open secrets with.
     pub fn master_key(&self) -> MasterKey {
-        MasterKey::parse(self.settings.master_key.as_deref().unwrap_or_default())
+        self.settings
+            .master_key()
             .expect("the staged master key parses")
     }
 

@@ -254,7 +254,7 @@ async fn rotate_key_re_encrypts_every_secret_and_can_be_run_again() {
     assert_eq!(unchanged.api_key_sealed, integration.api_key_sealed);
 
     // A fleet started with key B reads the integration and uses its key.
-    let (member, api) = api_member(&app, |s| s.master_key = Some(key_b_b64.clone())).await;
+    let (member, api) = api_member(&app, |s| s.master_key = Some(key_b_b64.clone().into())).await;
     let (status, hudu) = call_at(&app, &api, Method::GET, "/integrations/hudu", None).await;
     assert_eq!(status, StatusCode::OK, "{hudu}");
     assert_eq!(hudu["apiKey"], json!(mask(&hudu_write_key())), "{hudu}");

@@ -4,11 +4,14 @@ use anyhow::Context;
 use docsync_domain::crypto::MasterKey;
 use docsync_domain::ItGlueRegion;
 use docsync_sinks::ItGlueHosts;
+use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Everything the roles read from the environment.
-#[derive(Debug, Clone)]
+/// Everything the roles read from the environment. `Debug` never shows a secret: the master
+/// key is a [`SecretString`] and the database and broker URLs are shown without their
+/// passwords.
+#[derive(Clone)]
 pub struct Settings {
     /// `DOCSYNC_DATABASE_URL`.
     pub database_url: String,
@@ -17,7 +20,7 @@ pub struct Settings {
     /// `DOCSYNC_API_ADDR`.
     pub api_addr: SocketAddr,
     /// `DOCSYNC_MASTER_KEY` (base64 of 32 bytes), when set.
-    pub master_key: Option<String>,
+    pub master_key: Option<SecretString>,
     /// `DOCSYNC_GRAPH_URL`.
     pub graph_url: String,
     /// `DOCSYNC_LOGIN_URL`.
@@ -57,6 +60,36 @@ pub struct Settings {
     /// webhook delivery the receiver did not accept; the last repeats until 24 hours after the
     /// run finished.
     pub webhook_retry_delays: Vec<Duration>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use docsync_domain::redacted_url;
+        f.debug_struct("Settings")
+            .field("database_url", &redacted_url(&self.database_url))
+            .field("amqp_url", &redacted_url(&self.amqp_url))
+            .field("api_addr", &self.api_addr)
+            .field("master_key", &self.master_key.as_ref().map(|_| "••••"))
+            .field("graph_url", &self.graph_url)
+            .field("login_url", &self.login_url)
+            .field("exchange_url", &self.exchange_url)
+            .field(
+                "allow_private_provider_urls",
+                &self.allow_private_provider_urls,
+            )
+            .field("queue_prefix", &self.queue_prefix)
+            .field("publish_partitions", &self.publish_partitions)
+            .field("itglue_hosts", &self.itglue_hosts)
+            .field("metrics_addr", &self.metrics_addr)
+            .field("autotask_zone_url", &self.autotask_zone_url)
+            .field("snapshot_reuse", &self.snapshot_reuse)
+            .field("retry_delays", &self.retry_delays)
+            .field("api_rate_limit", &self.api_rate_limit)
+            .field("stalled_after", &self.stalled_after)
+            .field("startup_wait", &self.startup_wait)
+            .field("webhook_retry_delays", &self.webhook_retry_delays)
+            .finish()
+    }
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -155,7 +188,8 @@ impl Settings {
             api_addr,
             master_key: std::env::var("DOCSYNC_MASTER_KEY")
                 .ok()
-                .filter(|v| !v.trim().is_empty()),
+                .filter(|v| !v.trim().is_empty())
+                .map(SecretString::from),
             graph_url: var("DOCSYNC_GRAPH_URL", "https://graph.microsoft.com"),
             login_url: var("DOCSYNC_LOGIN_URL", "https://login.microsoftonline.com"),
             exchange_url: var("DOCSYNC_EXCHANGE_URL", "https://outlook.office365.com"),
@@ -178,9 +212,35 @@ impl Settings {
 
     /// The master key, required by every role that reads or writes secrets.
     pub fn master_key(&self) -> anyhow::Result<MasterKey> {
-        let raw = self.master_key.as_deref().context(
+        let raw = self.master_key.as_ref().map(ExposeSecret::expose_secret).context(
             "DOCSYNC_MASTER_KEY is not set: it encrypts stored secrets; generate one with `openssl rand -base64 32` and keep it safe",
         )?;
         Ok(MasterKey::parse(raw)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_password_and_no_master_key() {
+        let mut settings = Settings::from_env().expect("the defaults parse");
+        settings.database_url = "postgres://docsync:pg-PASSWORD-1@db:5432/docsync".into();
+        settings.amqp_url = "amqp://docsync:mq-PASSWORD-2@mq:5672/%2f".into();
+        let key = MasterKey::generate_b64();
+        settings.master_key = Some(SecretString::from(key.clone()));
+        let shown = format!("{settings:?} {settings:#?}");
+        for secret in ["pg-PASSWORD-1", "mq-PASSWORD-2", key.as_str()] {
+            assert!(!shown.contains(secret), "{secret} shown: {shown}");
+        }
+        assert!(
+            shown.contains("postgres://docsync:••••@db:5432/docsync"),
+            "{shown}"
+        );
+        assert!(
+            settings.master_key().is_ok(),
+            "the key itself is still usable"
+        );
     }
 }

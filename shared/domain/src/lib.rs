@@ -19,7 +19,7 @@ pub use ids::{AccountId, RunId, SnapshotId, TenantId};
 pub use provider::{rate_limit_key, ItGlueRegion, Provider, RateLimit};
 pub use psa::{ConnectWiseConfig, CwSite, Parsed, PsaKind, PsaOptions};
 pub use run::{RunState, Trigger};
-pub use secret::{mask, ApiKey};
+pub use secret::{mask, redacted_url, ApiKey};
 pub use snapshot::Snapshot;
 pub use url::{BaseUrl, WebhookUrl};
 pub mod schedule;

@@ -67,9 +67,45 @@ pub fn mask(secret: &str) -> String {
     format!("••••{tail}")
 }
 
+/// A connection URL (`postgres://user:password@host/db`, `amqp://...`) as it may be shown:
+/// the password replaced by `••••`, everything else kept, so a setting can be logged or
+/// printed. Text that is not a URL with a password is returned as it is.
+pub fn redacted_url(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return raw.to_owned();
+    };
+    // The credentials end at the last '@' before the host's path.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return raw.to_owned();
+    };
+    let (userinfo, host) = rest.split_at(at);
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:••••{host}"),
+        None => raw.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_urls_are_shown_without_their_password() {
+        assert_eq!(
+            redacted_url("postgres://docsync:s3cr3t@db.internal:5432/docsync?sslmode=require"),
+            "postgres://docsync:••••@db.internal:5432/docsync?sslmode=require"
+        );
+        assert_eq!(
+            redacted_url("amqp://guest:p@ss@mq:5672/%2f"),
+            "amqp://guest:••••@mq:5672/%2f"
+        );
+        assert_eq!(
+            redacted_url("postgres://postgres@127.0.0.1:5432"),
+            "postgres://postgres@127.0.0.1:5432"
+        );
+        assert_eq!(redacted_url("not a url"), "not a url");
+    }
 
     #[test]
     fn debug_never_shows_the_key() {
