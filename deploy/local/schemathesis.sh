@@ -117,6 +117,7 @@ export DOCSYNC_PUBLISH_PARTITIONS=2
 export DOCSYNC_RETRY_DELAYS=1,2
 # schemathesis sends far more than a person would; the limit's own tests cover 429.
 export DOCSYNC_API_RATE_LIMIT=1000000
+export DOCSYNC_API_UNKNOWN_TOKEN_LIMIT=1000000
 export RUST_LOG="${RUST_LOG:-warn}"
 
 "$bin" migrate >/dev/null

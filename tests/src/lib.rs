@@ -142,6 +142,9 @@ fn test_settings(sandbox: &Sandbox) -> anyhow::Result<Settings> {
         webhook_retry_delays: vec![Duration::from_millis(300), Duration::from_millis(600)],
         // Tests poll runs every 100 ms; the limit's own tests start an API with a low one.
         api_rate_limit: 100_000,
+        // Tests send many requests without tokens on purpose; the limit's own test lowers it.
+        api_unknown_token_limit: 100_000,
+        api_forwarded_hops: 0,
     })
 }
 
@@ -223,6 +226,10 @@ impl TestApp {
             (
                 "DOCSYNC_API_RATE_LIMIT".into(),
                 s.api_rate_limit.to_string(),
+            ),
+            (
+                "DOCSYNC_API_UNKNOWN_TOKEN_LIMIT".into(),
+                s.api_unknown_token_limit.to_string(),
             ),
             ("RUST_LOG".into(), "warn".into()),
         ]

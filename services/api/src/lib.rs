@@ -42,6 +42,12 @@ pub struct ApiConfig {
     pub allow_private_provider_urls: bool,
     /// Requests per minute one token may make; more are answered 429 with `Retry-After`.
     pub rate_limit_per_minute: u32,
+    /// Requests with a missing or unknown token one client address may make per minute; more
+    /// block the address for a while (429 with `Retry-After`, before any token is looked at).
+    pub unknown_token_limit_per_minute: u32,
+    /// Trusted proxies in front of the API that append the client's address to
+    /// `X-Forwarded-For` (0: the TCP peer is the client).
+    pub forwarded_hops: usize,
     /// How this process sends webhook deliveries.
     pub webhooks: webhooks::deliver::DeliveryConfig,
 }
@@ -54,7 +60,8 @@ pub struct AppState {
     pub(crate) master: MasterKey,
     pub(crate) sinks: SinkFactory,
     pub(crate) allow_private_provider_urls: bool,
-    pub(crate) limiter: Arc<limit::TokenLimiter>,
+    pub(crate) limiter: Arc<limit::RequestLimiter>,
+    pub(crate) forwarded_hops: usize,
 }
 
 /// Every route: method, path (the router's syntax, which is also OpenAPI's) and handler. The
@@ -176,7 +183,11 @@ pub fn router(
         broker,
         master,
         allow_private_provider_urls: config.allow_private_provider_urls,
-        limiter: Arc::new(limit::TokenLimiter::new(config.rate_limit_per_minute)),
+        limiter: Arc::new(limit::RequestLimiter::new(
+            config.rate_limit_per_minute,
+            config.unknown_token_limit_per_minute,
+        )),
+        forwarded_hops: config.forwarded_hops,
     };
     table()
         .into_iter()
@@ -259,12 +270,15 @@ pub async fn run(
     if let Some(tx) = bound {
         let _ = tx.send(addr);
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown({
-            let shutdown = shutdown.clone();
-            async move { shutdown.wait().await }
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown({
+        let shutdown = shutdown.clone();
+        async move { shutdown.wait().await }
+    })
+    .await?;
     // The deliveries in flight are finished (each within its timeout) before the API stops.
     shutdown.trigger();
     let _ = sender.await;

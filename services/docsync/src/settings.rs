@@ -50,6 +50,12 @@ pub struct Settings {
     /// `DOCSYNC_API_RATE_LIMIT` [600]: requests per minute one API token may make (counted by
     /// each API process on its own).
     pub api_rate_limit: u32,
+    /// `DOCSYNC_API_UNKNOWN_TOKEN_LIMIT` [30]: requests with a missing or unknown token one
+    /// client address may make per minute; more block the address for a while.
+    pub api_unknown_token_limit: u32,
+    /// `DOCSYNC_API_FORWARDED_HOPS` [0]: trusted proxies in front of the API that append the
+    /// client's address to `X-Forwarded-For` (0: the TCP peer is the client).
+    pub api_forwarded_hops: usize,
     /// `DOCSYNC_STALLED_RUN_SECS` [2400]: a run in flight without progress this long is handed
     /// to the collectors again by the scheduler.
     pub stalled_after: Duration,
@@ -85,6 +91,8 @@ impl std::fmt::Debug for Settings {
             .field("snapshot_reuse", &self.snapshot_reuse)
             .field("retry_delays", &self.retry_delays)
             .field("api_rate_limit", &self.api_rate_limit)
+            .field("api_unknown_token_limit", &self.api_unknown_token_limit)
+            .field("api_forwarded_hops", &self.api_forwarded_hops)
             .field("stalled_after", &self.stalled_after)
             .field("startup_wait", &self.startup_wait)
             .field("webhook_retry_delays", &self.webhook_retry_delays)
@@ -162,6 +170,20 @@ impl Settings {
             .ok()
             .filter(|n| *n >= 1)
             .with_context(|| format!("DOCSYNC_API_RATE_LIMIT must be a whole number of requests per minute per API token, 1 or more (such as 600), got {limit:?}"))?;
+        let guesses = var("DOCSYNC_API_UNKNOWN_TOKEN_LIMIT", "30");
+        let api_unknown_token_limit = guesses
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .with_context(|| format!("DOCSYNC_API_UNKNOWN_TOKEN_LIMIT must be a whole number of requests per minute per client address, 1 or more (such as 30), got {guesses:?}"))?;
+        let hops = var("DOCSYNC_API_FORWARDED_HOPS", "0");
+        let api_forwarded_hops = hops
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n <= 10)
+            .with_context(|| format!("DOCSYNC_API_FORWARDED_HOPS must be the number of trusted proxies in front of the API, 0 to 10, got {hops:?}"))?;
         let stalled_after = seconds("DOCSYNC_STALLED_RUN_SECS", "2400", 1)?;
         let metrics = var("DOCSYNC_METRICS_ADDR", "127.0.0.1:9464");
         let metrics_addr = if metrics.trim().eq_ignore_ascii_case("off") {
@@ -180,6 +202,8 @@ impl Settings {
             stalled_after,
             startup_wait,
             api_rate_limit,
+            api_unknown_token_limit,
+            api_forwarded_hops,
             database_url: var(
                 "DOCSYNC_DATABASE_URL",
                 "postgres://postgres@127.0.0.1:5432/docsync",
