@@ -145,13 +145,13 @@ tenant=$(call POST /tenants \
     '{"name": "Contoso", "primaryDomain": "contoso.com", "microsoftTenantId": "0b9e8c4a-1f2d-4e3b-9a7c-5d6e7f8a9b0c"}' |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
 call PUT /connections/microsoft \
-    '{"clientId": "sandbox-client-id", "clientSecret": "sandbox-client-secret-0123456789"}' >/dev/null
+    '{"clientId": "5a4db0c1-d0c5-4c1e-8a7e-000000000001", "clientSecret": "sandbox-client-secret-0123456789"}' >/dev/null
 call PUT /integrations/hudu \
     "{\"baseUrl\": \"$hudu_url\", \"apiKey\": \"sandbox-hudu-key-0123456789abcdef\", \"companyIdByTenantId\": {\"$tenant\": 1}}" >/dev/null
 # ConnectWise Manage, so the PSA routes get past "not configured"; a first sync fills the
 # company list.
 call PUT /integrations/connectwise-manage \
-    "{\"site\": \"$(value 'ConnectWise Manage site: ')\", \"companyId\": \"mymsp\", \"publicKey\": \"sandboxpublic01\", \"privateKey\": \"sandboxprivate0123456789\", \"clientId\": \"0f3c2b7e-5d1a-4c3b-9e8f-7a6b5c4d3e2f\", \"schedule\": {\"mode\": \"manual\"}}" >/dev/null
+    "{\"site\": \"$(value 'ConnectWise Manage site: ')\", \"companyId\": \"mymsp\", \"publicKey\": \"sandboxpublic016\", \"privateKey\": \"sandboxprivate0123456789\", \"clientId\": \"0f3c2b7e-5d1a-4c3b-9e8f-7a6b5c4d3e2f\", \"schedule\": {\"mode\": \"manual\"}}" >/dev/null
 call POST /integrations/connectwise-manage/sync >/dev/null
 echo "schemathesis.sh: fleet ready at $api ($(($(date +%s) - started)) s); running schemathesis $SCHEMATHESIS_VERSION"
 

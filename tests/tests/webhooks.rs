@@ -174,7 +174,7 @@ async fn subscriptions_are_checked_kept_to_their_account_and_removed_with_their_
         (
             json!({"url": receiver.url, "secret": "short"}),
             "secret",
-            "fewer than 16",
+            "shorter than 16",
         ),
         (
             json!({"url": receiver.url, "secret": "has spaces in it 0123"}),

@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
-use docsync_domain::{mask, ApiKey};
+use docsync_domain::{mask, microsoft, ApiKey};
 use docsync_store::{AuditAction, FieldChange, Permission};
 use serde_json::{json, Value};
 
@@ -42,24 +42,24 @@ pub(crate) async fn put_microsoft(
 ) -> Result<Json<Value>, ApiError> {
     let account = caller.require(Permission::IntegrationsManage)?;
     let mut f = Fields::new(&body, &["clientId", "clientSecret"]);
-    let client_id = f.text("clientId", true, 64);
-    if let Some(id) = &client_id {
-        if uuid::Uuid::parse_str(id).is_err() && !id.starts_with("sandbox-") {
-            f.error(
-                "clientId",
-                "must be the app (client) id, a UUID from Entra → App registrations",
-            );
-        }
-    }
-    let secret =
-        f.string("clientSecret", true)
-            .and_then(|s| match ApiKey::parse("clientSecret", &s) {
-                Ok(k) => Some(k),
+    let client_id =
+        f.text("clientId", true, 64)
+            .and_then(|id| match microsoft::parse_client_id(&id) {
+                Ok(id) => Some(id),
                 Err(e) => {
-                    f.error("clientSecret", e);
+                    f.error("clientId", e);
                     None
                 }
             });
+    let secret = f.string("clientSecret", true).and_then(|s| {
+        match ApiKey::parse_with("clientSecret", &s, &microsoft::CLIENT_SECRET) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                f.error("clientSecret", e);
+                None
+            }
+        }
+    });
     f.finish()?;
     let (Some(client_id), Some(secret)) = (client_id, secret) else {
         return Err(ApiError::Internal("validated fields missing".into()));

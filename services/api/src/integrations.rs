@@ -13,8 +13,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use docsync_domain::address::check_public_host;
 use docsync_domain::{
-    mask, AccountId, ApiKey, BaseUrl, ItGlueRegion, Provider, RateLimit, RunId, Schedule, TenantId,
-    Trigger,
+    mask, AccountId, ApiKey, BaseUrl, IntegrationKind, ItGlueRegion, Provider, RateLimit, RunId,
+    Schedule, TenantId, Trigger,
 };
 use docsync_queue::CollectJob;
 use docsync_sinks::ConnectionReport;
@@ -25,12 +25,18 @@ use std::collections::{BTreeMap, BTreeSet};
 /// How long a test connection may take, waiting for the key's next request slot included.
 const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// The integration a path names, through the one parser of integration names; an unknown
+/// name is a 404 listing the valid ones.
+pub(crate) fn integration(raw: &str) -> Result<IntegrationKind, ApiError> {
+    raw.parse().map_err(ApiError::NotFound)
+}
+
+/// A documentation provider's name (push routes): a PSA's name is known but has no pushes.
 fn provider(raw: &str) -> Result<Provider, ApiError> {
-    match raw {
-        "hudu" => Ok(Provider::Hudu),
-        "it-glue" => Ok(Provider::ItGlue),
-        other => Err(ApiError::NotFound(format!(
-            "no integration {other:?}: use hudu, it-glue or connectwise-manage"
+    match integration(raw)? {
+        IntegrationKind::Docs(p) => Ok(p),
+        IntegrationKind::Psa(k) => Err(ApiError::NotFound(format!(
+            "{k} has no pushes: PSA records are synced with POST /integrations/{k}/sync"
         ))),
     }
 }
@@ -103,7 +109,7 @@ pub(crate) async fn get(
     caller: Caller,
     Path(p): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if let Ok(psa) = p.parse() {
+    if let Ok(IntegrationKind::Psa(psa)) = integration(&p) {
         return crate::psa::get(state, caller, psa).await;
     }
     let account = caller.require(Permission::IntegrationsRead)?;
@@ -118,7 +124,7 @@ pub(crate) async fn put(
     Path(p): Path<String>,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
-    if let Ok(psa) = p.parse() {
+    if let Ok(IntegrationKind::Psa(psa)) = integration(&p) {
         return crate::psa::put(state, caller, psa, body).await;
     }
     let account = caller.require(Permission::IntegrationsManage)?;
@@ -186,7 +192,7 @@ pub(crate) async fn put(
         Some(raw) if raw.starts_with('•') && existing.is_some() => {
             existing.as_ref().map(|e| e.api_key_sealed.clone())
         }
-        Some(raw) => match ApiKey::parse("apiKey", &raw) {
+        Some(raw) => match ApiKey::parse_with("apiKey", &raw, provider.api_key_rule()) {
             Ok(k) => match existing.as_ref().filter(|e| {
                 state
                     .master
@@ -383,7 +389,7 @@ pub(crate) async fn test(
     caller: Caller,
     Path(p): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if let Ok(psa) = p.parse() {
+    if let Ok(IntegrationKind::Psa(psa)) = integration(&p) {
         return crate::psa::test(state, caller, psa).await;
     }
     let account = caller.require(Permission::IntegrationsRead)?;
@@ -528,12 +534,15 @@ pub(crate) async fn push_all(
     ))
 }
 
+/// A PSA's name (company and sync routes): a documentation provider's name is known but has
+/// no companies or syncs.
 fn psa_kind(raw: &str) -> Result<docsync_domain::psa::PsaKind, ApiError> {
-    raw.parse().map_err(|_| {
-        ApiError::NotFound(format!(
-            "no PSA integration {raw:?}: company lists and syncs are under /integrations/connectwise-manage"
-        ))
-    })
+    match integration(raw)? {
+        IntegrationKind::Psa(k) => Ok(k),
+        IntegrationKind::Docs(p) => Err(ApiError::NotFound(format!(
+            "{p} has no company list or syncs: they are under the PSAs (connectwise-manage, halopsa, autotask)"
+        ))),
+    }
 }
 
 /// `GET /integrations/{psa}/companies`.

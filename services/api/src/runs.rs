@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use docsync_domain::{Provider, RunId, RunState};
+use docsync_domain::{IntegrationKind, RunId, RunState};
 use docsync_store::{Permission, Run, RunFilter};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -42,10 +42,9 @@ pub(crate) async fn list(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let account = caller.require(Permission::IntegrationsRead)?;
-    let psa = p.parse::<docsync_domain::psa::PsaKind>().ok();
-    let provider: Option<Provider> = match psa {
-        Some(_) => None,
-        None => Some(p.parse().map_err(|e: String| ApiError::NotFound(e))?),
+    let (provider, psa) = match crate::integrations::integration(&p)? {
+        IntegrationKind::Docs(provider) => (Some(provider), None),
+        IntegrationKind::Psa(psa) => (None, Some(psa)),
     };
     let Query(q) = query.map_err(|e| {
         ApiError::BadRequest(format!(

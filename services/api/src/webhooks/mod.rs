@@ -17,17 +17,21 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use docsync_domain::address::check_public_host;
-use docsync_domain::WebhookUrl;
+use docsync_domain::{ApiKey, KeyRule, KeyShape, WebhookUrl};
 use docsync_store::{AuditAction, FieldChange, Permission, Webhook, RUN_FINISHED};
 use serde_json::{json, Value};
 
 /// The events a subscription may ask for.
 pub const EVENTS: [&str; 1] = [RUN_FINISHED];
 
-/// The shortest signing secret accepted: a receiver's HMAC key must not be guessable.
-const MIN_SECRET_LEN: usize = 16;
-/// The longest signing secret accepted.
-const MAX_SECRET_LEN: usize = 256;
+/// A signing secret: a receiver's HMAC key must not be guessable.
+const SECRET_RULE: KeyRule = KeyRule {
+    what: "a webhook signing secret",
+    min_len: 16,
+    shape: KeyShape::Any,
+    hint:
+        "generate one with `openssl rand -hex 32` and keep it where the receiver checks signatures",
+};
 
 fn view(w: &Webhook) -> Value {
     json!({
@@ -38,34 +42,16 @@ fn view(w: &Webhook) -> Value {
     })
 }
 
-/// Reads the signing secret: 16 to 256 printable characters without spaces.
-fn secret(f: &mut Fields<'_>) -> Option<String> {
+/// Reads the signing secret ([`SECRET_RULE`]).
+fn secret(f: &mut Fields<'_>) -> Option<ApiKey> {
     let raw = f.string("secret", true)?;
-    let hint =
-        "generate one with `openssl rand -hex 32` and keep it where the receiver checks signatures";
-    let len = raw.chars().count();
-    if len < MIN_SECRET_LEN {
-        f.error(
-            "secret",
-            format!("is {len} characters, fewer than {MIN_SECRET_LEN}: {hint}"),
-        );
-        return None;
+    match ApiKey::parse_with("secret", &raw, &SECRET_RULE) {
+        Ok(secret) => Some(secret),
+        Err(e) => {
+            f.error("secret", e);
+            None
+        }
     }
-    if len > MAX_SECRET_LEN {
-        f.error(
-            "secret",
-            format!("is longer than {MAX_SECRET_LEN} characters: {hint}"),
-        );
-        return None;
-    }
-    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        f.error(
-            "secret",
-            format!("contains spaces or control characters: {hint}"),
-        );
-        return None;
-    }
-    Some(raw)
 }
 
 /// Reads `events`: a non-empty list of known event names (`["run.finished"]` when absent).
@@ -149,7 +135,7 @@ pub(crate) async fn create(
         .flatten()
         .collect(),
     );
-    let sealed = state.master.seal(&secret);
+    let sealed = state.master.seal(secret.expose());
     drop(secret);
     let created = state
         .store
