@@ -122,6 +122,7 @@ export DOCSYNC_PUBLISH_PARTITIONS=2
 export DOCSYNC_RETRY_DELAYS=1,2
 # schemathesis sends far more than a person would; the limit's own tests cover 429.
 export DOCSYNC_API_RATE_LIMIT=1000000
+export DOCSYNC_API_UNKNOWN_TOKEN_LIMIT=1000000
 export RUST_LOG="${RUST_LOG:-warn}"
 
 "$bin" migrate >/dev/null
@@ -149,13 +150,13 @@ tenant=$(call POST /tenants \
     '{"name": "Contoso", "primaryDomain": "contoso.com", "microsoftTenantId": "0b9e8c4a-1f2d-4e3b-9a7c-5d6e7f8a9b0c"}' |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
 call PUT /connections/microsoft \
-    '{"clientId": "sandbox-client-id", "clientSecret": "sandbox-client-secret-0123456789"}' >/dev/null
+    '{"clientId": "5a4db0c1-d0c5-4c1e-8a7e-000000000001", "clientSecret": "sandbox-client-secret-0123456789"}' >/dev/null
 call PUT /integrations/hudu \
     "{\"baseUrl\": \"$hudu_url\", \"apiKey\": \"sandbox-hudu-key-0123456789abcdef\", \"companyIdByTenantId\": {\"$tenant\": 1}}" >/dev/null
 # ConnectWise Manage, so the PSA routes get past "not configured"; a first sync fills the
 # company list.
 call PUT /integrations/connectwise-manage \
-    "{\"site\": \"$(value 'ConnectWise Manage site: ')\", \"companyId\": \"mymsp\", \"publicKey\": \"sandboxpublic01\", \"privateKey\": \"sandboxprivate0123456789\", \"clientId\": \"0f3c2b7e-5d1a-4c3b-9e8f-7a6b5c4d3e2f\", \"schedule\": {\"mode\": \"manual\"}}" >/dev/null
+    "{\"site\": \"$(value 'ConnectWise Manage site: ')\", \"companyId\": \"mymsp\", \"publicKey\": \"sandboxpublic016\", \"privateKey\": \"sandboxprivate0123456789\", \"clientId\": \"0f3c2b7e-5d1a-4c3b-9e8f-7a6b5c4d3e2f\", \"schedule\": {\"mode\": \"manual\"}}" >/dev/null
 call POST /integrations/connectwise-manage/sync >/dev/null
 # IT Glue, HaloPSA and Autotask too: a PUT that leaves out or sends back masked a secret keeps
 # the stored one, which needs one stored (a first PUT without it is a 400 naming it).

@@ -2,6 +2,10 @@
 //! in-process against the real RabbitMQ and PostgreSQL, each test isolated in its own
 //! database and queue prefix, and cleans both up afterwards.
 
+mod webhook_receiver;
+
+pub use webhook_receiver::{Received, WebhookReceiver};
+
 use anyhow::Context;
 use docsync::fleet::{Fleet, Roles};
 use docsync::Settings;
@@ -34,6 +38,7 @@ pub struct TestApp {
     /// The settings the fleet runs with.
     pub settings: Settings,
     fleet: Option<Fleet>,
+    roles: Roles,
     database: String,
     _sandbox_runtime: tokio::sync::oneshot::Sender<()>,
 }
@@ -114,7 +119,7 @@ fn test_settings(sandbox: &Sandbox) -> anyhow::Result<Settings> {
         amqp_url: std::env::var("DOCSYNC_AMQP_URL")
             .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
         api_addr: "127.0.0.1:0".parse()?,
-        master_key: Some(MasterKey::generate_b64()),
+        master_key: Some(MasterKey::generate_b64().into()),
         graph_url: sandbox.graph_url.clone(),
         login_url: sandbox.login_url.clone(),
         exchange_url: sandbox.exchange_url.clone(),
@@ -133,8 +138,13 @@ fn test_settings(sandbox: &Sandbox) -> anyhow::Result<Settings> {
         retry_delays: vec![Duration::from_secs(1), Duration::from_secs(2)],
         stalled_after: Duration::from_secs(2400),
         startup_wait: Duration::from_secs(30),
+        // A receiver that refuses is tried again within a second.
+        webhook_retry_delays: vec![Duration::from_millis(300), Duration::from_millis(600)],
         // Tests poll runs every 100 ms; the limit's own tests start an API with a low one.
         api_rate_limit: 100_000,
+        // Tests send many requests without tokens on purpose; the limit's own test lowers it.
+        api_unknown_token_limit: 100_000,
+        api_forwarded_hops: 0,
     })
 }
 
@@ -159,6 +169,7 @@ async fn try_spawn(sandbox_config: SandboxConfig, roles: Roles) -> anyhow::Resul
         sandbox,
         settings,
         fleet: Some(fleet),
+        roles,
         database,
         _sandbox_runtime: sandbox_runtime,
     })
@@ -174,7 +185,10 @@ impl TestApp {
             ("DOCSYNC_AMQP_URL".into(), s.amqp_url.clone()),
             (
                 "DOCSYNC_MASTER_KEY".into(),
-                s.master_key.clone().unwrap_or_default(),
+                s.master_key
+                    .as_ref()
+                    .map(|k| secrecy::ExposeSecret::expose_secret(k).to_owned())
+                    .unwrap_or_default(),
             ),
             ("DOCSYNC_GRAPH_URL".into(), s.graph_url.clone()),
             ("DOCSYNC_LOGIN_URL".into(), s.login_url.clone()),
@@ -202,8 +216,20 @@ impl TestApp {
                     .join(","),
             ),
             (
+                "DOCSYNC_WEBHOOK_RETRY_DELAYS".into(),
+                s.webhook_retry_delays
+                    .iter()
+                    .map(seconds)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            (
                 "DOCSYNC_API_RATE_LIMIT".into(),
                 s.api_rate_limit.to_string(),
+            ),
+            (
+                "DOCSYNC_API_UNKNOWN_TOKEN_LIMIT".into(),
+                s.api_unknown_token_limit.to_string(),
             ),
             ("RUST_LOG".into(), "warn".into()),
         ]
@@ -500,6 +526,20 @@ impl TestApp {
             .collect()
     }
 
+    /// Stops this process's fleet (every role it runs, their connections and tasks) and
+    /// starts it again on the same database and queues, as a restart of the process would;
+    /// the API listens on a new port ([`TestApp::api`] follows it).
+    pub async fn restart(&mut self) {
+        if let Some(fleet) = self.fleet.take() {
+            fleet.stop().await;
+        }
+        let fleet = Fleet::start(&self.settings, self.roles)
+            .await
+            .expect("the fleet starts again");
+        self.api = format!("http://{}", fleet.api_addr.expect("the API listens"));
+        self.fleet = Some(fleet);
+    }
+
     /// Stops the fleet, deletes the test's queues and drops its database.
     pub async fn cleanup(mut self) {
         if let Some(fleet) = self.fleet.take() {
@@ -613,7 +653,8 @@ async fn try_stage(sandbox_config: SandboxConfig) -> anyhow::Result<StagedApp> {
 impl StagedApp {
     /// The master key the fleet will seal and open secrets with.
     pub fn master_key(&self) -> MasterKey {
-        MasterKey::parse(self.settings.master_key.as_deref().unwrap_or_default())
+        self.settings
+            .master_key()
             .expect("the staged master key parses")
     }
 
@@ -627,17 +668,15 @@ impl StagedApp {
     /// schema, as a deployment of this release does) with an all-permissions token for
     /// `account`, which must already exist there.
     pub async fn start(self, account: AccountId) -> TestApp {
-        let fleet = Fleet::start(
-            &self.settings,
-            Roles {
-                api: true,
-                collector: true,
-                publisher: true,
-                scheduler: false,
-            },
-        )
-        .await
-        .expect("the fleet could not start on the staged database");
+        let roles = Roles {
+            api: true,
+            collector: true,
+            publisher: true,
+            scheduler: false,
+        };
+        let fleet = Fleet::start(&self.settings, roles)
+            .await
+            .expect("the fleet could not start on the staged database");
         let api = format!("http://{}", fleet.api_addr.expect("api started"));
         let token = docsync::admin::create_token(&fleet.store, account, &Permission::ALL)
             .await
@@ -650,6 +689,7 @@ impl StagedApp {
             sandbox: self.sandbox,
             settings: self.settings,
             fleet: Some(fleet),
+            roles,
             database: self.database,
             _sandbox_runtime: self.sandbox_runtime,
         }

@@ -37,6 +37,8 @@ fn needs(method: &Method, path: &str) -> Option<Option<Permission>> {
         | "/runs"
         | "/audit"
         | "/ui/summary" => Some(Some(IntegrationsRead)),
+        // Subscriptions hold a signing secret: every call needs MANAGE.
+        "/webhooks" | "/webhooks/{id}" => Some(Some(IntegrationsManage)),
         _ => None,
     }
 }

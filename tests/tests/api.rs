@@ -411,3 +411,111 @@ async fn secrets_are_masked_in_every_response() {
     assert!(!a.contains(&client_secret) && !b.contains(&hudu_key));
     app.cleanup().await;
 }
+
+/// The message of the bad field `field` in a 400's body.
+fn message_of(body: &Value, field: &str) -> String {
+    body["fields"]
+        .as_array()
+        .and_then(|a| a.iter().find(|f| f["field"] == field))
+        .and_then(|f| f["message"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn implausibly_short_secrets_are_400s_naming_the_field_and_what_a_real_one_looks_like() {
+    let app = spawn_app().await;
+    let d = SandboxConfig::default();
+
+    // A one-character Entra client secret, and a client id that is not a GUID.
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/connections/microsoft",
+            Some(json!({"clientId": d.graph_client_id, "clientSecret": "0"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(fields(&body), ["clientSecret"], "{body}");
+    let m = message_of(&body, "clientSecret");
+    assert!(m.contains("shorter than 32 characters"), "{m}");
+    assert!(
+        m.contains("40 characters") && m.contains("Certificates & secrets"),
+        "{m}"
+    );
+    // The Secret ID pasted instead of the secret's value.
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/connections/microsoft",
+            Some(json!({"clientId": "sandbox-client-id", "clientSecret": "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(fields(&body), ["clientId", "clientSecret"], "{body}");
+    assert!(message_of(&body, "clientId").contains("a GUID"), "{body}");
+    assert!(
+        message_of(&body, "clientSecret").contains("Secret ID"),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("9b1deb4d"), "{body}");
+    let (status, _) = app.call(Method::GET, "/connections/microsoft", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was stored");
+    app.connect_microsoft().await;
+
+    // A one-character Hudu or IT Glue key.
+    for (path, body) in [
+        (
+            "/integrations/hudu",
+            json!({"baseUrl": app.sandbox.hudu_url, "apiKey": "k", "companyIdByTenantId": {}}),
+        ),
+        (
+            "/integrations/it-glue",
+            json!({"apiKey": "k", "region": "us", "organizationIdByTenantId": {}}),
+        ),
+    ] {
+        let (status, body) = app.call(Method::PUT, path, Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(fields(&body), ["apiKey"], "{path}: {body}");
+        let m = message_of(&body, "apiKey");
+        assert!(m.contains("too short for a"), "{path}: {m}");
+    }
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_provider_name_gets_one_answer_on_every_route() {
+    let app = spawn_app().await;
+    let tenant = uuid::Uuid::new_v4();
+    // `itglue` is not a name of IT Glue (`it-glue` is): a 404 listing the names, on every
+    // route, the same words each time.
+    let mut answers = Vec::new();
+    for (method, path) in [
+        (Method::GET, "/integrations/itglue".to_owned()),
+        (Method::GET, "/integrations/itglue/runs".to_owned()),
+        (Method::POST, "/integrations/itglue/test".to_owned()),
+        (Method::POST, "/integrations/itglue/push-all".to_owned()),
+        (Method::POST, format!("/integrations/itglue/push/{tenant}")),
+        (Method::GET, "/integrations/itglue/companies".to_owned()),
+        (Method::POST, "/integrations/itglue/sync".to_owned()),
+    ] {
+        let (status, body) = app.call(method.clone(), &path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+        answers.push(body["message"].as_str().unwrap_or_default().to_owned());
+    }
+    assert!(
+        answers[0].contains("hudu, it-glue, connectwise-manage, halopsa or autotask"),
+        "{}",
+        answers[0]
+    );
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+    // The canonical name works on the runs route and is "not configured yet" on the config one.
+    let (status, body) = app
+        .call(Method::GET, "/integrations/it-glue/runs", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app.call(Method::GET, "/integrations/it-glue", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_ne!(body["message"], json!(answers[0]), "{body}");
+    app.cleanup().await;
+}

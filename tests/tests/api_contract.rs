@@ -8,9 +8,14 @@ use serde_json::Value;
 
 /// Starts an API-only fleet member of `app` allowing `per_minute` requests per token.
 async fn api_with_limit(app: &TestApp, per_minute: u32) -> (Fleet, String) {
+    api_with(app, |s| s.api_rate_limit = per_minute).await
+}
+
+/// Starts an API-only fleet member of `app` with its settings changed by `change`.
+async fn api_with(app: &TestApp, change: impl FnOnce(&mut docsync::Settings)) -> (Fleet, String) {
     let mut settings = app.settings.clone();
     settings.api_addr = "127.0.0.1:0".parse().expect("addr");
-    settings.api_rate_limit = per_minute;
+    change(&mut settings);
     let fleet = Fleet::start(
         &settings,
         Roles {
@@ -107,6 +112,75 @@ async fn a_token_over_its_limit_gets_429_with_retry_after_and_other_tokens_do_no
     // The limit is counted by each API process: the harness's API (a high limit) serves the
     // busy token.
     let (status, _, _) = get(&app, &format!("{}/tenants", app.api), Some(&busy)).await;
+    assert_eq!(status, StatusCode::OK);
+    member.stop().await;
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_address_guessing_tokens_is_blocked_before_its_tokens_are_looked_at() {
+    let app = spawn_app().await;
+    // Behind one trusted proxy: the client is the last X-Forwarded-For entry.
+    let (member, api) = api_with(&app, |s| {
+        s.api_unknown_token_limit = 4;
+        s.api_forwarded_hops = 1;
+    })
+    .await;
+    let valid = app.token_with(&docsync_store::Permission::ALL).await;
+    let send = |from: &'static str, token: Option<String>| {
+        let mut req = app
+            .http
+            .get(format!("{api}/tenants"))
+            .header("x-forwarded-for", format!("198.51.100.99, {from}"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let resp = req.send().await.expect("api reachable");
+            let retry = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let status = resp.status();
+            let body: Value = resp.json().await.unwrap_or_default();
+            (status, retry, body)
+        }
+    };
+    let guesser = "203.0.113.7";
+    // Four guesses (a missing token counts as one) are answered 401 ...
+    for token in [
+        None,
+        Some("guess-1".to_owned()),
+        Some("guess-2".into()),
+        Some("guess-3".into()),
+    ] {
+        let (status, _, body) = send(guesser, token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    }
+    // ... the fifth blocks the address, with how long for ...
+    let (status, retry, body) = send(guesser, Some("guess-4".into())).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let seconds: u64 = retry.expect("Retry-After").parse().expect("whole seconds");
+    assert!((1..=15).contains(&seconds), "Retry-After {seconds}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("without a valid API token"),
+        "{body}"
+    );
+    // ... and while blocked even a valid token from it is refused before it is looked at, so
+    // a lucky guess would not be recognised.
+    let (status, _, body) = send(guesser, Some(valid.clone())).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    // Other clients behind the same proxy are not affected.
+    let (status, _, body) = send("203.0.113.8", Some(valid.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = send("203.0.113.8", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // The API of the harness (no proxy, a high limit) knows nothing of it.
+    let (status, _, _) = get(&app, &format!("{}/tenants", app.api), Some(&valid)).await;
     assert_eq!(status, StatusCode::OK);
     member.stop().await;
     app.cleanup().await;

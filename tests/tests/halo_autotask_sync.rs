@@ -810,7 +810,10 @@ async fn halo_test_connection_explains_credentials_tenant_and_asset_access_and_b
     let view = configure_psa(
         &app,
         HALO,
-        halo_body(&app, json!({"clientSecret": "wrong-secret-0123456789"})),
+        halo_body(
+            &app,
+            json!({"clientSecret": "wrong-secret-0123456789abcdef0123"}),
+        ),
     )
     .await;
     answers.push(view.to_string());
@@ -856,7 +859,7 @@ async fn halo_test_connection_explains_credentials_tenant_and_asset_access_and_b
         for secret in [
             d.client_secret.as_str(),
             d.limited_client_secret.as_str(),
-            "wrong-secret-0123456789",
+            "wrong-secret-0123456789abcdef0123",
         ] {
             assert!(!answer.contains(secret), "a secret in an answer: {answer}");
         }

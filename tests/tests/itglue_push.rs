@@ -527,3 +527,56 @@ async fn a_hand_made_type_that_lacks_fields_gets_them_added_and_the_push_succeed
     assert_eq!(app.sandbox.itglue_assets(&key)[0].versions, 2);
     app.cleanup().await;
 }
+
+/// The ledger hands out waits measured on the database's clock alone: back-to-back slots of
+/// one key are one interval apart, a paused key's next slot lies after the pause, and none of
+/// it depends on this host's wall clock (the answer is a duration from the database's now,
+/// not an instant a host would compare with its own clock).
+#[tokio::test]
+async fn the_pacing_ledger_measures_waits_on_the_database_clock() {
+    let app = spawn_with(SandboxConfig::default()).await;
+    let store = app.store();
+    let key = format!("it-glue:{}", uuid::Uuid::new_v4());
+    let interval = Duration::from_millis(400);
+    let first = store
+        .take_rate_limit_slot(&key, interval)
+        .await
+        .expect("slot");
+    assert!(
+        first < Duration::from_millis(50),
+        "a fresh key goes at once: {first:?}"
+    );
+    let waits: Vec<Duration> = {
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            out.push(
+                store
+                    .take_rate_limit_slot(&key, interval)
+                    .await
+                    .expect("slot"),
+            );
+        }
+        out
+    };
+    // Taken back to back (a few ms apart): each a further interval out.
+    for (i, wait) in waits.iter().enumerate() {
+        let planned = interval * (i as u32 + 1);
+        assert!(
+            *wait <= planned && *wait + Duration::from_millis(100) > planned,
+            "slot {i}: {wait:?} for {planned:?}"
+        );
+    }
+    store
+        .pause_rate_limit_key(&key, Duration::from_secs(3))
+        .await
+        .expect("pause");
+    let after_pause = store
+        .take_rate_limit_slot(&key, interval)
+        .await
+        .expect("slot");
+    assert!(
+        after_pause >= Duration::from_millis(2900) && after_pause <= Duration::from_secs(4),
+        "after a 3 s pause: {after_pause:?}"
+    );
+    app.cleanup().await;
+}

@@ -426,7 +426,7 @@ async fn bad_input_names_every_field_and_secrets_stay_masked() {
             CW,
             Some(
                 json!({"site": app.sandbox.connectwise_url, "companyId": d.company_id,
-        "publicKey": "wrongpublic01", "privateKey": "wrongprivate0123", "clientId": d.client_id}),
+        "publicKey": "wrongpublic01234", "privateKey": "wrongprivate0123", "clientId": d.client_id}),
             ),
         )
         .await;

@@ -167,6 +167,15 @@ async fn rotate_key_re_encrypts_every_secret_and_can_be_run_again() {
     let key_b_b64 = MasterKey::generate_b64();
     let key_b = MasterKey::parse(&key_b_b64).expect("key B");
 
+    let (status, hook) = app
+        .call(
+            Method::POST,
+            "/webhooks",
+            Some(json!({"url": "http://127.0.0.1:9/hooks", "secret": "whsec-rotation-0123456789abcdef"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+
     let same = admin::rotate_key(app.store(), &key_a, &key_a).await;
     assert!(same.unwrap_err().to_string().contains("same key"));
 
@@ -178,11 +187,12 @@ async fn rotate_key_re_encrypts_every_secret_and_can_be_run_again() {
         KeyRotation {
             microsoft_client_secrets: 1,
             integration_api_keys: 1,
+            webhook_secrets: 1,
             already_rotated: 0
         }
     );
     assert!(
-        rotation.to_string().contains("re-encrypted 2 secrets"),
+        rotation.to_string().contains("re-encrypted 3 secrets"),
         "{rotation}"
     );
     // Re-running (an interrupted rotation) skips what is already under the new key.
@@ -194,7 +204,8 @@ async fn rotate_key_re_encrypts_every_secret_and_can_be_run_again() {
         KeyRotation {
             microsoft_client_secrets: 0,
             integration_api_keys: 0,
-            already_rotated: 2
+            webhook_secrets: 0,
+            already_rotated: 3
         }
     );
 
@@ -243,7 +254,7 @@ async fn rotate_key_re_encrypts_every_secret_and_can_be_run_again() {
     assert_eq!(unchanged.api_key_sealed, integration.api_key_sealed);
 
     // A fleet started with key B reads the integration and uses its key.
-    let (member, api) = api_member(&app, |s| s.master_key = Some(key_b_b64.clone())).await;
+    let (member, api) = api_member(&app, |s| s.master_key = Some(key_b_b64.clone().into())).await;
     let (status, hudu) = call_at(&app, &api, Method::GET, "/integrations/hudu", None).await;
     assert_eq!(status, StatusCode::OK, "{hudu}");
     assert_eq!(hudu["apiKey"], json!(mask(&hudu_write_key())), "{hudu}");

@@ -31,6 +31,8 @@ const ITGLUE_KEY: &str = "ITG.LEAKCANARY.us.4Hq8Lm2Vx7Rc9Tz5";
 const ITGLUE_WRONG: &str = "ITG.LEAKCANARY.us.wrong.P3kW6nB1sD8g";
 const GRAPH_SECRET: &str = "graph~LEAKCANARY~Zr5Yu1Ia9Ob3Pc7Qd";
 const GRAPH_WRONG: &str = "graph~LEAKCANARY~wrong~Ee2Ff4Gg6Hh8";
+/// A webhook's signing secret: never shown, not even masked.
+const WEBHOOK_SECRET: &str = "whsec-LEAKCANARY-Jt4Np8Rw2Xy6Bv0Q";
 const SECRETS: [&str; 6] = [
     HUDU_KEY,
     HUDU_WRONG,
@@ -325,6 +327,18 @@ async fn no_secret_reaches_the_database_the_api_the_queues_the_logs_or_the_docum
     let app = spawn_roles(sandbox, Roles::default()).await;
     let mut corpus = Corpus::default();
     let c = &mut corpus;
+    // Every finished run (failed ones too) is delivered to a webhook that refuses each
+    // delivery once, so the retry path runs.
+    let receiver = docsync_e2e::WebhookReceiver::start(1).await;
+    let (status, body) = call(
+        &app,
+        c,
+        Method::POST,
+        "/webhooks",
+        Some(json!({"url": receiver.url, "secret": WEBHOOK_SECRET})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 
     // Wrong secrets everywhere.
     let (status, body) = call(
@@ -489,6 +503,7 @@ async fn no_secret_reaches_the_database_the_api_the_queues_the_logs_or_the_docum
         "/integrations/it-glue/runs",
         "/audit",
         "/dlq",
+        "/webhooks",
     ] {
         let (status, body) = call(&app, c, Method::GET, path, None).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
@@ -501,6 +516,16 @@ async fn no_secret_reaches_the_database_the_api_the_queues_the_logs_or_the_docum
         None,
     )
     .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiver.accepted().len() < all_runs.len() {
+        assert!(
+            Instant::now() < deadline,
+            "every finished run is delivered ({} of {})",
+            receiver.accepted().len(),
+            all_runs.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     collector.stop().await;
     publisher.stop().await;
     let read = read_queues(&app, c).await;
@@ -519,6 +544,14 @@ async fn no_secret_reaches_the_database_the_api_the_queues_the_logs_or_the_docum
                 .into_iter()
                 .map(|a| format!("{} {:?}", a.name, a.traits)),
         )
+        .chain(receiver.received().into_iter().map(|r| {
+            format!(
+                "{} {} {}",
+                r.delivery,
+                r.signature,
+                String::from_utf8_lossy(&r.body)
+            )
+        }))
         .collect();
     let logs = logs.text();
     eprintln!(
@@ -537,9 +570,12 @@ async fn no_secret_reaches_the_database_the_api_the_queues_the_logs_or_the_docum
         ("API answers", &api),
         ("queue messages", &queues),
         ("logs and spans", &logs),
-        ("documents written to the providers", &documents),
+        (
+            "documents written to the providers and webhook deliveries",
+            &documents,
+        ),
     ];
-    for secret in SECRETS {
+    for secret in SECRETS.into_iter().chain([WEBHOOK_SECRET]) {
         for form in leaked_forms(secret) {
             for (place, text) in places {
                 if let Some(at) = text.find(&form) {
@@ -567,6 +603,10 @@ async fn no_secret_reaches_the_database_the_api_the_queues_the_logs_or_the_docum
         assert!(
             database.contains(run.as_str()),
             "the database holds run {run}"
+        );
+        assert!(
+            documents.contains(run.as_str()),
+            "a webhook delivery carried run {run}"
         );
     }
     assert!(database.contains(&tenants[0].fixture.display_name));

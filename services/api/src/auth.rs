@@ -1,5 +1,7 @@
-//! Bearer-token authentication: the token's hash is looked up, the request is counted against
-//! the token's per-minute limit, and the handler then asks for the permission it needs.
+//! Bearer-token authentication: a client address blocked for guessing is refused first; then
+//! the token's hash is looked up (a missing or unknown token counts against the address), the
+//! request is counted against the token's per-minute limit, and the handler then asks for the
+//! permission it needs.
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -33,22 +35,30 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
+        let client = client_address(parts, state.forwarded_hops);
+        let guessing = |refused: crate::limit::Refused| ApiError::Guessing {
+            limit: state.limiter.guesses_per_minute(),
+            retry_after_secs: refused.retry_after_secs,
+        };
+        state.limiter.admit(client).map_err(guessing)?;
+        let token = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 256)
-            .ok_or(ApiError::Unauthorized)?;
-        let found = state
-            .store
-            .find_token(&hash_token(token))
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
+            .filter(|t| !t.is_empty() && t.len() <= 256);
+        let found = match token {
+            Some(token) => state.store.find_token(&hash_token(token)).await?,
+            None => None,
+        };
+        let Some(found) = found else {
+            state.limiter.missed(client).map_err(guessing)?;
+            return Err(ApiError::Unauthorized);
+        };
         // Counted only once the token is known: a stranger cannot use up a token's budget.
         state
             .limiter
@@ -59,4 +69,32 @@ impl FromRequestParts<AppState> for Caller {
             })?;
         Ok(Caller(found))
     }
+}
+
+/// The client's address: the TCP peer, or, behind `hops` trusted proxies that each append the
+/// address they saw to `X-Forwarded-For`, the entry the outermost of them appended. Without
+/// either (a router driven in-process), the unspecified address.
+fn client_address(parts: &Parts, hops: usize) -> std::net::IpAddr {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    if hops == 0 {
+        return peer;
+    }
+    let forwarded: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    forwarded
+        .len()
+        .checked_sub(hops)
+        .and_then(|i| forwarded.get(i))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(peer)
 }

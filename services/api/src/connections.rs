@@ -8,7 +8,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use docsync_domain::{mask, ApiKey};
+use docsync_domain::{mask, microsoft, ApiKey};
 use docsync_store::{AuditAction, FieldChange, Permission};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -18,21 +18,32 @@ use utoipa::ToSchema;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(dead_code)]
 pub(crate) struct MicrosoftConnectionPut {
-    /// The app (client) id from Entra → App registrations (a UUID; the sandbox's sandbox-… ids
-    /// are accepted too).
+    /// The Application (client) ID from Entra admin centre → App registrations → (the docsync
+    /// app) → Overview: a GUID in any case, braces allowed (stored lower-case).
     #[schema(
         max_length = 64,
-        pattern = r"^\s*([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{32}|sandbox-[^\u0000-\u001f\u007f-\u009f]{0,56})\s*$",
+        pattern = r"^\s*(\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\s*$",
         example = "5e3b8c1a-0d2f-4e6a-9b7c-1a2b3c4d5e6f"
     )]
     client_id: String,
-    /// The app's client secret (Certificates & secrets → Client secrets → Value): no spaces.
-    #[schema(
-        min_length = 1,
-        max_length = 512,
-        pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f]+\s*$"
-    )]
+    /// The client secret's Value (not its Secret ID, a GUID), from Certificates & secrets: at
+    /// least 32 characters, no spaces; a current one is 40 characters.
+    #[schema(schema_with = client_secret)]
     client_secret: String,
+}
+
+/// An Entra client secret as [`microsoft::CLIENT_SECRET`] takes it: at least 32 characters
+/// without spaces, and not a GUID.
+fn client_secret() -> utoipa::openapi::schema::Schema {
+    let guid = r"^\s*(\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\s*$";
+    serde_json::from_value(serde_json::json!({
+        "type": "string",
+        "maxLength": 512,
+        "pattern": format!(r"^\s*[^\s\u0000-\u001f\u007f-\u009f]{{{},512}}\s*$", microsoft::CLIENT_SECRET.min_len),
+        "not": {"pattern": guid},
+        "example": "abc8Q~defghijklmnopqrstuvwxyz-_.~0123456",
+    }))
+    .unwrap_or_else(|e| crate::integrations::unreachable_schema(&e))
 }
 
 /// The Microsoft connection, the secret masked.
@@ -106,24 +117,24 @@ pub(crate) async fn put_microsoft(
 ) -> Result<Json<MicrosoftConnection>, ApiError> {
     let account = caller.require(Permission::IntegrationsManage)?;
     let mut f = Fields::new(&body, &["clientId", "clientSecret"]);
-    let client_id = f.text("clientId", true, 64);
-    if let Some(id) = &client_id {
-        if uuid::Uuid::parse_str(id).is_err() && !id.starts_with("sandbox-") {
-            f.error(
-                "clientId",
-                "must be the app (client) id, a UUID from Entra → App registrations",
-            );
-        }
-    }
-    let secret =
-        f.string("clientSecret", true)
-            .and_then(|s| match ApiKey::parse("clientSecret", &s) {
-                Ok(k) => Some(k),
+    let client_id =
+        f.text("clientId", true, 64)
+            .and_then(|id| match microsoft::parse_client_id(&id) {
+                Ok(id) => Some(id),
                 Err(e) => {
-                    f.error("clientSecret", e);
+                    f.error("clientId", e);
                     None
                 }
             });
+    let secret = f.string("clientSecret", true).and_then(|s| {
+        match ApiKey::parse_with("clientSecret", &s, &microsoft::CLIENT_SECRET) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                f.error("clientSecret", e);
+                None
+            }
+        }
+    });
     f.finish()?;
     let (Some(client_id), Some(secret)) = (client_id, secret) else {
         return Err(ApiError::Internal("validated fields missing".into()));

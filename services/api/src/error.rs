@@ -79,6 +79,13 @@ pub enum ApiError {
         /// Whole seconds until the next request is accepted.
         retry_after_secs: u64,
     },
+    /// 429: this client address sent too many requests with a missing or unknown token.
+    Guessing {
+        /// Such requests allowed per minute per address.
+        limit: u32,
+        /// Whole seconds until the address is let in again.
+        retry_after_secs: u64,
+    },
     /// 503: a dependency is down; try again later.
     Unavailable(String),
     /// 500: a bug or an unexpected fault (details only in logs).
@@ -142,12 +149,23 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited {
                 limit,
                 retry_after_secs,
+            }
+            | ApiError::Guessing {
+                limit,
+                retry_after_secs,
             } => {
+                let message = if matches!(self, ApiError::Guessing { .. }) {
+                    format!(
+                        "this address sent more than {limit} requests a minute without a valid API token; try again in {retry_after_secs} s (see Retry-After)"
+                    )
+                } else {
+                    format!(
+                        "this token is over its limit of {limit} requests a minute; try again in {retry_after_secs} s (see Retry-After)"
+                    )
+                };
                 let body = Json(ErrorBody {
                     error: ErrorCode::RateLimited,
-                    message: format!(
-                        "this token made {limit} requests in the last minute, the most allowed; try again in {retry_after_secs} s (see Retry-After)"
-                    ),
+                    message,
                     fields: vec![],
                 });
                 return (

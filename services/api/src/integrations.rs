@@ -14,8 +14,8 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use docsync_domain::address::check_public_host;
 use docsync_domain::{
-    mask, AccountId, ApiKey, BaseUrl, ItGlueRegion, Provider, RateLimit, RunId, Schedule, TenantId,
-    Trigger,
+    mask, AccountId, ApiKey, BaseUrl, IntegrationKind, ItGlueRegion, Provider, RateLimit, RunId,
+    Schedule, TenantId, Trigger,
 };
 use docsync_queue::CollectJob;
 use docsync_sinks::ConnectionReport as ConnectionReport2;
@@ -38,13 +38,9 @@ pub(crate) struct HuduIntegrationPut {
         example = "https://it.yourmsp.com"
     )]
     base_url: String,
-    /// The Hudu API key (no spaces); required when creating; leave it out or send it back
+    /// The Hudu API key (at least 20 characters, no spaces); required when creating; leave it out or send it back
     /// masked to keep the stored one.
-    #[schema(
-        min_length = 1,
-        max_length = 512,
-        pattern = r"^\s*(••••.*|[^\s\u0000-\u001f\u007f-\u009f]+)\s*$"
-    )]
+    #[schema(schema_with = hudu_key)]
     api_key: Option<String>,
     /// docsync tenant id (a UUID of this account's tenant) → the Hudu company id; `{}` maps
     /// none. A tenant id not in this account is a 404 naming it.
@@ -65,13 +61,9 @@ pub(crate) struct HuduIntegrationPut {
 pub(crate) struct ItGlueIntegrationPut {
     /// The IT Glue region of the account.
     region: ItGlueRegionName,
-    /// The IT Glue API key (no spaces); required when creating; leave it out or send it back
+    /// The IT Glue API key (at least 32 characters, no spaces); required when creating; leave it out or send it back
     /// masked to keep the stored one.
-    #[schema(
-        min_length = 1,
-        max_length = 512,
-        pattern = r"^\s*(••••.*|[^\s\u0000-\u001f\u007f-\u009f]+)\s*$"
-    )]
+    #[schema(schema_with = itglue_key)]
     api_key: Option<String>,
     /// docsync tenant id (a UUID of this account's tenant) → the IT Glue organization id; `{}`
     /// maps none. A tenant id not in this account is a 404 naming it.
@@ -95,6 +87,26 @@ pub(crate) enum ItGlueRegionName {
     Eu,
     /// api.au.itglue.com
     Au,
+}
+
+/// A provider key as [`Provider::api_key_rule`] takes it (at least its minimum length, no
+/// spaces, at most 512 characters), or the masked value sent back to keep the stored one; null
+/// or left out keeps it too.
+fn key_schema(provider: Provider) -> utoipa::openapi::schema::Schema {
+    let min = provider.api_key_rule().min_len;
+    serde_json::from_value(json!({
+        "type": ["string", "null"],
+        "pattern": format!(r"^\s*(••••.*|[^\s\u0000-\u001f\u007f-\u009f]{{{min},512}})\s*$"),
+    }))
+    .unwrap_or_else(|e| unreachable_schema(&e))
+}
+
+fn hudu_key() -> utoipa::openapi::schema::Schema {
+    key_schema(Provider::Hudu)
+}
+
+fn itglue_key() -> utoipa::openapi::schema::Schema {
+    key_schema(Provider::ItGlue)
 }
 
 /// Tenant id → remote parent id.
@@ -335,12 +347,18 @@ pub(crate) struct PushPath {
 /// How long a test connection may take, waiting for the key's next request slot included.
 const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// The integration a path names, through the one parser of integration names; an unknown
+/// name is a 404 listing the valid ones.
+pub(crate) fn integration(raw: &str) -> Result<IntegrationKind, ApiError> {
+    raw.parse().map_err(ApiError::NotFound)
+}
+
+/// A documentation provider's name (push routes): a PSA's name is known but has no pushes.
 fn provider(raw: &str) -> Result<Provider, ApiError> {
-    match raw {
-        "hudu" => Ok(Provider::Hudu),
-        "it-glue" => Ok(Provider::ItGlue),
-        other => Err(ApiError::NotFound(format!(
-            "no integration {other:?}: use hudu, it-glue or connectwise-manage"
+    match integration(raw)? {
+        IntegrationKind::Docs(p) => Ok(p),
+        IntegrationKind::Psa(k) => Err(ApiError::NotFound(format!(
+            "{k} has no pushes: PSA records are synced with POST /integrations/{k}/sync"
         ))),
     }
 }
@@ -439,7 +457,7 @@ pub(crate) async fn get(
     caller: Caller,
     Path(p): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if let Ok(psa) = p.parse() {
+    if let Ok(IntegrationKind::Psa(psa)) = integration(&p) {
         return crate::psa::get(state, caller, psa).await;
     }
     let account = caller.require(Permission::IntegrationsRead)?;
@@ -467,7 +485,7 @@ pub(crate) async fn put(
     Path(p): Path<String>,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
-    if let Ok(psa) = p.parse() {
+    if let Ok(IntegrationKind::Psa(psa)) = integration(&p) {
         return crate::psa::put(state, caller, psa, body).await;
     }
     let account = caller.require(Permission::IntegrationsManage)?;
@@ -535,7 +553,7 @@ pub(crate) async fn put(
         Some(raw) if raw.trim_start().starts_with("••••") && existing.is_some() => {
             existing.as_ref().map(|e| e.api_key_sealed.clone())
         }
-        Some(raw) => match ApiKey::parse("apiKey", &raw) {
+        Some(raw) => match ApiKey::parse_with("apiKey", &raw, provider.api_key_rule()) {
             Ok(k) => match existing.as_ref().filter(|e| {
                 state
                     .master
@@ -753,7 +771,7 @@ pub(crate) async fn test(
     caller: Caller,
     Path(p): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if let Ok(psa) = p.parse() {
+    if let Ok(IntegrationKind::Psa(psa)) = integration(&p) {
         return crate::psa::test(state, caller, psa).await;
     }
     let account = caller.require(Permission::IntegrationsRead)?;
@@ -932,12 +950,15 @@ pub(crate) async fn push_all(
     ))
 }
 
+/// A PSA's name (company and sync routes): a documentation provider's name is known but has
+/// no companies or syncs.
 fn psa_kind(raw: &str) -> Result<docsync_domain::psa::PsaKind, ApiError> {
-    raw.parse().map_err(|_| {
-        ApiError::NotFound(format!(
-            "no PSA integration {raw:?}: company lists and syncs are under /integrations/connectwise-manage"
-        ))
-    })
+    match integration(raw)? {
+        IntegrationKind::Psa(k) => Ok(k),
+        IntegrationKind::Docs(p) => Err(ApiError::NotFound(format!(
+            "{p} has no company list or syncs: they are under the PSAs (connectwise-manage, halopsa, autotask)"
+        ))),
+    }
 }
 
 /// `GET /integrations/{psa}/companies`.

@@ -16,6 +16,7 @@ mod psa;
 mod runs;
 mod tenants;
 mod ui;
+pub mod webhooks;
 
 use axum::http::Method;
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
@@ -40,6 +41,14 @@ pub struct ApiConfig {
     pub allow_private_provider_urls: bool,
     /// Requests per minute one token may make; more are answered 429 with `Retry-After`.
     pub rate_limit_per_minute: u32,
+    /// Requests with a missing or unknown token one client address may make per minute; more
+    /// block the address for a while (429 with `Retry-After`, before any token is looked at).
+    pub unknown_token_limit_per_minute: u32,
+    /// Trusted proxies in front of the API that append the client's address to
+    /// `X-Forwarded-For` (0: the TCP peer is the client).
+    pub forwarded_hops: usize,
+    /// How this process sends webhook deliveries.
+    pub webhooks: webhooks::deliver::DeliveryConfig,
 }
 
 /// What every handler can reach.
@@ -50,7 +59,8 @@ pub struct AppState {
     pub(crate) master: MasterKey,
     pub(crate) sinks: SinkFactory,
     pub(crate) allow_private_provider_urls: bool,
-    pub(crate) limiter: Arc<limit::TokenLimiter>,
+    pub(crate) limiter: Arc<limit::RequestLimiter>,
+    pub(crate) forwarded_hops: usize,
 }
 
 /// Every route: method, path (the router's syntax, which is also OpenAPI's) and handler. The
@@ -131,6 +141,9 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/audit", get(audit::list)),
         (Method::GET, "/dlq", get(dlq::list)),
         (Method::POST, "/dlq/replay", post(dlq::replay)),
+        (Method::POST, "/webhooks", post(webhooks::create)),
+        (Method::GET, "/webhooks", get(webhooks::list)),
+        (Method::DELETE, "/webhooks/{id}", delete(webhooks::delete)),
         (Method::GET, "/ui", get(ui::page)),
         (Method::GET, "/ui/summary", get(ui::summary)),
     ]
@@ -171,7 +184,11 @@ pub fn router(
         broker,
         master,
         allow_private_provider_urls: config.allow_private_provider_urls,
-        limiter: Arc::new(limit::TokenLimiter::new(config.rate_limit_per_minute)),
+        limiter: Arc::new(limit::RequestLimiter::new(
+            config.rate_limit_per_minute,
+            config.unknown_token_limit_per_minute,
+        )),
+        forwarded_hops: config.forwarded_hops,
     };
     table()
         .into_iter()
@@ -271,7 +288,8 @@ pub(crate) async fn ready(
     readiness(&state.store, &state.broker).await
 }
 
-/// Serves the API until `shutdown`; returns the bound address through `bound` first.
+/// Serves the API, and sends webhook deliveries, until `shutdown`; returns the bound address
+/// through `bound` first.
 pub async fn run(
     config: ApiConfig,
     store: Store,
@@ -281,6 +299,12 @@ pub async fn run(
     shutdown: Shutdown,
     bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 ) -> anyhow::Result<()> {
+    let sender = tokio::spawn(webhooks::deliver::run(
+        config.webhooks.clone(),
+        store.clone(),
+        master.clone(),
+        shutdown.clone(),
+    ));
     let app = router(&config, store, broker, master, providers);
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
@@ -288,8 +312,17 @@ pub async fn run(
     if let Some(tx) = bound {
         let _ = tx.send(addr);
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.wait().await })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown({
+        let shutdown = shutdown.clone();
+        async move { shutdown.wait().await }
+    })
+    .await?;
+    // The deliveries in flight are finished (each within its timeout) before the API stops.
+    shutdown.trigger();
+    let _ = sender.await;
     Ok(())
 }

@@ -1,156 +1,250 @@
-//! Per-token request limits: an API token may make at most N requests in any 60 seconds.
+//! Request limits, on `governor`'s keyed GCRA limiters (in this API process's memory: with R
+//! replicas a client may make up to R times as many requests).
 //!
-//! Counted after authentication, keyed by the token's id (never the token), in this API
-//! process's memory: each API replica counts on its own, so with R replicas behind a load
-//! balancer a token may make up to R × N. A sliding log of the last minute's request times per
-//! token gives an exact answer and the exact wait (`Retry-After`); refused requests are not
-//! logged, so a client that keeps knocking gets in as soon as the window allows.
+//! - Per token: an API token may make N requests a minute (bursts of up to N), counted after
+//!   authentication and keyed by the token's id (never the token).
+//! - Per client address, for guessing: each request whose token is missing or unknown counts
+//!   against its address (M a minute, bursts of up to M). An address over that limit is
+//!   blocked until the limiter lets it in again, and while blocked its requests are answered
+//!   429 *before* their token is looked at, so guessing costs the guesser time whatever it
+//!   sends, and a flood of unknown tokens does not reach the database.
+//!
+//! Refused requests are answered 429 with `Retry-After` (whole seconds, at least 1).
 
-use std::collections::{HashMap, VecDeque};
+use governor::clock::{Clock, DefaultClock, Reference};
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
 
-/// The window the limit counts over.
-const WINDOW: Duration = Duration::from_secs(60);
-
-/// Tokens tracked before idle ones are swept out.
+/// Keys tracked before idle ones are swept out.
 const SWEEP_AT: usize = 1024;
 
-/// Requests of each token in the last minute.
-#[derive(Debug)]
-pub(crate) struct TokenLimiter {
-    per_minute: u32,
-    seen: Mutex<HashMap<Uuid, VecDeque<Instant>>>,
-}
+type Keyed<K, C> = RateLimiter<
+    K,
+    DashMapStateStore<K>,
+    C,
+    governor::middleware::NoOpMiddleware<<C as Clock>::Instant>,
+>;
 
 /// A refused request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Refused {
-    /// Whole seconds until the token may make another request (at least 1).
+    /// Whole seconds until the client may try again (at least 1).
     pub retry_after_secs: u64,
 }
 
-impl TokenLimiter {
-    /// At most `per_minute` requests per token in any 60 seconds (0 is taken as 1).
-    pub fn new(per_minute: u32) -> Self {
+/// The API's request limits (see the module documentation).
+pub(crate) struct RequestLimiter<C: Clock = DefaultClock> {
+    per_minute: u32,
+    tokens: Keyed<Uuid, C>,
+    guesses_per_minute: u32,
+    guesses: Keyed<IpAddr, C>,
+    blocked: Mutex<HashMap<IpAddr, C::Instant>>,
+    clock: C,
+}
+
+fn per_minute(n: u32) -> Quota {
+    let n = NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+    Quota::per_minute(n).allow_burst(n)
+}
+
+fn whole_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+impl RequestLimiter<DefaultClock> {
+    /// `per_minute` requests per token, `guesses_per_minute` requests with a missing or
+    /// unknown token per client address (0 is taken as 1).
+    pub fn new(per_minute: u32, guesses_per_minute: u32) -> Self {
+        Self::with_clock(per_minute, guesses_per_minute, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> RequestLimiter<C> {
+    fn with_clock(per_minute_limit: u32, guesses_per_minute: u32, clock: C) -> Self {
         Self {
-            per_minute: per_minute.max(1),
-            seen: Mutex::new(HashMap::new()),
+            per_minute: per_minute_limit.max(1),
+            tokens: RateLimiter::dashmap_with_clock(per_minute(per_minute_limit), clock.clone()),
+            guesses_per_minute: guesses_per_minute.max(1),
+            guesses: RateLimiter::dashmap_with_clock(per_minute(guesses_per_minute), clock.clone()),
+            blocked: Mutex::new(HashMap::new()),
+            clock,
         }
     }
 
-    /// The limit.
+    /// The per-token limit.
     pub fn per_minute(&self) -> u32 {
         self.per_minute
     }
 
-    /// Counts a request by `token` now, or refuses it with the wait.
-    pub fn check(&self, token: Uuid) -> Result<(), Refused> {
-        self.check_at(token, Instant::now())
+    /// The per-address limit of requests with a missing or unknown token.
+    pub fn guesses_per_minute(&self) -> u32 {
+        self.guesses_per_minute
     }
 
-    fn check_at(&self, token: Uuid, now: Instant) -> Result<(), Refused> {
-        let mut seen = self
-            .seen
+    /// Counts a request by `token`, or refuses it with the wait.
+    pub fn check(&self, token: Uuid) -> Result<(), Refused> {
+        if self.tokens.len() >= SWEEP_AT {
+            self.tokens.retain_recent();
+        }
+        self.tokens.check_key(&token).map_err(|not_until| Refused {
+            retry_after_secs: whole_seconds(not_until.wait_time_from(self.clock.now())),
+        })
+    }
+
+    /// Before a token is looked at: refuses a request from an address that is blocked for
+    /// guessing.
+    pub fn admit(&self, client: IpAddr) -> Result<(), Refused> {
+        let now = self.clock.now();
+        let mut blocked = self
+            .blocked
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if seen.len() >= SWEEP_AT && !seen.contains_key(&token) {
-            seen.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < WINDOW)
-            });
+        match blocked.get(&client) {
+            Some(until) if *until > now => Err(Refused {
+                retry_after_secs: whole_seconds(until.duration_since(now).into()),
+            }),
+            Some(_) => {
+                blocked.remove(&client);
+                Ok(())
+            }
+            None => Ok(()),
         }
-        let times = seen.entry(token).or_default();
-        while times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-        {
-            times.pop_front();
+    }
+
+    /// A request from `client` had a missing or unknown token: counted against the address;
+    /// over the limit, the address is blocked until the limiter lets it in again and the
+    /// request is refused.
+    pub fn missed(&self, client: IpAddr) -> Result<(), Refused> {
+        if self.guesses.len() >= SWEEP_AT {
+            self.guesses.retain_recent();
         }
-        if times.len() >= self.per_minute as usize {
-            let oldest = times.front().copied().unwrap_or(now);
-            let wait = WINDOW.saturating_sub(now.duration_since(oldest));
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(Refused {
-                retry_after_secs: secs.max(1),
-            });
+        let Err(not_until) = self.guesses.check_key(&client) else {
+            return Ok(());
+        };
+        let until = not_until.earliest_possible();
+        let now = self.clock.now();
+        let mut blocked = self
+            .blocked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if blocked.len() >= SWEEP_AT {
+            blocked.retain(|_, until| *until > now);
         }
-        times.push_back(now);
-        Ok(())
+        blocked.insert(client, until);
+        Err(Refused {
+            retry_after_secs: whole_seconds(until.duration_since(now).into()),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use governor::clock::FakeRelativeClock;
+
+    fn limiter(
+        per_minute: u32,
+        guesses: u32,
+    ) -> (RequestLimiter<FakeRelativeClock>, FakeRelativeClock) {
+        let clock = FakeRelativeClock::default();
+        (
+            RequestLimiter::with_clock(per_minute, guesses, clock.clone()),
+            clock,
+        )
+    }
 
     #[test]
-    fn a_token_gets_its_limit_then_waits_for_the_oldest_request_to_leave_the_window() {
-        let limiter = TokenLimiter::new(3);
+    fn a_token_gets_its_burst_then_one_request_per_interval() {
+        let (limiter, clock) = limiter(3, 10);
         let token = Uuid::new_v4();
-        let start = Instant::now();
-        for i in 0..3 {
-            assert_eq!(
-                limiter.check_at(token, start + Duration::from_secs(i * 10)),
-                Ok(())
-            );
+        for _ in 0..3 {
+            assert_eq!(limiter.check(token), Ok(()));
         }
-        // 25 s in: the first request (at 0 s) leaves the window at 60 s.
+        // 3 a minute: the next cell is free 20 s after the burst.
         assert_eq!(
-            limiter.check_at(token, start + Duration::from_secs(25)),
+            limiter.check(token),
             Err(Refused {
-                retry_after_secs: 35
+                retry_after_secs: 20
             })
         );
-        // Refused requests are not counted: at 60 s one slot is free again.
+        clock.advance(Duration::from_secs(5));
         assert_eq!(
-            limiter.check_at(token, start + Duration::from_secs(60)),
-            Ok(())
+            limiter.check(token),
+            Err(Refused {
+                retry_after_secs: 15
+            }),
+            "refused requests are not counted"
         );
-        assert!(limiter
-            .check_at(token, start + Duration::from_secs(61))
-            .is_err());
+        clock.advance(Duration::from_secs(15));
+        assert_eq!(limiter.check(token), Ok(()));
+        assert!(limiter.check(token).is_err());
     }
 
     #[test]
     fn tokens_are_counted_apart() {
-        let limiter = TokenLimiter::new(1);
+        let (limiter, _) = limiter(1, 10);
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        let now = Instant::now();
-        assert!(limiter.check_at(a, now).is_ok());
-        assert!(limiter.check_at(a, now).is_err());
-        assert!(limiter.check_at(b, now).is_ok());
+        assert!(limiter.check(a).is_ok());
+        assert!(limiter.check(a).is_err());
+        assert!(limiter.check(b).is_ok());
     }
 
     #[test]
     fn retry_after_is_rounded_up_and_at_least_a_second() {
-        let limiter = TokenLimiter::new(1);
+        let (limiter, clock) = limiter(1, 10);
         let token = Uuid::new_v4();
-        let start = Instant::now();
-        assert!(limiter.check_at(token, start).is_ok());
-        let refused = limiter
-            .check_at(token, start + Duration::from_millis(59_999))
-            .unwrap_err();
-        assert_eq!(refused.retry_after_secs, 1);
-        let refused = limiter
-            .check_at(token, start + Duration::from_millis(500))
-            .unwrap_err();
-        assert_eq!(refused.retry_after_secs, 60);
+        assert!(limiter.check(token).is_ok());
+        clock.advance(Duration::from_millis(59_999));
+        assert_eq!(limiter.check(token).unwrap_err().retry_after_secs, 1);
     }
 
     #[test]
-    fn idle_tokens_are_swept_out() {
-        let limiter = TokenLimiter::new(5);
-        let start = Instant::now();
+    fn a_guessing_address_is_blocked_before_its_tokens_are_looked_at() {
+        let (limiter, clock) = limiter(100, 2);
+        let guesser: IpAddr = "203.0.113.7".parse().unwrap();
+        let neighbour: IpAddr = "203.0.113.8".parse().unwrap();
+        assert!(limiter.admit(guesser).is_ok());
+        assert!(limiter.missed(guesser).is_ok());
+        assert!(limiter.missed(guesser).is_ok());
+        // The third miss in a minute blocks the address for the 30 s its next cell needs ...
+        assert_eq!(
+            limiter.missed(guesser),
+            Err(Refused {
+                retry_after_secs: 30
+            })
+        );
+        // ... and every request from it is refused before its token is checked.
+        clock.advance(Duration::from_secs(10));
+        assert_eq!(
+            limiter.admit(guesser),
+            Err(Refused {
+                retry_after_secs: 20
+            })
+        );
+        assert!(
+            limiter.admit(neighbour).is_ok(),
+            "other addresses are not affected"
+        );
+        clock.advance(Duration::from_secs(20));
+        assert!(limiter.admit(guesser).is_ok(), "the block ends");
+        assert!(limiter.missed(guesser).is_ok());
+        assert!(limiter.missed(guesser).is_err());
+    }
+
+    #[test]
+    fn idle_keys_are_swept_out() {
+        let (limiter, clock) = limiter(5, 5);
         for _ in 0..SWEEP_AT {
-            assert!(limiter.check_at(Uuid::new_v4(), start).is_ok());
+            assert!(limiter.check(Uuid::new_v4()).is_ok());
         }
-        assert!(limiter
-            .check_at(Uuid::new_v4(), start + WINDOW + Duration::from_secs(1))
-            .is_ok());
-        let tracked = limiter.seen.lock().map(|s| s.len()).unwrap_or_default();
-        assert_eq!(tracked, 1);
+        clock.advance(Duration::from_secs(61));
+        assert!(limiter.check(Uuid::new_v4()).is_ok());
+        assert!(limiter.tokens.len() <= 2, "{}", limiter.tokens.len());
     }
 }

@@ -99,6 +99,9 @@ const CONFIGS: [(&str, &str, &str, &str); 5] = [
         audit::list,
         dlq::list,
         dlq::replay,
+        crate::webhooks::create,
+        crate::webhooks::list,
+        crate::webhooks::delete,
         ui::page,
         ui::summary,
     ),
@@ -130,6 +133,7 @@ const CONFIGS: [(&str, &str, &str, &str); 5] = [
         (name = "runs", description = "what happened to each push and sync"),
         (name = "audit", description = "configuration changes"),
         (name = "dlq", description = "the dead-letter queue"),
+        (name = "webhooks", description = "run.finished deliveries, signed"),
         (name = "ui", description = "the operator's status page"),
     )
 )]

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use docsync_domain::Trigger;
-use docsync_domain::{Provider, RunId, RunState};
+use docsync_domain::{IntegrationKind, Provider, RunId, RunState};
 use docsync_store::RunEvent;
 use docsync_store::{Permission, Run, RunFilter};
 use serde::{Deserialize, Serialize};
@@ -169,10 +169,9 @@ pub(crate) async fn list(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let account = caller.require(Permission::IntegrationsRead)?;
-    let psa = p.parse::<docsync_domain::psa::PsaKind>().ok();
-    let provider: Option<Provider> = match psa {
-        Some(_) => None,
-        None => Some(p.parse().map_err(|e: String| ApiError::NotFound(e))?),
+    let (provider, psa) = match crate::integrations::integration(&p)? {
+        IntegrationKind::Docs(provider) => (Some(provider), None),
+        IntegrationKind::Psa(psa) => (None, Some(psa)),
     };
     let Query(q) = query.map_err(|e| {
         ApiError::BadRequest(format!(
@@ -313,29 +312,40 @@ pub(crate) async fn many(
             ),
         ));
     }
-    let mut views: std::collections::HashMap<RunId, AnyRun> = state
-        .store
-        .runs_by_ids(account, &ids)
+    let runs = views_of(&state.store, account, &ids).await?;
+    Ok(Json(RunList { runs }))
+}
+
+/// The runs of `ids` (pushes and syncs) that belong to the account, each as `GET /runs/:id`
+/// shows it (with its events), in the order asked: three queries whatever the count. Also
+/// the `run` of a webhook delivery.
+pub(crate) async fn views_of(
+    store: &docsync_store::Store,
+    account: docsync_domain::AccountId,
+    ids: &[RunId],
+) -> Result<Vec<AnyRun>, docsync_store::StoreError> {
+    let mut views: std::collections::HashMap<RunId, AnyRun> = store
+        .runs_by_ids(account, ids)
         .await?
         .iter()
         .map(|r| (r.id, AnyRun::Push(run_view(r))))
         .collect();
-    for sync in state.store.sync_runs_by_ids(account, &ids).await? {
+    for sync in store.sync_runs_by_ids(account, ids).await? {
         views.insert(sync.id, AnyRun::Sync(crate::psa::run_view(&sync)));
     }
     let found: Vec<RunId> = ids
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|id| views.contains_key(id))
         .collect();
-    let mut events = state.store.events_of_runs(&found).await?;
-    let runs: Vec<AnyRun> = found
+    let mut events = store.events_of_runs(&found).await?;
+    Ok(found
         .iter()
         .filter_map(|id| {
             let v = views.remove(id)?;
             Some(v.with_events(&events.remove(id).unwrap_or_default()))
         })
-        .collect();
-    Ok(Json(RunList { runs }))
+        .collect())
 }
 
 #[utoipa::path(

@@ -184,6 +184,8 @@ pub struct KeyRotation {
     pub microsoft_client_secrets: usize,
     /// Integration API keys re-encrypted.
     pub integration_api_keys: usize,
+    /// Webhook signing secrets re-encrypted.
+    pub webhook_secrets: usize,
     /// Secrets already under the new key (an earlier, interrupted or repeated rotation).
     pub already_rotated: usize,
 }
@@ -192,11 +194,12 @@ impl fmt::Display for KeyRotation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "re-encrypted {} secrets with the new key ({} Microsoft client secrets, {} integration API keys); {} already under the new key were left as they were.\n\
+            "re-encrypted {} secrets with the new key ({} Microsoft client secrets, {} integration API keys, {} webhook secrets); {} already under the new key were left as they were.\n\
              Now set DOCSYNC_MASTER_KEY to the new key and restart the api, collector and publisher roles.",
-            self.microsoft_client_secrets + self.integration_api_keys,
+            self.microsoft_client_secrets + self.integration_api_keys + self.webhook_secrets,
             self.microsoft_client_secrets,
             self.integration_api_keys,
+            self.webhook_secrets,
             self.already_rotated
         )
     }
@@ -247,6 +250,7 @@ pub async fn rotate_key(
             SealedSecret::IntegrationApiKey { .. } | SealedSecret::PsaSecret { .. } => {
                 rotation.integration_api_keys += 1
             }
+            SealedSecret::WebhookSecret { .. } => rotation.webhook_secrets += 1,
         }
     }
     Ok(rotation)

@@ -50,7 +50,7 @@ pub async fn run(
     settings.allow_private_provider_urls = true;
     settings.queue_prefix = format!("{}-demo", settings.queue_prefix);
     if settings.master_key.is_none() {
-        settings.master_key = Some(MasterKey::generate_b64());
+        settings.master_key = Some(MasterKey::generate_b64().into());
     }
     if std::net::TcpListener::bind(settings.api_addr).is_err() {
         settings.api_addr = "127.0.0.1:0".parse()?;

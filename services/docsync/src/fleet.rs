@@ -159,6 +159,13 @@ impl Fleet {
                 addr: settings.api_addr,
                 allow_private_provider_urls: settings.allow_private_provider_urls,
                 rate_limit_per_minute: settings.api_rate_limit,
+                unknown_token_limit_per_minute: settings.api_unknown_token_limit,
+                forwarded_hops: settings.api_forwarded_hops,
+                webhooks: docsync_api::webhooks::DeliveryConfig {
+                    retry_delays: settings.webhook_retry_delays.clone(),
+                    allow_private: settings.allow_private_provider_urls,
+                    ..Default::default()
+                },
             };
             let (s, b, p, sd) = (
                 store.clone(),

@@ -49,7 +49,7 @@ impl Scratch {
         let mut s = settings.clone();
         s.database_url = format!("{server_url}/{database}");
         s.queue_prefix = format!("docsync-{label}-{unique}");
-        s.master_key = Some(MasterKey::generate_b64());
+        s.master_key = Some(MasterKey::generate_b64().into());
         s.graph_url = sandbox.graph_url.clone();
         s.login_url = sandbox.login_url.clone();
         s.exchange_url = sandbox.exchange_url.clone();
@@ -253,7 +253,11 @@ pub fn role_command(
         .env("DOCSYNC_API_ADDR", settings.api_addr.to_string())
         .env(
             "DOCSYNC_MASTER_KEY",
-            settings.master_key.clone().unwrap_or_default(),
+            settings
+                .master_key
+                .as_ref()
+                .map(|k| secrecy::ExposeSecret::expose_secret(k).to_owned())
+                .unwrap_or_default(),
         )
         .env("DOCSYNC_GRAPH_URL", &settings.graph_url)
         .env("DOCSYNC_LOGIN_URL", &settings.login_url)

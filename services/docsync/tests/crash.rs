@@ -63,6 +63,71 @@ async fn stop(mut child: Child) {
     }
 }
 
+/// Runs of `ids` in state `state` now.
+async fn count_in(app: &TestApp, ids: &[String], state: &str) -> usize {
+    let (_, body) = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/runs?ids={}", ids.join(",")),
+            None,
+        )
+        .await;
+    body["runs"]
+        .as_array()
+        .map(|runs| runs.iter().filter(|r| r["state"] == state).count())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_asked_to_stop_starts_nothing_new_and_another_finishes_the_rest() {
+    let app = in_process(Roles {
+        collector: true,
+        ..Roles::default()
+    })
+    .await;
+    let indices: Vec<usize> = (0..12).collect();
+    let tenants = app.setup_hudu(&indices).await;
+    // A slow Hudu: each push takes seconds, so most deliveries wait for their key's turn.
+    app.sandbox.set_faults(docsync_sandbox::Faults {
+        hudu_latency_ms: 1500,
+        ..Default::default()
+    });
+    let publisher = docsync(&app, "publisher", None);
+    let runs = app.push_all("hudu").await;
+    assert_eq!(runs.len(), 12);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while app.sandbox.hudu_stats().requests == 0 {
+        assert!(Instant::now() < deadline, "the publisher never called Hudu");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // SIGTERM while at most 3 pushes of the key are under way (the per-key limit).
+    let done_before = count_in(&app, &runs, "succeeded").await;
+    let asked = Instant::now();
+    stop(publisher).await;
+    let drained_in = asked.elapsed();
+    let done_at_exit = count_in(&app, &runs, "succeeded").await;
+    assert!(
+        done_at_exit <= done_before + 3,
+        "after SIGTERM only the pushes under way finished: {done_before} before, {done_at_exit} at exit"
+    );
+    assert!(
+        done_at_exit < runs.len(),
+        "the stopping publisher left work for another ({done_at_exit} done in {drained_in:?})"
+    );
+    // Another publisher finishes the rest, each document once.
+    app.sandbox.set_faults(docsync_sandbox::Faults::default());
+    let other = docsync(&app, "publisher", None);
+    let finished = app.wait_for_runs(&runs, Duration::from_secs(120)).await;
+    for run in &finished {
+        assert_eq!(run["state"], "succeeded", "{run}");
+    }
+    for t in &tenants {
+        assert_eq!(app.articles_in(TestApp::company_of(t)).len(), 1, "{}", t.id);
+    }
+    stop(other).await;
+    app.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publisher_killed_between_the_provider_write_and_the_ack_leaves_one_article() {
     let app = in_process(Roles {

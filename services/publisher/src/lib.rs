@@ -79,7 +79,8 @@ impl KeyGates {
     }
 }
 
-/// Runs the publisher until `shutdown`, then drains in-flight work up to the deadline.
+/// Runs the publisher until `shutdown`: from then on no waiting delivery is started (each goes
+/// back to its queue), and the publishes already under way may finish up to the deadline.
 pub async fn run(
     config: PublisherConfig,
     store: Store,
@@ -147,7 +148,8 @@ pub async fn run(
                     continue 'subscribe;
                 }
             };
-            let (ctx, gates, active) = (ctx.clone(), gates.clone(), active.clone());
+            let (ctx, gates, active, stopping) =
+                (ctx.clone(), gates.clone(), active.clone(), shutdown.clone());
             tasks.spawn(async move {
                 let Some(job) = worker::decode::<PublishJob>(&ctx.broker, &delivery).await else {
                     return;
@@ -157,6 +159,12 @@ pub async fn run(
                 else {
                     return;
                 };
+                // A delivery that waited for its key's turn while the process began to stop is
+                // not started: it goes back to the queue for another publisher.
+                if stopping.is_triggered() {
+                    worker::hand_back(&delivery).await;
+                    return;
+                }
                 let span = tracing::info_span!("publish", run_id = %job.run_id, key = %job.rate_limit_key, retry = job.retry, trace_id = tracing::field::Empty);
                 docsync_telemetry::propagation::set_parent(&span, &docsync_queue::trace_headers(&delivery));
                 docsync_telemetry::propagation::record_trace_id(&span);

@@ -5,7 +5,7 @@ use docsync_sinks::{Pacer, SlotLedger};
 use docsync_store::Store;
 use futures::future::BoxFuture;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 struct StoreLedger(Store);
 
@@ -14,7 +14,7 @@ impl SlotLedger for StoreLedger {
         &'a self,
         key: &'a str,
         interval: Duration,
-    ) -> BoxFuture<'a, Result<SystemTime, String>> {
+    ) -> BoxFuture<'a, Result<Duration, String>> {
         Box::pin(async move {
             self.0
                 .take_rate_limit_slot(key, interval)

@@ -1,5 +1,9 @@
-//! The documentation providers docsync publishes to, and their request budgets.
+//! The documentation providers docsync publishes to, their request budgets and the rules their
+//! API keys meet; and [`IntegrationKind`], the one parser of the provider name in an
+//! `/integrations/{name}` path (documentation providers and PSAs).
 
+use crate::psa::PsaKind;
+use crate::secret::{KeyRule, KeyShape};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -25,6 +29,33 @@ impl Provider {
         match self {
             Provider::Hudu => "hudu",
             Provider::ItGlue => "it-glue",
+        }
+    }
+
+    /// What the provider's API key (`apiKey`) must look like when it is configured.
+    ///
+    /// Hudu's keys are 24 letters and digits. IT Glue's start with `ITG.` and run to about 100
+    /// characters; the prefix is named in the hint but not required, as nothing IT Glue
+    /// documents promises it.
+    pub fn api_key_rule(self) -> &'static KeyRule {
+        const HUDU: KeyRule = KeyRule {
+            what: "a Hudu API key",
+            min_len: 20,
+            shape: KeyShape::Any,
+            hint: "a Hudu API key is 24 letters and digits, created under Admin > API Keys \
+                   (https://your.hudu.domain/admin/api_keys) and shown once",
+        };
+        const IT_GLUE: KeyRule = KeyRule {
+            what: "an IT Glue API key",
+            min_len: 32,
+            shape: KeyShape::Any,
+            hint: "an IT Glue API key starts with ITG. and is about 100 characters, generated \
+                   under Account > Settings > API Keys (by an Administrator) and shown once; \
+                   it works only in its own region",
+        };
+        match self {
+            Provider::Hudu => &HUDU,
+            Provider::ItGlue => &IT_GLUE,
         }
     }
 
@@ -54,11 +85,72 @@ impl FromStr for Provider {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "hudu" => Ok(Provider::Hudu),
-            "it-glue" | "itglue" => Ok(Provider::ItGlue),
+            "it-glue" => Ok(Provider::ItGlue),
             other => Err(format!(
                 "unknown provider {other:?}: use \"hudu\" or \"it-glue\""
             )),
         }
+    }
+}
+
+/// What an `/integrations/{name}` path names: a documentation provider or a PSA. Its
+/// [`FromStr`] is the one parser of that name for every route: canonical names only
+/// ([`IntegrationKind::NAMES`]), so a name is either known on every route or unknown on every
+/// route, and the error for an unknown one lists the valid names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IntegrationKind {
+    /// Hudu or IT Glue: posture snapshots are pushed to it.
+    Docs(Provider),
+    /// A PSA: companies and records are synced from it.
+    Psa(PsaKind),
+}
+
+impl IntegrationKind {
+    /// Every integration, documentation providers first.
+    pub const ALL: [IntegrationKind; 5] = [
+        IntegrationKind::Docs(Provider::Hudu),
+        IntegrationKind::Docs(Provider::ItGlue),
+        IntegrationKind::Psa(PsaKind::ConnectWiseManage),
+        IntegrationKind::Psa(PsaKind::HaloPsa),
+        IntegrationKind::Psa(PsaKind::Autotask),
+    ];
+
+    /// The name in URLs: `hudu`, `it-glue`, `connectwise-manage`, `halopsa`, `autotask`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationKind::Docs(p) => p.as_str(),
+            IntegrationKind::Psa(k) => k.as_str(),
+        }
+    }
+
+    /// The valid names, for messages: "hudu, it-glue, connectwise-manage, halopsa or autotask".
+    pub fn names() -> String {
+        let names: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
+        match names.split_last() {
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+}
+
+impl fmt::Display for IntegrationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for IntegrationKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "no integration {s:?}: the integrations are {}",
+                    Self::names()
+                )
+            })
     }
 }
 
@@ -167,8 +259,68 @@ impl FromStr for ItGlueRegion {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod region_tests {
     use super::*;
+    use crate::ApiKey;
+
+    #[test]
+    fn integration_names_parse_canonically_and_unknown_ones_list_the_choices() {
+        for kind in IntegrationKind::ALL {
+            assert_eq!(kind.as_str().parse::<IntegrationKind>(), Ok(kind));
+        }
+        assert_eq!(
+            "it-glue".parse::<IntegrationKind>(),
+            Ok(IntegrationKind::Docs(Provider::ItGlue))
+        );
+        for bad in ["itglue", "IT-Glue", "Hudu", "connectwise", "halo", ""] {
+            let err = bad.parse::<IntegrationKind>().unwrap_err();
+            assert!(
+                err.ends_with("hudu, it-glue, connectwise-manage, halopsa or autotask"),
+                "{err}"
+            );
+            assert!(bad.parse::<Provider>().is_err(), "{bad}");
+        }
+        // Every provider's and PSA's own name is its integration name.
+        for p in Provider::ALL {
+            assert_eq!(
+                p.as_str().parse::<IntegrationKind>(),
+                Ok(IntegrationKind::Docs(p))
+            );
+        }
+        for k in PsaKind::ALL {
+            assert_eq!(
+                k.as_str().parse::<IntegrationKind>(),
+                Ok(IntegrationKind::Psa(k))
+            );
+        }
+    }
+
+    #[test]
+    fn api_keys_are_refused_when_too_short_for_their_provider() {
+        let err = ApiKey::parse_with("apiKey", "x", Provider::Hudu.api_key_rule()).unwrap_err();
+        assert!(
+            err.starts_with("apiKey is shorter than 20 characters, too short for a Hudu API key"),
+            "{err}"
+        );
+        assert!(err.contains("24 letters and digits"), "{err}");
+        let err =
+            ApiKey::parse_with("apiKey", "ITG.abc", Provider::ItGlue.api_key_rule()).unwrap_err();
+        assert!(err.contains("too short for an IT Glue API key"), "{err}");
+        assert!(err.contains("starts with ITG."), "{err}");
+        for (provider, real) in [
+            (Provider::Hudu, "aB3dE5fG7hJ9kL1mN3pQ5rS7"),
+            (
+                Provider::ItGlue,
+                "ITG.0123456789abcdef0123456789abcdef.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdEfGhIjKlMnOpQrStUvWx",
+            ),
+            // The sandbox's keys, which do not start with ITG.
+            (Provider::ItGlue, "sandbox-itglue-key-us-0123456789abcdef"),
+        ] {
+            let key = ApiKey::parse_with("apiKey", real, provider.api_key_rule()).unwrap();
+            assert_eq!(key.expose(), real);
+        }
+    }
 
     #[test]
     fn regions_parse_and_refuse_others_with_the_choices() {

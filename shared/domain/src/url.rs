@@ -103,6 +103,123 @@ impl fmt::Display for BaseUrl {
     }
 }
 
+/// Where a webhook is delivered: an `https` URL (plain `http` only when `allow_insecure`)
+/// with a host, a path and query of the receiver's choosing, no user name, password or
+/// fragment, at most 2,048 characters. Stored as parsed (scheme and host lower-cased), so the
+/// address checked is the address called.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct WebhookUrl(String);
+
+impl WebhookUrl {
+    /// The longest URL accepted.
+    pub const MAX_LEN: usize = 2048;
+
+    /// Parses a receiver's URL; the error names `field` and says what a good one looks like.
+    pub fn parse(field: &str, raw: &str, allow_insecure: bool) -> Result<Self, String> {
+        let example = "use e.g. https://hooks.yourmsp.com/docsync";
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(format!("{field} is empty: {example}"));
+        }
+        if trimmed.len() > Self::MAX_LEN {
+            return Err(format!(
+                "{field} is longer than {} characters",
+                Self::MAX_LEN
+            ));
+        }
+        if let Some((_, rest)) = trimmed.split_once("://") {
+            if rest.is_empty() || rest.starts_with(['/', '\\', '?', '#']) {
+                return Err(format!("{field} has no host name: {example}"));
+            }
+        }
+        let parsed =
+            url::Url::parse(trimmed).map_err(|_| format!("{field} must be a URL: {example}"))?;
+        match parsed.scheme() {
+            "https" => {}
+            "http" if allow_insecure => {}
+            other => return Err(format!("{field} must start with https:// (got {other:?})")),
+        }
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err(format!("{field} has no host name: {example}"));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(format!(
+                "{field} must not contain a user name or password: the signature authenticates docsync"
+            ));
+        }
+        if parsed.fragment().is_some() {
+            return Err(format!("{field} must not contain a #fragment"));
+        }
+        Ok(Self(parsed.to_string()))
+    }
+
+    /// Trusts a URL already checked (read back from the database).
+    pub fn trusted(raw: impl Into<String>) -> Self {
+        Self(raw.into())
+    }
+
+    /// The URL as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Its scheme, host and port, for the public-address check.
+    pub fn origin(&self) -> BaseUrl {
+        match url::Url::parse(&self.0) {
+            Ok(u) => BaseUrl::trusted(u.origin().ascii_serialization()),
+            Err(_) => BaseUrl::trusted(self.0.clone()),
+        }
+    }
+}
+
+impl fmt::Display for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod webhook_url_tests {
+    use super::WebhookUrl;
+
+    #[test]
+    fn a_receiver_url_keeps_its_path_and_query() {
+        let u = WebhookUrl::parse(
+            "url",
+            " HTTPS://Hooks.Example.com/docsync/in?team=ops ",
+            false,
+        )
+        .unwrap();
+        assert_eq!(u.as_str(), "https://hooks.example.com/docsync/in?team=ops");
+        assert_eq!(u.origin().as_str(), "https://hooks.example.com");
+    }
+
+    #[test]
+    fn bad_urls_name_the_field() {
+        for (raw, says) in [
+            ("", "url is empty"),
+            ("http://hooks.example.com", "https://"),
+            ("ftp://hooks.example.com", "https://"),
+            ("https:///in", "no host"),
+            ("https://user:pw@hooks.example.com", "user name"),
+            ("https://hooks.example.com/#x", "fragment"),
+            ("not a url", "must be a URL"),
+        ] {
+            let err = WebhookUrl::parse("url", raw, false).unwrap_err();
+            assert!(
+                err.starts_with("url ") && err.contains(says),
+                "{raw:?}: {err}"
+            );
+        }
+        assert!(WebhookUrl::parse("url", "http://127.0.0.1:9/x", true).is_ok());
+        let long = format!("https://h.example.com/{}", "a".repeat(2048));
+        assert!(WebhookUrl::parse("url", &long, false)
+            .unwrap_err()
+            .contains("longer"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

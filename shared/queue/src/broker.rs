@@ -13,8 +13,9 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Where the broker is and how the fleet's queues are named and consumed.
-#[derive(Debug, Clone)]
+/// Where the broker is and how the fleet's queues are named and consumed. `Debug` shows the
+/// broker URL without its password.
+#[derive(Clone)]
 pub struct QueueConfig {
     /// `amqp://user:pass@host:port/vhost`.
     pub amqp_url: String,
@@ -34,6 +35,20 @@ pub struct QueueConfig {
     /// Deliveries of one message after which it goes to the dead-letter queue (a message
     /// whose handling keeps crashing or being interrupted).
     pub delivery_limit: u32,
+}
+
+impl std::fmt::Debug for QueueConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueueConfig")
+            .field("amqp_url", &docsync_domain::redacted_url(&self.amqp_url))
+            .field("prefix", &self.prefix)
+            .field("publish_partitions", &self.publish_partitions)
+            .field("prefetch", &self.prefetch)
+            .field("publish_prefetch", &self.publish_prefetch)
+            .field("retry_delays", &self.retry_delays)
+            .field("delivery_limit", &self.delivery_limit)
+            .finish()
+    }
 }
 
 impl QueueConfig {
@@ -658,4 +673,19 @@ fn persistent_json() -> BasicProperties {
     BasicProperties::default()
         .with_delivery_mode(2)
         .with_content_type("application/json".into())
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::QueueConfig;
+
+    #[test]
+    fn debug_shows_the_broker_url_without_its_password() {
+        let shown = format!(
+            "{:?}",
+            QueueConfig::new("amqp://docsync:mq-PASSWORD@mq:5672/%2f")
+        );
+        assert!(!shown.contains("mq-PASSWORD"), "{shown}");
+        assert!(shown.contains("amqp://docsync:••••@mq:5672/%2f"), "{shown}");
+    }
 }

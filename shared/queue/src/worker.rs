@@ -149,6 +149,12 @@ pub async fn settle<J: RetryableJob>(
     }
 }
 
+/// Returns a delivery that was received but not started to its queue at once, for another
+/// consumer (a process that is stopping starts no new work).
+pub async fn hand_back(delivery: &Delivery) {
+    let _ = delivery.reject(BasicRejectOptions { requeue: true }).await;
+}
+
 /// Waits before subscribing again after the broker was lost: 1 s, 2 s, 4 s ... 15 s.
 pub fn resubscribe_backoff(failures: u32) -> Duration {
     Duration::from_secs((1u64 << failures.min(4)).min(15))

@@ -76,7 +76,7 @@ impl Default for ConnectWiseConfig {
     fn default() -> Self {
         ConnectWiseConfig {
             company_id: "mymsp".into(),
-            public_key: "sandboxpublic01".into(),
+            public_key: "sandboxpublic016".into(),
             private_key: "sandboxprivate0123456789".into(),
             client_id: "0f3c2b7e-5d1a-4c3b-9e8f-7a6b5c4d3e2f".into(),
             limited_public_key: "sandboxlimited01".into(),
@@ -831,16 +831,16 @@ mod tests {
             cw.authenticate(&h).map(|(m, _)| m)
         };
         assert_eq!(
-            auth("MyMSP+sandboxpublic01", "sandboxprivate0123456789"),
+            auth("MyMSP+sandboxpublic016", "sandboxprivate0123456789"),
             Ok(Member::Full)
         );
         assert_eq!(
             auth("mymsp+sandboxlimited01", "sandboxlimitedpriv0123456"),
             Ok(Member::Limited)
         );
-        assert!(auth("mymsp+sandboxpublic01", "wrong").is_err());
-        assert!(auth("other+sandboxpublic01", "sandboxprivate0123456789").is_err());
-        assert!(auth("sandboxpublic01", "sandboxprivate0123456789").is_err());
+        assert!(auth("mymsp+sandboxpublic016", "wrong").is_err());
+        assert!(auth("other+sandboxpublic016", "sandboxprivate0123456789").is_err());
+        assert!(auth("sandboxpublic016", "sandboxprivate0123456789").is_err());
         assert!(cw.authenticate(&HeaderMap::new()).is_err());
     }
 }

@@ -107,7 +107,7 @@ impl Default for SandboxConfig {
         SandboxConfig {
             tenants: 60,
             hudu_companies: 120,
-            graph_client_id: "sandbox-client-id".into(),
+            graph_client_id: "5a4db0c1-d0c5-4c1e-8a7e-000000000001".into(),
             graph_client_secret: "sandbox-client-secret-0123456789".into(),
             hudu_keys: vec![
                 (

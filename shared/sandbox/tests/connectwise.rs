@@ -11,7 +11,7 @@ use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-const USER: &str = "mymsp+sandboxpublic01";
+const USER: &str = "mymsp+sandboxpublic016";
 const PRIVATE: &str = "sandboxprivate0123456789";
 const LIMITED_USER: &str = "mymsp+sandboxlimited01";
 const LIMITED_PRIVATE: &str = "sandboxlimitedpriv0123456";
@@ -119,11 +119,11 @@ async fn bad_credentials_and_missing_client_id_are_401() {
             .header("clientId", CLIENT_ID),
         Client::new()
             .get(&url)
-            .basic_auth("othermsp+sandboxpublic01", Some(PRIVATE))
+            .basic_auth("othermsp+sandboxpublic016", Some(PRIVATE))
             .header("clientId", CLIENT_ID),
         Client::new()
             .get(&url)
-            .basic_auth("sandboxpublic01", Some(PRIVATE))
+            .basic_auth("sandboxpublic016", Some(PRIVATE))
             .header("clientId", CLIENT_ID),
         Client::new()
             .get(&url)

@@ -236,7 +236,7 @@ async fn hangs_last_until_the_client_gives_up() {
                 fixtures::microsoft_tenant_id(0)
             ))
             .form(&[
-                ("client_id", "sandbox-client-id"),
+                ("client_id", "5a4db0c1-d0c5-4c1e-8a7e-000000000001"),
                 ("client_secret", "sandbox-client-secret-0123456789"),
                 ("grant_type", "client_credentials"),
                 ("scope", "https://graph.microsoft.com/.default"),

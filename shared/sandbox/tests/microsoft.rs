@@ -26,7 +26,7 @@ async fn token_response(
     Client::new()
         .post(format!("{}/{tenant}/oauth2/v2.0/token", sb.login_url))
         .form(&[
-            ("client_id", "sandbox-client-id"),
+            ("client_id", "5a4db0c1-d0c5-4c1e-8a7e-000000000001"),
             ("client_secret", secret),
             ("grant_type", "client_credentials"),
             ("scope", scope),

@@ -13,7 +13,7 @@ use docsync_domain::RateLimit;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// Share of the interval added as a margin against jitter between processes sharing a key.
@@ -22,13 +22,15 @@ const MARGIN: f64 = 0.03;
 /// A schedule of slots per rate-limit key shared beyond this process.
 pub trait SlotLedger: Send + Sync {
     /// Takes the key's next slot `interval` after the previous one (never in the past, never
-    /// inside a pause) and returns when it is, on the wall clock (so the time the answer
-    /// took to come back does not shift the call).
+    /// inside a pause) and returns how long after the ledger's own now it is. Only the
+    /// ledger's clock is read: no host's wall clock enters the arithmetic, so a host whose
+    /// clock is off cannot call early. Counted from when the answer arrives, the wait errs
+    /// late (by the answer's transit), never early.
     fn take_slot<'a>(
         &'a self,
         key: &'a str,
         interval: Duration,
-    ) -> BoxFuture<'a, Result<SystemTime, String>>;
+    ) -> BoxFuture<'a, Result<Duration, String>>;
 
     /// Hands out no slot of the key for `wait` from now.
     fn pause<'a>(&'a self, key: &'a str, wait: Duration) -> BoxFuture<'a, Result<(), String>>;
@@ -160,10 +162,7 @@ impl Pacer {
             let slot = match &self.ledger {
                 None => local,
                 Some(ledger) => match ledger.take_slot(key, interval).await {
-                    Ok(at) => {
-                        let wait = at
-                            .duration_since(SystemTime::now())
-                            .unwrap_or(Duration::ZERO);
+                    Ok(wait) => {
                         let shared = Instant::now() + wait;
                         // Keep the local schedule at least as late, for when the ledger fails.
                         self.with_key(key, |state, _| {

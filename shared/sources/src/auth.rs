@@ -4,6 +4,7 @@
 
 use crate::http::{CallError, Caller};
 use crate::MicrosoftCredentials;
+use docsync_domain::ApiKey;
 use serde::Deserialize;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
@@ -108,7 +109,7 @@ impl TokenCache {
                 ])
             })
             .await
-            .map_err(|e| sign_in_error(e, secret, scope))?;
+            .map_err(|e| sign_in_error(e, &creds.client_secret, scope))?;
         let parsed: TokenResponse =
             serde_json::from_str(&answer.body).map_err(|_| SignInError::Unreachable {
                 reason: "the sign-in endpoint answered with a body that is not a token".to_owned(),
@@ -139,15 +140,11 @@ fn hash_secret(secret: &str) -> u64 {
     h.finish()
 }
 
-/// Turns a failed token call into a reason a person can act on, without the secret.
-fn sign_in_error(err: CallError, secret: &str, scope: &str) -> SignInError {
-    let scrub = |s: &str| {
-        if secret.is_empty() {
-            s.to_owned()
-        } else {
-            s.replace(secret, "••••")
-        }
-    };
+/// Turns a failed token call into a reason a person can act on, without the secret (masked
+/// by [`ApiKey::masked_in`], which leaves a message whole rather than mask a secret too short
+/// to search for).
+fn sign_in_error(err: CallError, secret: &ApiKey, scope: &str) -> SignInError {
+    let scrub = |s: &str| secret.masked_in(s);
     match err {
         CallError::Status {
             status,
@@ -202,8 +199,71 @@ fn fix_for(message: &str, code: &str) -> &'static str {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn key(secret: &str) -> ApiKey {
+        ApiKey::parse("clientSecret", secret).unwrap()
+    }
+
+    /// What Entra says for a tenant it does not know: full of zeros and trace ids.
+    const UNKNOWN_TENANT: &str = "AADSTS90002: Tenant '00000000-0000-0000-0000-000000000000' \
+        not found. Trace ID: 0a1b2c3d-0000-4e5f-9a8b-7c6d5e4f3a20 Correlation ID: \
+        10203040-5060-7080-90a0-b0c0d0e0f000 Timestamp: 2026-12-02 04:00:00Z";
+
+    fn refused(secret: &ApiKey, message: &str) -> String {
+        let err = sign_in_error(
+            CallError::Status {
+                status: 400,
+                code: "invalid_request".into(),
+                message: message.into(),
+            },
+            secret,
+            GRAPH_SCOPE,
+        );
+        let SignInError::Refused { reason } = err else {
+            panic!("expected a refusal");
+        };
+        reason
+    }
+
+    #[test]
+    fn a_message_with_the_secret_is_masked_and_one_without_it_is_unchanged() {
+        let secret = key("abc8Q~defghijklmnopqrstuvwxyz-_.~0123456");
+        let with = refused(
+            &secret,
+            "AADSTS7000215: Invalid client secret abc8Q~defghijklmnopqrstuvwxyz-_.~0123456",
+        );
+        assert!(!with.contains("abc8Q~defghijklmnopqrstuvwxyz"), "{with}");
+        assert!(with.contains("Invalid client secret ••••3456"), "{with}");
+        let without = refused(&secret, UNKNOWN_TENANT);
+        assert!(
+            without.contains(&format!("({UNKNOWN_TENANT})")),
+            "{without}"
+        );
+    }
+
+    #[test]
+    fn a_secret_too_short_to_search_for_never_garbles_the_message() {
+        // A stored one-character secret (from before minimum lengths) once turned every "0"
+        // of this message into bullets.
+        for short in ["0", "00", "0000000"] {
+            let reason = refused(&key(short), UNKNOWN_TENANT);
+            assert!(reason.contains(&format!("({UNKNOWN_TENANT})")), "{reason}");
+            assert!(!reason.contains('•'), "{reason}");
+        }
+        let SignInError::Unreachable { reason } = sign_in_error(
+            CallError::Transient {
+                reason: "error sending request for url (https://login.example/0/token)".into(),
+            },
+            &key("0"),
+            GRAPH_SCOPE,
+        ) else {
+            panic!("expected unreachable");
+        };
+        assert!(reason.ends_with("error sending request for url (https://login.example/0/token)"));
+    }
 
     #[test]
     fn a_refusal_names_the_fix_and_never_the_secret() {
@@ -213,7 +273,7 @@ mod tests {
                 code: "invalid_client".into(),
                 message: "AADSTS7000215: Invalid client secret provided: s3cr3t-value".into(),
             },
-            "s3cr3t-value",
+            &key("s3cr3t-value"),
             GRAPH_SCOPE,
         );
         let SignInError::Refused { reason } = err else {
@@ -230,7 +290,7 @@ mod tests {
             CallError::Transient {
                 reason: "timed out".into(),
             },
-            "x",
+            &key("x"),
             GRAPH_SCOPE,
         );
         assert!(matches!(err, SignInError::Unreachable { .. }));

@@ -12,7 +12,7 @@ use docsync_sources::{
 };
 use std::time::Duration;
 
-const CLIENT_ID: &str = "sandbox-client-id";
+const CLIENT_ID: &str = "5a4db0c1-d0c5-4c1e-8a7e-000000000001";
 const SECRET: &str = "sandbox-client-secret-0123456789";
 
 async fn sandbox() -> Sandbox {

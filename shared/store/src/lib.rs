@@ -21,6 +21,7 @@ mod secrets;
 mod snapshots;
 mod sync_runs;
 mod tenants;
+mod webhooks;
 
 pub use accounts::{hash_token, ApiToken, Permission, TokenRecord};
 pub use audit::{AuditAction, AuditEntry, AuditEvent, FieldChange, MAX_AUDIT_PAGE};
@@ -38,6 +39,10 @@ pub use schedules::ScheduledIntegration;
 pub use secrets::{Reseal, ResealReport, SealedSecret};
 pub use sync_runs::{SyncCounts, SyncRun};
 pub use tenants::{NewTenant, Tenant, TenantPushes};
+pub use webhooks::{
+    ClaimedDelivery, DeliveryOutcome, Webhook, WebhookStatus, MAX_WEBHOOKS_PER_ACCOUNT,
+    RUN_FINISHED,
+};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use docsync_domain::AccountId;

@@ -4,16 +4,17 @@
 use crate::prepared::Prepared;
 use crate::{Store, StoreResult};
 use chrono::{DateTime, Utc};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 impl Store {
     /// Takes the key's next slot under a steady `interval` (never earlier than now, never
-    /// inside a pause) and returns when it is, on the wall clock.
+    /// inside a pause) and returns how long from now it is, measured on the database's clock
+    /// alone: a host whose own clock is off waits as long as any other.
     pub async fn take_rate_limit_slot(
         &self,
         key: &str,
         interval: Duration,
-    ) -> StoreResult<SystemTime> {
+    ) -> StoreResult<Duration> {
         let client = self.client().await?;
         let row = client
             .query_one_prepared(
@@ -24,12 +25,12 @@ impl Store {
                     SET next_slot = greatest(r.next_slot, clock_timestamp(),
                                              coalesce(r.paused_until, '-infinity'))
                                     + make_interval(secs => $2)
-                 RETURNING extract(epoch FROM r.next_slot)::float8 - $2",
+                 RETURNING greatest(0, extract(epoch FROM r.next_slot - clock_timestamp())::float8 - $2)",
                 &[&key, &interval.as_secs_f64()],
             )
             .await?;
-        let at: f64 = row.get(0);
-        Ok(UNIX_EPOCH + Duration::from_secs_f64(at.max(0.0)))
+        let wait: f64 = row.get(0);
+        Ok(Duration::from_secs_f64(wait.max(0.0)))
     }
 
     /// Pauses the key for `wait` from now (a provider's 429): no slot is handed out before

@@ -402,10 +402,12 @@ impl Store {
                                remote_id = coalesce($7, remote_id),
                                error = CASE WHEN $8 THEN $9 ELSE error END
                          WHERE id = $1 AND state = ANY($5) AND kind = 'push' RETURNING {COLUMNS}),
+                     {hooked},
                      logged AS (
                         INSERT INTO push_run_events (run_id, state, detail)
                         SELECT id, state, $10 FROM moved)
-                     SELECT {COLUMNS} FROM moved"
+                     SELECT {COLUMNS} FROM moved",
+                    hooked = crate::webhooks::hooked_step("$4")
                 ),
                 &[
                     &t.id.0,

@@ -1,6 +1,6 @@
 //! Every sealed secret in one pass, for master-key rotation: the Microsoft connections' client
-//! secrets, the integrations' API keys and the PSA integrations' secrets, re-sealed in one
-//! transaction.
+//! secrets, the integrations' API keys, the PSA integrations' secrets and the webhooks' signing
+//! secrets, re-sealed in one transaction.
 //!
 //! The store never sees a key or a plaintext: the caller decides, value by value, what the
 //! new sealed value is ([`Reseal`]).
@@ -35,6 +35,13 @@ pub enum SealedSecret {
         /// The secret's field name.
         name: &'static str,
     },
+    /// The signing secret of an account's webhook subscription.
+    WebhookSecret {
+        /// The owning account.
+        account_id: AccountId,
+        /// The subscription.
+        webhook_id: Uuid,
+    },
 }
 
 impl fmt::Display for SealedSecret {
@@ -52,6 +59,10 @@ impl fmt::Display for SealedSecret {
                 psa,
                 name,
             } => write!(f, "account {account_id}: {psa} integration {name}"),
+            SealedSecret::WebhookSecret {
+                account_id,
+                webhook_id,
+            } => write!(f, "account {account_id}: webhook {webhook_id} secret"),
         }
     }
 }
@@ -210,6 +221,35 @@ impl Store {
                 .await?;
             }
         }
+
+        let rows = tx
+            .query_prepared(
+                "SELECT account_id, id, secret_sealed FROM webhooks ORDER BY account_id, id FOR UPDATE",
+                &[],
+            )
+            .await?;
+        let (mut ids, mut sealed) = (Vec::<Uuid>::new(), Vec::<String>::new());
+        for r in &rows {
+            let secret = SealedSecret::WebhookSecret {
+                account_id: account(r.get(0)),
+                webhook_id: r.get(1),
+            };
+            match reseal(r.get(2)) {
+                Reseal::Rewrite(new) => {
+                    ids.push(r.get(1));
+                    sealed.push(new);
+                    report.rewritten.push(secret);
+                }
+                Reseal::Keep => report.kept.push(secret),
+                Reseal::Unreadable => report.unreadable.push(secret),
+            }
+        }
+        tx.execute_prepared(
+            "UPDATE webhooks w SET secret_sealed = n.sealed
+               FROM unnest($1::uuid[], $2::text[]) AS n(id, sealed) WHERE w.id = n.id",
+            &[&ids, &sealed],
+        )
+        .await?;
 
         if report.unreadable.is_empty() {
             tx.commit().await?;

@@ -349,10 +349,12 @@ impl Store {
                                counts = coalesce($6, counts),
                                error = CASE WHEN $7 THEN $8 ELSE error END
                          WHERE id = $1 AND state = ANY($5) AND kind = 'sync' RETURNING {COLUMNS}),
+                     {hooked},
                      logged AS (
                         INSERT INTO push_run_events (run_id, state, detail)
                         SELECT id, state, $9::text FROM moved)
-                     SELECT {COLUMNS} FROM moved"
+                     SELECT {COLUMNS} FROM moved",
+                    hooked = crate::webhooks::hooked_step("$4")
                 ),
                 &[
                     &id.0,

@@ -227,8 +227,8 @@ fn psa_views_have_the_documented_fields() {
         &serde_json::json!({
             "site": "na.myconnectwise.net",
             "companyId": "mymsp",
-            "publicKey": "public-key-1234",
-            "privateKey": "private-key-5678",
+            "publicKey": "Ab12Cd34Ef56Gh78",
+            "privateKey": "Zy98Xw76Vu54Ts32",
             "clientId": "5e3b8c1a-0d2f-4e6a-9b7c-1a2b3c4d5e6f",
         }),
         None,
@@ -243,14 +243,14 @@ fn psa_views_have_the_documented_fields() {
         (
             docsync_domain::psa::PsaKind::HaloPsa,
             "HaloPsaIntegration",
-            serde_json::json!({"resourceServer": "https://mymsp.halopsa.com/api", "clientId": "abc-123",
-                               "clientSecret": "0123456789abcdef-secret"}),
+            serde_json::json!({"resourceServer": "https://mymsp.halopsa.com/api", "clientId": "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d",
+                               "clientSecret": "0123456789abcdef-0123456789abcdef-secret"}),
         ),
         (
             docsync_domain::psa::PsaKind::Autotask,
             "AutotaskIntegration",
-            serde_json::json!({"username": "api@mymsp.com", "secret": "secret-0123",
-                               "integrationCode": "TRACKING0123456789"}),
+            serde_json::json!({"username": "api@mymsp.com", "secret": "secret-0123456789",
+                               "integrationCode": "TRACKING0123456789ABCDEFG"}),
         ),
     ] {
         let parsed =

@@ -5,14 +5,14 @@
 //! `DOCSYNC_AUTOTASK_ZONE_URL` when the source is built.
 //!
 //! Invariant: an [`AutotaskConfig`] holds a user name that looks like the API user's e-mail
-//! (no spaces, one `@`), a secret of at least 8 characters and a tracking identifier of at
-//! least 10 characters without spaces.
+//! (no spaces, one `@`), a secret of at least 12 characters (`SECRET_RULE`) and a tracking
+//! identifier of at least 20 characters (`INTEGRATION_CODE_RULE`), neither with spaces.
 
 use super::spec::{ProviderHost, PsaCredentials};
 use super::{
-    body_object, quoted, required_str, FieldErrors, Parsed, PsaKind, PsaOptions, SecretRule,
+    body_object, quoted, required_str, secret_field, FieldErrors, Parsed, PsaKind, PsaOptions,
 };
-use crate::secret::ApiKey;
+use crate::secret::{ApiKey, KeyRule, KeyShape};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -22,6 +22,26 @@ const FIELDS: [&str; 3] = ["username", "secret", "integrationCode"];
 const USER_HINT: &str = "create an API user in Autotask (Admin > Resources (Users) > New API \
                          User, security level API User (system)) and paste its user name, \
                          secret and the tracking identifier of its integration vendor";
+
+/// The API user's secret. Autotask's Generate Secret button makes one of about 25 characters;
+/// an administrator may type one instead, so the floor is lower.
+pub(super) const SECRET_RULE: KeyRule = KeyRule {
+    what: "an Autotask API user's secret",
+    min_len: 12,
+    shape: KeyShape::Any,
+    hint: "paste the API user's secret (Admin > Resources (Users) > the API user > Security: \
+           Generate Secret makes one of about 25 characters)",
+};
+/// The tracking identifier: Autotask generates it (27 capital letters and digits); it is
+/// never typed, so a short one is always a wrong paste.
+pub(super) const INTEGRATION_CODE_RULE: KeyRule = KeyRule {
+    what: "an Autotask tracking identifier",
+    min_len: 20,
+    shape: KeyShape::Any,
+    hint: "paste the API user's API Tracking Identifier (Admin > Resources (Users) > the API \
+           user > API Tracking Identifier), 27 capital letters and digits such as \
+           4AJTYIXNQC6KBJ4VEBDLG6RRAAP",
+};
 
 /// An Autotask integration's own config. Debug prints the secrets masked.
 #[derive(Debug, Clone)]
@@ -98,38 +118,20 @@ pub fn parse_autotask(
             None
         }
     });
-    let secret = SecretRule {
-        min_chars: 8,
-        what: "an Autotask API user's secret",
-        hint: USER_HINT,
-    }
-    .parse(
+    let secret = secret_field(
         obj,
         AutotaskConfig::SECRET,
+        &SECRET_RULE,
         previous.map(|p| &p.secret),
         &mut errors,
     );
-    let integration_code = SecretRule {
-        min_chars: 10,
-        what: "an Autotask tracking identifier",
-        hint: USER_HINT,
-    }
-    .parse(
+    let integration_code = secret_field(
         obj,
         AutotaskConfig::INTEGRATION_CODE,
+        &INTEGRATION_CODE_RULE,
         previous.map(|p| &p.integration_code),
         &mut errors,
-    )
-    .filter(|code| {
-        let spaced = code.expose().chars().any(char::is_whitespace);
-        if spaced {
-            errors.push((
-                AutotaskConfig::INTEGRATION_CODE.into(),
-                format!("must not contain spaces: {USER_HINT}"),
-            ));
-        }
-        !spaced
-    });
+    );
     let options = PsaOptions::parse_fields(obj, PsaKind::Autotask)
         .map_err(|e| errors.extend(e))
         .ok();
@@ -270,6 +272,45 @@ mod tests {
         let errors = parse_autotask(&json!({}), None, false).unwrap_err();
         let names: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(names, ["username", "secret", "integrationCode"]);
+    }
+
+    #[test]
+    fn short_secrets_and_tracking_identifiers_are_refused_with_what_a_real_one_is() {
+        let mut b = body();
+        b["secret"] = json!("S3cret-01234"[..11].to_owned());
+        b["integrationCode"] = json!("TRACKING0123456789A"); // 19 characters
+        let errors = parse_autotask(&b, None, false).unwrap_err();
+        let names: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(names, ["secret", "integrationCode"]);
+        assert!(
+            errors[0].1.starts_with(
+                "is shorter than 12 characters, too short for an Autotask API user's secret"
+            ),
+            "{}",
+            errors[0].1
+        );
+        assert!(errors[0].1.contains("Generate Secret"), "{}", errors[0].1);
+        assert!(
+            errors[1].1.starts_with(
+                "is shorter than 20 characters, too short for an Autotask tracking identifier"
+            ),
+            "{}",
+            errors[1].1
+        );
+        assert!(
+            errors[1].1.contains("27 capital letters and digits"),
+            "{}",
+            errors[1].1
+        );
+        assert!(!format!("{errors:?}").contains("S3cret-0123"));
+        // What Autotask generates.
+        b["secret"] = json!("5x*Na#B8Jq7$1~gQz0Z@4@eAf");
+        b["integrationCode"] = json!("4AJTYIXNQC6KBJ4VEBDLG6RRAAP");
+        let p = parse_autotask(&b, None, false).unwrap();
+        assert_eq!(
+            p.config.integration_code().expose(),
+            "4AJTYIXNQC6KBJ4VEBDLG6RRAAP"
+        );
     }
 
     #[test]

@@ -4,28 +4,34 @@
 //!
 //! Invariant: a [`ConnectWiseConfig`] holds a valid host name (a public one unless the sandbox
 //! allowed private hosts and plain http), a company id without spaces or slashes, keys of at
-//! least 8 characters, and the client id as a lowercase hyphenated GUID. Its stored form is
+//! least 16 characters (`KEY_RULE`), and the client id as a lowercase hyphenated GUID. Its stored form is
 //! [`ConnectWiseConfig::stored_json`] (no secrets) plus [`ConnectWiseConfig::secrets`], which
 //! the caller seals; [`PsaCredentials::from_stored`] rebuilds the typed value from them.
 
 use super::spec::{ProviderHost, PsaCredentials};
 use super::{
-    body_object, quoted, required_str, FieldErrors, Parsed, PsaKind, PsaOptions, SecretRule,
+    body_object, quoted, required_str, secret_field, FieldErrors, Parsed, PsaKind, PsaOptions,
 };
 use crate::address::non_public_reason;
-use crate::secret::ApiKey;
+use crate::secret::{parse_guid, ApiKey, KeyRule, KeyShape};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::net::IpAddr;
 
 /// Cloud UI hosts are `{region}.myconnectwise.net`; their API host is `api-` + that.
 const CLOUD_REGIONS: [&str; 6] = ["na", "eu", "au", "aus", "za", "staging"];
-/// The shortest plausible public or private key.
-const MIN_KEY_CHARS: usize = 8;
 /// The longest company id.
 const MAX_COMPANY_ID_CHARS: usize = 64;
-/// Where ConnectWise users find their API keys.
-const KEYS_HINT: &str = "paste the key from System > Members > API Members in ConnectWise Manage";
+/// An API member's public or private key: ConnectWise Manage generates both, 16 letters and
+/// digits each.
+pub(super) const KEY_RULE: KeyRule = KeyRule {
+    what: "a ConnectWise API key",
+    min_len: 16,
+    shape: KeyShape::Any,
+    hint: "ConnectWise Manage generates a public and a private key of 16 letters and digits \
+           each under System > Members > API Members > (the member) > API Keys; the private \
+           key is shown only once",
+};
 /// ConnectWise Manage's own top-level fields of the PUT body.
 const FIELDS: [&str; 5] = ["site", "companyId", "publicKey", "privateKey", "clientId"];
 /// A field of the masked view that a PUT may send back unchanged; derived from `site`, ignored.
@@ -270,21 +276,6 @@ fn valid_domain(name: &str) -> bool {
         })
 }
 
-/// A GUID in any case, with or without braces, as lowercase hyphenated text.
-fn parse_guid(raw: &str) -> Option<String> {
-    let t = raw.trim();
-    let inner = match t.strip_prefix('{') {
-        Some(rest) => rest.strip_suffix('}')?,
-        None => t,
-    };
-    let ok = inner.len() == 36
-        && inner.bytes().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => b.is_ascii_hexdigit(),
-        });
-    ok.then(|| inner.to_ascii_lowercase())
-}
-
 /// A ConnectWise company id: trimmed, 1 to 64 characters, no spaces, slashes or URL or
 /// credential separators.
 fn parse_company_id(raw: &str) -> Result<String, String> {
@@ -517,20 +508,17 @@ pub fn parse_connectwise(
             .map_err(|m| errors.push(("companyId".into(), m)))
             .ok()
     });
-    let key = SecretRule {
-        min_chars: MIN_KEY_CHARS,
-        what: "a ConnectWise key",
-        hint: KEYS_HINT,
-    };
-    let public_key = key.parse(
+    let public_key = secret_field(
         obj,
         ConnectWiseConfig::PUBLIC_KEY,
+        &KEY_RULE,
         previous.map(|p| &p.public_key),
         &mut errors,
     );
-    let private_key = key.parse(
+    let private_key = secret_field(
         obj,
         ConnectWiseConfig::PRIVATE_KEY,
+        &KEY_RULE,
         previous.map(|p| &p.private_key),
         &mut errors,
     );
@@ -595,8 +583,8 @@ mod tests {
         json!({
             "site": "na.myconnectwise.net",
             "companyId": "mymsp",
-            "publicKey": "pubKEY12345678",
-            "privateKey": "privKEY1",
+            "publicKey": "pubKEY0123455678",
+            "privateKey": "privKEY123456789",
             "clientId": GUID,
         })
     }
@@ -748,8 +736,8 @@ mod tests {
         assert_eq!(c.site().host(), "na.myconnectwise.net");
         assert_eq!(c.company_id(), "mymsp");
         assert_eq!(c.client_id(), GUID);
-        assert_eq!(c.public_key().expose(), "pubKEY12345678");
-        assert_eq!(c.private_key().expose(), "privKEY1");
+        assert_eq!(c.public_key().expose(), "pubKEY0123455678");
+        assert_eq!(c.private_key().expose(), "privKEY123456789");
         assert_eq!(
             c.companyinfo_url(),
             "https://na.myconnectwise.net/login/companyinfo/mymsp"
@@ -839,13 +827,13 @@ mod tests {
         assert!(errs[0].1.starts_with("is required"), "{}", errs[0].1);
         // With the stored config: omitted and masked keys keep the stored ones.
         let p = parse_connectwise(&b, Some(&stored), false).unwrap();
-        assert_eq!(p.config.public_key().expose(), "pubKEY12345678");
-        assert_eq!(p.config.private_key().expose(), "privKEY1");
+        assert_eq!(p.config.public_key().expose(), "pubKEY0123455678");
+        assert_eq!(p.config.private_key().expose(), "privKEY123456789");
         b["publicKey"] = Value::Null;
-        b["privateKey"] = json!("anotherKEY9");
+        b["privateKey"] = json!("anotherKEY987654");
         let p = parse_connectwise(&b, Some(&stored), false).unwrap();
-        assert_eq!(p.config.public_key().expose(), "pubKEY12345678");
-        assert_eq!(p.config.private_key().expose(), "anotherKEY9");
+        assert_eq!(p.config.public_key().expose(), "pubKEY0123455678");
+        assert_eq!(p.config.private_key().expose(), "anotherKEY987654");
         // Site, companyId and clientId are required even then.
         let errs = parse_connectwise(&json!({}), Some(&stored), false).unwrap_err();
         assert_eq!(fields(&errs), ["site", "companyId", "clientId"]);
@@ -859,7 +847,7 @@ mod tests {
         assert_eq!(view["apiHost"], "api-na.myconnectwise.net");
         assert_eq!(view["companyId"], "mymsp");
         assert_eq!(view["publicKey"], "••••5678");
-        assert_eq!(view["privateKey"], "••••");
+        assert_eq!(view["privateKey"], "••••6789");
         assert_eq!(view["clientId"], GUID);
         assert_eq!(
             view["schedule"],
@@ -872,13 +860,13 @@ mod tests {
         );
         let text = view.to_string();
         assert!(
-            !text.contains("pubKEY") && !text.contains("privKEY1"),
+            !text.contains("pubKEY") && !text.contains("privKEY123456789"),
             "{text}"
         );
         // GET -> PUT of the view unchanged keeps everything, keys included.
         let again = parse_connectwise(&view, Some(&p.config), false).unwrap();
         assert_eq!(again.config.masked_json(&again.options), view);
-        assert_eq!(again.config.public_key().expose(), "pubKEY12345678");
+        assert_eq!(again.config.public_key().expose(), "pubKEY0123455678");
         assert!(again
             .config
             .audit_changes(&again.options, Some((&p.config, &p.options)))
@@ -913,7 +901,7 @@ mod tests {
             back.masked_json(&p.options),
             p.config.masked_json(&p.options)
         );
-        assert_eq!(back.private_key().expose(), "privKEY1");
+        assert_eq!(back.private_key().expose(), "privKEY123456789");
         assert_eq!(
             back.api_root_for_test(),
             "http://127.0.0.1:4100/v2025_1/apis/3.0"
@@ -928,7 +916,7 @@ mod tests {
             cloud.stored_json()["site"],
             json!({"scheme": "https", "host": "na.myconnectwise.net"})
         );
-        let mut key = |_: &str| ApiKey::parse("k", "whatever1");
+        let mut key = |_: &str| ApiKey::parse("k", "whatever12345678");
         assert!(
             ConnectWiseConfig::from_stored(&json!({"site": "x"}), &mut key)
                 .unwrap_err()
@@ -940,7 +928,7 @@ mod tests {
     fn audit_changes_name_fields_and_secrets_never_values() {
         let old = parse(&body());
         let mut b = body();
-        b["privateKey"] = json!("privKEY2"); // masks to •••• like the old one
+        b["privateKey"] = json!("privKEY987656789"); // masks to ••••6789 like the old one
         b["companyId"] = json!("othermsp");
         b["autoArchive"] = json!(false);
         let new = parse_connectwise(&b, Some(&old.config), false).unwrap();
@@ -948,7 +936,7 @@ mod tests {
             .config
             .audit_changes(&new.options, Some((&old.config, &old.options)));
         assert_eq!(changes, ["autoArchive", "companyId", "privateKey"]);
-        // The plain masked diff cannot see a short key change; audit_changes does.
+        // The plain masked diff cannot see a change that keeps the last 4; audit_changes does.
         let diff = super::super::changed_fields(
             &old.config.masked_json(&old.options),
             &new.config.masked_json(&new.options),
@@ -957,6 +945,32 @@ mod tests {
         assert_eq!(new.config.changed_secrets(&old.config), ["privateKey"]);
         let first = new.config.audit_changes(&new.options, None);
         assert!(first.contains(&"publicKey".to_owned()) && first.contains(&"schedule".to_owned()));
+    }
+
+    #[test]
+    fn keys_shorter_than_a_connectwise_key_are_refused_with_what_a_real_one_is() {
+        for field in ["publicKey", "privateKey"] {
+            let mut b = body();
+            b[field] = json!("abcdefghijklmno"); // 15 characters
+            let errors = parse_connectwise(&b, None, false).unwrap_err();
+            assert_eq!(fields(&errors), [field]);
+            let message = &errors[0].1;
+            assert!(
+                message.starts_with(
+                    "is shorter than 16 characters, too short for a ConnectWise API key"
+                ),
+                "{message}"
+            );
+            assert!(message.contains("16 letters and digits each"), "{message}");
+            assert!(!message.contains("abcdefghijklmno"), "{message}");
+        }
+        // Real keys are 16 letters and digits.
+        let mut b = body();
+        b["publicKey"] = json!("Ab12Cd34Ef56Gh78");
+        b["privateKey"] = json!("Zy98Xw76Vu54Ts32");
+        let p = parse(&b);
+        assert_eq!(p.config.public_key().expose(), "Ab12Cd34Ef56Gh78");
+        assert_eq!(p.config.private_key().expose(), "Zy98Xw76Vu54Ts32");
     }
 
     impl ConnectWiseConfig {

@@ -5,15 +5,15 @@
 //!
 //! Invariant: a [`HaloConfig`] holds a resource server URL ending in `/api` and an auth server
 //! URL (https unless the sandbox allowed plain http; no credentials, query or fragment, no
-//! trailing slash), a tenant without spaces when one is given, a client id without spaces
-//! and a client secret of at least 16 characters.
+//! trailing slash), a tenant without spaces when one is given, a client id of at least 16
+//! characters without spaces and a client secret of at least 32 (`CLIENT_SECRET_RULE`).
 
 use super::spec::{ProviderHost, PsaCredentials};
 use super::{
-    body_object, kind_of, present, quoted, required_str, FieldErrors, Parsed, PsaKind, PsaOptions,
-    SecretRule,
+    body_object, kind_of, present, quoted, required_str, secret_field, FieldErrors, Parsed,
+    PsaKind, PsaOptions,
 };
-use crate::secret::ApiKey;
+use crate::secret::{ApiKey, KeyRule, KeyShape};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -29,9 +29,22 @@ const FIELDS: [&str; 5] = [
 const APP_HINT: &str = "create an API application in Halo (Configuration > Integrations > \
                         Halo PSA API > View Applications, authentication method Client ID and \
                         Secret, permissions read:customers and read:assets) and paste its \
-                        client secret";
+                        client id";
 /// The longest tenant or client id.
 const MAX_ID_CHARS: usize = 128;
+/// The shortest plausible client id: Halo generates a GUID (36 characters).
+const MIN_CLIENT_ID_CHARS: usize = 16;
+/// The API application's client secret: Halo generates it, a long random value (two GUIDs'
+/// worth, over 60 characters), shown once when the application is saved.
+pub(super) const CLIENT_SECRET_RULE: KeyRule = KeyRule {
+    what: "a Halo client secret",
+    min_len: 32,
+    shape: KeyShape::Any,
+    hint: "paste the client secret Halo generated for the API application (Configuration > \
+           Integrations > Halo PSA API > View Applications, authentication method Client ID \
+           and Secret, permissions read:customers and read:assets), a value of over 60 \
+           characters shown once when the application is saved",
+};
 
 /// A HaloPSA integration's own config. Debug prints the secret masked.
 #[derive(Debug, Clone)]
@@ -265,17 +278,24 @@ pub fn parse_halo(
     };
     let client_id = required_str(obj, "clientId", APP_HINT, &mut errors).and_then(|raw| {
         parse_id(raw, "the API application's client id")
+            .and_then(|id| {
+                if id.chars().count() < MIN_CLIENT_ID_CHARS {
+                    Err(format!(
+                        "is shorter than {MIN_CLIENT_ID_CHARS} characters, too short for a Halo \
+                         client id: Halo shows it (a GUID such as \
+                         3f1e2d4c-5b6a-4c7d-8e9f-0123456789ab) next to the secret"
+                    ))
+                } else {
+                    Ok(id)
+                }
+            })
             .map_err(|m| errors.push(("clientId".into(), m)))
             .ok()
     });
-    let client_secret = SecretRule {
-        min_chars: 16,
-        what: "a Halo client secret",
-        hint: APP_HINT,
-    }
-    .parse(
+    let client_secret = secret_field(
         obj,
         HaloConfig::CLIENT_SECRET,
+        &CLIENT_SECRET_RULE,
         previous.map(|p| &p.client_secret),
         &mut errors,
     );
@@ -406,7 +426,7 @@ mod tests {
             "resourceServer": "https://mymsp.halopsa.com/api",
             "tenant": "mymsp",
             "clientId": "3f1e2d4c-aaaa-bbbb-cccc-0123456789ab",
-            "clientSecret": "0123456789abcdef-secret",
+            "clientSecret": "0123456789abcdef-0123456789abcdef-secret",
         })
     }
 
@@ -492,15 +512,44 @@ mod tests {
     }
 
     #[test]
+    fn a_short_client_secret_or_id_is_refused_with_what_a_real_one_is() {
+        let mut b = body();
+        b["clientSecret"] = json!("0123456789abcdef-0123456789abcd"); // 31 characters
+        b["clientId"] = json!("abc-123");
+        let errors = parse_halo(&b, None, false).unwrap_err();
+        assert_eq!(fields(&errors), ["clientId", "clientSecret"]);
+        assert!(
+            errors[0].1.contains("too short for a Halo client id"),
+            "{}",
+            errors[0].1
+        );
+        assert!(errors[0].1.contains("a GUID such as"), "{}", errors[0].1);
+        let secret = &errors[1].1;
+        assert!(
+            secret.starts_with("is shorter than 32 characters, too short for a Halo client secret"),
+            "{secret}"
+        );
+        assert!(secret.contains("over 60 characters"), "{secret}");
+        // What Halo generates: a GUID client id, a long secret.
+        b["clientId"] = json!("9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d");
+        b["clientSecret"] =
+            json!("1f0e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b-6c7d8e9f-0a1b-2c3d-4e5f-60718293a4b5");
+        let p = parse_halo(&b, None, false).unwrap();
+        assert_eq!(p.config.client_id(), "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d");
+    }
+
+    #[test]
     fn a_masked_secret_keeps_the_stored_one_and_the_stored_form_round_trips() {
         let first = parse_halo(&body(), None, false).unwrap();
         let view = first.config.masked_json(&first.options);
         assert_eq!(view["clientSecret"], json!("••••cret"));
-        assert!(!view.to_string().contains("0123456789abcdef-secret"));
+        assert!(!view
+            .to_string()
+            .contains("0123456789abcdef-0123456789abcdef-secret"));
         let again = parse_halo(&view, Some(&first.config), false).unwrap();
         assert_eq!(
             again.config.client_secret().expose(),
-            "0123456789abcdef-secret"
+            "0123456789abcdef-0123456789abcdef-secret"
         );
         assert!(again
             .config

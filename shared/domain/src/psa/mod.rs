@@ -24,7 +24,7 @@ pub use options::{DestinationKind, KnowledgeBase, LayoutIds, PsaOptions, SkipOpt
 pub use spec::{ProviderHost, PsaConfig, PsaCredentials};
 
 use crate::provider::RateLimit;
-use crate::secret::ApiKey;
+use crate::secret::{ApiKey, KeyRule};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -280,56 +280,41 @@ pub(crate) fn quoted(raw: &str) -> String {
     }
 }
 
-/// How a PSA's secret field is read: its shortest plausible length, what it is called in
-/// messages, and where the user finds it.
-pub(crate) struct SecretRule {
-    /// Fewer characters than this is refused as implausible.
-    pub(crate) min_chars: usize,
-    /// E.g. "a ConnectWise key".
-    pub(crate) what: &'static str,
-    /// Where to find it, e.g. "paste the key from System > Members > API Members".
-    pub(crate) hint: &'static str,
-}
-
-impl SecretRule {
-    /// Reads one secret: a new one, or (with a previous config) the stored one when it is
-    /// omitted, `null` or sent back masked.
-    pub(crate) fn parse(
-        &self,
-        obj: &Map<String, Value>,
-        field: &str,
-        previous: Option<&ApiKey>,
-        errors: &mut FieldErrors,
-    ) -> Option<ApiKey> {
-        let (min_chars, what, hint) = (self.min_chars, self.what, self.hint);
-        let mut fail = |message: String| {
-            errors.push((field.to_owned(), message));
-            None
-        };
-        match present(obj, field) {
-            None => previous
-                .cloned()
-                .or_else(|| fail(format!("is required: {hint}"))),
-            Some(Value::String(s)) if s.trim().starts_with(MASK_PREFIX) => match previous {
-                Some(key) => Some(key.clone()),
-                None => fail(format!(
-                    "is a masked value (••••) and no key is stored yet: {hint}"
-                )),
-            },
-            Some(Value::String(s)) => match ApiKey::parse(field, s) {
-                Ok(key) if key.expose().chars().count() >= min_chars => Some(key),
-                Ok(_) => fail(format!(
-                    "is shorter than {min_chars} characters, too short for {what}: {hint}"
-                )),
-                Err(e) => {
-                    let why = e.strip_prefix(field).map_or(e.as_str(), str::trim_start);
-                    let why = why.split(':').next().unwrap_or(why).trim();
-                    fail(format!("{why}: {hint}"))
-                }
-            },
-            // Never echo what was sent in a secret's place.
-            Some(other) => fail(format!("must be a string, got {}: {hint}", kind_of(other))),
-        }
+/// Reads one PSA secret field under its provider's `rule`: a new value (checked with
+/// [`ApiKey::parse_with`]), or (with a previous config) the stored one when it is omitted,
+/// `null` or sent back masked. Never echoes what was sent.
+pub(crate) fn secret_field(
+    obj: &Map<String, Value>,
+    field: &str,
+    rule: &KeyRule,
+    previous: Option<&ApiKey>,
+    errors: &mut FieldErrors,
+) -> Option<ApiKey> {
+    let hint = rule.hint;
+    let mut fail = |message: String| {
+        errors.push((field.to_owned(), message));
+        None
+    };
+    match present(obj, field) {
+        None => previous
+            .cloned()
+            .or_else(|| fail(format!("is required: {hint}"))),
+        Some(Value::String(s)) if s.trim().starts_with(MASK_PREFIX) => match previous {
+            Some(key) => Some(key.clone()),
+            None => fail(format!(
+                "is a masked value (••••) and no key is stored yet: {hint}"
+            )),
+        },
+        Some(Value::String(s)) => match ApiKey::parse_with(field, s, rule) {
+            Ok(key) => Some(key),
+            // The field is the error's own first word; the path names it here.
+            Err(e) => fail(
+                e.strip_prefix(field)
+                    .map_or(e.as_str(), str::trim_start)
+                    .to_owned(),
+            ),
+        },
+        Some(other) => fail(format!("must be a string, got {}: {hint}", kind_of(other))),
     }
 }
 

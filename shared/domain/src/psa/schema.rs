@@ -301,24 +301,31 @@ fn secret(min: usize) -> Schema {
             Type::String,
             Type::Null,
         ]))
-        .max_length(Some(512))
         .pattern(Some(format!(
-            r"^\s*(••••.*|[^\s\u0000-\u001f\u007f-\u009f]{{{min},}})\s*$"
+            r"^\s*(••••.*|[^\s\u0000-\u001f\u007f-\u009f]{{{min},512}})\s*$"
         )))
         .build()
         .into()
 }
 
-fn secret_8() -> Schema {
-    secret(8)
+/// ConnectWise Manage's public and private keys.
+fn connectwise_key() -> Schema {
+    secret(super::connectwise::KEY_RULE.min_len)
 }
 
-fn secret_10() -> Schema {
-    secret(10)
+/// Autotask's API user secret.
+fn autotask_secret() -> Schema {
+    secret(super::autotask::SECRET_RULE.min_len)
 }
 
-fn secret_16() -> Schema {
-    secret(16)
+/// Autotask's tracking identifier.
+fn autotask_code() -> Schema {
+    secret(super::autotask::INTEGRATION_CODE_RULE.min_len)
+}
+
+/// Halo's client secret.
+fn halo_secret() -> Schema {
+    secret(super::halo::CLIENT_SECRET_RULE.min_len)
 }
 
 psa_put! {
@@ -336,14 +343,14 @@ psa_put! {
         /// ?#%+:@.
         #[schema(example = "mymsp", pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f/\\?#%+:@]{1,64}\s*$")]
         pub company_id: String,
-        /// The API member's public key (System > Members > API Members): at least 8
+        /// The API member's public key (System > Members > API Members): at least 16
         /// characters, no spaces; required when creating; leave it out, send null or send it
         /// back masked (••••…) to keep the stored one.
-        #[schema(schema_with = secret_8)]
+        #[schema(schema_with = connectwise_key)]
         pub public_key: Option<String>,
-        /// The API member's private key: at least 8 characters, no spaces; kept like
+        /// The API member's private key: at least 16 characters, no spaces; kept like
         /// publicKey.
-        #[schema(schema_with = secret_8)]
+        #[schema(schema_with = connectwise_key)]
         pub private_key: Option<String>,
         /// The client id from developer.connectwise.com: a GUID in any case, braces allowed
         /// (stored lower-case).
@@ -378,10 +385,10 @@ psa_put! {
         /// Applications).
         #[schema(pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f/?#&%]{1,128}\s*$", example = "abc-123")]
         pub client_id: String,
-        /// The API application's client secret: at least 16 characters, no spaces; required
+        /// The API application's client secret: at least 32 characters, no spaces; required
         /// when creating; leave it out, send null or send it back masked (••••…) to keep the
         /// stored one.
-        #[schema(schema_with = secret_16)]
+        #[schema(schema_with = halo_secret)]
         pub client_secret: Option<String>,
     }
     knowledge_base: HaloKnowledgeBaseBody
@@ -396,13 +403,13 @@ psa_put! {
         /// DOCSYNC_AUTOTASK_ZONE_URL.
         #[schema(max_length = 254, pattern = r"^\s*[^\s@\u0000-\u001f\u007f-\u009f]+@[^\s@\u0000-\u001f\u007f-\u009f]+\s*$", example = "api-user@mymsp.com")]
         pub username: String,
-        /// The API user's secret: at least 8 characters, no spaces; required when creating;
+        /// The API user's secret: at least 12 characters, no spaces; required when creating;
         /// leave it out, send null or send it back masked (••••…) to keep the stored one.
-        #[schema(schema_with = secret_8)]
+        #[schema(schema_with = autotask_secret)]
         pub secret: Option<String>,
         /// The tracking identifier of the API user's integration vendor (sent as
-        /// ApiIntegrationCode): at least 10 characters, no spaces; kept like secret.
-        #[schema(schema_with = secret_10)]
+        /// ApiIntegrationCode): at least 20 characters, no spaces; kept like secret.
+        #[schema(schema_with = autotask_code)]
         pub integration_code: Option<String>,
     }
     knowledge_base: KnowledgeBase
