@@ -54,8 +54,8 @@ pub(crate) struct WebhookCreate {
         example = "3f9c2a7d5e1b4c8a9f0e6d2b7a4c1e8f"
     )]
     secret: String,
-    /// The events to receive; left out, `["run.finished"]`.
-    #[schema(min_items = 1, nullable = false)]
+    /// The events to receive; left out or null, `["run.finished"]`.
+    #[schema(min_items = 1)]
     events: Option<Vec<EventName>>,
 }
 

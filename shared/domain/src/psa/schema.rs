@@ -382,8 +382,8 @@ psa_put! {
         #[schema(example = "mymsp", pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f/?#&%]{0,128}\s*$")]
         pub tenant: Option<String>,
         /// The API application's client id (Configuration > Integrations > Halo PSA API > View
-        /// Applications).
-        #[schema(pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f/?#&%]{1,128}\s*$", example = "abc-123")]
+        /// Applications): Halo generates a GUID; at least 16 characters, no spaces or slashes.
+        #[schema(pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f/?#&%]{16,128}\s*$", example = "3f1e2d4c-5b6a-4c7d-8e9f-0123456789ab")]
         pub client_id: String,
         /// The API application's client secret: at least 32 characters, no spaces; required
         /// when creating; leave it out, send null or send it back masked (••••…) to keep the
