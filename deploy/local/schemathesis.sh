@@ -107,6 +107,10 @@ api="http://127.0.0.1:$api_port"
 export DOCSYNC_DATABASE_URL="$base_db/$database"
 export DOCSYNC_AMQP_URL="$amqp_url"
 export DOCSYNC_API_ADDR="127.0.0.1:$api_port"
+# The metrics listener on a free port too, so that two runs (or a fleet) on one machine do not
+# collide on the default 9464.
+DOCSYNC_METRICS_ADDR="127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+export DOCSYNC_METRICS_ADDR
 export DOCSYNC_MASTER_KEY
 DOCSYNC_MASTER_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
 export DOCSYNC_GRAPH_URL="$graph_url"
