@@ -271,6 +271,16 @@ impl Store {
         body: Option<&str>,
         outcome: &DeliveryOutcome,
     ) -> StoreResult<()> {
+        if let Some(m) = &self.metrics {
+            m.webhook_attempt(match outcome {
+                DeliveryOutcome::Delivered { .. } => "delivered",
+                DeliveryOutcome::NotDelivered {
+                    retry_in: Some(_), ..
+                } => "retrying",
+                DeliveryOutcome::NotDelivered { retry_in: None, .. } => "failed",
+                DeliveryOutcome::Dropped { .. } => "dropped",
+            });
+        }
         let (state, status, error, retry_in): (&str, Option<i32>, Option<&str>, Option<f64>) =
             match outcome {
                 DeliveryOutcome::Delivered { status } => ("delivered", Some(*status), None, None),
