@@ -7,6 +7,7 @@ use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
+use docsync_domain::crypto::Binding;
 use docsync_domain::{mask, microsoft, ApiKey};
 use docsync_store::{AuditAction, FieldChange, Permission};
 use serde_json::{json, Value};
@@ -25,9 +26,12 @@ pub(crate) async fn get_microsoft(
         })?;
     let secret = state
         .master
-        .open(&conn.client_secret_sealed)
+        .open(
+            &conn.client_secret_sealed,
+            &Binding::microsoft_client_secret(account),
+        )
         .map(|s| mask(&s))
-        .unwrap_or_else(|_| "•••• (unreadable with the current master key)".into());
+        .unwrap_or_else(|_| "•••• (unreadable: stored with another master key or copied from another row; set it again)".into());
     Ok(Json(json!({
         "clientId": conn.client_id,
         "clientSecret": secret,
@@ -75,7 +79,10 @@ pub(crate) async fn put_microsoft(
     let secret_unchanged = before.as_ref().is_some_and(|b| {
         state
             .master
-            .open(&b.client_secret_sealed)
+            .open(
+                &b.client_secret_sealed,
+                &Binding::microsoft_client_secret(account),
+            )
             .is_ok_and(|old| audit::same_secret(&old, secret.expose()))
     });
     if !secret_unchanged {
@@ -97,7 +104,9 @@ pub(crate) async fn put_microsoft(
         .put_microsoft_connection_audited(
             account,
             &client_id,
-            &state.master.seal(secret.expose()),
+            &state
+                .master
+                .seal(secret.expose(), &Binding::microsoft_client_secret(account)),
             &event,
         )
         .await?;

@@ -17,6 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use docsync_domain::address::check_public_host;
+use docsync_domain::crypto::Binding;
 use docsync_domain::{ApiKey, KeyRule, KeyShape, WebhookUrl};
 use docsync_store::{AuditAction, FieldChange, Permission, Webhook, RUN_FINISHED};
 use serde_json::{json, Value};
@@ -135,11 +136,14 @@ pub(crate) async fn create(
         .flatten()
         .collect(),
     );
-    let sealed = state.master.seal(secret.expose());
+    let id = uuid::Uuid::new_v4();
+    let sealed = state
+        .master
+        .seal(secret.expose(), &Binding::webhook_secret(account, id));
     drop(secret);
     let created = state
         .store
-        .create_webhook(account, url.as_str(), &events, &sealed, &event)
+        .create_webhook(account, id, url.as_str(), &events, &sealed, &event)
         .await?;
     Ok((StatusCode::CREATED, Json(view(&created))))
 }
