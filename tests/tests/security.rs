@@ -4,7 +4,7 @@
 
 use docsync::admin::{self, KeyRotation, Revocation, TokenRef};
 use docsync::fleet::{Fleet, Roles};
-use docsync_domain::crypto::MasterKey;
+use docsync_domain::crypto::{Binding, MasterKey};
 use docsync_domain::{mask, Provider};
 use docsync_e2e::{hudu_read_only_key, hudu_write_key, spawn_app, TestApp};
 use docsync_sandbox::SandboxConfig;
@@ -176,6 +176,16 @@ async fn rotate_key_re_encrypts_every_secret_and_can_be_run_again() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{hook}");
 
+    // The Microsoft connection as a release before bindings stored it (`v1:`, unbound).
+    app.store()
+        .put_microsoft_connection(
+            app.account,
+            &SandboxConfig::default().graph_client_id,
+            &key_a.seal_unbound(&SandboxConfig::default().graph_client_secret),
+        )
+        .await
+        .expect("an unbound secret");
+
     let same = admin::rotate_key(app.store(), &key_a, &key_a).await;
     assert!(same.unwrap_err().to_string().contains("same key"));
 
@@ -216,9 +226,14 @@ async fn rotate_key_re_encrypts_every_secret_and_can_be_run_again() {
         .await
         .expect("read")
         .expect("integration");
-    assert!(key_a.open(&integration.api_key_sealed).is_err());
+    let hudu_place = Binding::integration_api_key(app.account, Provider::Hudu);
+    assert!(key_a
+        .open(&integration.api_key_sealed, &hudu_place)
+        .is_err());
     assert_eq!(
-        key_b.open(&integration.api_key_sealed).expect("B opens"),
+        key_b
+            .open(&integration.api_key_sealed, &hudu_place)
+            .expect("B opens"),
         hudu_write_key()
     );
     let connection = app
@@ -227,13 +242,24 @@ async fn rotate_key_re_encrypts_every_secret_and_can_be_run_again() {
         .await
         .expect("read")
         .expect("connection");
-    assert!(key_a.open(&connection.client_secret_sealed).is_err());
+    let microsoft_place = Binding::microsoft_client_secret(app.account);
+    assert!(key_a
+        .open(&connection.client_secret_sealed, &microsoft_place)
+        .is_err());
     assert_eq!(
         key_b
-            .open(&connection.client_secret_sealed)
+            .open(&connection.client_secret_sealed, &microsoft_place)
             .expect("B opens"),
         SandboxConfig::default().graph_client_secret
     );
+    // The value stored before bindings (below) came out bound to its place.
+    assert!(MasterKey::is_bound(&connection.client_secret_sealed));
+    assert!(key_b
+        .open(
+            &connection.client_secret_sealed,
+            &Binding::microsoft_client_secret(docsync_domain::AccountId(uuid::Uuid::new_v4()))
+        )
+        .is_err());
 
     // A secret under neither key stops the rotation before anything changes.
     let key_c = MasterKey::parse(&MasterKey::generate_b64()).expect("key C");
@@ -512,5 +538,62 @@ async fn configuration_changes_leave_an_audit_trail_without_secrets() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = app.call_as(None, Method::GET, "/audit", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    app.cleanup().await;
+}
+
+/// A sealed secret is bound to its place: copied into another account's row (by someone with
+/// write access to the database, say) it does not open there, and the API says so.
+#[tokio::test]
+async fn a_sealed_key_copied_into_another_accounts_row_does_not_open() {
+    let app = spawn_app().await;
+    app.setup_hudu(&[0]).await;
+    let other = app.other_account_token().await;
+    let (status, body) = app
+        .call_as(
+            Some(&other),
+            Method::PUT,
+            "/integrations/hudu",
+            Some(json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_read_only_key(), "companyIdByTenantId": {}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["apiKey"], json!(mask(&hudu_read_only_key())));
+
+    let (client, conn) = tokio_postgres::connect(&app.settings.database_url, tokio_postgres::NoTls)
+        .await
+        .expect("the test's database");
+    tokio::spawn(conn);
+    let copied = client
+        .execute(
+            "UPDATE integrations SET api_key_sealed =
+                    (SELECT api_key_sealed FROM integrations WHERE account_id = $1 AND provider = 'hudu')
+              WHERE account_id <> $1 AND provider = 'hudu'",
+            &[&app.account.0],
+        )
+        .await
+        .expect("copy");
+    assert_eq!(copied, 1);
+
+    let (status, body) = app
+        .call_as(Some(&other), Method::GET, "/integrations/hudu", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let shown = body["apiKey"].as_str().expect("apiKey");
+    assert!(shown.contains("unreadable"), "{body}");
+    assert!(
+        !shown.contains(&hudu_write_key()[hudu_write_key().len() - 4..]),
+        "{body}"
+    );
+    let (_, tested) = app
+        .call_as(Some(&other), Method::POST, "/integrations/hudu/test", None)
+        .await;
+    assert!(
+        tested.to_string().contains("could not be decrypted"),
+        "the test connection says why: {tested}"
+    );
+    // The owner's row still opens where it belongs.
+    let (status, mine) = app.call(Method::GET, "/integrations/hudu", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(mine["apiKey"], json!(mask(&hudu_write_key())), "{mine}");
     app.cleanup().await;
 }

@@ -119,7 +119,7 @@ async fn an_upgrade_with_recorded_documents_updates_them_in_place_and_creates_no
         &[
             &account,
             &graph.graph_client_id,
-            &master.seal(&graph.graph_client_secret),
+            &master.seal_unbound(&graph.graph_client_secret),
         ],
     )
     .await
@@ -130,8 +130,8 @@ async fn an_upgrade_with_recorded_documents_updates_them_in_place_and_creates_no
         &[
             &account,
             &staged.sandbox.hudu_url,
-            &master.seal(&hudu_write_key()),
-            &master.seal(&itglue_us_key()),
+            &master.seal_unbound(&hudu_write_key()),
+            &master.seal_unbound(&itglue_us_key()),
             &schedule,
         ],
     )

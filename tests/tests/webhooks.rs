@@ -273,6 +273,19 @@ async fn subscriptions_are_checked_kept_to_their_account_and_removed_with_their_
     let run = app.push(&tenants[0]).await;
     app.wait_for_run(&run).await;
     until(&receiver, "the run delivered", |r| r.accepted().len() == 1).await;
+    // Dashboards see it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let scraped = app.scrape().await;
+        if scraped.contains("docsync_webhook_delivery_attempts_total{outcome=\"delivered\"} 1") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no delivered attempt counted: {scraped}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // ... and nothing after it is removed.
     let (status, _) = app

@@ -8,6 +8,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use docsync_domain::crypto::Binding;
 use docsync_domain::{mask, microsoft, ApiKey};
 use docsync_store::{AuditAction, FieldChange, Permission};
 use serde::Serialize;
@@ -38,7 +39,6 @@ fn client_secret() -> utoipa::openapi::schema::Schema {
     let guid = r"^\s*(\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\s*$";
     serde_json::from_value(serde_json::json!({
         "type": "string",
-        "maxLength": 512,
         "pattern": format!(r"^\s*[^\s\u0000-\u001f\u007f-\u009f]{{{},512}}\s*$", microsoft::CLIENT_SECRET.min_len),
         "not": {"pattern": guid},
         "example": "abc8Q~defghijklmnopqrstuvwxyz-_.~0123456",
@@ -87,9 +87,12 @@ pub(crate) async fn get_microsoft(
         })?;
     let secret = state
         .master
-        .open(&conn.client_secret_sealed)
+        .open(
+            &conn.client_secret_sealed,
+            &Binding::microsoft_client_secret(account),
+        )
         .map(|s| mask(&s))
-        .unwrap_or_else(|_| "•••• (unreadable with the current master key)".into());
+        .unwrap_or_else(|_| "•••• (unreadable: stored with another master key or copied from another row; set it again)".into());
     Ok(Json(MicrosoftConnection {
         client_id: conn.client_id,
         client_secret: secret,
@@ -150,7 +153,10 @@ pub(crate) async fn put_microsoft(
     let secret_unchanged = before.as_ref().is_some_and(|b| {
         state
             .master
-            .open(&b.client_secret_sealed)
+            .open(
+                &b.client_secret_sealed,
+                &Binding::microsoft_client_secret(account),
+            )
             .is_ok_and(|old| audit::same_secret(&old, secret.expose()))
     });
     if !secret_unchanged {
@@ -172,7 +178,9 @@ pub(crate) async fn put_microsoft(
         .put_microsoft_connection_audited(
             account,
             &client_id,
-            &state.master.seal(secret.expose()),
+            &state
+                .master
+                .seal(secret.expose(), &Binding::microsoft_client_secret(account)),
             &event,
         )
         .await?;

@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use docsync_domain::address::check_public_host;
+use docsync_domain::crypto::Binding;
 use docsync_domain::{
     mask, AccountId, ApiKey, BaseUrl, IntegrationKind, ItGlueRegion, Provider, RateLimit, RunId,
     Schedule, TenantId, Trigger,
@@ -374,9 +375,12 @@ fn mapping_field(provider: Provider) -> (&'static str, &'static str) {
 fn view(state: &AppState, integration: &Integration, notices: Option<Vec<String>>) -> Value {
     let key = state
         .master
-        .open(&integration.api_key_sealed)
+        .open(
+            &integration.api_key_sealed,
+            &Binding::integration_api_key(integration.account_id, integration.provider),
+        )
         .map(|k| mask(&k))
-        .unwrap_or_else(|_| "•••• (unreadable with the current master key)".into());
+        .unwrap_or_else(|_| "•••• (unreadable: stored with another master key or copied from another row; set it again)".into());
     let mappings: BTreeMap<String, i64> = integration
         .mappings
         .iter()
@@ -557,13 +561,20 @@ pub(crate) async fn put(
             Ok(k) => match existing.as_ref().filter(|e| {
                 state
                     .master
-                    .open(&e.api_key_sealed)
+                    .open(
+                        &e.api_key_sealed,
+                        &Binding::integration_api_key(account, provider),
+                    )
                     .is_ok_and(|old| audit::same_secret(&old, k.expose()))
             }) {
                 Some(same) => Some(same.api_key_sealed.clone()),
                 None => {
                     key_changed = true;
-                    Some(state.master.seal(k.expose()))
+                    Some(
+                        state
+                            .master
+                            .seal(k.expose(), &Binding::integration_api_key(account, provider)),
+                    )
                 }
             },
             Err(e) => {

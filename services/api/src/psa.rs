@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use docsync_domain::address::check_public_host;
+use docsync_domain::crypto::Binding;
 use docsync_domain::psa::{PsaConfig, PsaKind};
 use docsync_domain::{BaseUrl, RunState, Trigger};
 use docsync_psa::spec::open_config;
@@ -401,9 +402,11 @@ pub(crate) async fn put(
                 });
             (
                 (*name).to_owned(),
-                reuse
-                    .cloned()
-                    .unwrap_or_else(|| state.master.seal(key.expose())),
+                reuse.cloned().unwrap_or_else(|| {
+                    state
+                        .master
+                        .seal(key.expose(), &Binding::psa_secret(account, psa, name))
+                }),
             )
         })
         .collect();

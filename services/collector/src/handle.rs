@@ -6,6 +6,7 @@
 //! snapshot that such a fault left incomplete (the last retry publishes what it has).
 
 use crate::Context;
+use docsync_domain::crypto::Binding;
 use docsync_domain::{rate_limit_key, RunState};
 use docsync_queue::worker::{self, Verdict};
 use docsync_queue::{CollectJob, PublishJob};
@@ -63,7 +64,10 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Ve
     };
     let secret = match ctx
         .master
-        .open(&connection.client_secret_sealed)
+        .open(
+            &connection.client_secret_sealed,
+            &Binding::microsoft_client_secret(run.account_id),
+        )
         .map_err(|e| e.to_string())
         .and_then(|s| docsync_domain::ApiKey::parse("clientSecret", &s))
     {

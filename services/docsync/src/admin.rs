@@ -213,20 +213,32 @@ pub async fn rotate_key(
     old: &MasterKey,
     new: &MasterKey,
 ) -> anyhow::Result<KeyRotation> {
-    if new.open(&old.seal("docsync key check")).is_ok() {
+    let check = docsync_domain::crypto::Binding::microsoft_client_secret(
+        docsync_domain::AccountId(uuid::Uuid::nil()),
+    );
+    if new
+        .open(&old.seal("docsync key check", &check), &check)
+        .is_ok()
+    {
         anyhow::bail!(
             "DOCSYNC_NEW_MASTER_KEY is the same key as DOCSYNC_MASTER_KEY: generate a new one with `openssl rand -base64 32`"
         );
     }
     let report = store
-        .reseal_secrets(|sealed| {
-            if new.open(sealed).is_ok() {
+        .reseal_secrets(|secret, sealed| {
+            let binding = secret.binding();
+            // Under the new key and bound to its place: nothing to do. A value of the first
+            // format (unbound) is re-sealed bound, even under the new key.
+            if MasterKey::is_bound(sealed) && new.open(sealed, &binding).is_ok() {
                 return Reseal::Keep;
             }
-            match old.open(sealed) {
+            match old
+                .open(sealed, &binding)
+                .or_else(|_| new.open(sealed, &binding))
+            {
                 Ok(plain) => {
                     let plain = SecretString::from(plain);
-                    Reseal::Rewrite(new.seal(plain.expose_secret()))
+                    Reseal::Rewrite(new.seal(plain.expose_secret(), &binding))
                 }
                 Err(_) => Reseal::Unreadable,
             }

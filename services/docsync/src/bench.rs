@@ -39,7 +39,10 @@ pub async fn scheduler(
                 &IntegrationUpsert {
                     base_url: Some("https://hudu.bench.invalid".into()),
                     region: None,
-                    api_key_sealed: master.seal("bench-key-not-used-0000"),
+                    api_key_sealed: master.seal(
+                        "bench-key-not-used-0000",
+                        &docsync_domain::crypto::Binding::integration_api_key(account, Provider::Hudu),
+                    ),
                     schedule: schedule.to_json(),
                     rate_limit: None,
                     mappings: ids.iter().enumerate().map(|(i, t)| (*t, i as i64 + 1)).collect(),

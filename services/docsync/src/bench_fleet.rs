@@ -340,7 +340,10 @@ async fn create_account(
         .put_microsoft_connection(
             id,
             &defaults.graph_client_id,
-            &master.seal(&defaults.graph_client_secret),
+            &master.seal(
+                &defaults.graph_client_secret,
+                &docsync_domain::crypto::Binding::microsoft_client_secret(id),
+            ),
         )
         .await?;
     let mut list = Vec::with_capacity(tenants);
@@ -365,7 +368,10 @@ async fn create_account(
             &IntegrationUpsert {
                 base_url: None,
                 region: Some("us".into()),
-                api_key_sealed: master.seal(&key),
+                api_key_sealed: master.seal(
+                    &key,
+                    &docsync_domain::crypto::Binding::integration_api_key(id, Provider::ItGlue),
+                ),
                 schedule: serde_json::json!({"mode": "manual"}),
                 rate_limit: None,
                 mappings: list.iter().map(|(t, i)| (*t, *i as i64 + 1)).collect(),

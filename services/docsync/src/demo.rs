@@ -49,6 +49,8 @@ pub async fn run(
     settings.exchange_url = sandbox.exchange_url.clone();
     settings.allow_private_provider_urls = true;
     settings.queue_prefix = format!("{}-demo", settings.queue_prefix);
+    // A database of its own: the demo's account, tenants and runs never mix with a fleet's.
+    settings.database_url = demo_database_url(&settings.database_url);
     if settings.master_key.is_none() {
         settings.master_key = Some(MasterKey::generate_b64().into());
     }
@@ -63,7 +65,7 @@ pub async fn run(
     println!("docsync API  {api}\n");
 
     let result = drive(&fleet, &api, &sandbox).await;
-    if let (Ok(token), true) = (&result, stay) {
+    if let (Ok((_, token)), true) = (&result, stay) {
         println!("\nThe fleet keeps running. Status page (the token is read once, then cleared):");
         println!("  {api}/ui#token={token}");
         if let Some(addr) = fleet.metrics_addr {
@@ -72,13 +74,45 @@ pub async fn run(
         println!("Ctrl-C stops it.");
         crate::fleet::signal().await;
     }
+    // The demo leaves nothing behind in its database: its account goes, with all it owns.
+    if let Ok((account, _)) = &result {
+        if let Err(e) = fleet.store.delete_account(*account).await {
+            tracing::warn!(error = %e, "the demo account could not be removed");
+        }
+    }
     fleet.stop().await;
     sandbox.shutdown();
     result.map(|_| ())
 }
 
-/// Drives the product through its API; returns the demo account's token.
-async fn drive(fleet: &Fleet, api: &str, sandbox: &Sandbox) -> anyhow::Result<String> {
+/// The demo's own database beside the configured one: `…/docsync` becomes `…/docsync_demo`
+/// (the query, e.g. `?sslmode=require`, kept).
+fn demo_database_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let with_db = match base[authority_start..].find('/') {
+        Some(slash) => {
+            let (head, name) = base.split_at(authority_start + slash + 1);
+            let name = if name.is_empty() { "docsync" } else { name };
+            format!("{head}{name}_demo")
+        }
+        None => format!("{base}/docsync_demo"),
+    };
+    match query {
+        Some(q) => format!("{with_db}?{q}"),
+        None => with_db,
+    }
+}
+
+/// Drives the product through its API; returns the demo account and its token.
+async fn drive(
+    fleet: &Fleet,
+    api: &str,
+    sandbox: &Sandbox,
+) -> anyhow::Result<(docsync_domain::AccountId, String)> {
     let account = fleet.store.create_account("Demo MSP").await?;
     let token = crate::admin::create_token(&fleet.store, account, &Permission::ALL).await?;
     let http = reqwest::Client::new();
@@ -427,5 +461,26 @@ async fn drive(fleet: &Fleet, api: &str, sandbox: &Sandbox) -> anyhow::Result<St
         at_stats.threshold_refusals + at_stats.thread_refusals,
         sandbox.hudu_assets().len()
     );
-    Ok(token)
+    Ok((account, token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::demo_database_url;
+
+    #[test]
+    fn the_demo_uses_a_database_of_its_own() {
+        assert_eq!(
+            demo_database_url("postgres://postgres@127.0.0.1:5432/docsync"),
+            "postgres://postgres@127.0.0.1:5432/docsync_demo"
+        );
+        assert_eq!(
+            demo_database_url("postgres://u:p@db/fleet?sslmode=require"),
+            "postgres://u:p@db/fleet_demo?sslmode=require"
+        );
+        assert_eq!(
+            demo_database_url("postgres://postgres@127.0.0.1:5432"),
+            "postgres://postgres@127.0.0.1:5432/docsync_demo"
+        );
+    }
 }

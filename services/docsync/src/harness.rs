@@ -144,7 +144,10 @@ pub async fn create_account(
         .put_microsoft_connection(
             id,
             &defaults.graph_client_id,
-            &master.seal(&defaults.graph_client_secret),
+            &master.seal(
+                &defaults.graph_client_secret,
+                &docsync_domain::crypto::Binding::microsoft_client_secret(id),
+            ),
         )
         .await?;
     let mut tenants = Vec::with_capacity(fixtures.len());
@@ -222,7 +225,10 @@ async fn upsert(
             &IntegrationUpsert {
                 base_url: base_url.map(str::to_owned),
                 region: region.map(str::to_owned),
-                api_key_sealed: master.seal(key),
+                api_key_sealed: master.seal(
+                    key,
+                    &docsync_domain::crypto::Binding::integration_api_key(account.id, provider),
+                ),
                 schedule: serde_json::json!({"mode": "manual"}),
                 rate_limit: None,
                 mappings: account

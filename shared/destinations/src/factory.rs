@@ -3,6 +3,7 @@
 //! know one provider from another. Adding a provider means one arm here and one module in
 //! `docsync-sinks`.
 
+use docsync_domain::crypto::Binding;
 use docsync_domain::crypto::MasterKey;
 use docsync_domain::{rate_limit_key, AccountId, ApiKey, BaseUrl, ItGlueRegion, Provider};
 use docsync_sinks::hudu_objects::HuduObjects;
@@ -133,7 +134,10 @@ impl SinkFactory {
     ) -> Result<(ApiKey, docsync_domain::RateLimit, String), String> {
         let key = self
             .master
-            .open(&integration.api_key_sealed)
+            .open(
+                &integration.api_key_sealed,
+                &Binding::integration_api_key(integration.account_id, integration.provider),
+            )
             .map_err(|e| e.to_string())?;
         let api_key = ApiKey::parse("apiKey", &key)?;
         let rate_limit = integration

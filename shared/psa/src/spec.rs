@@ -5,6 +5,7 @@
 
 use crate::sync::SyncContext;
 use crate::PsaSource;
+use docsync_domain::crypto::Binding;
 use docsync_domain::crypto::MasterKey;
 use docsync_domain::psa::PsaConfig;
 use docsync_domain::ApiKey;
@@ -30,7 +31,8 @@ pub fn open_config(master: &MasterKey, integration: &PsaIntegration) -> Result<P
         let sealed = integration.secrets_sealed.get(name).ok_or_else(|| {
             format!("the stored integration lacks {name}: PUT /integrations/{psa} again")
         })?;
-        let plain = master.open(sealed).map_err(|e| e.to_string())?;
+        let binding = Binding::psa_secret(integration.account_id, psa, name);
+        let plain = master.open(sealed, &binding).map_err(|e| e.to_string())?;
         ApiKey::parse(name, &plain)
     };
     PsaConfig::from_stored(psa, &integration.config, &mut open)

@@ -21,6 +21,7 @@ mod secrets;
 mod snapshots;
 mod sync_runs;
 mod tenants;
+mod tls;
 mod webhooks;
 
 pub use accounts::{hash_token, ApiToken, Permission, TokenRecord};
@@ -106,15 +107,14 @@ pub struct Store {
 impl Store {
     /// Builds a pool for `database_url` (connections open lazily).
     pub fn connect(database_url: &str, max_size: usize) -> StoreResult<Self> {
-        let pg = tokio_postgres::Config::from_str(database_url)
-            .map_err(|e| StoreError::BadUrl(e.to_string()))?;
-        let manager = Manager::from_config(
-            pg,
-            tokio_postgres::NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let target = tls::Target::parse(database_url)?;
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match target.tls {
+            Some(tls) => Manager::from_config(target.config, tls, manager_config),
+            None => Manager::from_config(target.config, tokio_postgres::NoTls, manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(max_size)
             .wait_timeout(Some(std::time::Duration::from_secs(10)))
@@ -177,6 +177,20 @@ impl Store {
     pub async fn migrate_to(&self, version: u32) -> StoreResult<()> {
         let mut client = self.client().await?;
         migrate::run_to(&mut client, version).await
+    }
+
+    /// Whether this store's connections to PostgreSQL are encrypted (`sslmode` in
+    /// `DOCSYNC_DATABASE_URL`), as the server sees the connection.
+    pub async fn uses_tls(&self) -> StoreResult<bool> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+                &[],
+            )
+            .await?;
+        Ok(row.get(0))
     }
 
     /// True when the database answers.

@@ -2,7 +2,6 @@
 //! creation of the database itself when it does not exist yet.
 
 use crate::{StoreError, StoreResult};
-use std::str::FromStr;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -54,8 +53,8 @@ async fn locked(
 /// Creates the database named in `database_url` when it does not exist (connecting to the
 /// `postgres` maintenance database of the same server).
 pub async fn ensure_database(database_url: &str) -> StoreResult<()> {
-    let mut config = tokio_postgres::Config::from_str(database_url)
-        .map_err(|e| StoreError::BadUrl(e.to_string()))?;
+    let target = crate::tls::Target::parse(database_url)?;
+    let mut config = target.config;
     let name = config
         .get_dbname()
         .ok_or_else(|| StoreError::BadUrl("the URL names no database".into()))?
@@ -69,8 +68,16 @@ pub async fn ensure_database(database_url: &str) -> StoreResult<()> {
         )));
     }
     config.dbname("postgres");
-    let (client, conn) = config.connect(tokio_postgres::NoTls).await?;
-    let driver = tokio::spawn(conn);
+    let (client, driver) = match target.tls {
+        Some(tls) => {
+            let (client, conn) = config.connect(tls).await?;
+            (client, tokio::spawn(async move { conn.await.map(|_| ()) }))
+        }
+        None => {
+            let (client, conn) = config.connect(tokio_postgres::NoTls).await?;
+            (client, tokio::spawn(async move { conn.await.map(|_| ()) }))
+        }
+    };
     let exists = client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
         .await?

@@ -2,8 +2,8 @@
 //! secrets, the integrations' API keys, the PSA integrations' secrets and the webhooks' signing
 //! secrets, re-sealed in one transaction.
 //!
-//! The store never sees a key or a plaintext: the caller decides, value by value, what the
-//! new sealed value is ([`Reseal`]).
+//! The store never sees a key or a plaintext: the caller decides, value by value and knowing
+//! where it is stored ([`SealedSecret::binding`]), what the new sealed value is ([`Reseal`]).
 
 use crate::prepared::Prepared;
 use crate::{account, parse, Store, StoreResult};
@@ -12,7 +12,7 @@ use std::fmt;
 use uuid::Uuid;
 
 /// Where a sealed secret is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SealedSecret {
     /// The client secret of an account's Microsoft connection.
     MicrosoftClientSecret {
@@ -33,7 +33,7 @@ pub enum SealedSecret {
         /// Which PSA.
         psa: docsync_domain::psa::PsaKind,
         /// The secret's field name.
-        name: &'static str,
+        name: String,
     },
     /// The signing secret of an account's webhook subscription.
     WebhookSecret {
@@ -42,6 +42,31 @@ pub enum SealedSecret {
         /// The subscription.
         webhook_id: Uuid,
     },
+}
+
+impl SealedSecret {
+    /// The place it is sealed for: the associated data of its encryption.
+    pub fn binding(&self) -> docsync_domain::crypto::Binding {
+        use docsync_domain::crypto::Binding;
+        match self {
+            SealedSecret::MicrosoftClientSecret { account_id } => {
+                Binding::microsoft_client_secret(*account_id)
+            }
+            SealedSecret::IntegrationApiKey {
+                account_id,
+                provider,
+            } => Binding::integration_api_key(*account_id, *provider),
+            SealedSecret::PsaSecret {
+                account_id,
+                psa,
+                name,
+            } => Binding::psa_secret(*account_id, *psa, name),
+            SealedSecret::WebhookSecret {
+                account_id,
+                webhook_id,
+            } => Binding::webhook_secret(*account_id, *webhook_id),
+        }
+    }
 }
 
 impl fmt::Display for SealedSecret {
@@ -99,7 +124,7 @@ impl Store {
     /// values do not change.
     pub async fn reseal_secrets(
         &self,
-        mut reseal: impl FnMut(&str) -> Reseal,
+        mut reseal: impl FnMut(&SealedSecret, &str) -> Reseal,
     ) -> StoreResult<ResealReport> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
@@ -117,7 +142,7 @@ impl Store {
             let secret = SealedSecret::MicrosoftClientSecret {
                 account_id: account(r.get(0)),
             };
-            match reseal(r.get(1)) {
+            match reseal(&secret, r.get(1)) {
                 Reseal::Rewrite(new) => {
                     accounts.push(r.get(0));
                     sealed.push(new);
@@ -153,7 +178,7 @@ impl Store {
                 account_id: account(r.get(0)),
                 provider: parse(&provider)?,
             };
-            match reseal(r.get(2)) {
+            match reseal(&secret, r.get(2)) {
                 Reseal::Rewrite(new) => {
                     accounts.push(r.get(0));
                     providers.push(provider);
@@ -188,19 +213,12 @@ impl Store {
                     .map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
             let mut changed = false;
             for (name, sealed) in secrets.iter_mut() {
-                let name: &'static str = match name.as_str() {
-                    "publicKey" => "publicKey",
-                    "privateKey" => "privateKey",
-                    "clientSecret" => "clientSecret",
-                    "secret" => "secret",
-                    _ => "secret",
-                };
                 let secret = SealedSecret::PsaSecret {
                     account_id: account(r.get(0)),
                     psa,
-                    name,
+                    name: name.clone(),
                 };
-                match reseal(sealed) {
+                match reseal(&secret, sealed) {
                     Reseal::Rewrite(new) => {
                         *sealed = new;
                         changed = true;
@@ -234,7 +252,7 @@ impl Store {
                 account_id: account(r.get(0)),
                 webhook_id: r.get(1),
             };
-            match reseal(r.get(2)) {
+            match reseal(&secret, r.get(2)) {
                 Reseal::Rewrite(new) => {
                     ids.push(r.get(1));
                     sealed.push(new);

@@ -55,6 +55,8 @@ pub struct WebhookStatus {
 pub struct ClaimedDelivery {
     /// The delivery id (`X-Docsync-Delivery`).
     pub id: Uuid,
+    /// The subscription.
+    pub webhook_id: Uuid,
     /// The account the run belongs to.
     pub account_id: AccountId,
     /// The finished run.
@@ -116,6 +118,7 @@ impl Store {
     pub async fn create_webhook(
         &self,
         account_id: AccountId,
+        id: Uuid,
         url: &str,
         events: &[String],
         secret_sealed: &str,
@@ -146,7 +149,7 @@ impl Store {
                 "INSERT INTO webhooks (id, account_id, url, events, secret_sealed)
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id, url) DO NOTHING
                  RETURNING id, url, events, created_at",
-                &[&Uuid::new_v4(), &account_id.0, &url, &events, &secret_sealed],
+                &[&id, &account_id.0, &url, &events, &secret_sealed],
             )
             .await?
             .ok_or_else(|| {
@@ -242,7 +245,7 @@ impl Store {
                     AND d.id IN (SELECT id FROM webhook_deliveries
                                   WHERE state = 'pending' AND next_attempt_at <= now()
                                   ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-              RETURNING d.id, d.account_id, d.run_id, d.event, d.body, d.attempts, d.created_at,
+              RETURNING d.id, d.webhook_id, d.account_id, d.run_id, d.event, d.body, d.attempts, d.created_at,
                         w.url, w.secret_sealed",
                 &[&limit, &lease.as_secs_f64()],
             )
@@ -251,6 +254,7 @@ impl Store {
             .iter()
             .map(|r| ClaimedDelivery {
                 id: r.get("id"),
+                webhook_id: r.get("webhook_id"),
                 account_id: account(r.get("account_id")),
                 run_id: RunId(r.get("run_id")),
                 event: r.get("event"),
@@ -271,6 +275,16 @@ impl Store {
         body: Option<&str>,
         outcome: &DeliveryOutcome,
     ) -> StoreResult<()> {
+        if let Some(m) = &self.metrics {
+            m.webhook_attempt(match outcome {
+                DeliveryOutcome::Delivered { .. } => "delivered",
+                DeliveryOutcome::NotDelivered {
+                    retry_in: Some(_), ..
+                } => "retrying",
+                DeliveryOutcome::NotDelivered { retry_in: None, .. } => "failed",
+                DeliveryOutcome::Dropped { .. } => "dropped",
+            });
+        }
         let (state, status, error, retry_in): (&str, Option<i32>, Option<&str>, Option<f64>) =
             match outcome {
                 DeliveryOutcome::Delivered { status } => ("delivered", Some(*status), None, None),

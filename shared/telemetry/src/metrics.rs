@@ -48,6 +48,11 @@ struct ProviderLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct QueueLabel {
     queue: String,
 }
@@ -83,6 +88,7 @@ struct Inner {
     queue_messages: Family<QueueLabel, Gauge>,
     queue_consumers: Family<QueueLabel, Gauge>,
     dead_letters: Gauge,
+    webhook_attempts: Family<OutcomeLabel, Counter>,
     windows: Mutex<HashMap<String, KeyWindow>>,
 }
 
@@ -190,7 +196,14 @@ impl Metrics {
             "Messages parked in the dead-letter queue",
             dead_letters.clone(),
         );
+        let webhook_attempts = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "webhook_delivery_attempts",
+            "Webhook delivery attempts by outcome (delivered, retrying, failed: given up after 24 h, dropped: the run was removed)",
+            webhook_attempts.clone(),
+        );
         Self(Arc::new(Inner {
+            webhook_attempts,
             registry,
             runs,
             run_duration,
@@ -214,6 +227,16 @@ impl Metrics {
                 provider: provider.to_owned(),
                 trigger: trigger.to_owned(),
                 state: state.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A webhook delivery attempt ended: `delivered`, `retrying`, `failed` or `dropped`.
+    pub fn webhook_attempt(&self, outcome: &str) {
+        self.0
+            .webhook_attempts
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_owned(),
             })
             .inc();
     }

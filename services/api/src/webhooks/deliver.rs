@@ -213,7 +213,8 @@ async fn send(
             .await
             .map_err(Refused::NotSent)?;
     }
-    let secret = master.open(&d.secret_sealed).map_err(|_| {
+    let binding = docsync_domain::crypto::Binding::webhook_secret(d.account_id, d.webhook_id);
+    let secret = master.open(&d.secret_sealed, &binding).map_err(|_| {
         Refused::NotSent(
             "the webhook's secret cannot be opened with this DOCSYNC_MASTER_KEY: create the webhook again".into(),
         )

@@ -18,6 +18,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use docsync_domain::address::check_public_host;
+use docsync_domain::crypto::Binding;
 use docsync_domain::{ApiKey, KeyRule, KeyShape, WebhookUrl};
 use docsync_store::{AuditAction, FieldChange, Permission, Webhook, RUN_FINISHED};
 use serde::Serialize;
@@ -263,11 +264,14 @@ pub(crate) async fn create(
         .flatten()
         .collect(),
     );
-    let sealed = state.master.seal(secret.expose());
+    let id = uuid::Uuid::new_v4();
+    let sealed = state
+        .master
+        .seal(secret.expose(), &Binding::webhook_secret(account, id));
     drop(secret);
     let created = state
         .store
-        .create_webhook(account, url.as_str(), &events, &sealed, &event)
+        .create_webhook(account, id, url.as_str(), &events, &sealed, &event)
         .await?;
     Ok((StatusCode::CREATED, Json(view(&created))))
 }
