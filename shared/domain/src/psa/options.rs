@@ -356,7 +356,8 @@ fn parse_layouts(obj: &Map<String, Value>, errors: &mut FieldErrors) -> LayoutId
     layouts
 }
 
-/// A type name: a string, trimmed, non-empty, at most 255 characters.
+/// A type name: a string, trimmed, non-empty, at most 255 characters, without the NUL
+/// character (which no PSA type has and PostgreSQL cannot store in JSON).
 fn type_name(v: &Value) -> Result<String, String> {
     let Value::String(s) = v else {
         return Err(format!(
@@ -372,6 +373,11 @@ fn type_name(v: &Value) -> Result<String, String> {
         return Err(format!(
             "is longer than {MAX_TYPE_CHARS} characters: give the type's name as the PSA shows it"
         ));
+    }
+    if trimmed.contains('\0') {
+        return Err(
+            "must not contain the NUL character: give the type's name as the PSA shows it".into(),
+        );
     }
     Ok(trimmed.to_owned())
 }
@@ -744,6 +750,22 @@ mod tests {
                 auto_archive: false,
                 ..PsaOptions::default()
             }
+        );
+    }
+
+    #[test]
+    fn a_type_name_with_a_nul_character_is_refused() {
+        let errs = parse(
+            json!({"sortRules": [{"type": "Ser\u{0}ver", "layoutId": 3}],
+                                "skip": {"companyTypes": ["a\u{0}"]}}),
+        )
+        .unwrap_err();
+        let mut got = fields(&errs);
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            ["skip.companyTypes[0]", "sortRules[0].type"],
+            "{errs:?}"
         );
     }
 

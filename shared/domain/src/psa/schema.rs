@@ -68,9 +68,14 @@ pub struct LayoutsView {
 #[schema(as = SortRule)]
 pub struct SortRuleBody {
     /// A configuration type (ConnectWise configuration type, Halo asset type, Autotask
-    /// configuration category): trimmed, not empty, at most 255 characters; compared ignoring
-    /// case.
-    #[schema(min_length = 1, max_length = 255, pattern = r"\S", example = "Server")]
+    /// configuration category): trimmed, not empty, at most 255 characters, no NUL character;
+    /// compared ignoring case.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000]*\S[^\u0000]*$",
+        example = "Server"
+    )]
     pub r#type: String,
     /// The destination asset layout id.
     #[schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64, example = 7)]
@@ -139,7 +144,7 @@ fn type_names() -> Schema {
         .schema_type(Type::String)
         .min_length(Some(1))
         .max_length(Some(255))
-        .pattern(Some(r"\S"))
+        .pattern(Some(r"^[^\u0000]*\S[^\u0000]*$"))
         .build();
     utoipa::openapi::schema::ArrayBuilder::new()
         .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
