@@ -4,6 +4,7 @@
 //! errors a person can act on (never echoing a key).
 
 use crate::pacer::Pacer;
+use crate::resolve::PublicOnly;
 use crate::SinkError;
 use docsync_domain::RateLimit;
 use rand::Rng;
@@ -184,16 +185,25 @@ pub fn backoff(attempt: u32) -> Duration {
 
 /// A client for provider calls, shared by every sink of a process so connections are kept
 /// alive between calls: bounded timeouts, no redirects (a redirect to another host would
-/// carry the API key there).
-pub fn client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+/// carry the API key there). With `public_only`, host names are resolved by [`PublicOnly`]:
+/// a name that resolves to a non-public address is refused when the connection is made.
+pub fn client(timeout: Duration, public_only: bool) -> reqwest::Client {
+    client_with(timeout, public_only.then(PublicOnly::system))
+}
+
+/// [`client`] with a resolver of the caller's (tests).
+pub fn client_with(timeout: Duration, resolver: Option<PublicOnly>) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("docsync/", env!("CARGO_PKG_VERSION")))
-        .pool_idle_timeout(Duration::from_secs(50))
-        .build()
-        .unwrap_or_default()
+        .pool_idle_timeout(Duration::from_secs(50));
+    let builder = match resolver {
+        Some(resolver) => builder.dns_resolver(resolver),
+        None => builder,
+    };
+    builder.build().unwrap_or_default()
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is treated as absent).
