@@ -103,8 +103,22 @@ async fn a_publisher_asked_to_stop_starts_nothing_new_and_another_finishes_the_r
     // SIGTERM while at most 3 pushes of the key are under way (the per-key limit).
     let done_before = count_in(&app, &runs, "succeeded").await;
     let asked = Instant::now();
+    let pid = publisher.id().expect("running");
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .await;
+    // What the publisher had started by then (arrivals are counted before the latency).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started_by_then = app.sandbox.hudu_stats().arrivals;
     stop(publisher).await;
     let drained_in = asked.elapsed();
+    assert_eq!(
+        app.sandbox.hudu_stats().arrivals,
+        started_by_then,
+        "no Hudu request started after SIGTERM"
+    );
     let done_at_exit = count_in(&app, &runs, "succeeded").await;
     assert!(
         done_at_exit <= done_before + 3,

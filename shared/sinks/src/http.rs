@@ -62,6 +62,8 @@ enum Attempt {
     Throttled,
     /// 5xx, a network error or an unreadable answer: the call may or may not have happened.
     Fault(String),
+    /// Not sent: the process is stopping.
+    Stopping,
 }
 
 impl PacedClient {
@@ -93,6 +95,12 @@ impl PacedClient {
                         self.provider, self.host, self.attempts
                     );
                 }
+                Attempt::Stopping => {
+                    return Err(SinkError::Transient(format!(
+                        "this process is stopping: the call to {} was not started; another process takes the job over",
+                        self.provider
+                    )))
+                }
                 Attempt::Fault(why) => {
                     // A 5xx may come after the provider did the work, as may a lost answer.
                     if !repeatable {
@@ -113,6 +121,10 @@ impl PacedClient {
     /// One attempt: a paced slot, the request, and what its answer means.
     async fn attempt(&self, build: &impl Fn() -> RequestBuilder, requests: &mut u32) -> Attempt {
         let sent = self.pacer.until_ready(&self.key, self.limit).await;
+        // Checked after the wait for the slot too: a stop may come while waiting.
+        if self.pacer.is_stopping() {
+            return Attempt::Stopping;
+        }
         *requests += 1;
         let request = build();
         let method = request

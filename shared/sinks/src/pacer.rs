@@ -83,10 +83,16 @@ impl KeyState {
     }
 }
 
+/// A call not started because the process is stopping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopping;
+
 /// Per-key pacing shared by every sink of a process.
 #[derive(Clone, Default)]
 pub struct Pacer {
     keys: Arc<Mutex<HashMap<String, KeyState>>>,
+    /// Set when the process stops: no new provider call is started.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
     ledger: Option<Arc<dyn SlotLedger>>,
     metrics: Option<docsync_telemetry::Metrics>,
 }
@@ -105,10 +111,23 @@ impl Pacer {
         Self::default()
     }
 
+    /// From now on no call paced here starts (the process is stopping): calls already sent
+    /// finish; the next one fails as [`Stopping`] and its job goes to another process.
+    pub fn stop_starting(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether [`Pacer::stop_starting`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// A pacer that takes its slots from `ledger`, shared with every other process.
     pub fn shared(ledger: Arc<dyn SlotLedger>) -> Self {
         Self {
             keys: Arc::default(),
+            stopping: Arc::default(),
             ledger: Some(ledger),
             metrics: None,
         }
