@@ -19,6 +19,21 @@ use tokio::time::Instant;
 /// Share of the interval added as a margin against jitter between processes sharing a key.
 const MARGIN: f64 = 0.03;
 
+/// Transit jitter a whole window must absorb: a provider counts arrivals, and a request sent
+/// on time may arrive tens of milliseconds late while the next one arrives on time. The
+/// budget's requests are spread over the window plus this much, so `requests + 1` arrivals
+/// never fit in one window unless they are squeezed by more than this.
+const WINDOW_JITTER: Duration = Duration::from_millis(50);
+
+/// The spacing of a key's calls under `limit`: the steady interval plus its margin, and never
+/// less than the window plus [`WINDOW_JITTER`] spread over the budget.
+fn spacing(limit: RateLimit) -> Duration {
+    let per_slot = limit.interval().mul_f64(1.0 + MARGIN);
+    let per_window =
+        (Duration::from_secs(u64::from(limit.per_seconds)) + WINDOW_JITTER) / limit.requests.max(1);
+    per_slot.max(per_window)
+}
+
 /// A schedule of slots per rate-limit key shared beyond this process.
 pub trait SlotLedger: Send + Sync {
     /// Takes the key's next slot `interval` after the previous one (never in the past, never
@@ -168,7 +183,7 @@ impl Pacer {
     }
 
     async fn take_slot(&self, key: &str, limit: RateLimit) -> SentCall {
-        let interval = limit.interval().mul_f64(1.0 + MARGIN);
+        let interval = spacing(limit);
         loop {
             let local = self.with_key(key, |state, now| {
                 let slot = state
