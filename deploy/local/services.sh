@@ -5,7 +5,8 @@
 #   RabbitMQ    127.0.0.1:5672  guest/guest
 #
 # and that the headless browser the status page's test (tests/tests/ui.rs) drives is there:
-# Debian's chromium and chromium-driver (chromedriver), installed when either is missing.
+# Debian's chromium and chromium-driver (chromedriver), installed when either is missing; and
+# Debian's faketime (libfaketime), for the test that runs one API process with its clock off.
 #
 # A service whose port already answers is left alone (a Debian package, `docker compose up -d
 # postgres rabbitmq`, anything). Otherwise the Debian package is installed if missing and the
@@ -237,6 +238,19 @@ ensure_browser() {
     log "browser: $(chromedriver --version 2>/dev/null | cut -d' ' -f1-2) ready"
 }
 
+# --- libfaketime for the ledger's clock-skew test -------------------------------------------------
+
+FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+
+ensure_faketime() {
+    [[ -e "$FAKETIME_LIB" ]] && return 0
+    log "faketime: missing (a test runs one process with its clock 2 s off)"
+    ensure_package faketime
+    [[ -e "$FAKETIME_LIB" ]] || die "faketime: $FAKETIME_LIB is still missing after installing faketime"
+    log "faketime: ready"
+}
+
 ensure_postgres
 ensure_rabbitmq
 ensure_browser
+ensure_faketime

@@ -145,6 +145,7 @@ impl Fleet {
             itglue_types: Default::default(),
             autotask_zone_url: settings.autotask_zone_url.clone(),
             autotask_zones: Default::default(),
+            public_addresses_only: !settings.allow_private_provider_urls,
         };
         let needs_key = roles.api || roles.collector || roles.publisher;
         let master = if needs_key {

@@ -80,7 +80,8 @@ impl KeyGates {
 }
 
 /// Runs the publisher until `shutdown`: from then on no waiting delivery is started (each goes
-/// back to its queue), and the publishes already under way may finish up to the deadline.
+/// back to its queue) and no provider call is started (a publish under way is handed on at
+/// its next call); the calls in flight may finish up to the deadline.
 pub async fn run(
     config: PublisherConfig,
     store: Store,
@@ -181,6 +182,9 @@ pub async fn run(
             while tasks.try_join_next().is_some() {}
         }
     }
+    // No provider call starts from now on: the publishes under way stop at their next call
+    // (their jobs retried by another publisher) or finish the call they are in.
+    ctx.sinks.pacer().stop_starting();
     tracing::info!(in_flight = tasks.len(), "publisher draining");
     let _ = tokio::time::timeout(config.drain_deadline, async {
         while tasks.join_next().await.is_some() {}

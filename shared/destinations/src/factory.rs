@@ -27,6 +27,9 @@ pub struct Providers {
     pub autotask_zone_url: String,
     /// Autotask zones found, by API user name (a database never moves zone mid-process).
     pub autotask_zones: ZoneCache,
+    /// Connect only to public addresses, checked when each connection is made (false only
+    /// with `DOCSYNC_ALLOW_PRIVATE_PROVIDER_URLS`: the sandbox and tests).
+    pub public_addresses_only: bool,
 }
 
 /// Autotask API roots by user name, shared by a process's syncs.
@@ -47,11 +50,12 @@ pub struct SinkFactory {
 impl SinkFactory {
     /// A factory over the store with the process's shared provider state.
     pub fn new(store: Store, master: MasterKey, providers: Providers, timeout: Duration) -> Self {
+        let http = docsync_sinks::http_client(timeout, providers.public_addresses_only);
         Self {
             store,
             master,
             providers,
-            http: docsync_sinks::http_client(timeout),
+            http,
         }
     }
 

@@ -148,6 +148,7 @@ fn count_write(state: &State, kind: WriteKind) {
 
 /// Latency, counting, auth, rate limit, write scope and 502 faults, in that order.
 async fn gate(AxState(state): AxState<Arc<State>>, req: Request, next: Next) -> Response {
+    state.hudu_arrivals.fetch_add(1, Ordering::Relaxed);
     let latency = state.faults.hudu_latency_ms();
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;

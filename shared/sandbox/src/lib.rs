@@ -397,6 +397,9 @@ pub struct HuduArticle {
 pub struct HuduStats {
     /// Every request to `/api/v1`, whatever the answer.
     pub requests: u64,
+    /// Requests that arrived, counted on arrival (before any injected latency): what a
+    /// caller had started by a given moment.
+    pub arrivals: u64,
     /// Successful writes of every kind (articles, companies, layouts, assets): creates,
     /// updates, archives and unarchives.
     pub writes: u64,

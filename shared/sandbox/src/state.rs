@@ -78,6 +78,7 @@ pub(crate) struct State {
     pub(crate) hudu: Mutex<HuduStore>,
     pub(crate) hudu_limiter: WindowLimiter,
     pub(crate) hudu_requests: AtomicU64,
+    pub(crate) hudu_arrivals: AtomicU64,
     pub(crate) hudu_writes: AtomicU64,
     pub(crate) hudu_kind_writes: HuduWriteCounters,
     pub(crate) itglue: ItGlue,
@@ -106,6 +107,7 @@ impl State {
             hudu: Mutex::new(HuduStore::new(config.hudu_companies)),
             hudu_limiter: WindowLimiter::new(config.hudu_rate_limit),
             hudu_requests: AtomicU64::new(0),
+            hudu_arrivals: AtomicU64::new(0),
             hudu_writes: AtomicU64::new(0),
             hudu_kind_writes: HuduWriteCounters::default(),
             itglue: ItGlue::new(&config),
@@ -211,6 +213,7 @@ impl State {
         let (rejected_429, max_requests_in_any_window) = self.hudu_limiter.counts();
         HuduStats {
             requests: self.hudu_requests.load(Ordering::Relaxed),
+            arrivals: self.hudu_arrivals.load(Ordering::Relaxed),
             writes: self.hudu_writes.load(Ordering::Relaxed),
             asset_writes: self.hudu_kind_writes.assets.load(Ordering::Relaxed),
             company_writes: self.hudu_kind_writes.companies.load(Ordering::Relaxed),

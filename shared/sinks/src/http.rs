@@ -4,6 +4,7 @@
 //! errors a person can act on (never echoing a key).
 
 use crate::pacer::Pacer;
+use crate::resolve::PublicOnly;
 use crate::SinkError;
 use docsync_domain::RateLimit;
 use rand::Rng;
@@ -61,6 +62,8 @@ enum Attempt {
     Throttled,
     /// 5xx, a network error or an unreadable answer: the call may or may not have happened.
     Fault(String),
+    /// Not sent: the process is stopping.
+    Stopping,
 }
 
 impl PacedClient {
@@ -92,6 +95,12 @@ impl PacedClient {
                         self.provider, self.host, self.attempts
                     );
                 }
+                Attempt::Stopping => {
+                    return Err(SinkError::Transient(format!(
+                        "this process is stopping: the call to {} was not started; another process takes the job over",
+                        self.provider
+                    )))
+                }
                 Attempt::Fault(why) => {
                     // A 5xx may come after the provider did the work, as may a lost answer.
                     if !repeatable {
@@ -112,6 +121,10 @@ impl PacedClient {
     /// One attempt: a paced slot, the request, and what its answer means.
     async fn attempt(&self, build: &impl Fn() -> RequestBuilder, requests: &mut u32) -> Attempt {
         let sent = self.pacer.until_ready(&self.key, self.limit).await;
+        // Checked after the wait for the slot too: a stop may come while waiting.
+        if self.pacer.is_stopping() {
+            return Attempt::Stopping;
+        }
         *requests += 1;
         let request = build();
         let method = request
@@ -184,16 +197,25 @@ pub fn backoff(attempt: u32) -> Duration {
 
 /// A client for provider calls, shared by every sink of a process so connections are kept
 /// alive between calls: bounded timeouts, no redirects (a redirect to another host would
-/// carry the API key there).
-pub fn client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+/// carry the API key there). With `public_only`, host names are resolved by [`PublicOnly`]:
+/// a name that resolves to a non-public address is refused when the connection is made.
+pub fn client(timeout: Duration, public_only: bool) -> reqwest::Client {
+    client_with(timeout, public_only.then(PublicOnly::system))
+}
+
+/// [`client`] with a resolver of the caller's (tests).
+pub fn client_with(timeout: Duration, resolver: Option<PublicOnly>) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("docsync/", env!("CARGO_PKG_VERSION")))
-        .pool_idle_timeout(Duration::from_secs(50))
-        .build()
-        .unwrap_or_default()
+        .pool_idle_timeout(Duration::from_secs(50));
+    let builder = match resolver {
+        Some(resolver) => builder.dns_resolver(resolver),
+        None => builder,
+    };
+    builder.build().unwrap_or_default()
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is treated as absent).

@@ -12,6 +12,7 @@ pub mod hudu;
 pub mod hudu_objects;
 pub mod itglue;
 pub mod pacer;
+pub mod resolve;
 
 pub use hudu::{HuduConfig, HuduSink};
 pub use itglue::{AssetTypeCache, ItGlueConfig, ItGlueHosts, ItGlueSink};

@@ -19,6 +19,21 @@ use tokio::time::Instant;
 /// Share of the interval added as a margin against jitter between processes sharing a key.
 const MARGIN: f64 = 0.03;
 
+/// Transit jitter a whole window must absorb: a provider counts arrivals, and a request sent
+/// on time may arrive tens of milliseconds late while the next one arrives on time. The
+/// budget's requests are spread over the window plus this much, so `requests + 1` arrivals
+/// never fit in one window unless they are squeezed by more than this.
+const WINDOW_JITTER: Duration = Duration::from_millis(50);
+
+/// The spacing of a key's calls under `limit`: the steady interval plus its margin, and never
+/// less than the window plus [`WINDOW_JITTER`] spread over the budget.
+fn spacing(limit: RateLimit) -> Duration {
+    let per_slot = limit.interval().mul_f64(1.0 + MARGIN);
+    let per_window =
+        (Duration::from_secs(u64::from(limit.per_seconds)) + WINDOW_JITTER) / limit.requests.max(1);
+    per_slot.max(per_window)
+}
+
 /// A schedule of slots per rate-limit key shared beyond this process.
 pub trait SlotLedger: Send + Sync {
     /// Takes the key's next slot `interval` after the previous one (never in the past, never
@@ -83,10 +98,16 @@ impl KeyState {
     }
 }
 
+/// A call not started because the process is stopping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopping;
+
 /// Per-key pacing shared by every sink of a process.
 #[derive(Clone, Default)]
 pub struct Pacer {
     keys: Arc<Mutex<HashMap<String, KeyState>>>,
+    /// Set when the process stops: no new provider call is started.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
     ledger: Option<Arc<dyn SlotLedger>>,
     metrics: Option<docsync_telemetry::Metrics>,
 }
@@ -105,10 +126,23 @@ impl Pacer {
         Self::default()
     }
 
+    /// From now on no call paced here starts (the process is stopping): calls already sent
+    /// finish; the next one fails as [`Stopping`] and its job goes to another process.
+    pub fn stop_starting(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether [`Pacer::stop_starting`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// A pacer that takes its slots from `ledger`, shared with every other process.
     pub fn shared(ledger: Arc<dyn SlotLedger>) -> Self {
         Self {
             keys: Arc::default(),
+            stopping: Arc::default(),
             ledger: Some(ledger),
             metrics: None,
         }
@@ -149,7 +183,7 @@ impl Pacer {
     }
 
     async fn take_slot(&self, key: &str, limit: RateLimit) -> SentCall {
-        let interval = limit.interval().mul_f64(1.0 + MARGIN);
+        let interval = spacing(limit);
         loop {
             let local = self.with_key(key, |state, now| {
                 let slot = state
@@ -248,9 +282,9 @@ mod tests {
             pacer.until_ready("k", TEN_PER_SECOND).await;
         }
         let took = start.elapsed();
-        // 21 calls at 10/s: the 21st starts after 20 intervals of >= 100 ms.
-        assert!(took >= Duration::from_millis(2000), "{took:?}");
-        assert!(took < Duration::from_millis(2100), "{took:?}");
+        // 21 calls at 10/s: the 21st starts after 20 intervals of (1 s + 50 ms jitter) / 10.
+        assert!(took >= Duration::from_millis(2100), "{took:?}");
+        assert!(took < Duration::from_millis(2150), "{took:?}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -116,6 +116,26 @@ pub struct ResealReport {
     pub committed: bool,
 }
 
+impl ResealReport {
+    /// Records what was decided for `secret`; the new sealed value when it is to be written.
+    fn record(&mut self, secret: SealedSecret, verdict: Reseal) -> Option<String> {
+        match verdict {
+            Reseal::Rewrite(new) => {
+                self.rewritten.push(secret);
+                Some(new)
+            }
+            Reseal::Keep => {
+                self.kept.push(secret);
+                None
+            }
+            Reseal::Unreadable => {
+                self.unreadable.push(secret);
+                None
+            }
+        }
+    }
+}
+
 impl Store {
     /// Passes every sealed secret of every account through `reseal` inside one transaction,
     /// the rows locked against concurrent changes, and stores the rewritten ones. Commits only
@@ -142,14 +162,10 @@ impl Store {
             let secret = SealedSecret::MicrosoftClientSecret {
                 account_id: account(r.get(0)),
             };
-            match reseal(&secret, r.get(1)) {
-                Reseal::Rewrite(new) => {
-                    accounts.push(r.get(0));
-                    sealed.push(new);
-                    report.rewritten.push(secret);
-                }
-                Reseal::Keep => report.kept.push(secret),
-                Reseal::Unreadable => report.unreadable.push(secret),
+            let verdict = reseal(&secret, r.get(1));
+            if let Some(new) = report.record(secret, verdict) {
+                accounts.push(r.get(0));
+                sealed.push(new);
             }
         }
         tx.execute_prepared(
@@ -178,15 +194,11 @@ impl Store {
                 account_id: account(r.get(0)),
                 provider: parse(&provider)?,
             };
-            match reseal(&secret, r.get(2)) {
-                Reseal::Rewrite(new) => {
-                    accounts.push(r.get(0));
-                    providers.push(provider);
-                    sealed.push(new);
-                    report.rewritten.push(secret);
-                }
-                Reseal::Keep => report.kept.push(secret),
-                Reseal::Unreadable => report.unreadable.push(secret),
+            let verdict = reseal(&secret, r.get(2));
+            if let Some(new) = report.record(secret, verdict) {
+                accounts.push(r.get(0));
+                providers.push(provider);
+                sealed.push(new);
             }
         }
         tx.execute_prepared(
@@ -218,14 +230,10 @@ impl Store {
                     psa,
                     name: name.clone(),
                 };
-                match reseal(&secret, sealed) {
-                    Reseal::Rewrite(new) => {
-                        *sealed = new;
-                        changed = true;
-                        report.rewritten.push(secret);
-                    }
-                    Reseal::Keep => report.kept.push(secret),
-                    Reseal::Unreadable => report.unreadable.push(secret),
+                let verdict = reseal(&secret, sealed);
+                if let Some(new) = report.record(secret, verdict) {
+                    *sealed = new;
+                    changed = true;
                 }
             }
             if changed {
@@ -252,14 +260,10 @@ impl Store {
                 account_id: account(r.get(0)),
                 webhook_id: r.get(1),
             };
-            match reseal(&secret, r.get(2)) {
-                Reseal::Rewrite(new) => {
-                    ids.push(r.get(1));
-                    sealed.push(new);
-                    report.rewritten.push(secret);
-                }
-                Reseal::Keep => report.kept.push(secret),
-                Reseal::Unreadable => report.unreadable.push(secret),
+            let verdict = reseal(&secret, r.get(2));
+            if let Some(new) = report.record(secret, verdict) {
+                ids.push(r.get(1));
+                sealed.push(new);
             }
         }
         tx.execute_prepared(

@@ -81,7 +81,8 @@ pub fn next_retry(
 
 /// Sends deliveries until `shutdown`; the batch in flight is finished first.
 pub async fn run(config: DeliveryConfig, store: Store, master: MasterKey, shutdown: Shutdown) {
-    let client = docsync_sinks::http::client(config.timeout);
+    // Resolved by the public-only resolver too: the address checked is the address called.
+    let client = docsync_sinks::http::client(config.timeout, !config.allow_private);
     // A claim outlives any attempt: the POST's timeout plus the rendering and recording.
     let lease = config.timeout * 3 + Duration::from_secs(30);
     loop {
