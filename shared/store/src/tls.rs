@@ -31,7 +31,7 @@ impl Target {
         let (url, mode, root_cert) = take_tls_params(database_url)?;
         let mut config = tokio_postgres::Config::from_str(&url)
             .map_err(|e| StoreError::BadUrl(e.to_string()))?;
-        let crypto = Arc::new(rustls::crypto::ring::default_provider());
+        let crypto = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = ClientConfig::builder_with_provider(crypto.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| StoreError::BadUrl(format!("TLS cannot be set up: {e}")))?;
