@@ -172,11 +172,12 @@ call PUT /integrations/autotask \
     '{"username": "sandbox-api@mymsp.example", "secret": "sandbox-autotask-secret-0123456789", "integrationCode": "SANDBOXTRACKINGID0123456789", "schedule": {"mode": "manual"}}' >/dev/null
 echo "schemathesis.sh: fleet ready at $api ($(($(date +%s) - started)) s); running schemathesis $SCHEMATHESIS_VERSION"
 
+config="$PWD/deploy/local/schemathesis.toml"
 set +e
 # --max-response-time: a test connection waits up to 30 s for a slow provider by design (and
 # says so in its 200); anything slower than 40 s is a failure.
 # Run from the scratch directory: schemathesis keeps a cache (.schemathesis/) where it runs.
-(cd "$work" && timeout --kill-after=10 "$TIME_LIMIT" "$venv/bin/schemathesis" --no-color run "$api/openapi.json" \
+(cd "$work" && timeout --kill-after=10 "$TIME_LIMIT" "$venv/bin/schemathesis" --config-file "$config" --no-color run "$api/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks all \
     --max-examples "$MAX_EXAMPLES" \

@@ -254,7 +254,25 @@ async fn bad_input_gets_a_400_naming_every_bad_field() {
         unknown_msg.contains("no tenant with this id"),
         "{unknown_msg}"
     );
-    // Nothing was stored by the refused request.
+    // Well formed but for a tenant this account does not have: still bad input, named alone.
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/integrations/hudu",
+            Some(json!({
+                "baseUrl": "https://docs.msp.example",
+                "apiKey": "abcdefghij0123456789abcd",
+                "companyIdByTenantId": {unknown.to_string(): 5},
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        fields(&body),
+        [format!("companyIdByTenantId.{unknown}")],
+        "{body}"
+    );
+    // Nothing was stored by the refused requests.
     let (status, _) = app.call(Method::GET, "/integrations/hudu", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 

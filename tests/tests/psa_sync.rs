@@ -445,6 +445,16 @@ async fn bad_input_names_every_field_and_secrets_stay_masked() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.to_string().contains("matches[1].action"), "{body}");
+    // A psaId that is not in the company list: bad input too, named, nothing changed.
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("{CW}/companies"),
+            Some(json!({"matches": [{"psaId": 999999, "action": "create"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["fields"][0]["field"], "matches[0].psaId", "{body}");
     app.cleanup().await;
 }
 

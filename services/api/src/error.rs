@@ -68,8 +68,6 @@ pub enum ApiError {
     Forbidden(&'static str),
     /// 404: no such thing in this account.
     NotFound(String),
-    /// 404: the body names things that do not exist in this account (each named).
-    Missing(Vec<FieldError>),
     /// 409: conflicts with what exists.
     Conflict(String),
     /// 429: the token made more requests in the last minute than the API allows.
@@ -137,14 +135,6 @@ impl IntoResponse for ApiError {
                 vec![],
             ),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, ErrorCode::NotFound, m, vec![]),
-            ApiError::Missing(fields) => {
-                let message = fields
-                    .iter()
-                    .map(|f| format!("{}: {}", f.field, f.message))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                (StatusCode::NOT_FOUND, ErrorCode::NotFound, message, fields)
-            }
             ApiError::Conflict(m) => (StatusCode::CONFLICT, ErrorCode::Conflict, m, vec![]),
             ApiError::RateLimited {
                 limit,

@@ -44,7 +44,7 @@ pub(crate) struct HuduIntegrationPut {
     #[schema(schema_with = hudu_key)]
     api_key: Option<String>,
     /// docsync tenant id (a UUID of this account's tenant) → the Hudu company id; `{}` maps
-    /// none. A tenant id not in this account is a 404 naming it.
+    /// none. A tenant id not in this account is a 400 naming it.
     #[schema(schema_with = mapping, example = json!({"3f2b6c1e-8d4a-4f3b-9c2d-1a2b3c4d5e6f": 12}))]
     company_id_by_tenant_id: BTreeMap<String, i64>,
     /// When scheduled pushes happen; left out or null: the stored schedule, else nightly at
@@ -67,7 +67,7 @@ pub(crate) struct ItGlueIntegrationPut {
     #[schema(schema_with = itglue_key)]
     api_key: Option<String>,
     /// docsync tenant id (a UUID of this account's tenant) → the IT Glue organization id; `{}`
-    /// maps none. A tenant id not in this account is a 404 naming it.
+    /// maps none. A tenant id not in this account is a 400 naming it.
     #[schema(schema_with = mapping, example = json!({"3f2b6c1e-8d4a-4f3b-9c2d-1a2b3c4d5e6f": 12}))]
     organization_id_by_tenant_id: BTreeMap<String, i64>,
     /// When scheduled pushes happen; left out or null: the stored schedule, else nightly at
@@ -480,7 +480,6 @@ pub(crate) async fn get(
     responses(
         (status = 200, description = "the configuration as stored, with notices", body = IntegrationView),
         (status = 400, response = crate::openapi::BadRequest),
-        (status = 404, description = "the mapping names tenant ids not in this account (each named in `fields`)", body = crate::error::ErrorBody),
     )
 )]
 pub(crate) async fn put(
@@ -638,10 +637,8 @@ pub(crate) async fn put(
             format!("is required (an object of tenant id → {parent_what}; {{}} maps none)"),
         ),
     }
-    if f.has_errors() {
-        for e in unknown_tenants.drain(..) {
-            f.error(e.field, e.message);
-        }
+    for e in unknown_tenants {
+        f.error(e.field, e.message);
     }
 
     let schedule = match f.value("schedule") {
@@ -680,10 +677,6 @@ pub(crate) async fn put(
         },
     };
     f.finish()?;
-    // Well formed, but naming tenants this account does not have: a 404 naming each.
-    if !unknown_tenants.is_empty() {
-        return Err(ApiError::Missing(unknown_tenants));
-    }
     let Some(api_key_sealed) = key_sealed else {
         return Err(ApiError::Internal("validated fields missing".into()));
     };
@@ -1007,7 +1000,7 @@ pub(crate) async fn psa_companies(
     responses(
         (status = 200, description = "every company after the change", body = crate::psa::PsaCompanyList),
         (status = 400, response = crate::openapi::BadRequest),
-        (status = 404, description = "the PSA integration is not configured yet, or a psaId is not in the company list (each named in `fields`; nothing changed)", body = crate::error::ErrorBody),
+        (status = 404, description = "the PSA integration is not configured yet", body = crate::error::ErrorBody),
     )
 )]
 pub(crate) async fn psa_set_matches(

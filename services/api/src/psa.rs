@@ -688,7 +688,7 @@ pub(crate) async fn set_matches(
             .filter(|(_, m)| m.get("psaId").and_then(Value::as_i64).is_some_and(|id| unknown.contains(&id)))
             .map(|(i, m)| FieldError { field: format!("matches[{i}].psaId"), message: format!("no PSA company {} in the list: sync first (POST /integrations/{psa}/sync) or check the id", m["psaId"]) })
             .collect();
-        return Err(ApiError::Missing(positions));
+        return Err(ApiError::Invalid(positions));
     }
     company_list(&state, account, psa).await
 }
