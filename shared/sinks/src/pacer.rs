@@ -25,6 +25,17 @@ const MARGIN: f64 = 0.03;
 /// never fit in one window unless they are squeezed by more than this.
 const WINDOW_JITTER: Duration = Duration::from_millis(50);
 
+/// How late a call may go out after the earliest moment its shared slot can have begun. A slot
+/// from the ledger is known only to within the ledger's round trip, and a process under load
+/// wakes late; a call that would go out later than this takes a new slot instead, because
+/// a call sent late lands in the next window beside the calls of other processes that went
+/// on time (one late call of three publishers put 11 requests in a provider's second).
+const LATE_TOLERANCE: Duration = Duration::from_millis(20);
+
+/// Slots in a row a call may give up for being late before it goes out anyway (a process so
+/// starved that it can never keep a slot still makes progress; each such call is logged).
+const LATE_RETAKES: u32 = 5;
+
 /// The spacing of a key's calls under `limit`: the steady interval plus its margin, and never
 /// less than the window plus [`WINDOW_JITTER`] spread over the budget.
 fn spacing(limit: RateLimit) -> Duration {
@@ -184,6 +195,7 @@ impl Pacer {
 
     async fn take_slot(&self, key: &str, limit: RateLimit) -> SentCall {
         let interval = spacing(limit);
+        let mut late_retakes = 0;
         loop {
             let local = self.with_key(key, |state, now| {
                 let slot = state
@@ -193,32 +205,56 @@ impl Pacer {
                 state.next_slot = slot + interval;
                 slot
             });
-            let slot = match &self.ledger {
-                None => local,
-                Some(ledger) => match ledger.take_slot(key, interval).await {
-                    Ok(wait) => {
-                        let shared = Instant::now() + wait;
-                        // Keep the local schedule at least as late, for when the ledger fails.
-                        self.with_key(key, |state, _| {
-                            state.next_slot = state.next_slot.max(shared + interval);
-                        });
-                        shared
+            // `earliest`: the soonest the slot can have begun on the ledger's clock; a shared
+            // slot is waited for from the answer (never early) and kept only if the call goes
+            // out within LATE_TOLERANCE of `earliest`.
+            let (slot, earliest) = match &self.ledger {
+                None => (local, None),
+                Some(ledger) => {
+                    let asked = Instant::now();
+                    match ledger.take_slot(key, interval).await {
+                        Ok(wait) => {
+                            let shared = Instant::now() + wait;
+                            // Keep the local schedule at least as late, for when the ledger fails.
+                            self.with_key(key, |state, _| {
+                                state.next_slot = state.next_slot.max(shared + interval);
+                            });
+                            (shared, Some(asked + wait))
+                        }
+                        Err(e) => {
+                            tracing::warn!(%key, error = %e, "pacing ledger unavailable; pacing from this process's schedule");
+                            (local, None)
+                        }
                     }
-                    Err(e) => {
-                        tracing::warn!(%key, error = %e, "pacing ledger unavailable; pacing from this process's schedule");
-                        local
-                    }
-                },
+                }
             };
             tokio::time::sleep_until(slot).await;
             loop {
                 let verdict = self.with_key(key, |state, now| match state.paused_at(now) {
                     Some(_) => None,
-                    None => Some(state.admit(now, limit)),
+                    None if earliest.is_some_and(|e| now > e + LATE_TOLERANCE)
+                        && late_retakes < LATE_RETAKES =>
+                    {
+                        Some(Err(None))
+                    }
+                    None => Some(state.admit(now, limit).map_err(Some)),
                 });
                 match verdict {
-                    Some(Ok(call)) => return call,
-                    Some(Err(later)) => tokio::time::sleep_until(later).await,
+                    Some(Ok(call)) => {
+                        if late_retakes >= LATE_RETAKES {
+                            tracing::warn!(%key, "calling on a late slot: this process missed {LATE_RETAKES} slots in a row");
+                        }
+                        return call;
+                    }
+                    Some(Err(Some(later))) => tokio::time::sleep_until(later).await,
+                    // Too late for the shared slot: give it up and take a new one.
+                    Some(Err(None)) => {
+                        late_retakes += 1;
+                        if let Some(m) = &self.metrics {
+                            m.late_slot(key);
+                        }
+                        break;
+                    }
                     None => break, // paused meanwhile: take a new slot after the pause
                 }
             }
@@ -344,6 +380,72 @@ mod tests {
             Err(start + ms(1080))
         );
         assert!(state.admit(start + ms(1080), TEN_PER_SECOND).is_ok());
+    }
+
+    /// A ledger whose answers take as long as the next entry of `delays` (then none).
+    struct SlowLedger {
+        delays: Mutex<Vec<Duration>>,
+        taken: std::sync::atomic::AtomicU32,
+    }
+
+    impl SlotLedger for SlowLedger {
+        fn take_slot<'a>(
+            &'a self,
+            _key: &'a str,
+            _interval: Duration,
+        ) -> BoxFuture<'a, Result<Duration, String>> {
+            Box::pin(async move {
+                self.taken.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let delay = {
+                    let mut d = self.delays.lock().unwrap();
+                    if d.is_empty() {
+                        Duration::ZERO
+                    } else {
+                        d.remove(0)
+                    }
+                };
+                tokio::time::sleep(delay).await;
+                Ok(Duration::ZERO) // the slot is "now" on the ledger's clock when it answers
+            })
+        }
+
+        fn pause<'a>(
+            &'a self,
+            _key: &'a str,
+            _wait: Duration,
+        ) -> BoxFuture<'a, Result<(), String>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shared_slot_known_too_late_is_given_up_for_a_new_one() {
+        let ms = Duration::from_millis;
+        let ledger = Arc::new(SlowLedger {
+            delays: Mutex::new(vec![ms(60), ms(5)]),
+            taken: Default::default(),
+        });
+        let pacer = Pacer::shared(ledger.clone());
+        pacer.until_ready("k", TEN_PER_SECOND).await;
+        // The first answer took 60 ms: the slot may have begun 60 ms before the call could
+        // go out, so it was given up; the second (5 ms) was kept.
+        assert_eq!(ledger.taken.load(std::sync::atomic::Ordering::SeqCst), 2);
+        pacer.until_ready("k", TEN_PER_SECOND).await;
+        assert_eq!(ledger.taken.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_process_that_is_always_late_still_calls_after_a_few_slots() {
+        let ledger = Arc::new(SlowLedger {
+            delays: Mutex::new(vec![Duration::from_millis(100); 20]),
+            taken: Default::default(),
+        });
+        let pacer = Pacer::shared(ledger.clone());
+        pacer.until_ready("k", TEN_PER_SECOND).await;
+        assert_eq!(
+            ledger.taken.load(std::sync::atomic::Ordering::SeqCst),
+            LATE_RETAKES + 1
+        );
     }
 
     #[test]

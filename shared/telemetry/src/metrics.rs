@@ -83,6 +83,7 @@ struct Inner {
     requests: Family<RequestLabels, Counter>,
     request_duration: Histograms<ProviderLabel>,
     pacing_wait: Histograms<ProviderLabel>,
+    late_slots: Family<ProviderLabel, Counter>,
     budget_used: Family<ProviderLabel, Gauge<f64, AtomicU64>>,
     key_budget: Histograms<ProviderLabel>,
     queue_messages: Family<QueueLabel, Gauge>,
@@ -165,6 +166,12 @@ impl Metrics {
             Unit::Seconds,
             pacing_wait.clone(),
         );
+        let late_slots = Family::<ProviderLabel, Counter>::default();
+        registry.register(
+            "pacing_late_slots",
+            "Shared rate-limit slots given up because the call could not go out on time (a late call would crowd the next window); the call took a new slot",
+            late_slots.clone(),
+        );
         let budget_used = Family::<ProviderLabel, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "rate_limit_budget_used_ratio",
@@ -210,6 +217,7 @@ impl Metrics {
             requests,
             request_duration,
             pacing_wait,
+            late_slots,
             budget_used,
             key_budget,
             queue_messages,
@@ -267,6 +275,16 @@ impl Metrics {
                 provider: provider.to_owned(),
             })
             .observe(took.as_secs_f64());
+    }
+
+    /// A call of rate-limit `key` gave up its shared slot for being late and took another.
+    pub fn late_slot(&self, key: &str) {
+        self.0
+            .late_slots
+            .get_or_create(&ProviderLabel {
+                provider: provider_of_key(key).to_owned(),
+            })
+            .inc();
     }
 
     /// A call of rate-limit `key` waited `waited` for its slot; its budget allows
