@@ -148,11 +148,6 @@ impl<'a> Fields<'a> {
         Some(t.to_owned())
     }
 
-    /// True once a problem was recorded.
-    pub fn has_errors(&self) -> bool {
-        !self.errors.is_empty()
-    }
-
     /// Ends reading: Ok when nothing was wrong.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
