@@ -2,6 +2,7 @@
 //! process paces a rate-limit key at a time), renders the run's snapshot for its provider and
 //! writes it in place, recording the document id before acknowledging.
 
+mod gate;
 mod handle;
 mod sync;
 
@@ -11,8 +12,7 @@ use docsync_domain::Shutdown;
 use docsync_queue::{worker, Broker, PublishJob};
 use docsync_store::Store;
 use futures::StreamExt;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -23,9 +23,14 @@ pub use docsync_destinations::{fleet_pacer, Providers, SinkFactory, AUTOTASK_ZON
 /// Publisher settings.
 #[derive(Debug, Clone)]
 pub struct PublisherConfig {
-    /// Publishes of one rate-limit key under way at once in this process. The pacer spaces
-    /// their provider calls anyway; a few overlap the database work with the wait.
+    /// Publishes of one rate-limit key under way at once in this process, at least. The pacer
+    /// spaces their provider calls anyway; more run at once when the key's budget and its
+    /// provider's latency ask for it (rate x p95 answer time, plus this), up to
+    /// `per_key_max`.
     pub per_key: usize,
+    /// Publishes of one rate-limit key under way at once in this process, at most (each holds
+    /// its snapshot while it waits for the pacer).
+    pub per_key_max: usize,
     /// Publishes under way at once in this process, across keys (bounds memory: each holds
     /// its snapshot). Messages waiting for their key's turn hold only the small job.
     pub concurrency: usize,
@@ -42,6 +47,7 @@ impl Default for PublisherConfig {
     fn default() -> Self {
         Self {
             per_key: 3,
+            per_key_max: 64,
             concurrency: 256,
             request_timeout: Duration::from_secs(30),
             drain_deadline: Duration::from_secs(30),
@@ -59,24 +65,6 @@ pub(crate) struct Context {
     /// enqueued must not write the same objects at once.
     pub run_locks: KeyedLocks<docsync_domain::RunId>,
     pub sync: docsync_psa::sync::SyncContext,
-}
-
-/// One semaphore per rate-limit key: a key with a long backlog takes `per_key` places, never
-/// the whole process, so another key's pushes go ahead at their own pace.
-struct KeyGates {
-    per_key: usize,
-    gates: Mutex<HashMap<String, Arc<Semaphore>>>,
-}
-
-impl KeyGates {
-    fn gate(&self, key: &str) -> Arc<Semaphore> {
-        self.gates
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key.to_owned())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.per_key.max(1))))
-            .clone()
-    }
 }
 
 /// Runs the publisher until `shutdown`: from then on no waiting delivery is started (each goes
@@ -106,10 +94,11 @@ pub async fn run(
         tenant_locks: KeyedLocks::default(),
         run_locks: KeyedLocks::default(),
     });
-    let gates = Arc::new(KeyGates {
-        per_key: config.per_key,
-        gates: Mutex::default(),
-    });
+    let gates = Arc::new(gate::KeyGates::new(
+        config.per_key,
+        config.per_key_max,
+        ctx.sinks.pacer(),
+    ));
     let active = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     let mut failures = 0;
@@ -155,9 +144,8 @@ pub async fn run(
                 let Some(job) = worker::decode::<PublishJob>(&ctx.broker, &delivery).await else {
                     return;
                 };
-                let gate = gates.gate(&job.rate_limit_key);
-                let (Ok(_turn), Ok(_place)) = (gate.acquire().await, active.acquire().await)
-                else {
+                let _turn = gates.turn(&job.rate_limit_key).await;
+                let Ok(_place) = active.acquire().await else {
                     return;
                 };
                 // A delivery that waited for its key's turn while the process began to stop is

@@ -72,7 +72,14 @@ struct KeyState {
     /// The calls of the last window: when each went out, replaced by when its answer came
     /// (the provider counted it at some moment in between).
     sent: Vec<Instant>,
+    /// The key's budget as last asked for.
+    limit: Option<RateLimit>,
+    /// How long the key's last answers took (at most [`LATENCY_SAMPLES`]), newest last.
+    latencies: std::collections::VecDeque<Duration>,
 }
+
+/// Answers per key whose latency is remembered for [`Pacer::calls_in_flight_wanted`].
+const LATENCY_SAMPLES: usize = 100;
 
 /// A call's place in its key's record of calls; hand it back through [`Pacer::answered`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +92,8 @@ impl KeyState {
             paused_until: None,
             throttled_streak: 0,
             sent: Vec::new(),
+            limit: None,
+            latencies: std::collections::VecDeque::new(),
         }
     }
 
@@ -198,6 +207,7 @@ impl Pacer {
         let mut late_retakes = 0;
         loop {
             let local = self.with_key(key, |state, now| {
+                state.limit = Some(limit);
                 let slot = state
                     .next_slot
                     .max(now)
@@ -277,13 +287,38 @@ impl Pacer {
         }
     }
 
-    /// The provider answered `call` (or it failed): its record moves to now.
+    /// The provider answered `call` (or it failed): its record moves to now, and how long
+    /// the answer took is remembered.
     pub fn answered(&self, key: &str, call: SentCall) {
         self.with_key(key, |state, now| {
             if let Some(t) = state.sent.iter_mut().find(|t| **t == call.0) {
                 *t = now;
             }
+            if state.latencies.len() >= LATENCY_SAMPLES {
+                state.latencies.pop_front();
+            }
+            state
+                .latencies
+                .push_back(now.saturating_duration_since(call.0));
         });
+    }
+
+    /// How many calls of `key` must be under way at once for it to use its whole budget at
+    /// the latency its provider shows: the budget's rate times the 95th percentile of the
+    /// recent answer times (Little's law, with the slow tail counted), rounded up. `None`
+    /// until the key was called and answered.
+    pub fn calls_in_flight_wanted(&self, key: &str) -> Option<usize> {
+        let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        let state = keys.get(key)?;
+        let limit = state.limit?;
+        if state.latencies.is_empty() {
+            return None;
+        }
+        let mut sorted: Vec<Duration> = state.latencies.iter().copied().collect();
+        sorted.sort_unstable();
+        let p95 = sorted[(sorted.len() * 95 / 100).min(sorted.len() - 1)];
+        let per_second = f64::from(limit.requests) / f64::from(limit.per_seconds.max(1));
+        Some((per_second * p95.as_secs_f64()).ceil() as usize)
     }
 
     /// Counts a 429 of the key; returns how many came in a row (1 for the first).
@@ -446,6 +481,29 @@ mod tests {
             ledger.taken.load(std::sync::atomic::Ordering::SeqCst),
             LATE_RETAKES + 1
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_calls_wanted_in_flight_follow_the_budget_and_the_slow_answers() {
+        let pacer = Pacer::new();
+        assert_eq!(pacer.calls_in_flight_wanted("k"), None, "never called");
+        // 100 answers: 90 of 200 ms, 10 of 1.2 s; the 95th percentile is 1.2 s.
+        for i in 0..100 {
+            let call = pacer.until_ready("k", TEN_PER_SECOND).await;
+            let took = if i % 10 == 9 { 1200 } else { 200 };
+            tokio::time::sleep(Duration::from_millis(took)).await;
+            pacer.answered("k", call);
+        }
+        // 10 per second x 1.2 s: 12 calls under way keep the budget busy.
+        assert_eq!(pacer.calls_in_flight_wanted("k"), Some(12));
+        // The same answers under a budget of 300 a minute (5/s): 6.
+        let slow = RateLimit {
+            requests: 300,
+            per_seconds: 60,
+        };
+        let call = pacer.until_ready("k", slow).await;
+        pacer.answered("k", call);
+        assert_eq!(pacer.calls_in_flight_wanted("k"), Some(6));
     }
 
     #[test]
