@@ -67,6 +67,20 @@ pub enum FaultKind {
     /// Delay every matching request by this many milliseconds before anything else (rules
     /// add up; the per-provider `*_latency_ms` fields come on top).
     LatencyMs(u64),
+    /// Transit jitter: delay every matching request by a uniform draw from 0 to this many
+    /// milliseconds before the emulator sees (and its rate limit counts) it, as a network
+    /// does: requests sent evenly arrive unevenly.
+    TransitJitterMs(u64),
+    /// A provider's own answer time: the request is counted on arrival and processed at once,
+    /// and its answer is held back by a lognormal draw with this median and 99th percentile
+    /// (milliseconds), capped at 10 x the 99th percentile. What real providers look like: a
+    /// few hundred milliseconds usually, seconds now and then.
+    AnswerLatency {
+        /// The median answer time.
+        median_ms: u64,
+        /// The 99th percentile (at least the median).
+        p99_ms: u64,
+    },
     /// This fraction of requests never gets an answer: the connection stays open and silent
     /// until the client gives up (or the sandbox stops). The emulator never sees them.
     HangRate(f64),
@@ -96,6 +110,11 @@ impl FaultKind {
         let clamp = |r: f64| if r.is_nan() { 0.0 } else { r.clamp(0.0, 1.0) };
         match self {
             FaultKind::LatencyMs(ms) => FaultKind::LatencyMs(ms),
+            FaultKind::TransitJitterMs(ms) => FaultKind::TransitJitterMs(ms),
+            FaultKind::AnswerLatency { median_ms, p99_ms } => FaultKind::AnswerLatency {
+                median_ms,
+                p99_ms: p99_ms.max(median_ms),
+            },
             FaultKind::HangRate(r) => FaultKind::HangRate(clamp(r)),
             FaultKind::ResetRate(r) => FaultKind::ResetRate(clamp(r)),
             FaultKind::ThrottleRate(r) => FaultKind::ThrottleRate(clamp(r)),
@@ -109,7 +128,9 @@ impl FaultKind {
     /// The rate, for the kinds that have one.
     fn rate(self) -> Option<f64> {
         match self {
-            FaultKind::LatencyMs(_) => None,
+            FaultKind::LatencyMs(_)
+            | FaultKind::TransitJitterMs(_)
+            | FaultKind::AnswerLatency { .. } => None,
             FaultKind::HangRate(r)
             | FaultKind::ResetRate(r)
             | FaultKind::ThrottleRate(r)
@@ -274,8 +295,10 @@ pub(crate) enum RuleAction {
 /// What the rules decided for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct RuleDecision {
-    /// Added delay, in milliseconds.
+    /// Added delay before the emulator sees the request, in milliseconds.
     pub(crate) latency_ms: u64,
+    /// Added delay after the emulator answered, before the answer is sent, in milliseconds.
+    pub(crate) answer_delay_ms: u64,
     /// The fault, if any.
     pub(crate) action: Option<RuleAction>,
 }
@@ -380,15 +403,31 @@ impl FaultSwitch {
         // Rates per action, in the order of `FaultKind`.
         let mut rates = [0.0f64; 7];
         let mut any_rate = false;
-        for rule in inner
+        let kinds: Vec<FaultKind> = inner
             .faults
             .rules
             .iter()
             .filter(|r| r.matches(provider, method, path))
-        {
-            let slot = match rule.kind {
+            .map(|r| r.kind)
+            .collect();
+        for kind in kinds {
+            let slot = match kind {
                 FaultKind::LatencyMs(ms) => {
                     decision.latency_ms = decision.latency_ms.saturating_add(ms);
+                    continue;
+                }
+                FaultKind::TransitJitterMs(ms) => {
+                    let draw: f64 = inner.rng.random();
+                    decision.latency_ms = decision
+                        .latency_ms
+                        .saturating_add((draw * (ms as f64 + 1.0)).floor() as u64);
+                    continue;
+                }
+                FaultKind::AnswerLatency { median_ms, p99_ms } => {
+                    let (u1, u2): (f64, f64) = (inner.rng.random(), inner.rng.random());
+                    decision.answer_delay_ms = decision
+                        .answer_delay_ms
+                        .saturating_add(lognormal_ms(median_ms, p99_ms, u1, u2));
                     continue;
                 }
                 FaultKind::HangRate(r) => (0, r),
@@ -555,6 +594,40 @@ fn truncated(bytes: &[u8]) -> Vec<u8> {
     cut
 }
 
+/// A lognormal draw (milliseconds) with `median` and 99th percentile `p99`, from two uniform
+/// draws in [0, 1) (Box-Muller), capped at 10 x `p99`.
+fn lognormal_ms(median: u64, p99: u64, u1: f64, u2: f64) -> u64 {
+    if median == 0 {
+        return 0;
+    }
+    // z of the 99th percentile of the standard normal.
+    const Z99: f64 = 2.326_348;
+    let sigma = (p99.max(median) as f64 / median as f64).ln() / Z99;
+    let z = (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+    let ms = (median as f64) * (sigma * z).exp();
+    ms.min(10.0 * p99.max(median) as f64).round() as u64
+}
+
+/// The rules of "realistic latency" for `providers`: answers lognormal with a median of
+/// 250 ms and a 99th percentile of 1.5 s, and up to 50 ms of transit jitter before arrival.
+pub fn realistic_latency(providers: &[FaultProvider]) -> Vec<FaultRule> {
+    providers
+        .iter()
+        .flat_map(|p| {
+            [
+                FaultRule::new(
+                    *p,
+                    FaultKind::AnswerLatency {
+                        median_ms: 250,
+                        p99_ms: 1500,
+                    },
+                ),
+                FaultRule::new(*p, FaultKind::TransitJitterMs(50)),
+            ]
+        })
+        .collect()
+}
+
 /// The rule faults of one provider, in front of its emulator.
 async fn rule_gate(
     AxState((state, provider)): AxState<(Arc<State>, FaultProvider)>,
@@ -569,7 +642,7 @@ async fn rule_gate(
     if decision.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;
     }
-    match decision.action {
+    let answered = match decision.action {
         None => next.run(req).await,
         Some(RuleAction::Hang) => {
             let mut stop = state.shutdown.subscribe();
@@ -605,7 +678,11 @@ async fn rule_gate(
             parts.headers.remove(header::CONTENT_LENGTH);
             Response::from_parts(parts, Body::from(truncated(&bytes)))
         }
+    };
+    if decision.answer_delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(decision.answer_delay_ms)).await;
     }
+    answered
 }
 
 #[cfg(test)]
@@ -620,6 +697,30 @@ mod tests {
             ..Faults::default()
         });
         s
+    }
+
+    #[test]
+    fn answer_latency_is_lognormal_with_the_median_and_p99_asked_for() {
+        let s = switch(realistic_latency(&[FaultProvider::ItGlue]), 7);
+        let mut answers: Vec<u64> = Vec::new();
+        let mut jitter: Vec<u64> = Vec::new();
+        for _ in 0..20_000 {
+            let d = s.decide(FaultProvider::ItGlue, "GET", "/organizations");
+            answers.push(d.answer_delay_ms);
+            jitter.push(d.latency_ms);
+        }
+        answers.sort_unstable();
+        let at = |p: usize| answers[answers.len() * p / 100];
+        assert!((235..=265).contains(&at(50)), "median {}", at(50));
+        assert!((1300..=1700).contains(&at(99)), "p99 {}", at(99));
+        assert!(jitter.iter().all(|j| *j <= 50), "jitter within 0..=50 ms");
+        let mean = jitter.iter().sum::<u64>() as f64 / jitter.len() as f64;
+        assert!((23.0..=27.0).contains(&mean), "uniform jitter, mean {mean}");
+        // Other providers are untouched.
+        assert_eq!(
+            s.decide(FaultProvider::Hudu, "GET", "/api/v1/companies"),
+            RuleDecision::default()
+        );
     }
 
     #[test]

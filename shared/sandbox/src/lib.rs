@@ -40,7 +40,7 @@ use tokio::net::TcpListener;
 
 pub use autotask::{AtEntity, AutotaskConfig, AutotaskStats};
 pub use connectwise::{ConnectWiseConfig, CwEntity, CwStats};
-pub use faults::{FaultKind, FaultProvider, FaultRule};
+pub use faults::{realistic_latency, FaultKind, FaultProvider, FaultRule};
 pub use fixtures::TenantFixture;
 pub use halo::{HaloConfig, HaloEntity, HaloStats};
 pub use hudu::{HuduAsset, HuduCompany, HuduLayout, HuduLayoutField};
