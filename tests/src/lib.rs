@@ -17,6 +17,19 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
+/// How long [`TestApp::cleanup`] waits for the test's fleet to stop.
+const FLEET_STOP: Duration = Duration::from_secs(60);
+
+/// The tests' HTTP client: no call waits for an answer longer than 60 s, so a stuck request
+/// fails its test instead of hanging the suite.
+pub fn test_http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .expect("the tests' HTTP client builds")
+}
+
 /// The base database URL tests derive their own databases from.
 pub fn base_database_url() -> String {
     std::env::var("DOCSYNC_TEST_DATABASE_URL")
@@ -163,7 +176,7 @@ async fn try_spawn(sandbox_config: SandboxConfig, roles: Roles) -> anyhow::Resul
     let token = docsync::admin::create_token(&fleet.store, account, &Permission::ALL).await?;
     Ok(TestApp {
         api,
-        http: reqwest::Client::new(),
+        http: test_http_client(),
         token,
         account,
         sandbox,
@@ -544,7 +557,16 @@ impl TestApp {
     pub async fn cleanup(mut self) {
         if let Some(fleet) = self.fleet.take() {
             let _ = fleet.broker.delete_topology().await;
-            fleet.stop().await;
+            // The test's assertions are behind it: a fleet that does not stop is reported, not
+            // waited for without end (its tasks are dropped with the runtime).
+            if tokio::time::timeout(FLEET_STOP, fleet.stop())
+                .await
+                .is_err()
+            {
+                eprintln!(
+                    "cleanup: the test's fleet did not stop within {FLEET_STOP:?}; going on without it"
+                );
+            }
         }
         self.sandbox.shutdown();
         if let Ok((client, conn)) = tokio_postgres::connect(
@@ -683,7 +705,7 @@ impl StagedApp {
             .expect("token for the staged account");
         TestApp {
             api,
-            http: reqwest::Client::new(),
+            http: test_http_client(),
             token,
             account,
             sandbox: self.sandbox,

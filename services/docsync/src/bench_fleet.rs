@@ -7,6 +7,14 @@
 //! and the collector reuses them, and the flexible assets exist already, as they do for every
 //! nightly push after the first: the measured rounds are the steady state of the publish path.
 //! A separate round on a fresh key measures the first push (type and asset created).
+//!
+//! The sandbox's providers answer with realistic latency while the fleet is measured (on by
+//! default, `--no-latency` to switch it off): every Graph, Entra, Exchange and IT Glue answer
+//! takes a lognormal time (median 250 ms, p99 1.5 s) and every request 0-50 ms of transit
+//! before the provider counts it. Push-now latency is measured twice: on tenants whose
+//! snapshot is reused (the publish path alone) and on tenants never collected (a fresh Graph
+//! collection, then the write). CPU is reported per push for the fleet's processes, for the
+//! PostgreSQL backends serving this benchmark's own database, and for the RabbitMQ broker.
 
 use crate::bench::record;
 use crate::settings::Settings;
@@ -15,7 +23,10 @@ use anyhow::Context;
 use docsync_domain::crypto::MasterKey;
 use docsync_domain::{AccountId, ApiKey, Provider, Snapshot, TenantId};
 use docsync_queue::{Broker, QueueConfig};
-use docsync_sandbox::{fixtures, itglue_key, ItGlueRegion, Sandbox, SandboxConfig};
+use docsync_sandbox::{
+    fixtures, itglue_key, realistic_latency, FaultProvider, Faults, ItGlueRegion, Sandbox,
+    SandboxConfig,
+};
 use docsync_sinks::{html, itglue};
 use docsync_sources::{GraphSource, GraphSourceConfig, MicrosoftCredentials, TenantRef};
 use docsync_store::{IntegrationUpsert, NewTenant, Permission, RemoteDocument, Store};
@@ -38,6 +49,8 @@ pub struct FleetBenchOptions {
     pub latency_samples: usize,
     /// Publish messages queued for the memory measurement.
     pub queued: usize,
+    /// The sandbox's realistic latency while the fleet is measured.
+    pub latency: bool,
 }
 
 /// IT Glue's budget per key in the sandbox (requests per second).
@@ -219,9 +232,18 @@ async fn run(
         options.tenants_per_key,
     )
     .await?;
+    // Push-now on tenants never collected: their snapshots are collected when pushed.
+    let uncollected = create_account(
+        store,
+        &master,
+        "Push-now, fresh collection",
+        options.keys + 2,
+        options.latency_samples.min(fixtures_needed(options)),
+    )
+    .await?;
     println!(
         "set up {} accounts in {:.1} s",
-        options.keys + 2,
+        options.keys + 3,
         started.elapsed().as_secs_f64()
     );
 
@@ -249,56 +271,75 @@ async fn run(
         seed_assets(store, sandbox, account, &snapshots).await?;
     }
 
+    let conditions = if options.latency {
+        sandbox.set_faults(Faults {
+            rules: realistic_latency(&[
+                FaultProvider::Graph,
+                FaultProvider::Login,
+                FaultProvider::Exchange,
+                FaultProvider::ItGlue,
+            ]),
+            ..Faults::default()
+        });
+        LATENCY_ON
+    } else {
+        LATENCY_OFF
+    };
+    let database = BenchDatabase::connect(settings).await?;
     let mut children = spawn_fleet(settings).await?;
     let http = reqwest::Client::new();
     let api = format!("http://{}", settings.api_addr);
     harness::wait_for_api(&http, &api, Duration::from_secs(60)).await?;
     let outcome = async {
-        // (a) one key, many tenants.
-        let line = push_round(
+        let round = Round {
             store,
             sandbox,
-            &children,
-            &http,
-            &api,
-            std::slice::from_ref(&single),
-            "(a) one IT Glue key",
-        )
-        .await?;
+            children: &children,
+            database: &database,
+            http: &http,
+            api: &api,
+            conditions,
+        };
+        // (a) one key, many tenants.
+        let line = push_round(&round, std::slice::from_ref(&single), "(a) one IT Glue key").await?;
         lines.push(line);
         // (b) many keys side by side, several rounds.
         let mut rounds = Vec::new();
         for _ in 0..options.runs.max(1) {
             rounds.push(
-                push_round(
-                    store,
-                    sandbox,
-                    &children,
-                    &http,
-                    &api,
-                    &many,
-                    &format!("(b) {} IT Glue keys", many.len()),
-                )
-                .await?,
+                push_round(&round, &many, &format!("(b) {} IT Glue keys", many.len())).await?,
             );
         }
         lines.extend(rounds);
         // (c) the first push on a fresh key: the type and every asset are created.
         let line = push_round(
-            store,
-            sandbox,
-            &children,
-            &http,
-            &api,
+            &round,
             std::slice::from_ref(&fresh),
             "(c) first push, fresh key",
         )
         .await?;
         lines.push(line);
-        // Push-now latency on the idle fleet.
+        // Push-now latency on the idle fleet: snapshot reused, then collected afresh.
         if let Some(account) = many.first() {
-            lines.push(latency(sandbox, &http, &api, account, options.latency_samples).await?);
+            lines.push(
+                latency(
+                    &round,
+                    account,
+                    options.latency_samples,
+                    PushNow::SnapshotReused,
+                )
+                .await?,
+            );
         }
+        lines.push(
+            latency(
+                &round,
+                &uncollected,
+                uncollected.tenants.len(),
+                PushNow::FreshCollection,
+            )
+            .await?,
+        );
         // A publisher's memory with messages queued.
         lines.push(
             memory(
@@ -314,6 +355,7 @@ async fn run(
         Ok::<(), anyhow::Error>(())
     }
     .await;
+    database.close();
     stop_children(&mut children).await;
     outcome?;
     Ok(lines)
@@ -532,14 +574,19 @@ async fn wait_until_done(store: &Store, accounts: &[BenchAccount]) -> anyhow::Re
 }
 
 async fn push_round(
-    store: &Store,
-    sandbox: &Sandbox,
-    children: &Children,
-    http: &reqwest::Client,
-    api: &str,
+    round: &Round<'_>,
     accounts: &[BenchAccount],
     label: &str,
 ) -> anyhow::Result<String> {
+    let Round {
+        store,
+        sandbox,
+        children,
+        database,
+        http,
+        api,
+        conditions,
+    } = *round;
     let mut before = Vec::new();
     for a in accounts {
         let c = store.run_counts(a.id).await?;
@@ -547,7 +594,7 @@ async fn push_round(
     }
     sandbox.reset_itglue_stats();
     let cpu_before = total_cpu(children);
-    let (pg_before, mq_before) = (cpu_of_command("postgres"), cpu_of_command("beam.smp"));
+    let (pg_before, mq_before) = (database.backend_cpu().await?, cpu_of_command("beam.smp"));
     let (busy_before, ticks_before) = machine_ticks();
     let started = Instant::now();
     let pushes: usize =
@@ -559,7 +606,7 @@ async fn push_round(
     let (succeeded, failed) = wait_until_done(store, accounts).await?;
     let wall = started.elapsed().as_secs_f64();
     let cpu = total_cpu(children) - cpu_before;
-    let pg = cpu_of_command("postgres") - pg_before;
+    let pg = database.backend_cpu().await?.since(&pg_before);
     let mq = cpu_of_command("beam.smp") - mq_before;
     let (busy_after, ticks_after) = machine_ticks();
     let machine_busy = 100.0 * (busy_after - busy_before) / (ticks_after - ticks_before).max(1.0);
@@ -588,25 +635,32 @@ async fn push_round(
     let ms_per_push = |seconds: f64| 1000.0 * seconds / pushes.max(1) as f64;
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     Ok(format!(
-        "| {label} | {pushes} pushes ({succeeded} succeeded, {failed} failed) | wall {wall:.1} s vs lower bound {lower_bound:.1} s = {ratio:.3}x ({utilisation:.1}% of the budget) | {rejected} × 429, busiest second {max_in_second} requests | {:.2} requests/push | fleet CPU {per_push_ms:.2} ms/push (PostgreSQL {:.2}, RabbitMQ {:.2}); machine CPU {machine_busy:.0}% busy; every push-all answered after {accepted_after:.1} s, a key's first request after {:.1} s and its requests spread over {:.1} s (medians over keys) | targets: ≤ 1.05x {}, zero 429 {}, < 5 ms CPU {} |",
+        "| {label} | {pushes} pushes ({succeeded} succeeded, {failed} failed) | wall {wall:.1} s vs lower bound {lower_bound:.1} s = {ratio:.3}x ({utilisation:.1}% of the budget) | {rejected} × 429, busiest second {max_in_second} requests | {:.2} requests/push | CPU per push: fleet {per_push_ms:.2} ms, PostgreSQL {:.2} ms (the backends of this benchmark's database), RabbitMQ {:.2} ms (the broker process), total {:.2} ms; machine CPU {machine_busy:.0}% busy; every push-all answered after {accepted_after:.1} s, a key's first request after {:.1} s and its requests spread over {:.1} s (medians over keys) | {conditions} | targets: ≤ 1.05x {}, zero 429 {}, ≤ 3 ms CPU in all {} |",
         requests as f64 / pushes.max(1) as f64,
         ms_per_push(pg),
         ms_per_push(mq),
+        per_push_ms + ms_per_push(pg) + ms_per_push(mq),
         median(&mut starts),
         median(&mut spans),
         verdict(ratio <= 1.05),
         verdict(rejected == 0),
-        verdict(per_push_ms < 5.0),
+        verdict(per_push_ms + ms_per_push(pg) + ms_per_push(mq) <= 3.0),
     ))
 }
 
 async fn latency(
-    sandbox: &Sandbox,
-    http: &reqwest::Client,
-    api: &str,
+    round: &Round<'_>,
     account: &BenchAccount,
     samples: usize,
+    kind: PushNow,
 ) -> anyhow::Result<String> {
+    let Round {
+        sandbox,
+        http,
+        api,
+        conditions,
+        ..
+    } = *round;
     let mut seconds = Vec::new();
     for n in 0..samples {
         let (tenant, index) = account.tenants[n % account.tenants.len()];
@@ -626,11 +680,11 @@ async fn latency(
             .send()
             .await?;
         anyhow::ensure!(r.status().as_u16() == 202, "push answered {}", r.status());
-        let deadline = started + Duration::from_secs(30);
+        let deadline = started + Duration::from_secs(60);
         while version_of() == before {
             anyhow::ensure!(
                 Instant::now() < deadline,
-                "push-now did not reach IT Glue in 30 s"
+                "push-now did not reach IT Glue in 60 s"
             );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
@@ -640,12 +694,105 @@ async fn latency(
     }
     seconds.sort_by(f64::total_cmp);
     let p99 = percentile(&seconds, 99.0);
+    let (what, target) = match kind {
+        PushNow::SnapshotReused => (
+            "snapshot reused (collected < 24 h before), the publish path alone",
+            "no target: a push-now collects afresh",
+        ),
+        PushNow::FreshCollection => (
+            "fresh Graph collection of a tenant never collected, then the write",
+            if p99 <= 3.0 {
+                "target p99 ≤ 3 s: met"
+            } else {
+                "target p99 ≤ 3 s: MISSED"
+            },
+        ),
+    };
     Ok(format!(
-        "| push-now latency, idle fleet (request to provider write) | {samples} pushes | p50 {:.0} ms, p99 {:.0} ms | target p99 < 2 s: {} |",
+        "| push-now latency, idle fleet (request to provider write), {what} | {samples} pushes | p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms | {conditions} | {target} |",
         1000.0 * percentile(&seconds, 50.0),
         1000.0 * p99,
-        if p99 < 2.0 { "met" } else { "MISSED" }
+        1000.0 * seconds.last().copied().unwrap_or(0.0),
     ))
+}
+
+/// What a push-now latency sample includes.
+#[derive(Debug, Clone, Copy)]
+enum PushNow {
+    SnapshotReused,
+    FreshCollection,
+}
+
+/// What every measured round runs against.
+#[derive(Clone, Copy)]
+struct Round<'a> {
+    store: &'a Store,
+    sandbox: &'a Sandbox,
+    children: &'a Children,
+    database: &'a BenchDatabase,
+    http: &'a reqwest::Client,
+    api: &'a str,
+    conditions: &'static str,
+}
+
+/// The provider conditions a row was measured under.
+const LATENCY_ON: &str = "latency on: every Graph, Entra, Exchange and IT Glue answer lognormal (median 250 ms, p99 1.5 s) + 0-50 ms transit jitter";
+const LATENCY_OFF: &str =
+    "latency OFF (--no-latency): the sandbox answers at once, easier than real providers";
+
+/// A connection to this benchmark's database, to find the PostgreSQL backends serving it.
+struct BenchDatabase {
+    client: tokio_postgres::Client,
+    connection: tokio::task::JoinHandle<()>,
+}
+
+/// CPU seconds of each backend process of the benchmark's database.
+struct BackendCpu(std::collections::HashMap<u32, f64>);
+
+impl BackendCpu {
+    /// CPU used since `before`: backends that began meanwhile count whole. A backend that
+    /// ended meanwhile is lost (the fleet's pools keep theirs open for the whole run).
+    fn since(&self, before: &BackendCpu) -> f64 {
+        self.0
+            .iter()
+            .map(|(pid, cpu)| cpu - before.0.get(pid).copied().unwrap_or(0.0))
+            .sum()
+    }
+}
+
+impl BenchDatabase {
+    async fn connect(settings: &Settings) -> anyhow::Result<Self> {
+        let (client, connection) =
+            tokio_postgres::connect(&settings.database_url, tokio_postgres::NoTls)
+                .await
+                .context("connecting to the benchmark's database")?;
+        let connection = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Self { client, connection })
+    }
+
+    /// The CPU of every backend serving this database now (this connection's own left out).
+    async fn backend_cpu(&self) -> anyhow::Result<BackendCpu> {
+        let rows = self
+            .client
+            .query(
+                "SELECT pid FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await?;
+        Ok(BackendCpu(
+            rows.iter()
+                .map(|r| r.get::<_, i32>(0) as u32)
+                .map(|pid| (pid, cpu_seconds(pid)))
+                .collect(),
+        ))
+    }
+
+    fn close(&self) {
+        self.connection.abort();
+    }
 }
 
 async fn memory(

@@ -127,6 +127,10 @@ enum BenchCommand {
         /// Publish messages queued for the publisher memory figure.
         #[arg(long, default_value_t = 10_000)]
         queued: usize,
+        /// Measure against a sandbox that answers at once (easier than real providers; the
+        /// rows say so).
+        #[arg(long)]
+        no_latency: bool,
     },
     /// A ConnectWise Manage sync into Hudu through the fleet (child processes) against the
     /// sandbox, with a fixed latency on every Hudu and ConnectWise request and a strict Hudu
@@ -456,6 +460,7 @@ async fn main() -> anyhow::Result<()> {
                     runs,
                     latency_samples,
                     queued,
+                    no_latency,
                 },
         } => {
             docsync::bench_fleet::fleet(
@@ -467,6 +472,7 @@ async fn main() -> anyhow::Result<()> {
                     runs,
                     latency_samples,
                     queued,
+                    latency: !no_latency,
                 },
             )
             .await?;
