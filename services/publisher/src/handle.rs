@@ -1,4 +1,5 @@
-//! One publish job: claim the run, write the snapshot in place, record the document, finish.
+//! One publish job: claim the run, write the snapshot in place, record the document and
+//! finish the run (one statement).
 //!
 //! Errors returned from here are infrastructure faults (database): the message is requeued.
 //! Provider outcomes end in the run record; a transient provider fault is retried later
@@ -82,8 +83,10 @@ async fn publish_run(
         Ok(outcome) => {
             // The provider has the document; a crash now must not create a second one.
             docsync_domain::failpoint::crash_here("publisher-after-provider-write");
+            // The document and the run's end in one statement.
             store
-                .record_remote_document(
+                .succeeded_with_document(
+                    run.id,
                     run.account_id,
                     run.provider,
                     run.tenant_id,
@@ -94,7 +97,6 @@ async fn publish_run(
                     },
                 )
                 .await?;
-            store.succeeded(run.id, &outcome.document.remote_id).await?;
             tracing::info!(document = %outcome.document.remote_id, created = outcome.created, requests = outcome.requests, "published");
         }
         Err(e) if e.is_transient() => {
