@@ -344,7 +344,7 @@ async fn evidence_needs_tenants_read_and_names_bad_query_values() {
     for (query, fields) in [
         ("?framework=iso-27001", vec!["framework"]),
         ("?format=xlsx", vec!["format"]),
-        ("?framework=nist&format=pdf", vec!["framework", "format"]),
+        ("?framework=nist&format=pdf", vec!["format", "framework"]),
         ("?tenant=x", vec!["tenant"]),
     ] {
         for base in [path.as_str(), "/evidence"] {
