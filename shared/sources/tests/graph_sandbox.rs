@@ -105,7 +105,12 @@ fn outcome(snap: &docsync_domain::Snapshot, id: &str) -> docsync_domain::snapsho
 #[tokio::test]
 async fn scores_read_what_the_sandbox_tenants_really_enforce() {
     use docsync_domain::snapshot::CheckOutcome::{Fail, NotApplicable, Pass};
-    let sb = sandbox().await;
+    let sb = Sandbox::start(SandboxConfig {
+        tenants: 17,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
     // 2: guests are reported apart from member adoption.
     let fixture = fixtures::tenant(2);
     assert!(fixture.guest_count() > 0);
