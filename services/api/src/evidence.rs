@@ -457,11 +457,17 @@ pub(crate) async fn account(
     let account = caller.require(Permission::TenantsRead)?;
     let wanted = wanted(&query)?;
     let tenants = state.store.tenants(account).await?;
-    let snapshots = state.store.latest_snapshots(account).await?;
+    let snapshots: HashMap<Uuid, StoredSnapshot> = state
+        .store
+        .latest_snapshots(account)
+        .await?
+        .into_iter()
+        .map(|s| (s.snapshot.tenant_id.0, s))
+        .collect();
     let mut found: Vec<TenantEvidence> = Vec::new();
     let mut missing = Vec::new();
     for t in &tenants {
-        match snapshots.iter().find(|s| s.snapshot.tenant_id == t.id) {
+        match snapshots.get(&t.id.0) {
             Some(stored) => {
                 let mut e = tenant_evidence(stored, &wanted);
                 e.tenant_name = t.name.clone();
