@@ -9,6 +9,7 @@ mod body;
 mod connections;
 mod dlq;
 mod error;
+mod evidence;
 mod integrations;
 mod limit;
 mod openapi;
@@ -76,6 +77,8 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/tenants/{id}", get(tenants::one)),
         (Method::PATCH, "/tenants/{id}", patch(tenants::update)),
         (Method::DELETE, "/tenants/{id}", delete(tenants::delete)),
+        (Method::GET, "/tenants/{id}/evidence", get(evidence::tenant)),
+        (Method::GET, "/evidence", get(evidence::account)),
         (
             Method::GET,
             "/connections/microsoft",

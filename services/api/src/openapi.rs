@@ -7,7 +7,7 @@
 //! Its tests compare it with the router's table ([`crate::routes`]), so a route added without
 //! documenting it fails the build's tests.
 
-use crate::{audit, connections, dlq, integrations, runs, tenants, ui};
+use crate::{audit, connections, dlq, evidence, integrations, runs, tenants, ui};
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::{json, Value};
@@ -82,6 +82,8 @@ const CONFIGS: [(&str, &str, &str, &str); 5] = [
         tenants::one,
         tenants::update,
         tenants::delete,
+        evidence::tenant,
+        evidence::account,
         connections::get_microsoft,
         connections::put_microsoft,
         integrations::get,
@@ -111,6 +113,8 @@ const CONFIGS: [(&str, &str, &str, &str); 5] = [
         docsync_domain::Provider,
         docsync_domain::psa::PsaKind,
         docsync_domain::RunState,
+        evidence::FrameworkSlug,
+        evidence::EvidenceFormat,
         integrations::HuduIntegrationPut,
         integrations::ItGlueIntegrationPut,
         docsync_domain::psa::schema::ConnectWiseManageIntegrationPut,

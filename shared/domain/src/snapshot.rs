@@ -110,13 +110,14 @@ pub struct LicenceLine {
     pub enabled: u64,
 }
 
-/// MFA registration (from the authentication-methods registration report).
+/// MFA registration (from the authentication-methods registration report). Adoption counts
+/// member users; guests (`userType` guest) are counted apart and never in the percentage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MfaAdoption {
-    /// Users in the report.
+    /// Member users in the report.
     pub users: u64,
-    /// Users with `isMfaRegistered`.
+    /// Member users with `isMfaRegistered`.
     pub registered: u64,
     /// `registered / users` in percent, one decimal (0 when there are no users).
     pub percent: f64,
@@ -126,6 +127,12 @@ pub struct MfaAdoption {
     pub admins_registered: u64,
     /// Up to 20 admin UPNs without MFA, for the runbook.
     pub admins_without_mfa: Vec<String>,
+    /// Guest users in the report (not in `users` nor in the percentage).
+    #[serde(default)]
+    pub guests: u64,
+    /// Guests with `isMfaRegistered`.
+    #[serde(default)]
+    pub guests_registered: u64,
 }
 
 /// Conditional Access summary.
@@ -158,8 +165,23 @@ pub struct CaPolicy {
     pub target_users: String,
     /// `conditions.users.includeUsers` contains `All`.
     pub all_users: bool,
+    /// `conditions.applications.includeApplications` contains `All` (every cloud app).
+    #[serde(default)]
+    pub all_applications: bool,
+    /// `conditions.applications.includeApplications` as served (`All`, app ids, `Office365`).
+    #[serde(default)]
+    pub include_applications: Vec<String>,
     /// Included directory role template ids.
     pub include_roles: Vec<String>,
+    /// `conditions.users.excludeUsers` (ids, or `GuestsOrExternalUsers`).
+    #[serde(default)]
+    pub exclude_users: Vec<String>,
+    /// `conditions.users.excludeGroups`.
+    #[serde(default)]
+    pub exclude_groups: Vec<String>,
+    /// `conditions.users.excludeRoles` (role template ids).
+    #[serde(default)]
+    pub exclude_roles: Vec<String>,
     /// `conditions.clientAppTypes`.
     pub client_app_types: Vec<String>,
     /// `conditions.signInRiskLevels`.
@@ -168,6 +190,9 @@ pub struct CaPolicy {
     pub user_risk_levels: Vec<String>,
     /// `grantControls.builtInControls` (mfa, block, compliantDevice, ...).
     pub grant_controls: Vec<String>,
+    /// `grantControls.operator`: `OR` (any one control satisfies the grant) or `AND`.
+    #[serde(default)]
+    pub grant_operator: String,
 }
 
 /// Defender surface.
@@ -270,6 +295,35 @@ pub enum CheckOutcome {
     Fail,
     /// The facts needed were not collected.
     Unknown,
+    /// The control does not apply to this tenant (no Copilot, no custom domain, ...): neither a
+    /// pass nor a fail, and outside every score.
+    #[serde(rename = "notApplicable", alias = "notapplicable")]
+    NotApplicable,
+}
+
+impl CheckOutcome {
+    /// The wire name: `pass`, `fail`, `unknown`, `notApplicable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckOutcome::Pass => "pass",
+            CheckOutcome::Fail => "fail",
+            CheckOutcome::Unknown => "unknown",
+            CheckOutcome::NotApplicable => "notApplicable",
+        }
+    }
+}
+
+/// One fact behind a check's outcome, and where it was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    /// What was read ("admins registered for MFA", "policy 'Require MFA' includeApplications").
+    pub fact: String,
+    /// Its value as read ("3 of 4", "All", "enabledForReportingButNotEnforced").
+    pub value: String,
+    /// The endpoint it came from (`GET /v1.0/identity/conditionalAccess/policies`,
+    /// `Exchange InvokeCommand Get-AntiPhishPolicy`).
+    pub source: String,
 }
 
 /// One baseline check's result.
@@ -284,6 +338,10 @@ pub struct BaselineResult {
     pub outcome: CheckOutcome,
     /// The evidence in words ("4 of 5 admins registered for MFA").
     pub detail: String,
+    /// The facts behind the outcome, each with its source (empty in snapshots collected before
+    /// evidence was kept).
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
     /// Essential Eight controls it evidences.
     pub essential_eight: Vec<String>,
     /// APRA CPS 234 paragraphs it evidences.
@@ -304,22 +362,47 @@ pub struct StandardsStatus {
     pub open_drift: Vec<String>,
     /// Checks that could not be evaluated.
     pub unknown: u64,
+    /// Checks that do not apply to the tenant.
+    #[serde(default)]
+    pub not_applicable: u64,
 }
 
-/// One framework's score.
+/// One framework's score, counted over the framework's own controls (each once).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FrameworkScore {
     /// "Essential Eight", "APRA CPS 234" or "CIS M365".
     pub framework: String,
-    /// Mapped checks that pass.
+    /// Controls that pass.
     pub passed: u64,
-    /// Mapped checks that fail.
+    /// Controls that fail.
     pub failed: u64,
-    /// Mapped checks that could not be evaluated.
+    /// Controls that could not be evaluated.
     pub unknown: u64,
+    /// Controls that do not apply to the tenant (outside the percentage).
+    #[serde(default)]
+    pub not_applicable: u64,
     /// passed / (passed + failed) in percent, one decimal; None when nothing was evaluated.
     pub percent: Option<f64>,
+    /// Every control of the framework docsync evidences, with its result (empty in snapshots
+    /// collected before controls were kept).
+    #[serde(default)]
+    pub controls: Vec<ControlResult>,
+}
+
+/// One framework control's result, from the baseline checks mapped to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ControlResult {
+    /// The framework's reference ("CIS 5.2.2.1", "E8: Multi-factor authentication").
+    pub id: String,
+    /// What the control asks.
+    pub title: String,
+    /// Fail when a mapped check fails; else unknown when one is unknown; else pass when one
+    /// passes; else not applicable.
+    pub result: CheckOutcome,
+    /// The ids of the baseline checks that evidence it (`DS-01` ...).
+    pub checks: Vec<String>,
 }
 
 /// Compliance scores for every framework.

@@ -10,6 +10,14 @@
 //! - `index % 4 == 3`: no legacy-authentication block; `index % 5 == 2`: no admin-MFA policy;
 //!   `index % 13 == 12`: no Conditional Access policies at all.
 //! - `index % 4 == 1`: has `Microsoft_365_Copilot` licences.
+//! - `index % 17 == 16`: no custom domain, only `*.onmicrosoft.com` (DKIM is not applicable).
+//! - `index % 4 == 2`: a tenth of the users are guests (`userType` guest, never admins).
+//! - Conditional Access as it really enforces: `index % 5 == 4` scopes "Require MFA for all
+//!   users" to Office 365 only (`includeApplications` not `All`); `index % 9 == 6` grants it as
+//!   `mfa` OR `compliantDevice`; even indices exclude a break-glass account from the admin
+//!   policy; `index % 4 == 0` excludes the directory-sync role from the all-users policy.
+//! - Anti-phish: the default policy has only mailbox intelligence, off when `index % 6 == 5`
+//!   (those tenants fail DS-11 unless they have an enabled custom policy: `index % 6 == 0`).
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -20,6 +28,9 @@ pub const TENANT_NAMESPACE: Uuid = Uuid::from_u128(0x6d5c_0a52_9f1e_4b7a_9c3d_2e
 
 /// The role template id of Global Administrator.
 pub const GLOBAL_ADMIN_ROLE: &str = "62e90394-69f5-4237-9190-012177145e10";
+
+/// The role template id of Directory Synchronization Accounts.
+pub const DIRECTORY_SYNC_ROLE: &str = "d29b2b05-8046-44ba-8758-1e26182fcf32";
 
 /// One synthetic Microsoft tenant.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +76,8 @@ pub struct FixtureUser {
     pub display_name: String,
     /// Holds an admin role.
     pub is_admin: bool,
+    /// A guest (B2B) account (`userType` guest).
+    pub is_guest: bool,
     /// Has registered an MFA method.
     pub is_mfa_registered: bool,
     /// Can do MFA (registered, or has a capable method).
@@ -103,6 +116,12 @@ pub struct FixtureCaPolicy {
     pub exclude_users: Vec<String>,
     /// `conditions.users.includeRoles` (role template ids).
     pub include_roles: Vec<String>,
+    /// `conditions.users.excludeRoles` (role template ids).
+    pub exclude_roles: Vec<String>,
+    /// `conditions.applications.includeApplications` (`All`, `Office365` or app ids).
+    pub include_applications: Vec<String>,
+    /// `grantControls.operator`: `OR` or `AND`.
+    pub grant_operator: String,
     /// `conditions.clientAppTypes`.
     pub client_app_types: Vec<String>,
     /// `grantControls.builtInControls` (`mfa`, `block`, ...).
@@ -146,6 +165,10 @@ pub struct FixtureAntiPhish {
     pub enabled: bool,
     /// Mailbox intelligence on.
     pub mailbox_intelligence: bool,
+    /// `EnableTargetedUserProtection` (impersonation protection for named users).
+    pub targeted_user_protection: bool,
+    /// `EnableOrganizationDomainsProtection` (impersonation protection for own domains).
+    pub organization_domains_protection: bool,
     /// The built-in default policy.
     pub is_default: bool,
 }
@@ -302,9 +325,12 @@ pub fn tenant_sized(index: usize, users: Option<usize>) -> TenantFixture {
         .filter(char::is_ascii_alphanumeric)
         .collect::<String>()
         .to_ascii_lowercase();
-    let mut domains = vec![format!("{slug}{index}.{}", TLDS[index % TLDS.len()])];
-    if index.is_multiple_of(2) {
-        domains.push(format!("{slug}{index}mail.net"));
+    let mut domains = Vec::new();
+    if index % 17 != 16 {
+        domains.push(format!("{slug}{index}.{}", TLDS[index % TLDS.len()]));
+        if index.is_multiple_of(2) {
+            domains.push(format!("{slug}{index}mail.net"));
+        }
     }
     domains.push(format!("{slug}{index}.onmicrosoft.com"));
 
@@ -322,6 +348,7 @@ pub fn tenant_sized(index: usize, users: Option<usize>) -> TenantFixture {
     } else {
         0
     };
+    let guests = if index % 4 == 2 { user_count / 10 } else { 0 };
     let users = (0..user_count)
         .map(|i| {
             let (first, last) = (
@@ -329,18 +356,22 @@ pub fn tenant_sized(index: usize, users: Option<usize>) -> TenantFixture {
                 LAST[rng.random_range(0..LAST.len())],
             );
             let is_admin = i < admins;
+            let is_guest = i >= user_count - guests;
             let is_mfa_registered = rng.random_bool(if is_admin { 0.8 } else { mfa_rate });
             let copilot_licensed = i < copilot_seats;
+            let (first_l, last_l) = (first.to_lowercase(), last.to_lowercase());
+            let upn = if is_guest {
+                let initial = domains.last().map(String::as_str).unwrap_or_default();
+                format!("{first_l}.{last_l}{i}_partner.example#EXT#@{initial}")
+            } else {
+                format!("{first_l}.{last_l}{i}@{}", domains[0])
+            };
             FixtureUser {
                 id: Uuid::from_u128(rng.random::<u128>()).to_string(),
-                upn: format!(
-                    "{}.{}{i}@{}",
-                    first.to_lowercase(),
-                    last.to_lowercase(),
-                    domains[0]
-                ),
+                upn,
                 display_name: format!("{first} {last}"),
                 is_admin,
+                is_guest,
                 is_mfa_registered,
                 is_mfa_capable: is_mfa_registered || rng.random_bool(0.1),
                 copilot_licensed,
@@ -399,6 +430,8 @@ pub fn tenant_sized(index: usize, users: Option<usize>) -> TenantFixture {
         name: "Office365 AntiPhish Default".into(),
         enabled: true,
         mailbox_intelligence: index % 6 != 5,
+        targeted_user_protection: false,
+        organization_domains_protection: false,
         is_default: true,
     }];
     if index.is_multiple_of(3) {
@@ -406,6 +439,8 @@ pub fn tenant_sized(index: usize, users: Option<usize>) -> TenantFixture {
             name: "Executive impersonation protection".into(),
             enabled: index.is_multiple_of(2),
             mailbox_intelligence: true,
+            targeted_user_protection: true,
+            organization_domains_protection: true,
             is_default: false,
         });
     }
@@ -458,6 +493,9 @@ fn ca_policies(index: usize) -> Vec<FixtureCaPolicy> {
         include_users: Vec::new(),
         exclude_users: Vec::new(),
         include_roles: Vec::new(),
+        exclude_roles: Vec::new(),
+        include_applications: strings(&["All"]),
+        grant_operator: "OR".into(),
         client_app_types: strings(&["all"]),
         built_in_controls: strings(&["mfa"]),
         sign_in_risk_levels: Vec::new(),
@@ -476,6 +514,13 @@ fn ca_policies(index: usize) -> Vec<FixtureCaPolicy> {
             "e8611ab8-c189-46e8-94e1-60213ab1f814",
             "194ae4cb-b126-40b2-bd5b-6091b380977d",
         ]);
+        if index.is_multiple_of(2) {
+            p.exclude_users = strings(&[&Uuid::new_v5(
+                &TENANT_NAMESPACE,
+                format!("break-glass-{index}").as_bytes(),
+            )
+            .to_string()]);
+        }
         out.push(p);
     }
     if index % 4 != 3 {
@@ -493,6 +538,15 @@ fn ca_policies(index: usize) -> Vec<FixtureCaPolicy> {
     let mut p = policy(3, "Require MFA for all users", state);
     p.include_users = strings(&["All"]);
     p.exclude_users = strings(&["GuestsOrExternalUsers"]);
+    if index.is_multiple_of(4) {
+        p.exclude_roles = strings(&[DIRECTORY_SYNC_ROLE]);
+    }
+    if index % 5 == 4 {
+        p.include_applications = strings(&["Office365"]);
+    }
+    if index % 9 == 6 {
+        p.built_in_controls = strings(&["mfa", "compliantDevice"]);
+    }
     out.push(p);
     if index.is_multiple_of(2) {
         let mut p = policy(4, "Sign-in risk: require MFA", "enabled");
@@ -505,6 +559,7 @@ fn ca_policies(index: usize) -> Vec<FixtureCaPolicy> {
         p.include_users = strings(&["All"]);
         p.user_risk_levels = strings(&["high"]);
         p.built_in_controls = strings(&["mfa", "passwordChange"]);
+        p.grant_operator = "AND".into();
         out.push(p);
     }
     if index % 8 == 1 {
@@ -552,13 +607,43 @@ fn control_scores(
 }
 
 impl TenantFixture {
-    /// Users with a registered MFA method, as a percentage rounded to one decimal.
+    /// Member users (not guests) with a registered MFA method, as a percentage rounded to one
+    /// decimal: the adoption figure docsync shows.
     pub fn mfa_percent(&self) -> f64 {
-        if self.users.is_empty() {
+        let members = self.member_count();
+        if members == 0 {
             return 0.0;
         }
-        let registered = self.users.iter().filter(|u| u.is_mfa_registered).count();
-        (registered as f64 / self.users.len() as f64 * 1000.0).round() / 10.0
+        (self.members_registered() as f64 / members as f64 * 1000.0).round() / 10.0
+    }
+
+    /// Member users (`userType` member).
+    pub fn member_count(&self) -> u64 {
+        self.users.iter().filter(|u| !u.is_guest).count() as u64
+    }
+
+    /// Member users with a registered MFA method.
+    pub fn members_registered(&self) -> u64 {
+        self.users
+            .iter()
+            .filter(|u| !u.is_guest && u.is_mfa_registered)
+            .count() as u64
+    }
+
+    /// Guest users.
+    pub fn guest_count(&self) -> u64 {
+        self.users.iter().filter(|u| u.is_guest).count() as u64
+    }
+
+    /// Whether DS-11 passes: an enabled anti-phish policy with mailbox intelligence or
+    /// impersonation protection.
+    pub fn anti_phish_protected(&self) -> bool {
+        self.anti_phish_policies.iter().any(|p| {
+            p.enabled
+                && (p.mailbox_intelligence
+                    || p.targeted_user_protection
+                    || p.organization_domains_protection)
+        })
     }
 
     /// Number of users (what `/users/$count` answers).
@@ -616,7 +701,8 @@ mod tests {
             }
             assert_eq!(t.is_denied("exchange"), t.index % 9 == 4);
             assert_eq!(t.is_denied("defender"), t.index % 11 == 5);
-            assert!((2..=3).contains(&t.domains.len()));
+            assert_eq!(t.domains.len() == 1, t.index % 17 == 16);
+            assert!((1..=3).contains(&t.domains.len()));
             assert!(t.domains.last().unwrap().ends_with(".onmicrosoft.com"));
             assert_eq!(t.dkim.len(), t.domains.len());
             let upns: HashSet<&str> = t.users.iter().map(|u| u.upn.as_str()).collect();
@@ -654,6 +740,14 @@ mod tests {
         assert!(all.iter().any(|t| t.ca_policies.is_empty()));
         assert!(all.iter().any(|t| t.copilot_idle_seats() > 0));
         assert!(all.iter().any(|t| t.admins_without_mfa() > 0));
+        assert!(all.iter().any(|t| t.guest_count() > 0));
+        assert!(all
+            .iter()
+            .all(|t| t.users.iter().all(|u| !(u.is_guest && u.is_admin))));
+        let phish_fails =
+            |t: &&TenantFixture| !t.anti_phish_protected() && !t.is_denied("exchange");
+        assert!(all.iter().filter(phish_fails).count() >= 5);
+        assert!(all.iter().any(|t| t.anti_phish_protected()));
         assert_eq!(
             tenant_by_microsoft_id("00000000-0000-0000-0000-000000000000", 60),
             None

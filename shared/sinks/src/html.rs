@@ -231,16 +231,23 @@ fn metadata(h: &mut Html, snapshot: &Snapshot, m: &TenantMetadata) {
 }
 
 fn mfa(h: &mut Html, m: &MfaAdoption) {
-    h.facts(&[
+    let mut facts = vec![
         (
-            "Users registered for MFA",
+            "Member users registered for MFA",
             format!("{} of {} ({}%)", m.registered, m.users, num(m.percent)),
         ),
         (
             "Admins registered for MFA",
             format!("{} of {}", m.admins_registered, m.admins),
         ),
-    ]);
+    ];
+    if m.guests > 0 {
+        facts.push((
+            "Guests registered for MFA (not in adoption)",
+            format!("{} of {}", m.guests_registered, m.guests),
+        ));
+    }
+    h.facts(&facts);
     if !m.admins_without_mfa.is_empty() {
         h.h3("Admins without MFA");
         h.list(&m.admins_without_mfa, "");
@@ -271,15 +278,31 @@ fn conditional_access(h: &mut Html, s: &ConditionalAccessSummary) {
                 "enabledForReportingButNotEnforced" => "Report-only",
                 other => other,
             };
+            let apps = if p.all_applications {
+                "All".to_owned()
+            } else if p.include_applications.is_empty() {
+                "None".to_owned()
+            } else {
+                p.include_applications.join(", ")
+            };
+            let operator = if p.grant_operator.eq_ignore_ascii_case("AND") {
+                " AND "
+            } else {
+                " OR "
+            };
             vec![
                 p.name.clone(),
                 state.to_owned(),
                 p.target_users.clone(),
-                p.grant_controls.join(", "),
+                apps,
+                p.grant_controls.join(operator),
             ]
         })
         .collect();
-    h.table(&["Policy", "State", "Targets", "Grant controls"], &rows);
+    h.table(
+        &["Policy", "State", "Targets", "Apps", "Grant controls"],
+        &rows,
+    );
 }
 
 fn outcome_label(outcome: CheckOutcome) -> &'static str {
@@ -287,6 +310,7 @@ fn outcome_label(outcome: CheckOutcome) -> &'static str {
         CheckOutcome::Pass => "Pass",
         CheckOutcome::Fail => "Fail",
         CheckOutcome::Unknown => "Unknown",
+        CheckOutcome::NotApplicable => "N/A",
     }
 }
 
@@ -295,6 +319,7 @@ fn standards(h: &mut Html, s: &StandardsStatus) {
         ("Baselines applied (passing)", s.applied.to_string()),
         ("Open drift", s.open_drift.len().to_string()),
         ("Unknown", s.unknown.to_string()),
+        ("Not applicable", s.not_applicable.to_string()),
     ]);
     h.h3("Open drift");
     let drift: Vec<String> = s
@@ -340,14 +365,37 @@ fn compliance(h: &mut Html, c: &ComplianceScores) {
                 f.passed.to_string(),
                 f.failed.to_string(),
                 f.unknown.to_string(),
+                f.not_applicable.to_string(),
             ]
         })
         .collect();
     h.table(
-        &["Framework", "Score", "Passed", "Failed", "Unknown"],
+        &["Framework", "Score", "Passed", "Failed", "Unknown", "N/A"],
         &rows,
     );
-    h.p("Scores are computed by docsync from the collected facts: passed / (passed + failed) of the checks mapped to each framework.");
+    h.p("Scores are computed by docsync from the collected facts: passed / (passed + failed) of each framework's controls, each control counted once (it fails when any check mapped to it fails). Unknown and not applicable (N/A) controls are outside the score.");
+    let controls: Vec<Vec<String>> = c
+        .frameworks
+        .iter()
+        .flat_map(|f| {
+            f.controls.iter().map(|control| {
+                vec![
+                    f.framework.clone(),
+                    control.id.clone(),
+                    control.title.clone(),
+                    outcome_label(control.result).to_owned(),
+                    control.checks.join(", "),
+                ]
+            })
+        })
+        .collect();
+    if !controls.is_empty() {
+        h.h3("Controls");
+        h.table(
+            &["Framework", "Control", "Requirement", "Result", "Checks"],
+            &controls,
+        );
+    }
 }
 
 fn defender(h: &mut Html, d: &DefenderSurface) {
@@ -472,7 +520,8 @@ fn copilot(h: &mut Html, c: &CopilotSummary) {
 mod tests {
     use super::*;
     use docsync_domain::snapshot::{
-        AntiPhishPolicy, BaselineResult, CaPolicy, DkimDomain, FrameworkScore, LicenceLine,
+        AntiPhishPolicy, BaselineResult, CaPolicy, ControlResult, DkimDomain, FrameworkScore,
+        LicenceLine,
     };
     use docsync_domain::TenantId;
 
@@ -500,6 +549,8 @@ mod tests {
                 admins: 3,
                 admins_registered: 2,
                 admins_without_mfa: vec!["bob@contoso.com.au".into()],
+                guests: 12,
+                guests_registered: 1,
             }),
             conditional_access: Section::collected(ConditionalAccessSummary {
                 policy_count: 1,
@@ -511,11 +562,17 @@ mod tests {
                     state: "enabled".into(),
                     target_users: "All users".into(),
                     all_users: true,
+                    all_applications: true,
+                    include_applications: vec!["All".into()],
                     include_roles: vec![],
+                    exclude_users: vec![],
+                    exclude_groups: vec![],
+                    exclude_roles: vec![],
                     client_app_types: vec!["exchangeActiveSync".into(), "other".into()],
                     sign_in_risk_levels: vec![],
                     user_risk_levels: vec![],
                     grant_controls: vec!["block".into()],
+                    grant_operator: "OR".into(),
                 }],
                 key_gaps: vec!["No enabled policy requires MFA for all users".into()],
             }),
@@ -542,18 +599,33 @@ mod tests {
                 prompt_audit_enabled: Some(true),
             }),
             standards: StandardsStatus {
-                baselines: vec![BaselineResult {
-                    id: "DS-03".into(),
-                    title: "An enabled Conditional Access policy requires MFA for all users".into(),
-                    outcome: CheckOutcome::Fail,
-                    detail: "No enabled policy requires MFA for all users".into(),
-                    essential_eight: vec!["E8: Multi-factor authentication".into()],
-                    apra_cps234: vec![],
-                    cis_m365: vec!["CIS 5.2.2.2".into()],
-                }],
+                baselines: vec![
+                    BaselineResult {
+                        id: "DS-03".into(),
+                        title: "An enabled Conditional Access policy requires MFA for all users"
+                            .into(),
+                        outcome: CheckOutcome::Fail,
+                        detail: "No enabled policy requires MFA for all users".into(),
+                        evidence: vec![],
+                        essential_eight: vec!["E8: Multi-factor authentication".into()],
+                        apra_cps234: vec![],
+                        cis_m365: vec!["CIS 5.2.2.2".into()],
+                    },
+                    BaselineResult {
+                        id: "DS-15".into(),
+                        title: "No more than 20% of assigned Copilot seats are idle".into(),
+                        outcome: CheckOutcome::NotApplicable,
+                        detail: "no Copilot seats assigned: not applicable".into(),
+                        evidence: vec![],
+                        essential_eight: vec![],
+                        apra_cps234: vec![],
+                        cis_m365: vec![],
+                    },
+                ],
                 applied: 0,
                 open_drift: vec!["DS-03".into()],
                 unknown: 0,
+                not_applicable: 1,
             },
             compliance: ComplianceScores {
                 frameworks: vec![FrameworkScore {
@@ -561,7 +633,14 @@ mod tests {
                     passed: 3,
                     failed: 1,
                     unknown: 0,
+                    not_applicable: 1,
                     percent: Some(75.0),
+                    controls: vec![ControlResult {
+                        id: "CIS 2.1.9".into(),
+                        title: "Ensure that DKIM is enabled for all Exchange Online domains".into(),
+                        result: CheckOutcome::NotApplicable,
+                        checks: vec!["DS-10".into()],
+                    }],
                 }],
             },
             transient_gaps: Vec::new(),
@@ -593,6 +672,16 @@ mod tests {
         assert!(html.contains("82.9%"));
         assert!(html.contains("DS-03"));
         assert!(html.contains("75%"));
+    }
+
+    #[test]
+    fn not_applicable_reads_n_a_and_guests_are_apart() {
+        let html = render_article_html(&snapshot(), Utc::now());
+        assert!(html.contains("<td>DS-15</td>"));
+        assert!(html.contains("<td>N/A</td>"));
+        assert!(html.contains("<td>CIS 2.1.9</td>"));
+        assert!(html.contains("2187 of 2637 (82.9%)"));
+        assert!(html.contains("1 of 12"));
     }
 
     #[test]

@@ -99,6 +99,9 @@ pub(crate) struct RegistrationDetail {
     pub(crate) is_admin: bool,
     #[serde(default, deserialize_with = "flex_bool")]
     pub(crate) is_mfa_registered: bool,
+    /// `member` or `guest`.
+    #[serde(default, deserialize_with = "nullable")]
+    pub(crate) user_type: String,
 }
 
 /// `GET /identity/conditionalAccess/policies` item.
@@ -122,11 +125,21 @@ pub(crate) struct Conditions {
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) users: UserConditions,
     #[serde(default, deserialize_with = "nullable")]
+    pub(crate) applications: ApplicationConditions,
+    #[serde(default, deserialize_with = "nullable")]
     pub(crate) client_app_types: Vec<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) sign_in_risk_levels: Vec<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) user_risk_levels: Vec<String>,
+}
+
+/// Which cloud apps a policy applies to.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ApplicationConditions {
+    #[serde(default, deserialize_with = "nullable")]
+    pub(crate) include_applications: Vec<String>,
 }
 
 /// Who a policy applies to.
@@ -143,12 +156,17 @@ pub(crate) struct UserConditions {
     pub(crate) exclude_users: Vec<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) exclude_groups: Vec<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub(crate) exclude_roles: Vec<String>,
 }
 
 /// A policy's grant controls.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct GrantControls {
+    /// `OR` or `AND`.
+    #[serde(default, deserialize_with = "nullable")]
+    pub(crate) operator: String,
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) built_in_controls: Vec<String>,
     #[serde(default)]

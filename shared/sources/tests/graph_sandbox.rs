@@ -79,7 +79,7 @@ async fn a_large_tenant_is_paged_to_the_fixture_figures() {
     assert_eq!(meta.user_count, fixture.user_count());
     assert_eq!(meta.primary_domain, fixture.default_domain());
     let mfa = snap.mfa.data().expect("mfa collected");
-    assert_eq!(mfa.users, fixture.user_count());
+    assert_eq!(mfa.users, fixture.member_count());
     assert_eq!(mfa.percent, fixture.mfa_percent());
     assert_eq!(
         (mfa.admins - mfa.admins_registered) as usize,
@@ -90,6 +90,90 @@ async fn a_large_tenant_is_paged_to_the_fixture_figures() {
     assert!(snap.exchange.data().is_some());
     assert!(snap.standards.baselines.len() >= 15);
     assert_eq!(snap.compliance.frameworks.len(), 3);
+}
+
+/// The outcome of check `id` in a snapshot.
+fn outcome(snap: &docsync_domain::Snapshot, id: &str) -> docsync_domain::snapshot::CheckOutcome {
+    snap.standards
+        .baselines
+        .iter()
+        .find(|b| b.id == id)
+        .map(|b| b.outcome)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn scores_read_what_the_sandbox_tenants_really_enforce() {
+    use docsync_domain::snapshot::CheckOutcome::{Fail, NotApplicable, Pass};
+    let sb = Sandbox::start(SandboxConfig {
+        tenants: 17,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    // 2: guests are reported apart from member adoption.
+    let fixture = fixtures::tenant(2);
+    assert!(fixture.guest_count() > 0);
+    let snap = source(&sb, 5)
+        .collect(&creds(SECRET), &tenant(2))
+        .await
+        .unwrap();
+    let mfa = snap.mfa.data().unwrap();
+    assert_eq!(
+        (mfa.users, mfa.registered, mfa.guests),
+        (
+            fixture.member_count(),
+            fixture.members_registered(),
+            fixture.guest_count()
+        )
+    );
+    assert_eq!(mfa.percent, fixture.mfa_percent());
+    // 3: the all-users MFA policy is enabled on every app: DS-03 passes, noting exclusions.
+    let snap = source(&sb, 5)
+        .collect(&creds(SECRET), &tenant(3))
+        .await
+        .unwrap();
+    assert_eq!(outcome(&snap, "DS-03"), Pass);
+    // 9: the same policy for Office 365 only; 6: mfa OR compliantDevice. Neither is MFA for
+    // all users.
+    for (i, why) in [
+        (9, "does not cover all cloud apps"),
+        (6, "grant is mfa OR compliantDevice"),
+    ] {
+        let snap = source(&sb, 5)
+            .collect(&creds(SECRET), &tenant(i))
+            .await
+            .unwrap();
+        assert_eq!(outcome(&snap, "DS-03"), Fail, "fixture {i}");
+        let b = snap
+            .standards
+            .baselines
+            .iter()
+            .find(|b| b.id == "DS-03")
+            .unwrap();
+        assert!(b.detail.contains(why), "fixture {i}: {}", b.detail);
+    }
+    // 5: no anti-phish protection on: DS-11 fails, with the policy's facts.
+    assert!(!fixtures::tenant(5).anti_phish_protected());
+    let snap = source(&sb, 5)
+        .collect(&creds(SECRET), &tenant(5))
+        .await
+        .unwrap();
+    assert_eq!(outcome(&snap, "DS-11"), Fail);
+    // 16: no custom domain, no Copilot: not applicable, outside the CIS score.
+    let snap = source(&sb, 5)
+        .collect(&creds(SECRET), &tenant(16))
+        .await
+        .unwrap();
+    for id in ["DS-10", "DS-15", "DS-16"] {
+        assert_eq!(outcome(&snap, id), NotApplicable, "{id}");
+    }
+    let cis = &snap.compliance.frameworks[2];
+    assert!(cis.not_applicable >= 1);
+    assert!(cis
+        .controls
+        .iter()
+        .any(|c| c.id == "CIS 2.1.9" && c.result == NotApplicable));
 }
 
 #[tokio::test]
@@ -241,7 +325,7 @@ async fn graph_pages_that_never_answer_time_out_and_are_asked_again() {
         .await
         .unwrap();
     let mfa = snap.mfa.data().expect("mfa collected despite hung pages");
-    assert_eq!(mfa.users, fixture.user_count());
+    assert_eq!(mfa.users, fixture.member_count());
     assert_eq!(mfa.percent, fixture.mfa_percent());
 
     // When every page hangs, the section is given up as a passing fault that says why, so

@@ -38,6 +38,7 @@ pub use rate_limits::RateLimitSlot;
 pub use runs::{NewRun, Run, RunCounts, RunEvent, RunFilter, RunStateCount};
 pub use schedules::ScheduledIntegration;
 pub use secrets::{Reseal, ResealReport, SealedSecret};
+pub use snapshots::StoredSnapshot;
 pub use sync_runs::{SyncCounts, SyncRun};
 pub use tenants::{NewTenant, Tenant, TenantPushes};
 pub use webhooks::{

@@ -1,9 +1,28 @@
-//! Stored posture snapshots (the last few per tenant are kept).
+//! Stored posture snapshots (the last few per tenant are kept), and the latest of a tenant or of
+//! every tenant of an account for reading (the evidence export).
 
 use crate::prepared::Prepared;
 use crate::{Store, StoreError, StoreResult};
 use docsync_domain::{AccountId, Snapshot, SnapshotId, TenantId};
+use tokio_postgres::Row;
 use uuid::Uuid;
+
+/// A stored snapshot and its id.
+#[derive(Debug, Clone)]
+pub struct StoredSnapshot {
+    /// The snapshot's id.
+    pub id: SnapshotId,
+    /// The snapshot.
+    pub snapshot: Snapshot,
+}
+
+fn stored(row: &Row) -> StoreResult<StoredSnapshot> {
+    let body: serde_json::Value = row.get(1);
+    Ok(StoredSnapshot {
+        id: SnapshotId(row.get(0)),
+        snapshot: serde_json::from_value(body).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    })
+}
 
 /// How many snapshots are kept per tenant.
 const KEEP_PER_TENANT: i64 = 10;
@@ -35,6 +54,41 @@ impl Store {
             )
             .await?;
         Ok(SnapshotId(id))
+    }
+
+    /// The tenant's latest snapshot (by collection time), if any was collected.
+    pub async fn latest_snapshot(
+        &self,
+        account_id: AccountId,
+        tenant_id: TenantId,
+    ) -> StoreResult<Option<StoredSnapshot>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt_prepared(
+                "SELECT id, body FROM snapshots WHERE account_id = $1 AND tenant_id = $2
+                  ORDER BY collected_at DESC LIMIT 1",
+                &[&account_id.0, &tenant_id.0],
+            )
+            .await?;
+        row.as_ref().map(stored).transpose()
+    }
+
+    /// The latest snapshot of every tenant of the account that has one.
+    pub async fn latest_snapshots(
+        &self,
+        account_id: AccountId,
+    ) -> StoreResult<Vec<StoredSnapshot>> {
+        let rows = self
+            .client()
+            .await?
+            .query_prepared(
+                "SELECT DISTINCT ON (tenant_id) id, body FROM snapshots WHERE account_id = $1
+                  ORDER BY tenant_id, collected_at DESC",
+                &[&account_id.0],
+            )
+            .await?;
+        rows.iter().map(stored).collect()
     }
 
     /// How many snapshots of the tenant are kept.

@@ -61,7 +61,7 @@ pub(super) fn registration(u: &FixtureUser) -> Value {
         "id": u.id,
         "userPrincipalName": u.upn,
         "userDisplayName": u.display_name,
-        "userType": "member",
+        "userType": if u.is_guest { "guest" } else { "member" },
         "isAdmin": u.is_admin,
         "isSsprRegistered": u.is_mfa_registered,
         "isSsprEnabled": true,
@@ -81,11 +81,7 @@ pub(super) fn ca_policies(t: &TenantFixture) -> Vec<Value> {
     t.ca_policies
         .iter()
         .map(|p| {
-            let operator = if p.built_in_controls.len() > 1 {
-                "AND"
-            } else {
-                "OR"
-            };
+            let operator = &p.grant_operator;
             json!({
                 "id": p.id,
                 "displayName": p.display_name,
@@ -99,9 +95,9 @@ pub(super) fn ca_policies(t: &TenantFixture) -> Vec<Value> {
                         "includeGroups": [],
                         "excludeGroups": [],
                         "includeRoles": p.include_roles,
-                        "excludeRoles": [],
+                        "excludeRoles": p.exclude_roles,
                     },
-                    "applications": {"includeApplications": ["All"], "excludeApplications": []},
+                    "applications": {"includeApplications": p.include_applications, "excludeApplications": []},
                     "clientAppTypes": p.client_app_types,
                     "signInRiskLevels": p.sign_in_risk_levels,
                     "userRiskLevels": p.user_risk_levels,

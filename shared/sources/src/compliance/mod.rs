@@ -1,16 +1,18 @@
 //! Baseline checks and framework scores, computed by docsync from the collected facts.
 //!
-//! Every check (`DS-01` ...) reads one or two snapshot sections and passes, fails, or is
-//! unknown when a section it needs was not collected. Each check is mapped to the Essential
-//! Eight mitigation strategies, APRA CPS 234 paragraphs and CIS Microsoft 365 Foundations
-//! Benchmark v3 recommendations it evidences; a framework's score is the share of its mapped,
-//! evaluated checks that pass. `docs/compliance-mapping.md` is the human-readable table.
+//! Every check (`DS-01` ...) reads one or two snapshot sections and passes, fails, is unknown
+//! when a section it needs was not collected, or is not applicable when the tenant lacks what
+//! it is about (never a pass); each result keeps the facts behind it and their endpoints. Each
+//! check is mapped to the Essential Eight mitigation strategies, APRA CPS 234 paragraphs and
+//! CIS Microsoft 365 Foundations Benchmark v3 recommendations it evidences; a framework's score
+//! counts each of its controls once (a control fails when any check mapped to it fails) and is
+//! passes / (passes + fails). `docs/compliance-mapping.md` is the human-readable table.
 
 mod catalog;
 mod checks;
 mod scores;
 
-pub use catalog::{baseline_catalog, BaselineCheck};
+pub use catalog::{baseline_catalog, control_title, framework_controls, BaselineCheck};
 pub use scores::{score_frameworks, FRAMEWORK_APRA, FRAMEWORK_CIS, FRAMEWORK_E8};
 
 use docsync_domain::snapshot::{
@@ -55,13 +57,14 @@ pub fn evaluate(facts: &PostureFacts<'_>) -> (StandardsStatus, ComplianceScores)
     let baselines: Vec<BaselineResult> = catalog::entries()
         .iter()
         .map(|entry| {
-            let (outcome, detail) = (entry.evaluate)(facts);
+            let verdict = (entry.evaluate)(facts);
             let check = &entry.check;
             BaselineResult {
                 id: check.id.to_owned(),
                 title: check.title.to_owned(),
-                outcome,
-                detail,
+                outcome: verdict.outcome,
+                detail: verdict.detail,
+                evidence: verdict.evidence,
                 essential_eight: strings(check.essential_eight),
                 apra_cps234: strings(check.apra_cps234),
                 cis_m365: strings(check.cis_m365),
@@ -77,6 +80,10 @@ pub fn evaluate(facts: &PostureFacts<'_>) -> (StandardsStatus, ComplianceScores)
         .iter()
         .filter(|b| b.outcome == CheckOutcome::Unknown)
         .count() as u64;
+    let not_applicable = baselines
+        .iter()
+        .filter(|b| b.outcome == CheckOutcome::NotApplicable)
+        .count() as u64;
     let open_drift = baselines
         .iter()
         .filter(|b| b.outcome == CheckOutcome::Fail)
@@ -88,6 +95,7 @@ pub fn evaluate(facts: &PostureFacts<'_>) -> (StandardsStatus, ComplianceScores)
             applied,
             open_drift,
             unknown,
+            not_applicable,
         },
         scores,
     )

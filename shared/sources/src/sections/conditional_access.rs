@@ -48,6 +48,10 @@ fn to_policy(p: &ConditionalAccessPolicy) -> CaPolicy {
         .include_users
         .iter()
         .any(|u| u.eq_ignore_ascii_case("All"));
+    let include_applications = p.conditions.applications.include_applications.clone();
+    let all_applications = include_applications
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case("All"));
     let mut grant_controls = p.grant_controls.built_in_controls.clone();
     if p.grant_controls
         .authentication_strength
@@ -63,14 +67,20 @@ fn to_policy(p: &ConditionalAccessPolicy) -> CaPolicy {
             &users.include_users,
             &users.include_roles,
             &users.include_groups,
-            users.exclude_users.len() + users.exclude_groups.len(),
+            users.exclude_users.len() + users.exclude_groups.len() + users.exclude_roles.len(),
         ),
         all_users,
+        all_applications,
+        include_applications,
         include_roles: users.include_roles.clone(),
+        exclude_users: users.exclude_users.clone(),
+        exclude_groups: users.exclude_groups.clone(),
+        exclude_roles: users.exclude_roles.clone(),
         client_app_types: p.conditions.client_app_types.clone(),
         sign_in_risk_levels: p.conditions.sign_in_risk_levels.clone(),
         user_risk_levels: p.conditions.user_risk_levels.clone(),
         grant_controls,
+        grant_operator: p.grant_controls.operator.clone(),
     }
 }
 
@@ -118,7 +128,7 @@ pub(crate) fn describe_targets(
     if exclusions > 0 {
         text.push_str(&format!(
             " (excluding {})",
-            plural(exclusions, "user or group")
+            plural(exclusions, "user, group or role")
         ));
     }
     text
@@ -130,52 +140,169 @@ fn grants(p: &CaPolicy, control: &str) -> bool {
         .any(|c| c.eq_ignore_ascii_case(control))
 }
 
-/// Requires MFA, directly or through an authentication strength.
-pub(crate) fn requires_mfa(p: &CaPolicy) -> bool {
-    grants(p, "mfa") || grants(p, "authenticationStrength")
+fn is_mfa_control(control: &str) -> bool {
+    control.eq_ignore_ascii_case("mfa") || control.eq_ignore_ascii_case("authenticationStrength")
 }
 
-fn is_enabled(p: &CaPolicy) -> bool {
+/// Requires MFA, directly or through an authentication strength, whatever else the grant
+/// offers: with the operator `OR` every control must be MFA (`mfa` OR `compliantDevice` lets a
+/// compliant device in without MFA); with `AND` one MFA control is enough.
+pub(crate) fn requires_mfa(p: &CaPolicy) -> bool {
+    let any_mfa = p.grant_controls.iter().any(|c| is_mfa_control(c));
+    if p.grant_operator.eq_ignore_ascii_case("AND") {
+        any_mfa
+    } else {
+        any_mfa && p.grant_controls.iter().all(|c| is_mfa_control(c))
+    }
+}
+
+/// The state `enabled` (report-only and disabled policies enforce nothing).
+pub(crate) fn is_enabled(p: &CaPolicy) -> bool {
     p.state == STATE_ENABLED
 }
 
-/// An enabled policy blocks Exchange ActiveSync or other (legacy) clients.
+fn no_risk_condition(p: &CaPolicy) -> bool {
+    p.sign_in_risk_levels.is_empty() && p.user_risk_levels.is_empty()
+}
+
+/// An enabled policy for all users and every cloud app blocks Exchange ActiveSync or other
+/// (legacy) clients.
 pub(crate) fn blocks_legacy_auth(p: &CaPolicy) -> bool {
     is_enabled(p)
+        && p.all_users
+        && p.all_applications
         && grants(p, "block")
         && p.client_app_types
             .iter()
             .any(|t| t == "exchangeActiveSync" || t == "other")
 }
 
-/// An enabled policy requires MFA of all users on every sign-in (no risk condition).
+/// An enabled policy requires MFA of all users on every cloud app and every sign-in (no risk
+/// condition).
 pub(crate) fn mfa_for_all_users(p: &CaPolicy) -> bool {
-    is_enabled(p)
-        && p.all_users
-        && requires_mfa(p)
-        && p.sign_in_risk_levels.is_empty()
-        && p.user_risk_levels.is_empty()
+    is_enabled(p) && p.all_users && p.all_applications && requires_mfa(p) && no_risk_condition(p)
 }
 
-/// An enabled policy requires MFA of administrator roles (or of everyone).
+/// An enabled policy requires MFA of administrator roles (or of everyone) on every cloud app.
 pub(crate) fn mfa_for_admins(p: &CaPolicy) -> bool {
     is_enabled(p)
         && requires_mfa(p)
+        && p.all_applications
         && (p.all_users || !p.include_roles.is_empty())
-        && p.sign_in_risk_levels.is_empty()
-        && p.user_risk_levels.is_empty()
+        && no_risk_condition(p)
 }
 
-/// An enabled policy acts on sign-in risk.
+/// An enabled policy for all users and every cloud app acts on sign-in risk.
 pub(crate) fn sign_in_risk_policy(p: &CaPolicy) -> bool {
-    is_enabled(p) && !p.sign_in_risk_levels.is_empty() && (requires_mfa(p) || grants(p, "block"))
+    is_enabled(p)
+        && p.all_users
+        && p.all_applications
+        && !p.sign_in_risk_levels.is_empty()
+        && (requires_mfa(p) || grants(p, "block"))
 }
 
-/// An enabled policy acts on user risk.
+/// An enabled policy for all users and every cloud app acts on user risk.
 pub(crate) fn user_risk_policy(p: &CaPolicy) -> bool {
     is_enabled(p)
+        && p.all_users
+        && p.all_applications
         && !p.user_risk_levels.is_empty()
         && (grants(p, "passwordChange") || grants(p, "block") || requires_mfa(p))
+}
+
+/// The policy's exclusions in words ("guests and external users, 2 users, 1 role"), if any.
+pub(crate) fn exclusions(p: &CaPolicy) -> Option<String> {
+    let mut parts = Vec::new();
+    if p.exclude_users.iter().any(|u| u == "GuestsOrExternalUsers") {
+        parts.push("guests and external users".to_owned());
+    }
+    let named = p
+        .exclude_users
+        .iter()
+        .filter(|u| u.as_str() != "GuestsOrExternalUsers")
+        .count();
+    if named > 0 {
+        parts.push(plural(named, "user"));
+    }
+    if !p.exclude_groups.is_empty() {
+        parts.push(plural(p.exclude_groups.len(), "group"));
+    }
+    if !p.exclude_roles.is_empty() {
+        parts.push(plural(p.exclude_roles.len(), "role"));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// What the policy enforces, in one line: state, users, apps, conditions, grant.
+pub(crate) fn describe(p: &CaPolicy) -> String {
+    let apps = if p.all_applications {
+        "All".to_owned()
+    } else if p.include_applications.is_empty() {
+        "none".to_owned()
+    } else {
+        p.include_applications.join(", ")
+    };
+    let operator = if p.grant_operator.is_empty() {
+        "OR"
+    } else {
+        p.grant_operator.as_str()
+    };
+    let grant = if p.grant_controls.is_empty() {
+        "none".to_owned()
+    } else {
+        p.grant_controls.join(&format!(" {operator} "))
+    };
+    let mut text = format!(
+        "state {}; users {}; apps {apps}; grant {grant}",
+        p.state, p.target_users
+    );
+    if !p.client_app_types.is_empty() {
+        text.push_str(&format!("; client apps {}", p.client_app_types.join(", ")));
+    }
+    if !p.sign_in_risk_levels.is_empty() {
+        text.push_str(&format!(
+            "; sign-in risk {}",
+            p.sign_in_risk_levels.join(", ")
+        ));
+    }
+    if !p.user_risk_levels.is_empty() {
+        text.push_str(&format!("; user risk {}", p.user_risk_levels.join(", ")));
+    }
+    text
+}
+
+/// Why a policy that asks for MFA does not enforce it for everyone on every app (none when it
+/// does): report-only or disabled, not every app, an `OR` with a non-MFA control, a risk
+/// condition, not all users.
+pub(crate) fn mfa_shortfalls(p: &CaPolicy, need_all_users: bool) -> Vec<String> {
+    let mut why = Vec::new();
+    if p.state == STATE_REPORT_ONLY {
+        why.push("report-only, not enforced".to_owned());
+    } else if !is_enabled(p) {
+        why.push(format!("state {}", p.state));
+    }
+    if !p.all_applications {
+        why.push("does not cover all cloud apps".to_owned());
+    }
+    if !requires_mfa(p) {
+        let others: Vec<&str> = p
+            .grant_controls
+            .iter()
+            .filter(|c| !is_mfa_control(c))
+            .map(String::as_str)
+            .collect();
+        why.push(format!(
+            "grant is mfa OR {}: MFA is not required",
+            others.join(", ")
+        ));
+    }
+    if !no_risk_condition(p) {
+        why.push("only on risky sign-ins or users".to_owned());
+    }
+    if need_all_users && !p.all_users {
+        why.push(format!("targets {}, not all users", p.target_users));
+    }
+    why
 }
 
 /// A test that one policy covers a gap.
@@ -225,6 +352,7 @@ mod tests {
        "sessionControls":null},
       {"id":"2","displayName":"Require MFA for admins","state":"enabled",
        "conditions":{"clientAppTypes":["all"],"signInRiskLevels":[],"userRiskLevels":[],
+         "applications":{"includeApplications":["All"]},
          "users":{"includeUsers":[],"includeGroups":[],"includeRoles":["62e90394-69f5-4237-9190-012177145e10","194ae4cb-b126-40b2-bd5b-6091b380977d"]}},
        "grantControls":{"operator":"OR","builtInControls":["mfa"]}},
       {"id":"3","displayName":"Require MFA for all users","state":"enabledForReportingButNotEnforced",
@@ -250,7 +378,7 @@ mod tests {
         let by_name = |n: &str| s.policies.iter().find(|p| p.name == n).unwrap();
         assert_eq!(
             by_name("Block legacy authentication").target_users,
-            "All users (excluding 1 user or group)"
+            "All users (excluding 1 user, group or role)"
         );
         assert_eq!(by_name("Require MFA for admins").target_users, "2 roles");
         assert_eq!(
@@ -280,7 +408,7 @@ mod tests {
     fn authentication_strength_counts_as_mfa() {
         let page: Page<ConditionalAccessPolicy> = serde_json::from_str(
             r#"{"value":[{"displayName":"Phishing-resistant MFA","state":"enabled",
-               "conditions":{"users":{"includeUsers":["All"]}},
+               "conditions":{"users":{"includeUsers":["All"]},"applications":{"includeApplications":["All"]}},
                "grantControls":{"builtInControls":[],"authenticationStrength":{"id":"00000000-0000-0000-0000-000000000004"}}}]}"#,
         )
         .unwrap();

@@ -1,4 +1,5 @@
-//! MFA adoption from the authentication-methods registration report.
+//! MFA adoption from the authentication-methods registration report: member users make the
+//! adoption figure; guests (`userType` guest) are counted apart and never raise or lower it.
 
 use crate::wire::RegistrationDetail;
 use docsync_domain::snapshot::MfaAdoption;
@@ -16,8 +17,10 @@ pub(crate) fn percent_one_decimal(part: u64, whole: u64) -> f64 {
 
 /// Builds the MFA section from every row of the registration report.
 pub(crate) fn summarise(rows: &[RegistrationDetail]) -> MfaAdoption {
-    let users = rows.len() as u64;
-    let registered = rows.iter().filter(|r| r.is_mfa_registered).count() as u64;
+    let (guests, members): (Vec<&RegistrationDetail>, Vec<&RegistrationDetail>) =
+        rows.iter().partition(|r| is_guest(r));
+    let users = members.len() as u64;
+    let registered = members.iter().filter(|r| r.is_mfa_registered).count() as u64;
     let admins: Vec<&RegistrationDetail> = rows.iter().filter(|r| r.is_admin).collect();
     let admins_registered = admins.iter().filter(|r| r.is_mfa_registered).count() as u64;
     let mut admins_without_mfa: Vec<String> = admins
@@ -34,7 +37,14 @@ pub(crate) fn summarise(rows: &[RegistrationDetail]) -> MfaAdoption {
         admins: admins.len() as u64,
         admins_registered,
         admins_without_mfa,
+        guests: guests.len() as u64,
+        guests_registered: guests.iter().filter(|r| r.is_mfa_registered).count() as u64,
     }
+}
+
+/// A guest (B2B) account: `userType` guest, whatever its case.
+fn is_guest(row: &RegistrationDetail) -> bool {
+    row.user_type.eq_ignore_ascii_case("guest")
 }
 
 #[cfg(test)]
@@ -61,11 +71,14 @@ mod tests {
               {"id":"1","userPrincipalName":"ann@contoso.com","userDisplayName":"Ann","isAdmin":true,"isMfaRegistered":true,"isMfaCapable":true,"isSsprRegistered":false,"methodsRegistered":["microsoftAuthenticatorPush"]},
               {"id":"2","userPrincipalName":"zed@contoso.com","isAdmin":true,"isMfaRegistered":false,"isMfaCapable":false,"methodsRegistered":[]},
               {"id":"3","userPrincipalName":"bob@contoso.com","isAdmin":true,"isMfaRegistered":false,"isMfaCapable":false},
-              {"id":"4","userPrincipalName":"cat@contoso.com","isAdmin":false,"isMfaRegistered":true,"isMfaCapable":true}]}"#,
+              {"id":"4","userPrincipalName":"cat@contoso.com","isAdmin":false,"isMfaRegistered":true,"isMfaCapable":true,"userType":"member"},
+              {"id":"5","userPrincipalName":"vendor_x.com#EXT#@contoso.onmicrosoft.com","isAdmin":false,"isMfaRegistered":false,"userType":"guest"},
+              {"id":"6","userPrincipalName":"partner_y.com#EXT#@contoso.onmicrosoft.com","isAdmin":false,"isMfaRegistered":true,"userType":"Guest"}]}"#,
         )
         .unwrap();
         let m = summarise(&page.value);
         assert_eq!((m.users, m.registered, m.percent), (4, 2, 50.0));
+        assert_eq!((m.guests, m.guests_registered), (2, 1));
         assert_eq!((m.admins, m.admins_registered), (3, 1));
         assert_eq!(
             m.admins_without_mfa,
@@ -80,6 +93,7 @@ mod tests {
                 user_principal_name: format!("admin{i:02}@x.com"),
                 is_admin: true,
                 is_mfa_registered: false,
+                user_type: "member".to_owned(),
             })
             .collect();
         assert_eq!(summarise(&rows).admins_without_mfa.len(), 20);
