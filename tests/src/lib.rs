@@ -158,12 +158,34 @@ fn test_settings(sandbox: &Sandbox) -> anyhow::Result<Settings> {
         // Tests send many requests without tokens on purpose; the limit's own test lowers it.
         api_unknown_token_limit: 100_000,
         api_forwarded_hops: 0,
+        change_poll: Duration::from_secs(300),
     })
 }
 
+/// Like [`spawn_roles`], with the test's settings changed by `adjust` first (a short
+/// `change_poll`, say).
+pub async fn spawn_adjusted(
+    sandbox_config: SandboxConfig,
+    roles: Roles,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
+    try_spawn_adjusted(sandbox_config, Roles { api: true, ..roles }, adjust)
+        .await
+        .expect("the fleet could not start: are RabbitMQ and PostgreSQL running? (bash deploy/local/services.sh)")
+}
+
 async fn try_spawn(sandbox_config: SandboxConfig, roles: Roles) -> anyhow::Result<TestApp> {
+    try_spawn_adjusted(sandbox_config, roles, |_| {}).await
+}
+
+async fn try_spawn_adjusted(
+    sandbox_config: SandboxConfig,
+    roles: Roles,
+    adjust: impl FnOnce(&mut Settings),
+) -> anyhow::Result<TestApp> {
     let (sandbox, sandbox_runtime) = start_sandbox(sandbox_config).await?;
-    let settings = test_settings(&sandbox)?;
+    let mut settings = test_settings(&sandbox)?;
+    adjust(&mut settings);
     let database = settings
         .database_url
         .rsplit('/')
@@ -243,6 +265,10 @@ impl TestApp {
             (
                 "DOCSYNC_API_UNKNOWN_TOKEN_LIMIT".into(),
                 s.api_unknown_token_limit.to_string(),
+            ),
+            (
+                "DOCSYNC_CHANGE_POLL_SECS".into(),
+                s.change_poll.as_secs().max(1).to_string(),
             ),
             ("RUST_LOG".into(), "warn".into()),
         ]

@@ -3,11 +3,12 @@
 //! Errors returned from here are infrastructure faults (database, broker): the message is
 //! requeued. Everything about the tenant itself ends in the run record; a transient fault of
 //! Microsoft's is retried later through the delay queues while retries are left, and so is a
-//! snapshot that such a fault left incomplete (the last retry publishes what it has).
+//! snapshot that such a fault left incomplete (the last retry publishes what it has). A push
+//! for a change (trigger `change`) never reuses a snapshot older than itself.
 
 use crate::Context;
 use docsync_domain::crypto::Binding;
-use docsync_domain::{rate_limit_key, RunState};
+use docsync_domain::{rate_limit_key, RunState, Trigger};
 use docsync_queue::worker::{self, Verdict};
 use docsync_queue::{CollectJob, PublishJob};
 use docsync_sources::{MicrosoftCredentials, SourceError, TenantRef};
@@ -44,8 +45,13 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Ve
     // Under the tenant's lock: a collection of it that just finished (for the other
     // provider) left a fresh snapshot to reuse.
     let _held = ctx.tenant_locks.lock(&run.tenant_id).await;
-    let since = chrono::Utc::now()
+    let mut since = chrono::Utc::now()
         - chrono::Duration::from_std(ctx.config.snapshot_reuse).unwrap_or_default();
+    if run.trigger == Trigger::Change {
+        // The change happened before the run was made: only a snapshot collected since
+        // shows it (another provider's change run of the same burst may have left one).
+        since = since.max(run.created_at);
+    }
     let inputs = store
         .collect_inputs(run.account_id, run.tenant_id, since)
         .await?;

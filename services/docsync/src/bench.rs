@@ -31,6 +31,7 @@ pub async fn scheduler(
             at: "00:00".into(),
             time_zone: "Australia/Sydney".into(),
             hours: None,
+            on_change: false,
         };
         store
             .upsert_integration(

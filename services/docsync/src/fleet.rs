@@ -223,6 +223,30 @@ impl Fleet {
             });
         }
         if roles.scheduler {
+            match settings.master_key() {
+                Ok(master) => {
+                    let source = GraphSource::new(GraphSourceConfig {
+                        graph_url: settings.graph_url.clone(),
+                        login_url: settings.login_url.clone(),
+                        exchange_url: settings.exchange_url.clone(),
+                        ..GraphSourceConfig::microsoft_defaults()
+                    })
+                    .with_metrics(metrics.clone());
+                    let watcher = docsync_scheduler::ChangeWatcher::new(
+                        store.clone(),
+                        broker.clone(),
+                        master,
+                        source,
+                        docsync_scheduler::ChangeConfig::every(settings.change_poll),
+                    );
+                    let sd = shutdown.clone();
+                    tasks.spawn(async move { ("change watch", watcher.run(sd).await) });
+                }
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "change-triggered pushes (schedule.onChange) are off in this scheduler: it needs the master key to sign in to tenants"
+                ),
+            }
             let (s, b, sd) = (store.clone(), broker.clone(), shutdown.clone());
             let scheduler = docsync_scheduler::SchedulerConfig {
                 stalled_after: settings.stalled_after,

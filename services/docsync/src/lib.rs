@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod bench;
+pub mod bench_drift;
 pub mod bench_fleet;
 pub mod bench_psa;
 pub mod chaos;

@@ -156,6 +156,16 @@ enum BenchCommand {
         #[arg(long, default_value_t = 60)]
         hudu_per_seconds: u32,
     },
+    /// Drift: how long after a Conditional Access change in a tenant its Hudu article shows it,
+    /// with `schedule.onChange` and a short poll (the whole fleet in this process).
+    Drift {
+        /// Changes timed.
+        #[arg(long, default_value_t = 10)]
+        samples: usize,
+        /// The poll interval to run with (seconds).
+        #[arg(long, default_value_t = 5)]
+        poll_secs: u64,
+    },
     /// One scheduler tick claiming and enqueueing a slot for many tenants.
     Scheduler {
         /// Mapped tenants.
@@ -442,6 +452,18 @@ async fn main() -> anyhow::Result<()> {
                     latency_ms,
                     hudu_requests,
                     hudu_per_seconds,
+                },
+            )
+            .await?;
+        }
+        Command::Bench {
+            command: BenchCommand::Drift { samples, poll_secs },
+        } => {
+            docsync::bench_drift::drift(
+                settings,
+                docsync::bench_drift::DriftBenchOptions {
+                    samples: samples.max(1),
+                    poll_secs,
                 },
             )
             .await?;

@@ -66,6 +66,9 @@ pub struct Settings {
     /// webhook delivery the receiver did not accept; the last repeats until 24 hours after the
     /// run finished.
     pub webhook_retry_delays: Vec<Duration>,
+    /// `DOCSYNC_CHANGE_POLL_SECS` [300]: how often the scheduler reads the directory audit log
+    /// of each tenant an integration with `schedule.onChange` maps.
+    pub change_poll: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -96,6 +99,7 @@ impl std::fmt::Debug for Settings {
             .field("stalled_after", &self.stalled_after)
             .field("startup_wait", &self.startup_wait)
             .field("webhook_retry_delays", &self.webhook_retry_delays)
+            .field("change_poll", &self.change_poll)
             .finish()
     }
 }
@@ -194,7 +198,9 @@ impl Settings {
             })?)
         };
         let startup_wait = seconds("DOCSYNC_STARTUP_WAIT_SECS", "300", 0)?;
+        let change_poll = seconds("DOCSYNC_CHANGE_POLL_SECS", "300", 1)?;
         Ok(Self {
+            change_poll,
             metrics_addr,
             snapshot_reuse,
             retry_delays,

@@ -6,6 +6,13 @@
 //!
 //! It also relays runs that were accepted but whose message the broker never confirmed (a
 //! crash between the commit and the publish); collectors ignore any duplicate this makes.
+//!
+//! [`change`] watches tenants' directory audit logs for integrations with `onChange` and
+//! enqueues a push (trigger `change`) per burst of relevant changes.
+
+pub mod change;
+
+pub use change::{ChangeConfig, ChangeWatcher, PollReport};
 
 use chrono::{DateTime, Utc};
 use docsync_domain::{RunId, Schedule, Shutdown};
@@ -166,7 +173,11 @@ async fn claim_and_dispatch(
 }
 
 /// Enqueues collect jobs for `runs` in confirmed batches and records each confirmed batch.
-async fn dispatch(store: &Store, broker: &Broker, runs: &[RunId]) -> anyhow::Result<usize> {
+pub(crate) async fn dispatch(
+    store: &Store,
+    broker: &Broker,
+    runs: &[RunId],
+) -> anyhow::Result<usize> {
     for chunk in runs.chunks(BATCH) {
         let jobs: Vec<CollectJob> = chunk
             .iter()

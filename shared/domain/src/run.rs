@@ -14,15 +14,19 @@ pub enum Trigger {
     PushAll,
     /// The scheduler, on the integration's cadence.
     Schedule,
+    /// The scheduler, after the tenant's directory audit log showed a change to Conditional
+    /// Access, authentication methods or domains (`schedule.onChange`).
+    Change,
 }
 
 impl Trigger {
-    /// The trigger as stored and shown (`manual`, `push-all`, `schedule`).
+    /// The trigger as stored and shown (`manual`, `push-all`, `schedule`, `change`).
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Manual => "manual",
             Trigger::PushAll => "push-all",
             Trigger::Schedule => "schedule",
+            Trigger::Change => "change",
         }
     }
 }
@@ -34,6 +38,7 @@ impl FromStr for Trigger {
             "manual" => Ok(Trigger::Manual),
             "push-all" => Ok(Trigger::PushAll),
             "schedule" => Ok(Trigger::Schedule),
+            "change" => Ok(Trigger::Change),
             other => Err(format!("unknown trigger {other:?}")),
         }
     }

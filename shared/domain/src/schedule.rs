@@ -4,6 +4,9 @@
 //! `at` is local time in `timeZone` (any IANA zone); the default is nightly at 02:00
 //! Australia/Sydney, as the product promises. `hours` is set exactly when the mode is `every`
 //! (1 to 24; PSA syncs default to every 3 hours), so the posture modes' JSON has no `hours`.
+//! `onChange` (posture pushes only, [false]) also pushes a tenant soon after its directory
+//! audit log shows a change to Conditional Access, authentication methods or domains, beside
+//! whatever the mode does; it is stored only when true, so older JSON reads back unchanged.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -37,6 +40,14 @@ pub struct Schedule {
     /// Hours between slots (1 to 24), with mode `every` only; `None` for the other modes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hours: Option<u32>,
+    /// Also push after a change to Conditional Access, authentication methods or domains seen
+    /// in the tenant's directory audit log (posture pushes only; trigger `change`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub on_change: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for Schedule {
@@ -46,6 +57,7 @@ impl Default for Schedule {
             at: "02:00".into(),
             time_zone: "Australia/Sydney".into(),
             hours: None,
+            on_change: false,
         }
     }
 }
@@ -84,14 +96,24 @@ impl Schedule {
 
     /// Parses a `schedule` JSON object, collecting every bad field as `(field, fix)`.
     /// Missing fields take the defaults (nightly at 02:00 Australia/Sydney).
+    /// `onChange` (true or false) is accepted here: posture pushes can follow changes.
     pub fn parse(value: &Value) -> Result<Self, Vec<(String, String)>> {
-        Self::parse_or(value, &Self::default())
+        Self::parse_with(value, &Self::default(), true)
     }
 
     /// Parses a `schedule` JSON object like [`Schedule::parse`], with missing fields taken from
     /// `default` instead (PSA syncs pass [`Schedule::psa_default`], so `{}` or `{"hours": 6}`
     /// mean "every 3 / 6 hours" there). `hours` (1 to 24, [3]) goes only with mode `every`.
+    /// `onChange` is refused here: only posture pushes follow changes.
     pub fn parse_or(value: &Value, default: &Schedule) -> Result<Self, Vec<(String, String)>> {
+        Self::parse_with(value, default, false)
+    }
+
+    fn parse_with(
+        value: &Value,
+        default: &Schedule,
+        on_change_allowed: bool,
+    ) -> Result<Self, Vec<(String, String)>> {
         let mut errors = Vec::new();
         let Some(obj) = value.as_object() else {
             return Err(vec![(
@@ -100,14 +122,32 @@ impl Schedule {
             )]);
         };
         for key in obj.keys() {
-            if !matches!(key.as_str(), "mode" | "at" | "timeZone" | "hours") {
+            let known = matches!(key.as_str(), "mode" | "at" | "timeZone" | "hours")
+                || (on_change_allowed && key == "onChange");
+            if !known {
+                let fields = if on_change_allowed {
+                    "mode, at, timeZone, onChange and (with mode \"every\") hours"
+                } else {
+                    "mode, at, timeZone and (with mode \"every\") hours"
+                };
                 errors.push((
                     format!("schedule.{key}"),
-                    "unknown field: use mode, at, timeZone and (with mode \"every\") hours".into(),
+                    format!("unknown field: use {fields}"),
                 ));
             }
         }
         let mut schedule = default.clone();
+        if on_change_allowed {
+            // `onChange: null` is "not given", as everywhere in the API's bodies.
+            match obj.get("onChange").filter(|v| !v.is_null()) {
+                None => {}
+                Some(Value::Bool(b)) => schedule.on_change = *b,
+                Some(other) => errors.push((
+                    "schedule.onChange".into(),
+                    format!("must be true (also push soon after a Conditional Access, authentication methods or domain change in the tenant) or false, got {other}"),
+                )),
+            }
+        }
         let mut mode_known = true;
         match obj.get("mode") {
             None => {}
@@ -332,6 +372,7 @@ mod tests {
             at: at_.into(),
             time_zone: tz.into(),
             hours: None,
+            on_change: false,
         }
     }
 
@@ -399,6 +440,7 @@ mod tests {
             at: "00:15".into(),
             time_zone: "Australia/Sydney".into(),
             hours: None,
+            on_change: false,
         };
         for start in ["2026-10-03T12:00:00Z", "2026-04-04T12:00:00Z"] {
             let mut t = at(start);
@@ -421,6 +463,7 @@ mod tests {
             at: "00:00".into(),
             time_zone: "Asia/Kolkata".into(),
             hours: None,
+            on_change: false,
         };
         assert_eq!(
             s.next_slot_after(at("2026-03-01T10:00:00Z")),
@@ -440,6 +483,32 @@ mod tests {
             utc.slot_at_or_before(at("2026-10-04T01:59:00Z")),
             Some(at("2026-10-03T02:00:00Z"))
         );
+    }
+
+    #[test]
+    fn on_change_is_a_posture_option_stored_only_when_true() {
+        let s = Schedule::parse(&json!({"mode": "manual", "onChange": true})).unwrap();
+        assert!(s.on_change);
+        assert_eq!(s.mode, ScheduleMode::Manual);
+        assert_eq!(s.to_json()["onChange"], json!(true));
+        assert_eq!(Schedule::parse(&s.to_json()), Ok(s.clone()));
+        let off = Schedule::parse(&json!({"onChange": false})).unwrap();
+        assert!(!off.on_change);
+        assert!(off.to_json().get("onChange").is_none());
+        assert!(
+            !Schedule::parse(&json!({"onChange": null}))
+                .unwrap()
+                .on_change
+        );
+        for bad in [json!("yes"), json!(1), json!([true])] {
+            let errs = Schedule::parse(&json!({"onChange": bad})).unwrap_err();
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert_eq!(errs[0].0, "schedule.onChange");
+        }
+        // PSA syncs do not follow the audit log.
+        let errs =
+            Schedule::parse_or(&json!({"onChange": true}), &Schedule::psa_default()).unwrap_err();
+        assert_eq!(errs[0].0, "schedule.onChange");
     }
 
     #[test]
@@ -641,8 +710,13 @@ mod schema {
         json!({"$ref": "#/components/schemas/TimeZone"})
     }
 
+    fn on_change() -> serde_json::Value {
+        json!({"type": ["boolean", "null"], "default": false,
+               "description": "also push soon after the tenant's directory audit log shows a change to Conditional Access, authentication methods or domains (trigger `change`, polled every DOCSYNC_CHANGE_POLL_SECS); any mode, manual included"})
+    }
+
     /// A schedule body; `every_is_default`: a missing mode means `every` (PSA syncs), else
-    /// `nightly` (posture pushes).
+    /// `nightly` (posture pushes, which also take `onChange`).
     fn body(every_is_default: bool, description: &str) -> RefOr<Schema> {
         let mut clock = json!({
             "type": "object",
@@ -670,6 +744,8 @@ mod schema {
             clock["required"] = json!(["mode"]);
         } else {
             every["required"] = json!(["mode"]);
+            clock["properties"]["onChange"] = on_change();
+            every["properties"]["onChange"] = on_change();
         }
         from_json(json!({
             "description": description,
@@ -734,6 +810,7 @@ mod schema {
                     "at": at(),
                     "timeZone": {"type": "string", "example": "Australia/Sydney"},
                     "hours": {"type": "integer", "minimum": 1, "maximum": 24},
+                    "onChange": {"type": "boolean", "description": "posture pushes also follow audit-log changes; there only when true"},
                 },
                 "required": ["mode", "at", "timeZone"],
             }))

@@ -1,7 +1,11 @@
-//! Microsoft Graph: the posture endpoints docsync reads, under `/v1.0` and `/beta`, with bearer
-//! tokens bound to a tenant, `@odata.nextLink` paging, `$count` rules, permission denials and
-//! injected throttling.
+//! Microsoft Graph: the posture endpoints docsync reads and the directory audit log, under
+//! `/v1.0` and `/beta`, with bearer tokens bound to a tenant, `@odata.nextLink` paging, `$count`
+//! rules, permission denials and injected throttling; `POST /_sandbox/changes` changes a tenant
+//! and logs it ([`changes`]).
 
+mod audit_filter;
+pub(crate) mod audits;
+pub(crate) mod changes;
 mod data;
 
 use crate::faults::GraphFault;
@@ -18,7 +22,10 @@ use std::sync::Arc;
 
 /// Routes of the Graph port (one dispatcher: Graph paths hold `$` and parentheses).
 pub(crate) fn router(state: Arc<State>) -> Router {
-    Router::new().fallback(dispatch).with_state(state)
+    Router::new()
+        .route("/_sandbox/changes", axum::routing::post(changes::post))
+        .fallback(dispatch)
+        .with_state(state)
 }
 
 /// A Graph-style error answer.
@@ -65,6 +72,8 @@ fn section(path: &str) -> &'static str {
         "mfa"
     } else if path.starts_with("/reports/getMicrosoft365Copilot") {
         "copilot"
+    } else if path.to_ascii_lowercase().starts_with("/auditlogs/") {
+        "audit"
     } else {
         "tenant"
     }
@@ -178,6 +187,8 @@ async fn dispatch(
             data::control_profiles(&tenant),
         ),
         p if p.starts_with("/reports/getMicrosoft365CopilotUsageUserDetail(") => ctx.copilot(p),
+        // Graph's paths are case-insensitive; Microsoft's own examples write both spellings.
+        p if p.eq_ignore_ascii_case("/auditLogs/directoryAudits") => ctx.directory_audits(),
         other => {
             let segment = other.rsplit('/').next().unwrap_or_default();
             graph_error(

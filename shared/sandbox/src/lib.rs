@@ -3,7 +3,8 @@
 //! Manage, HaloPSA / HaloITSM and Datto Autotask PSA, each on its own loopback port.
 //!
 //! They behave like the real services where docsync depends on it: bearer tokens bound to a
-//! tenant and an audience, `@odata.nextLink` paging, Hudu's fixed 25-row article pages, API-key
+//! tenant and an audience, `@odata.nextLink` paging, the directory audit log (with
+//! [`Sandbox::change_tenant`] to change a tenant and log it), Hudu's fixed 25-row article pages, API-key
 //! scopes, clock-aligned rate-limit windows that answer 429, IT Glue's JSON:API documents,
 //! region-bound keys and strict sliding one-second budget, ConnectWise's Basic auth and
 //! `conditions`, Halo's tenant-bound client-credentials tokens, `pageinate` paging (and the
@@ -42,6 +43,7 @@ pub use autotask::{AtEntity, AutotaskConfig, AutotaskStats};
 pub use connectwise::{ConnectWiseConfig, CwEntity, CwStats};
 pub use faults::{realistic_latency, FaultKind, FaultProvider, FaultRule};
 pub use fixtures::TenantFixture;
+pub use graph::changes::{ChangeError, TenantChange};
 pub use halo::{HaloConfig, HaloEntity, HaloStats};
 pub use hudu::{HuduAsset, HuduCompany, HuduLayout, HuduLayoutField};
 
@@ -562,6 +564,26 @@ impl Sandbox {
     /// Graph, token and Exchange counters.
     pub fn graph_stats(&self) -> GraphStats {
         self.state.graph_stats()
+    }
+
+    /// Changes fixture `index` as an admin would ([`TenantChange`]): Graph serves the changed
+    /// facts from now on and the tenant's directory audit log gains the matching entry, which
+    /// is returned.
+    pub fn change_tenant(&self, index: usize, change: &TenantChange) -> Result<Value, ChangeError> {
+        graph::changes::apply(&self.state, index, change)
+    }
+
+    /// The directory audit log of fixture `index`, newest first (empty for an unknown index).
+    pub fn directory_audits(&self, index: usize) -> Vec<Value> {
+        self.state
+            .tenant(index)
+            .map(|t| self.state.audits.all(&t))
+            .unwrap_or_default()
+    }
+
+    /// The fixture at `index` as Graph serves it now (after any [`Sandbox::change_tenant`]).
+    pub fn tenant_fixture(&self, index: usize) -> Option<TenantFixture> {
+        self.state.tenant(index).map(|t| (*t).clone())
     }
 
     /// Replaces the injected faults and restarts their request counts and the rules'

@@ -68,6 +68,10 @@ pub(crate) struct State {
     pub(crate) graph_url: String,
     pub(crate) hudu_url: String,
     fixtures: Vec<OnceLock<Arc<TenantFixture>>>,
+    /// Fixtures as the test hooks changed them (they win over the generated ones).
+    changed: Mutex<HashMap<usize, Arc<TenantFixture>>>,
+    /// Every tenant's directory audit log.
+    pub(crate) audits: crate::graph::audits::AuditLog,
     lookup: HashMap<String, usize>,
     tokens: Mutex<HashMap<String, IssuedToken>>,
     pub(crate) faults: FaultSwitch,
@@ -97,6 +101,8 @@ impl State {
         }
         State {
             fixtures: (0..config.tenants).map(|_| OnceLock::new()).collect(),
+            changed: Mutex::new(HashMap::new()),
+            audits: Default::default(),
             lookup,
             tokens: Mutex::new(HashMap::new()),
             faults: FaultSwitch::default(),
@@ -121,9 +127,17 @@ impl State {
         }
     }
 
-    /// The fixture at `index` (generated once).
+    /// The fixture at `index` (generated once), as the test hooks last changed it.
     pub(crate) fn tenant(&self, index: usize) -> Option<Arc<TenantFixture>> {
         let cell = self.fixtures.get(index)?;
+        if let Some(changed) = self
+            .changed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&index)
+        {
+            return Some(changed.clone());
+        }
         Some(
             cell.get_or_init(|| {
                 let users = self
@@ -136,6 +150,14 @@ impl State {
             })
             .clone(),
         )
+    }
+
+    /// Serves `fixture` for its index from now on (a test hook changed it).
+    pub(crate) fn replace_tenant(&self, fixture: TenantFixture) {
+        self.changed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(fixture.index, Arc::new(fixture));
     }
 
     /// Resolves a tenant id (case-insensitive) to its fixture index.

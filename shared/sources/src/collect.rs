@@ -171,6 +171,21 @@ impl GraphSource {
         &self.inner.config
     }
 
+    /// The HTTP client every call of this source goes through.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// The tokens shared by every call of this source.
+    pub(crate) fn tokens(&self) -> &TokenCache {
+        &self.inner.tokens
+    }
+
+    /// Where Microsoft requests are counted, when they are.
+    pub(crate) fn metrics(&self) -> Option<docsync_telemetry::Metrics> {
+        self.inner.metrics.clone()
+    }
+
     /// Collects the tenant's posture. Sections that cannot be read are recorded as unavailable
     /// with a reason; only a failed sign-in ([`SourceError::SignIn`]) or a network that failed
     /// every Graph call ([`SourceError::Transient`]) is an error.

@@ -13,6 +13,13 @@ pub enum SourceError {
         /// What Microsoft said and what to fix.
         reason: String,
     },
+    /// Microsoft refused a read that retrying will not fix (the app lacks a permission, the
+    /// tenant lacks the licence the endpoint needs), with what to do about it.
+    #[error("{reason}")]
+    Refused {
+        /// What Microsoft said and what to fix.
+        reason: String,
+    },
     /// Microsoft could not be reached for any call (network down, every call timed out or
     /// throttled past the retry budget). Retrying later may help.
     #[error("Microsoft 365 could not be reached: {reason}")]

@@ -1,12 +1,14 @@
 //! docsync's Microsoft 365 source: signs in to each customer tenant with the MSP's
 //! multi-tenant app, reads Microsoft Graph and the Exchange Online admin API, and builds the
 //! tenant's posture [`Snapshot`], including the baseline checks and framework scores
-//! ([`compliance`]).
+//! ([`compliance`]); and reads its directory audit log for change-triggered pushes
+//! ([`GraphSource::directory_audits_since`]).
 //!
 //! A section that cannot be read (missing permission, API error) becomes
 //! [`docsync_domain::snapshot::Section::Unavailable`] with a reason a person can act on; only a
 //! failed sign-in, or a network that failed every call, fails the whole collection.
 
+mod audits;
 mod auth;
 mod collect;
 pub mod compliance;
@@ -17,6 +19,7 @@ mod http;
 mod sections;
 mod wire;
 
+pub use audits::{audit_filter, ChangeKind, DirectoryAudit, AUDIT_PAGE_SIZE};
 pub use collect::GraphSource;
 pub use config::{GraphSourceConfig, MicrosoftCredentials, TenantRef};
 pub use error::SourceError;

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod audit;
+mod change_watch;
 mod collect_inputs;
 mod connections;
 mod documents;
@@ -26,6 +27,7 @@ mod webhooks;
 
 pub use accounts::{hash_token, ApiToken, Permission, TokenRecord};
 pub use audit::{AuditAction, AuditEntry, AuditEvent, FieldChange, MAX_AUDIT_PAGE};
+pub use change_watch::{ChangeWatch, ClaimedWatch, PollOutcome};
 pub use collect_inputs::{CollectInputs, CollectTenant};
 pub use connections::MicrosoftConnection;
 pub use documents::RemoteDocument;

@@ -343,7 +343,7 @@ fn request_bodies_list_the_fields_the_handlers_accept() {
     );
     assert_eq!(
         fields("Schedule"),
-        set(&["mode", "at", "timeZone", "hours"])
+        set(&["mode", "at", "timeZone", "hours", "onChange"])
     );
     assert_eq!(
         fields("PsaSchedule"),

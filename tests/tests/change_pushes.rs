@@ -1,0 +1,294 @@
+//! Change-triggered pushes (`schedule.onChange`): with a one-second poll, a Conditional Access
+//! change in a tenant is pushed (trigger `change`) and the Hudu article then shows it; a
+//! user change, a tenant's old history and an integration without `onChange` push nothing;
+//! two scheduler replicas push one burst of changes once.
+
+use docsync::fleet::Roles;
+use docsync_domain::TenantId;
+use docsync_e2e::{spawn_adjusted, spawn_app, TestApp, TestTenant};
+use docsync_sandbox::{SandboxConfig, TenantChange};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// API, collector, publisher and scheduler in this process, polling audit logs every second.
+async fn watching_app() -> TestApp {
+    spawn_adjusted(
+        SandboxConfig::default(),
+        Roles {
+            api: true,
+            collector: true,
+            publisher: true,
+            scheduler: true,
+        },
+        |s| s.change_poll = Duration::from_secs(1),
+    )
+    .await
+}
+
+fn tenant_id(t: &TestTenant) -> TenantId {
+    TenantId(t.id.parse().expect("a uuid"))
+}
+
+async fn change_runs(app: &TestApp, provider: &str) -> Vec<Value> {
+    let (status, body) = app
+        .call(
+            Method::GET,
+            &format!("/integrations/{provider}/runs?limit=1000"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter(|r| r["trigger"] == "change")
+        .cloned()
+        .collect()
+}
+
+/// Waits until the tenant's audit log has been read (at least) once after `after`.
+async fn polled_after(app: &TestApp, t: &TestTenant, after: chrono::DateTime<chrono::Utc>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let watch = app
+            .store()
+            .change_watch(app.account, tenant_id(t))
+            .await
+            .expect("store");
+        if let Some(w) = &watch {
+            assert_eq!(w.last_error, None, "the audit log could not be read");
+            if w.polled_at.is_some_and(|p| p > after) && w.cursor_at.is_some() {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tenant {} not polled after {after}: {watch:?}",
+            t.id
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Two whole polls after now: anything a change would enqueue is enqueued by then.
+async fn two_polls_later(app: &TestApp, t: &TestTenant) {
+    let now = chrono::Utc::now();
+    polled_after(app, t, now).await;
+    polled_after(app, t, chrono::Utc::now()).await;
+}
+
+async fn wait_for_change_run(app: &TestApp, provider: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(run) = change_runs(app, provider).await.first() {
+            return app.wait_for_run(run["id"].as_str().expect("run id")).await;
+        }
+        assert!(Instant::now() < deadline, "no change run was enqueued");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_conditional_access_change_is_pushed_with_trigger_change_and_shown() {
+    let app = watching_app().await;
+    app.connect_microsoft().await;
+    let tenants = app.create_tenants(&[3]).await;
+    let t = &tenants[0];
+    let view = app
+        .configure_hudu_with(&tenants, Some(json!({"mode": "manual", "onChange": true})))
+        .await;
+    assert_eq!(view["schedule"]["onChange"], true, "{view}");
+    let first = app.wait_for_run(&app.push(t).await).await;
+    assert_eq!(first["state"], "succeeded", "{first}");
+    let company = TestApp::company_of(t);
+    let policy = "Contractors must use MFA (added by change test)";
+    assert!(!app.articles_in(company)[0].content.contains(policy));
+
+    // The first poll only sets the cursor: the history's Conditional Access update from five
+    // minutes ago is no change to push.
+    two_polls_later(&app, t).await;
+    assert!(change_runs(&app, "hudu").await.is_empty());
+
+    app.sandbox
+        .change_tenant(
+            t.fixture.index,
+            &TenantChange::AddConditionalAccessPolicy {
+                display_name: policy.into(),
+            },
+        )
+        .expect("the sandbox changes the tenant");
+    let run = wait_for_change_run(&app, "hudu").await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["trigger"], "change");
+    assert_eq!(run["tenantId"], t.id.as_str());
+    let events = run["events"].as_array().cloned().unwrap_or_default();
+    assert!(
+        events.iter().any(|e| e["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("Add conditional access policy"))),
+        "the run says what changed: {events:?}"
+    );
+    let articles = app.articles_in(company);
+    assert_eq!(articles.len(), 1, "written in place");
+    assert!(
+        articles[0].content.contains(policy),
+        "the article shows the new policy"
+    );
+    assert_eq!(articles[0].versions, 2);
+
+    // The same entry is not pushed again on later polls.
+    two_polls_later(&app, t).await;
+    assert_eq!(change_runs(&app, "hudu").await.len(), 1);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_user_change_pushes_nothing_and_nor_does_an_integration_without_on_change() {
+    let app = watching_app().await;
+    app.connect_microsoft().await;
+    let tenants = app.create_tenants(&[5, 6]).await;
+    app.configure_hudu_with(&tenants, Some(json!({"mode": "manual", "onChange": true})))
+        .await;
+    for t in &tenants {
+        polled_after(&app, t, chrono::Utc::now()).await;
+    }
+    app.sandbox
+        .change_tenant(tenants[0].fixture.index, &TenantChange::UpdateUser)
+        .expect("change");
+    two_polls_later(&app, &tenants[0]).await;
+    assert!(
+        change_runs(&app, "hudu").await.is_empty(),
+        "a user change is no posture change"
+    );
+
+    // onChange off: the tenants are no longer watched, and a Conditional Access change
+    // pushes nothing.
+    let view = app
+        .configure_hudu_with(&tenants, Some(json!({"mode": "manual", "onChange": false})))
+        .await;
+    assert!(view["schedule"].get("onChange").is_none(), "{view}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app
+        .store()
+        .change_watch(app.account, tenant_id(&tenants[1]))
+        .await
+        .expect("store")
+        .is_some()
+    {
+        assert!(Instant::now() < deadline, "the watch was not dropped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.sandbox
+        .change_tenant(
+            tenants[1].fixture.index,
+            &TenantChange::AddConditionalAccessPolicy {
+                display_name: "Unwatched policy".into(),
+            },
+        )
+        .expect("change");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(change_runs(&app, "hudu").await.is_empty());
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn schedule_on_change_must_be_a_boolean() {
+    let app = spawn_app().await;
+    app.connect_microsoft().await;
+    let tenants = app.create_tenants(&[7]).await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/integrations/hudu",
+            Some(
+                json!({"baseUrl": app.sandbox.hudu_url, "apiKey": docsync_e2e::hudu_write_key(),
+                        "companyIdByTenantId": {tenants[0].id.clone(): 8},
+                        "schedule": {"mode": "nightly", "onChange": "yes"}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("schedule.onChange"), "{body}");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn two_scheduler_replicas_push_one_burst_once() {
+    let app = spawn_app().await;
+    app.connect_microsoft().await;
+    let tenants = app.create_tenants(&[8]).await;
+    let t = &tenants[0];
+    app.configure_hudu_with(&tenants, Some(json!({"mode": "manual", "onChange": true})))
+        .await;
+    let watcher = |store: docsync_store::Store, broker| {
+        let source = docsync_sources::GraphSource::new(docsync_sources::GraphSourceConfig {
+            graph_url: app.sandbox.graph_url.clone(),
+            login_url: app.sandbox.login_url.clone(),
+            exchange_url: app.sandbox.exchange_url.clone(),
+            ..docsync_sources::GraphSourceConfig::microsoft_defaults()
+        });
+        docsync_scheduler::ChangeWatcher::new(
+            store,
+            broker,
+            app.settings.master_key().expect("master key"),
+            source,
+            docsync_scheduler::ChangeConfig::every(Duration::from_millis(500)),
+        )
+    };
+    let (store_b, broker_b) = docsync::fleet::connect(&app.settings)
+        .await
+        .expect("a second scheduler");
+    let (store_a, broker_a) = docsync::fleet::connect(&app.settings)
+        .await
+        .expect("a first scheduler");
+    let a = watcher(store_a, broker_a.clone());
+    let b = watcher(store_b, broker_b.clone());
+
+    let (ra, rb) = tokio::join!(a.poll_due(), b.poll_due());
+    let (ra, rb) = (ra.expect("poll a"), rb.expect("poll b"));
+    assert_eq!(ra.first_polls + rb.first_polls, 1, "{ra:?} {rb:?}");
+    assert_eq!(ra.enqueued + rb.enqueued, 0);
+
+    // A burst: two policy changes and the authentication methods policy.
+    let index = t.fixture.index;
+    let policy = t.fixture.ca_policies[0].id.clone();
+    for change in [
+        TenantChange::SetConditionalAccessPolicyState {
+            policy_id: policy,
+            state: "disabled".into(),
+        },
+        TenantChange::AddConditionalAccessPolicy {
+            display_name: "Burst policy".into(),
+        },
+        TenantChange::UpdateAuthenticationMethodsPolicy,
+    ] {
+        app.sandbox.change_tenant(index, &change).expect("change");
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (ra, rb) = tokio::join!(a.poll_due(), b.poll_due());
+    let (ra, rb) = (ra.expect("poll a"), rb.expect("poll b"));
+    assert_eq!(
+        ra.polled + rb.polled,
+        1,
+        "one replica polled: {ra:?} {rb:?}"
+    );
+    assert_eq!(ra.enqueued + rb.enqueued, 1, "one push for the burst");
+    let runs = change_runs(&app, "hudu").await;
+    assert_eq!(runs.len(), 1);
+    let done = app.wait_for_run(runs[0]["id"].as_str().expect("id")).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert!(app.articles_in(TestApp::company_of(t))[0]
+        .content
+        .contains("Burst policy"));
+
+    // Nothing new: the next round pushes nothing.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (ra, rb) = tokio::join!(a.poll_due(), b.poll_due());
+    let (ra, rb) = (ra.expect("poll a"), rb.expect("poll b"));
+    assert_eq!(ra.enqueued + rb.enqueued, 0, "{ra:?} {rb:?}");
+    broker_a.close().await;
+    broker_b.close().await;
+    app.cleanup().await;
+}
