@@ -374,6 +374,7 @@ async fn create_account(
                 ),
                 schedule: serde_json::json!({"mode": "manual"}),
                 rate_limit: None,
+                options: Default::default(),
                 mappings: list.iter().map(|(t, i)| (*t, *i as i64 + 1)).collect(),
             },
         )
@@ -458,6 +459,7 @@ async fn seed_assets(
                     remote_id: id.to_string(),
                     remote_parent_id: organization as i64,
                     title: snapshot.tenant_name.clone(),
+                    fingerprint: None,
                 },
             )
             .await?;

@@ -68,6 +68,8 @@ pub(crate) struct State {
     pub(crate) graph_url: String,
     pub(crate) hudu_url: String,
     fixtures: Vec<OnceLock<Arc<TenantFixture>>>,
+    /// Fixtures a test changed ([`crate::Sandbox::edit_tenant`]), served instead.
+    edited: Mutex<HashMap<usize, Arc<TenantFixture>>>,
     lookup: HashMap<String, usize>,
     tokens: Mutex<HashMap<String, IssuedToken>>,
     pub(crate) faults: FaultSwitch,
@@ -97,6 +99,7 @@ impl State {
         }
         State {
             fixtures: (0..config.tenants).map(|_| OnceLock::new()).collect(),
+            edited: Mutex::new(HashMap::new()),
             lookup,
             tokens: Mutex::new(HashMap::new()),
             faults: FaultSwitch::default(),
@@ -124,6 +127,14 @@ impl State {
     /// The fixture at `index` (generated once).
     pub(crate) fn tenant(&self, index: usize) -> Option<Arc<TenantFixture>> {
         let cell = self.fixtures.get(index)?;
+        if let Some(edited) = self
+            .edited
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&index)
+        {
+            return Some(edited.clone());
+        }
         Some(
             cell.get_or_init(|| {
                 let users = self
@@ -136,6 +147,20 @@ impl State {
             })
             .clone(),
         )
+    }
+
+    /// Changes the fixture at `index` (false for an unknown index): later answers serve it.
+    pub(crate) fn edit_tenant(&self, index: usize, edit: impl FnOnce(&mut TenantFixture)) -> bool {
+        let Some(current) = self.tenant(index) else {
+            return false;
+        };
+        let mut changed = (*current).clone();
+        edit(&mut changed);
+        self.edited
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(index, Arc::new(changed));
+        true
     }
 
     /// Resolves a tenant id (case-insensitive) to its fixture index.

@@ -326,6 +326,24 @@ impl Store {
         .await
     }
 
+    /// Records success without a provider write: the content (timestamps aside) equals the
+    /// document's last written one and the integration has `writeUnchanged: false`.
+    pub async fn succeeded_unchanged(
+        &self,
+        id: RunId,
+        remote_id: &str,
+    ) -> StoreResult<Option<Run>> {
+        self.transition(Transition {
+            detail: Some(format!(
+                "unchanged, not written: document {remote_id} already holds this content"
+            )),
+            remote_id: Some(remote_id),
+            error: Some(None),
+            ..Transition::new(id, &["publishing"], RunState::Succeeded)
+        })
+        .await
+    }
+
     /// Records failure with a reason a person can act on.
     pub async fn failed(&self, id: RunId, reason: &str) -> StoreResult<Option<Run>> {
         self.transition(Transition {

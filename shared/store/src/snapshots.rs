@@ -50,3 +50,25 @@ impl Store {
         Ok(row.get(0))
     }
 }
+
+impl Store {
+    /// The tenant's most recent snapshot in the account, if it has one.
+    pub async fn latest_snapshot(
+        &self,
+        account_id: AccountId,
+        tenant_id: TenantId,
+    ) -> StoreResult<Option<Snapshot>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt_prepared(
+                "SELECT body FROM snapshots WHERE account_id = $1 AND tenant_id = $2
+                  ORDER BY collected_at DESC LIMIT 1",
+                &[&account_id.0, &tenant_id.0],
+            )
+            .await?;
+        row.map(|r| serde_json::from_value(r.get(0)))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
