@@ -311,6 +311,23 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_renders() {
+        let readme = include_str!("../../../README.md");
+        let example = readme
+            .split("```jinja\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("the README has a jinja example");
+        let out = sample(example).unwrap();
+        assert!(out.contains("<h1>M365 Posture — Contoso</h1>"), "{out}");
+        assert!(
+            out.contains("<li>Block &lt;legacy&gt; &amp; co: enabled</li>"),
+            "{out}"
+        );
+        assert!(out.contains("<li>Essential Eight: 75.0%</li>"), "{out}");
+    }
+
+    #[test]
     fn unchosen_sections_are_undefined() {
         let s = crate::sample::sample_snapshot();
         let out = render(
