@@ -32,6 +32,7 @@ fn needs(method: &Method, path: &str) -> Option<Option<Permission>> {
         | "/dlq/replay" => read_or_manage(IntegrationsRead, IntegrationsManage),
         // Read-only calls made with POST or GET.
         "/integrations/{provider}/test"
+        | "/integrations/{provider}/preview/{tenant_id}"
         | "/integrations/{provider}/runs"
         | "/runs/{id}"
         | "/runs"

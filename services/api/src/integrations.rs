@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use docsync_domain::address::check_public_host;
 use docsync_domain::crypto::Binding;
 use docsync_domain::{
-    mask, AccountId, ApiKey, BaseUrl, IntegrationKind, ItGlueRegion, Provider, RateLimit, RunId,
-    Schedule, TenantId, Trigger,
+    mask, AccountId, ApiKey, BaseUrl, IntegrationKind, ItGlueRegion, PostureOptions, Provider,
+    RateLimit, RunId, Schedule, TenantId, Trigger,
 };
 use docsync_queue::CollectJob;
 use docsync_sinks::ConnectionReport as ConnectionReport2;
@@ -53,6 +53,18 @@ pub(crate) struct HuduIntegrationPut {
     schedule: Option<Value>,
     /// The Hudu key's budget; left out or null, Hudu's default.
     rate_limit: Option<RateLimit>,
+    /// The sections the article shows (the timestamps always); left out or null, all seven.
+    /// An unknown name is a 400 naming `sections[i]`.
+    #[schema(value_type = Option<Vec<docsync_domain::PostureSection>>)]
+    sections: Option<Value>,
+    /// false: a push whose content equals the last written one (timestamps aside) writes
+    /// nothing, and its run says "unchanged, not written"; left out or null, true.
+    write_unchanged: Option<bool>,
+    /// A minijinja template of the article body (at most 64 KiB; the README lists its
+    /// variables); left out or null, the built-in layout. A syntax or render error is a 400
+    /// naming `template` with its line and column.
+    #[schema(max_length = 65536)]
+    template: Option<String>,
 }
 
 /// The body of `PUT /integrations/it-glue`.
@@ -76,6 +88,13 @@ pub(crate) struct ItGlueIntegrationPut {
     schedule: Option<Value>,
     /// The IT Glue key's budget; left out or null, IT Glue's default.
     rate_limit: Option<RateLimit>,
+    /// The sections the asset fills (the timestamps always; the others are written empty);
+    /// left out or null, all seven. An unknown name is a 400 naming `sections[i]`.
+    #[schema(value_type = Option<Vec<docsync_domain::PostureSection>>)]
+    sections: Option<Value>,
+    /// false: a push whose content equals the last written one (timestamps aside) writes
+    /// nothing, and its run says "unchanged, not written"; left out or null, true.
+    write_unchanged: Option<bool>,
 }
 
 /// An IT Glue region.
@@ -149,6 +168,12 @@ pub(crate) struct HuduIntegration {
     next_scheduled_at: Option<DateTime<Utc>>,
     /// The key's budget.
     rate_limit: RateLimit,
+    /// The sections the article shows, in reading order.
+    sections: Vec<docsync_domain::PostureSection>,
+    /// Whether an unchanged content is written again.
+    write_unchanged: bool,
+    /// The article template; null for the built-in layout.
+    template: Option<String>,
     /// When it last changed.
     updated_at: DateTime<Utc>,
     /// Only in the answer to PUT: corrections made (e.g. a pasted /api/v1 removed).
@@ -177,6 +202,10 @@ pub(crate) struct ItGlueIntegration {
     next_scheduled_at: Option<DateTime<Utc>>,
     /// The key's budget.
     rate_limit: RateLimit,
+    /// The sections the asset fills, in reading order.
+    sections: Vec<docsync_domain::PostureSection>,
+    /// Whether an unchanged content is written again.
+    write_unchanged: bool,
     /// When it last changed.
     updated_at: DateTime<Utc>,
     /// Only in the answer to PUT: corrections made.
@@ -398,6 +427,9 @@ fn view(state: &AppState, integration: &Integration, notices: Option<Vec<String>
             schedule: integration.schedule.clone(),
             next_scheduled_at: next_scheduled_at(integration),
             rate_limit,
+            sections: integration.options.sections.clone(),
+            write_unchanged: integration.options.write_unchanged,
+            template: integration.options.template.clone(),
             updated_at: integration.updated_at,
             notices,
         }),
@@ -413,6 +445,8 @@ fn view(state: &AppState, integration: &Integration, notices: Option<Vec<String>
             schedule: integration.schedule.clone(),
             next_scheduled_at: next_scheduled_at(integration),
             rate_limit,
+            sections: integration.options.sections.clone(),
+            write_unchanged: integration.options.write_unchanged,
             updated_at: integration.updated_at,
             notices,
         }),
@@ -499,16 +533,15 @@ pub(crate) async fn put(
         Provider::Hudu => "baseUrl",
         Provider::ItGlue => "region",
     };
-    let mut f = Fields::new(
-        &body,
-        &[
-            location_field,
-            "apiKey",
-            mapping_field,
-            "schedule",
-            "rateLimit",
-        ],
-    );
+    let mut allowed = vec![
+        location_field,
+        "apiKey",
+        mapping_field,
+        "schedule",
+        "rateLimit",
+    ];
+    allowed.extend_from_slice(PostureOptions::fields(provider));
+    let mut f = Fields::new(&body, &allowed);
     let mut notices = Vec::new();
 
     let mut base_url = None;
@@ -676,6 +709,22 @@ pub(crate) async fn put(
             }
         },
     };
+    let options = match PostureOptions::parse_fields(&body, provider) {
+        Ok(options) => {
+            if let Some(source) = &options.template {
+                if let Err(e) = docsync_sinks::template::check(source, &options.sections) {
+                    f.error("template", e.message);
+                }
+            }
+            options
+        }
+        Err(errors) => {
+            for (field, message) in errors {
+                f.error(field, message);
+            }
+            PostureOptions::default()
+        }
+    };
     f.finish()?;
     let Some(api_key_sealed) = key_sealed else {
         return Err(ApiError::Internal("validated fields missing".into()));
@@ -687,6 +736,7 @@ pub(crate) async fn put(
         schedule,
         rate_limit,
         mappings,
+        options,
     };
     let event = audit_event(&caller, provider, existing.as_ref(), &upsert, key_changed);
     state
@@ -744,6 +794,35 @@ fn audit_event(
         limit(before.and_then(|b| b.rate_limit)),
         limit(after.rate_limit),
     ));
+    let sections = |o: &PostureOptions| {
+        Value::from(
+            o.sections
+                .iter()
+                .map(|s| Value::from(s.as_str()))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let default = PostureOptions::default();
+    let old = before.map_or(&default, |b| &b.options);
+    changes.extend(audit::diff(
+        "sections",
+        Some(sections(old)),
+        Some(sections(&after.options)),
+    ));
+    changes.extend(audit::diff(
+        "writeUnchanged",
+        Some(old.write_unchanged),
+        Some(after.options.write_unchanged),
+    ));
+    // The template is recorded by its size only: it can be long.
+    let size = |t: &Option<String>| t.as_ref().map(|t| format!("{} bytes", t.len()));
+    if old.template != after.options.template {
+        changes.extend(audit::diff(
+            "template",
+            Some(size(&old.template).unwrap_or_else(|| "built-in layout".into())),
+            Some(size(&after.options.template).unwrap_or_else(|| "built-in layout".into())),
+        ));
+    }
     let action = match before {
         Some(_) => AuditAction::Updated,
         None => AuditAction::Created,
@@ -898,6 +977,87 @@ pub(crate) async fn push_one(
         StatusCode::ACCEPTED,
         Json(PushAccepted { run_id: ids[0].0 }),
     ))
+}
+
+/// What the next push of a tenant would write to Hudu.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct HuduPreview {
+    /// The article's title.
+    title: String,
+    /// The article's HTML body.
+    content: String,
+}
+
+/// What the next push of a tenant would write to IT Glue.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ItGluePreview {
+    /// The flexible asset's name.
+    name: String,
+    /// Every trait by name-key (the sections not chosen empty).
+    #[schema(value_type = Object)]
+    traits: serde_json::Map<String, Value>,
+}
+
+/// Either preview.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum AnyPreview {
+    /// Hudu.
+    Hudu(HuduPreview),
+    /// IT Glue.
+    ItGlue(ItGluePreview),
+}
+
+#[utoipa::path(
+    post,
+    path = "/integrations/{provider}/preview/{tenantId}",
+    operation_id = "previewTenant",
+    tag = "pushes",
+    summary = "What the next push of one tenant would write",
+    description = "Needs the INTEGRATIONS_READ permission. No body. Renders the tenant's latest snapshot with the stored configuration (sections, template) through the same function a push uses, with now as the push time; nothing is written to the provider. Hudu answers {title, content}, IT Glue {name, traits}.",
+    params(PushPath),
+    responses(
+        (status = 200, description = "the document the next push would write", body = AnyPreview),
+        (status = 400, description = "the tenant id is not a UUID (`fields` names tenantId), or the stored template fails on this snapshot (`fields` names template, with line and column)", body = crate::error::ErrorBody),
+        (status = 404, description = "no such tenant in this account, the integration is not configured yet, or the tenant has no snapshot yet (push it once)", body = crate::error::ErrorBody),
+    )
+)]
+pub(crate) async fn preview(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((p, tenant_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.require(Permission::IntegrationsRead)?;
+    let provider = provider(&p)?;
+    let tenant_id = parse_tenant_id(&tenant_id)?;
+    let tenant = state
+        .store
+        .tenant(account, tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no tenant {tenant_id} in this account")))?;
+    let integration = require_integration(&state, account, provider).await?;
+    let mut snapshot = state
+        .store
+        .latest_snapshot(account, tenant_id)
+        .await?
+        .map(|stored| stored.snapshot)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "tenant {} ({}) has no snapshot yet: push it once (POST /integrations/{provider}/push/{})",
+                tenant.id, tenant.name, tenant.id
+            ))
+        })?;
+    // As a push does: the title follows the tenant's current name.
+    snapshot.tenant_name = tenant.name;
+    docsync_sinks::posture::preview(provider, &snapshot, &integration.options, Utc::now())
+        .map(Json)
+        .map_err(|e| {
+            ApiError::Invalid(vec![crate::error::FieldError {
+                field: "template".into(),
+                message: e.message,
+            }])
+        })
 }
 
 #[utoipa::path(

@@ -111,6 +111,11 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         ),
         (
             Method::POST,
+            "/integrations/{provider}/preview/{tenant_id}",
+            post(integrations::preview),
+        ),
+        (
+            Method::POST,
             "/integrations/{provider}/push-all",
             post(integrations::push_all),
         ),

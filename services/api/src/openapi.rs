@@ -90,6 +90,7 @@ const CONFIGS: [(&str, &str, &str, &str); 5] = [
         integrations::put,
         integrations::test,
         integrations::push_one,
+        integrations::preview,
         integrations::push_all,
         runs::list,
         integrations::psa_companies,

@@ -46,6 +46,7 @@ pub async fn scheduler(
                     ),
                     schedule: schedule.to_json(),
                     rate_limit: None,
+                    options: Default::default(),
                     mappings: ids.iter().enumerate().map(|(i, t)| (*t, i as i64 + 1)).collect(),
                 },
             )

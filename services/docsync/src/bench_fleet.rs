@@ -416,6 +416,7 @@ async fn create_account(
                 ),
                 schedule: serde_json::json!({"mode": "manual"}),
                 rate_limit: None,
+                options: Default::default(),
                 mappings: list.iter().map(|(t, i)| (*t, *i as i64 + 1)).collect(),
             },
         )
@@ -500,6 +501,7 @@ async fn seed_assets(
                     remote_id: id.to_string(),
                     remote_parent_id: organization as i64,
                     title: snapshot.tenant_name.clone(),
+                    fingerprint: None,
                 },
             )
             .await?;

@@ -231,6 +231,7 @@ async fn upsert(
                 ),
                 schedule: serde_json::json!({"mode": "manual"}),
                 rate_limit: None,
+                options: Default::default(),
                 mappings: account
                     .tenants
                     .iter()

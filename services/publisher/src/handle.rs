@@ -1,5 +1,6 @@
-//! One publish job: claim the run, write the snapshot in place, record the document and
-//! finish the run (one statement).
+//! One publish job: claim the run, write the snapshot in place, record the document (and the
+//! fingerprint of its content) and finish the run in one statement. With `writeUnchanged: false` a content equal to the
+//! document's last one (timestamps aside) is not written again: the run says so.
 //!
 //! Errors returned from here are infrastructure faults (database): the message is requeued.
 //! Provider outcomes end in the run record; a transient provider fault is retried later
@@ -10,6 +11,14 @@ use docsync_queue::worker::{self, Verdict};
 use docsync_queue::PublishJob;
 use docsync_sinks::{KnownDocument, PublishRequest};
 use docsync_store::RemoteDocument;
+
+/// The recorded document and the fingerprint of what it was last written with.
+struct KnownWithPrint {
+    remote_id: String,
+    parent_id: i64,
+    title: String,
+    fingerprint: Option<String>,
+}
 
 pub(crate) async fn publish(ctx: &Context, job: &PublishJob) -> anyhow::Result<Verdict> {
     if let Some(batch) = job.sync_batch {
@@ -32,8 +41,8 @@ async fn publish_run(
     run: docsync_store::Run,
 ) -> anyhow::Result<Verdict> {
     let store = &ctx.store;
-    let sink = match ctx.sinks.sink(run.account_id, run.provider).await? {
-        Ok((_, sink)) => sink,
+    let (integration, sink) = match ctx.sinks.sink(run.account_id, run.provider).await? {
+        Ok(found) => found,
         Err(reason) => {
             store.failed(run.id, &reason).await?;
             return Ok(Verdict::Done);
@@ -68,22 +77,49 @@ async fn publish_run(
     };
     // The title follows the tenant's current name, so a rename renames the document.
     snapshot.tenant_name = tenant_name;
-    let known = inputs.document.map(|d| KnownDocument {
+    let known = inputs.document.map(|d| KnownWithPrint {
         remote_id: d.remote_id,
         parent_id: d.remote_parent_id,
         title: d.title,
+        fingerprint: d.fingerprint,
     });
+    let options = &integration.options;
+    let fingerprint = match docsync_sinks::posture::fingerprint(run.provider, &snapshot, options) {
+        Ok(f) => f,
+        Err(e) => {
+            let reason = format!(
+                "the {} integration's template failed: {e}; fix template with PUT /integrations/{}",
+                run.provider, run.provider
+            );
+            store.failed(run.id, &reason).await?;
+            return Ok(Verdict::Done);
+        }
+    };
+    if let Some(same) = known.as_ref().filter(|k| {
+        !options.write_unchanged
+            && k.parent_id == parent_id
+            && k.fingerprint.as_deref() == Some(fingerprint.as_str())
+    }) {
+        store.succeeded_unchanged(run.id, &same.remote_id).await?;
+        tracing::info!(document = %same.remote_id, "unchanged, not written");
+        return Ok(Verdict::Done);
+    }
     let request = PublishRequest {
         snapshot: &snapshot,
         parent_id,
-        known,
+        known: known.map(|k| KnownDocument {
+            remote_id: k.remote_id,
+            parent_id: k.parent_id,
+            title: k.title,
+        }),
         pushed_at: chrono::Utc::now(),
+        options,
     };
     match sink.publish(request).await {
         Ok(outcome) => {
             // The provider has the document; a crash now must not create a second one.
             docsync_domain::failpoint::crash_here("publisher-after-provider-write");
-            // The document and the run's end in one statement.
+            // The document, its fingerprint and the run's end in one statement.
             store
                 .succeeded_with_document(
                     run.id,
@@ -94,6 +130,7 @@ async fn publish_run(
                         remote_id: outcome.document.remote_id.clone(),
                         remote_parent_id: outcome.document.parent_id,
                         title: outcome.document.title.clone(),
+                        fingerprint: Some(fingerprint),
                     },
                 )
                 .await?;

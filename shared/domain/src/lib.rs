@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod failpoint;
 pub mod ids;
 pub mod microsoft;
+pub mod posture_options;
 pub mod provider;
 pub mod psa;
 pub mod run;
@@ -17,6 +18,7 @@ pub mod snapshot;
 pub mod url;
 
 pub use ids::{AccountId, RunId, SnapshotId, TenantId};
+pub use posture_options::{PostureOptions, PostureSection};
 pub use provider::{rate_limit_key, IntegrationKind, ItGlueRegion, Provider, RateLimit};
 pub use psa::{ConnectWiseConfig, CwSite, Parsed, PsaKind, PsaOptions};
 pub use run::{RunState, Trigger};

@@ -556,6 +556,17 @@ impl Sandbox {
         self.state.hudu_articles()
     }
 
+    /// Changes the tenant fixture at `index` as a change in the tenant would (a policy
+    /// added, a setting switched): Graph and Exchange answer from the changed fixture from now
+    /// on. False for an unknown index.
+    pub fn edit_tenant(
+        &self,
+        index: usize,
+        edit: impl FnOnce(&mut fixtures::TenantFixture),
+    ) -> bool {
+        self.state.edit_tenant(index, edit)
+    }
+
     /// Hudu counters.
     pub fn hudu_stats(&self) -> HuduStats {
         self.state.hudu_stats()

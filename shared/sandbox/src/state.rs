@@ -160,6 +160,20 @@ impl State {
             .insert(fixture.index, Arc::new(fixture));
     }
 
+    /// Changes the fixture at `index` (false for an unknown index): later answers serve it.
+    pub(crate) fn edit_tenant(&self, index: usize, edit: impl FnOnce(&mut TenantFixture)) -> bool {
+        let Some(current) = self.tenant(index) else {
+            return false;
+        };
+        let mut changed = (*current).clone();
+        edit(&mut changed);
+        self.changed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(index, Arc::new(changed));
+        true
+    }
+
     /// Resolves a tenant id (case-insensitive) to its fixture index.
     pub(crate) fn tenant_index(&self, id: &str) -> Option<usize> {
         self.lookup.get(&id.to_ascii_lowercase()).copied()

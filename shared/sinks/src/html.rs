@@ -7,7 +7,7 @@ use docsync_domain::snapshot::{
     CheckOutcome, ComplianceScores, ConditionalAccessSummary, CopilotSummary, DefenderSurface,
     ExchangePosture, MfaAdoption, Section, StandardsStatus, TenantMetadata,
 };
-use docsync_domain::Snapshot;
+use docsync_domain::{PostureSection, Snapshot};
 use std::fmt::Write;
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -133,6 +133,8 @@ impl Html {
 pub struct RenderedSection {
     /// The heading, also the IT Glue field name.
     pub title: &'static str,
+    /// The option that selects it (`sections`); None for the timestamps, always written.
+    pub section: Option<PostureSection>,
     /// The HTML body.
     pub html: String,
 }
@@ -153,45 +155,89 @@ pub const SECTION_TITLES: [&str; 9] = [
 
 /// Every section of the snapshot, in reading order.
 pub fn render_sections(snapshot: &Snapshot, pushed_at: DateTime<Utc>) -> Vec<RenderedSection> {
-    fn one(title: &'static str, render: impl FnOnce(&mut Html)) -> RenderedSection {
+    use PostureSection as S;
+    fn one(
+        title: &'static str,
+        section: Option<PostureSection>,
+        render: impl FnOnce(&mut Html),
+    ) -> RenderedSection {
         let mut h = Html(String::with_capacity(2048));
         render(&mut h);
-        RenderedSection { title, html: h.0 }
+        RenderedSection {
+            title,
+            section,
+            html: h.0,
+        }
     }
     vec![
-        one("Last sync and push", |h| {
+        one("Last sync and push", None, |h| {
             h.facts(&[
                 ("Last sync", human_time(snapshot.collected_at)),
                 ("Last push", human_time(pushed_at)),
             ])
         }),
-        one("Tenant metadata", |h| {
+        one("Tenant metadata", Some(S::Metadata), |h| {
             h.section(&snapshot.metadata, |h, m| metadata(h, snapshot, m))
         }),
-        one("MFA adoption", |h| h.section(&snapshot.mfa, mfa)),
-        one("Conditional Access", |h| {
+        one("MFA adoption", Some(S::Metadata), |h| {
+            h.section(&snapshot.mfa, mfa)
+        }),
+        one("Conditional Access", Some(S::ConditionalAccess), |h| {
             h.section(&snapshot.conditional_access, conditional_access)
         }),
-        one("Standards status", |h| standards(h, &snapshot.standards)),
-        one("Compliance scores", |h| compliance(h, &snapshot.compliance)),
-        one("Defender", |h| h.section(&snapshot.defender, defender)),
-        one("Exchange Online", |h| {
+        one("Standards status", Some(S::Standards), |h| {
+            standards(h, &snapshot.standards)
+        }),
+        one("Compliance scores", Some(S::Compliance), |h| {
+            compliance(h, &snapshot.compliance)
+        }),
+        one("Defender", Some(S::Defender), |h| {
+            h.section(&snapshot.defender, defender)
+        }),
+        one("Exchange Online", Some(S::Exchange), |h| {
             h.section(&snapshot.exchange, exchange)
         }),
-        one("Copilot", |h| h.section(&snapshot.copilot, copilot)),
+        one("Copilot", Some(S::Copilot), |h| {
+            h.section(&snapshot.copilot, copilot)
+        }),
     ]
 }
 
-/// Renders the Hudu article body for a snapshot pushed at `pushed_at`.
-pub fn render_article_html(snapshot: &Snapshot, pushed_at: DateTime<Utc>) -> String {
-    let mut h = Html(String::with_capacity(16 * 1024));
-    let _ = writeln!(
-        h.0,
+/// The sections `sections` selects (the timestamps always), in reading order.
+pub fn render_selected(
+    snapshot: &Snapshot,
+    pushed_at: DateTime<Utc>,
+    sections: &[PostureSection],
+) -> Vec<RenderedSection> {
+    render_sections(snapshot, pushed_at)
+        .into_iter()
+        .filter(|r| r.section.is_none_or(|s| sections.contains(&s)))
+        .collect()
+}
+
+/// The article's opening paragraph (the tenant's name, and that the article is rewritten).
+pub fn intro(snapshot: &Snapshot) -> String {
+    format!(
         "<p>Microsoft 365 posture of <strong>{}</strong>, mirrored by docsync. This article is \
-         rewritten on every push: put your own notes in a separate article.</p>",
+         rewritten on every push: put your own notes in a separate article.</p>\n",
         escape(&snapshot.tenant_name)
-    );
-    for section in render_sections(snapshot, pushed_at) {
+    )
+}
+
+/// Renders the Hudu article body for a snapshot pushed at `pushed_at`, every section.
+pub fn render_article_html(snapshot: &Snapshot, pushed_at: DateTime<Utc>) -> String {
+    render_article_sections(snapshot, pushed_at, &PostureSection::ALL)
+}
+
+/// The built-in article body with only the `sections` chosen (the timestamps always).
+pub fn render_article_sections(
+    snapshot: &Snapshot,
+    pushed_at: DateTime<Utc>,
+    sections: &[PostureSection],
+) -> String {
+    let mut h = Html(String::with_capacity(16 * 1024));
+    h.raw(&intro(snapshot));
+    for section in render_selected(snapshot, pushed_at, sections) {
         h.h2(section.title);
         h.raw(&section.html);
     }

@@ -4,8 +4,7 @@
 use crate::http::{rate_limit_headers, snippet, Answer, PacedClient};
 use crate::pacer::Pacer;
 use crate::{
-    html, ConnectionReport, KnownDocument, NamedRemote, PublishOutcome, PublishRequest, Sink,
-    SinkError,
+    ConnectionReport, KnownDocument, NamedRemote, PublishOutcome, PublishRequest, Sink, SinkError,
 };
 use docsync_domain::{ApiKey, BaseUrl, Provider, RateLimit};
 use futures::future::BoxFuture;
@@ -184,9 +183,15 @@ impl HuduSink {
         request: PublishRequest<'_>,
     ) -> Result<PublishOutcome, SinkError> {
         let mut requests = 0;
-        let title = request.snapshot.hudu_title();
-        let content = html::render_article_html(request.snapshot, request.pushed_at);
-        let body = Self::article_body(&title, &content, request.parent_id);
+        let article =
+            crate::posture::hudu_article(request.snapshot, request.options, request.pushed_at)
+                .map_err(|e| {
+                    SinkError::Permanent(format!(
+                        "the Hudu integration's template failed: {e}; fix template with PUT /integrations/hudu"
+                    ))
+                })?;
+        let title = article.title;
+        let body = Self::article_body(&title, &article.content, request.parent_id);
         let done = |article: Article, created: bool, requests: u32| PublishOutcome {
             document: KnownDocument {
                 remote_id: article.id.to_string(),

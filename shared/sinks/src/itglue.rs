@@ -581,14 +581,15 @@ impl ItGlueSink {
         request: PublishRequest<'_>,
     ) -> Result<PublishOutcome, SinkError> {
         let mut requests = 0;
-        let sections = html::render_sections(request.snapshot, request.pushed_at);
+        let asset =
+            crate::posture::itglue_asset(request.snapshot, request.options, request.pushed_at);
         let type_id = self.asset_type(&mut requests).await?;
-        let name = request.snapshot.tenant_name.clone();
+        let name = asset.name;
         let organization_id = request.parent_id;
         let body = json!({"data": {"type": "flexible-assets", "attributes": {
             "organization-id": organization_id,
             "flexible-asset-type-id": type_id,
-            "traits": traits(request.snapshot, &sections),
+            "traits": asset.traits,
         }}});
         let done = |id: i64, created: bool, requests: u32| PublishOutcome {
             document: KnownDocument {

@@ -12,14 +12,17 @@ pub mod hudu;
 pub mod hudu_objects;
 pub mod itglue;
 pub mod pacer;
+pub mod posture;
 pub mod resolve;
+pub mod sample;
+pub mod template;
 
 pub use hudu::{HuduConfig, HuduSink};
 pub use itglue::{AssetTypeCache, ItGlueConfig, ItGlueHosts, ItGlueSink};
 pub use pacer::{Pacer, SlotLedger};
 
 use chrono::{DateTime, Utc};
-use docsync_domain::{Provider, Snapshot};
+use docsync_domain::{PostureOptions, Provider, Snapshot};
 use futures::future::BoxFuture;
 use serde::Serialize;
 
@@ -45,6 +48,8 @@ pub struct PublishRequest<'a> {
     pub known: Option<KnownDocument>,
     /// The push time shown in the document ("last push").
     pub pushed_at: DateTime<Utc>,
+    /// What of the snapshot is written, and how (sections, template).
+    pub options: &'a PostureOptions,
 }
 
 /// What a publish did.

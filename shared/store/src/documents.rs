@@ -16,6 +16,9 @@ pub struct RemoteDocument {
     pub remote_parent_id: i64,
     /// Its title when last written.
     pub title: String,
+    /// The fingerprint of its content when last written, timestamps aside (None: written
+    /// before docsync kept one).
+    pub fingerprint: Option<String>,
 }
 
 /// The object kind of a tenant's posture document at `provider`.
@@ -39,11 +42,11 @@ impl Store {
         self.client()
             .await?
             .execute_prepared(
-                "INSERT INTO remote_objects (account_id, destination, object_kind, source_key, tenant_id, remote_id, remote_parent_id, title)
-                 VALUES ($1, $2, $3, $4::uuid::text, $4, $5, $6, $7)
+                "INSERT INTO remote_objects (account_id, destination, object_kind, source_key, tenant_id, remote_id, remote_parent_id, title, fingerprint)
+                 VALUES ($1, $2, $3, $4::uuid::text, $4, $5, $6, $7, $8)
                  ON CONFLICT (account_id, destination, object_kind, source_key)
-                 DO UPDATE SET remote_id = $5, remote_parent_id = $6, title = $7, updated_at = now()",
-                &[&account_id.0, &provider.as_str(), &posture_kind(provider), &tenant_id.0, &doc.remote_id, &doc.remote_parent_id, &doc.title],
+                 DO UPDATE SET remote_id = $5, remote_parent_id = $6, title = $7, fingerprint = $8, updated_at = now()",
+                &[&account_id.0, &provider.as_str(), &posture_kind(provider), &tenant_id.0, &doc.remote_id, &doc.remote_parent_id, &doc.title, &doc.fingerprint],
             )
             .await?;
         Ok(())

@@ -4,7 +4,7 @@ use crate::audit::{self, AuditEvent};
 use crate::prepared::Prepared;
 use crate::{account, Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
-use docsync_domain::{AccountId, Provider, RateLimit, TenantId};
+use docsync_domain::{AccountId, PostureOptions, Provider, RateLimit, TenantId};
 use uuid::Uuid;
 
 /// An integration as stored; the API key is sealed by the caller's master key.
@@ -26,6 +26,8 @@ pub struct Integration {
     pub rate_limit: Option<RateLimit>,
     /// docsync tenant -> provider company / organization id.
     pub mappings: Vec<(TenantId, i64)>,
+    /// Sections, writeUnchanged and template.
+    pub options: PostureOptions,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
 }
@@ -45,6 +47,8 @@ pub struct IntegrationUpsert {
     pub rate_limit: Option<RateLimit>,
     /// docsync tenant -> provider company / organization id (tenants of this account only).
     pub mappings: Vec<(TenantId, i64)>,
+    /// Sections, writeUnchanged and template.
+    pub options: PostureOptions,
 }
 
 impl Store {
@@ -84,11 +88,13 @@ impl Store {
         let rate_limit = upsert
             .rate_limit
             .map(|r| serde_json::to_value(r).unwrap_or(serde_json::Value::Null));
+        let options = serde_json::to_value(&upsert.options)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tx.execute_prepared(
-            "INSERT INTO integrations (account_id, provider, base_url, region, api_key_sealed, schedule, rate_limit)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO integrations (account_id, provider, base_url, region, api_key_sealed, schedule, rate_limit, posture_options)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (account_id, provider) DO UPDATE SET base_url = $3, region = $4, api_key_sealed = $5,
-                 schedule = $6, rate_limit = $7, updated_at = now()",
+                 schedule = $6, rate_limit = $7, posture_options = $8, updated_at = now()",
             &[
                 &account_id.0,
                 &provider.as_str(),
@@ -97,6 +103,7 @@ impl Store {
                 &upsert.api_key_sealed,
                 &upsert.schedule,
                 &rate_limit,
+                &options,
             ],
         )
         .await?;
@@ -149,7 +156,7 @@ impl Store {
         let client = self.client().await?;
         let Some(row) = client
             .query_opt_prepared(
-                "SELECT base_url, region, api_key_sealed, schedule, rate_limit, updated_at
+                "SELECT base_url, region, api_key_sealed, schedule, rate_limit, updated_at, posture_options
                    FROM integrations WHERE account_id = $1 AND provider = $2",
                 &[&account_id.0, &provider.as_str()],
             )
@@ -178,6 +185,9 @@ impl Store {
             }
             None => None,
         };
+        let options: serde_json::Value = row.get(6);
+        let options =
+            serde_json::from_value(options).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(Some(Integration {
             account_id: account(account_id.0),
             provider,
@@ -187,6 +197,7 @@ impl Store {
             schedule: row.get(3),
             rate_limit,
             mappings,
+            options,
             updated_at: row.get(5),
         }))
     }

@@ -35,7 +35,7 @@ impl Store {
                           WHERE account_id = $1 AND provider = $2 AND tenant_id = $3),
                         (SELECT name FROM tenants WHERE account_id = $1 AND id = $3),
                         (SELECT body FROM snapshots WHERE id = $4),
-                        d.remote_id, d.remote_parent_id, d.title
+                        d.remote_id, d.remote_parent_id, d.title, d.fingerprint
                    FROM (SELECT 1) AS one
                    LEFT JOIN remote_objects d ON d.tenant_id = $3 AND d.account_id = $1
                         AND d.destination = $2 AND d.object_kind = $5",
@@ -59,6 +59,7 @@ impl Store {
                 remote_id,
                 remote_parent_id: row.get::<_, Option<i64>>(4).unwrap_or_default(),
                 title: row.get(5),
+                fingerprint: row.get(6),
             });
         Ok(PublishInputs {
             parent_id: row.get(0),

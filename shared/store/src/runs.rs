@@ -363,6 +363,24 @@ impl Store {
         .await
     }
 
+    /// Records success without a provider write: the content (timestamps aside) equals the
+    /// document's last written one and the integration has `writeUnchanged: false`.
+    pub async fn succeeded_unchanged(
+        &self,
+        id: RunId,
+        remote_id: &str,
+    ) -> StoreResult<Option<Run>> {
+        self.transition(Transition {
+            detail: Some(format!(
+                "unchanged, not written: document {remote_id} already holds this content"
+            )),
+            remote_id: Some(remote_id),
+            error: Some(None),
+            ..Transition::new(id, &["publishing"], RunState::Succeeded)
+        })
+        .await
+    }
+
     /// Records failure with a reason a person can act on.
     pub async fn failed(&self, id: RunId, reason: &str) -> StoreResult<Option<Run>> {
         self.transition(Transition {
@@ -431,10 +449,10 @@ impl Store {
         // it is written whatever the run's state.
         let recorded = if t.document.is_some() {
             "recorded AS (
-                INSERT INTO remote_objects (account_id, destination, object_kind, source_key, tenant_id, remote_id, remote_parent_id, title)
-                VALUES ($11, $12, $13, $14::uuid::text, $14, $7, $15, $16)
+                INSERT INTO remote_objects (account_id, destination, object_kind, source_key, tenant_id, remote_id, remote_parent_id, title, fingerprint)
+                VALUES ($11, $12, $13, $14::uuid::text, $14, $7, $15, $16, $17)
                 ON CONFLICT (account_id, destination, object_kind, source_key)
-                DO UPDATE SET remote_id = $7, remote_parent_id = $15, title = $16, updated_at = now()),"
+                DO UPDATE SET remote_id = $7, remote_parent_id = $15, title = $16, fingerprint = $17, updated_at = now()),"
         } else {
             ""
         };
@@ -446,6 +464,7 @@ impl Store {
                 d.tenant_id.0,
                 d.document.remote_parent_id,
                 d.document.title.as_str(),
+                d.document.fingerprint.as_deref(),
             )
         });
         let to = t.to.as_str();
@@ -461,8 +480,16 @@ impl Store {
             &error,
             &t.detail,
         ];
-        if let Some((account, destination, kind, tenant, parent, title)) = &document {
-            params.extend_from_slice(&[account, destination, kind, tenant, parent, title]);
+        if let Some((account, destination, kind, tenant, parent, title, fingerprint)) = &document {
+            params.extend_from_slice(&[
+                account,
+                destination,
+                kind,
+                tenant,
+                parent,
+                title,
+                fingerprint,
+            ]);
         }
         let row = self
             .client()

@@ -29,7 +29,7 @@ fn providers_of(path: &str) -> Vec<&'static str> {
         .collect();
     match path.strip_prefix("/integrations/{provider}") {
         Some("" | "/test" | "/runs") => posture.iter().chain(&psa).copied().collect(),
-        Some("/push/{tenant_id}" | "/push-all") => posture.to_vec(),
+        Some("/push/{tenant_id}" | "/push-all" | "/preview/{tenant_id}") => posture.to_vec(),
         Some("/companies" | "/companies/match-all" | "/sync") => psa,
         _ => panic!("{path}: say in providers_of which providers it serves"),
     }
@@ -131,6 +131,7 @@ fn operations_declare_their_parameters_bodies_security_and_errors() {
         "/test",
         "/push-all",
         "/push/{tenantId}",
+        "/preview/{tenantId}",
         "/companies/match-all",
         "/sync",
     ];
@@ -328,7 +329,10 @@ fn request_bodies_list_the_fields_the_handlers_accept() {
             "apiKey",
             "companyIdByTenantId",
             "schedule",
-            "rateLimit"
+            "rateLimit",
+            "sections",
+            "writeUnchanged",
+            "template"
         ])
     );
     assert_eq!(
@@ -338,7 +342,9 @@ fn request_bodies_list_the_fields_the_handlers_accept() {
             "apiKey",
             "organizationIdByTenantId",
             "schedule",
-            "rateLimit"
+            "rateLimit",
+            "sections",
+            "writeUnchanged"
         ])
     );
     assert_eq!(

@@ -156,7 +156,12 @@ pub(super) fn incidents(t: &TenantFixture, filter: Option<&str>) -> Result<Vec<V
         "resolved",
         "Ransomware activity on one endpoint".into(),
     ));
-    let now = Utc::now();
+    // An incident was created once: its times are the same on every read (counted back from
+    // when this process first served incidents, to the second).
+    static ANCHOR: std::sync::OnceLock<chrono::DateTime<Utc>> = std::sync::OnceLock::new();
+    let now = *ANCHOR.get_or_init(|| {
+        chrono::DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default()
+    });
     Ok(all
         .into_iter()
         .enumerate()
