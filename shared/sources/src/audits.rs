@@ -5,7 +5,7 @@
 //! `Retry-After`) as a collection. [`DirectoryAudit::change`] says which entries are changes to
 //! Conditional Access, authentication methods or domains; everything else is unrelated.
 
-use crate::auth::{SignInError, GRAPH_SCOPE};
+use crate::auth::GRAPH_SCOPE;
 use crate::fetch::{unavailable_reason, Endpoint, Reader, Service};
 use crate::http::{CallError, Caller};
 use crate::{GraphSource, MicrosoftCredentials, SourceError};
@@ -149,13 +149,7 @@ impl GraphSource {
                 GRAPH_SCOPE,
             )
             .await
-            .map_err(|e| match e {
-                SignInError::Refused { reason } => SourceError::SignIn {
-                    tenant: ms_tenant.to_owned(),
-                    reason,
-                },
-                SignInError::Unreachable { reason } => SourceError::Transient { reason },
-            })?;
+            .map_err(|e| e.for_tenant(ms_tenant))?;
         let reader = Reader {
             http: self.http(),
             caller: &caller,

@@ -51,6 +51,19 @@ pub(crate) enum SignInError {
     },
 }
 
+impl SignInError {
+    /// The collection's error for this sign-in failure of tenant `ms_tenant`.
+    pub(crate) fn for_tenant(self, ms_tenant: &str) -> crate::SourceError {
+        match self {
+            SignInError::Refused { reason } => crate::SourceError::SignIn {
+                tenant: ms_tenant.to_owned(),
+                reason,
+            },
+            SignInError::Unreachable { reason } => crate::SourceError::Transient { reason },
+        }
+    }
+}
+
 #[derive(Hash, PartialEq, Eq, Clone)]
 struct CacheKey {
     tenant: String,

@@ -211,13 +211,7 @@ impl GraphSource {
                 GRAPH_SCOPE,
             )
             .await
-            .map_err(|e| match e {
-                SignInError::Refused { reason } => SourceError::SignIn {
-                    tenant: ms_tenant.to_owned(),
-                    reason,
-                },
-                SignInError::Unreachable { reason } => SourceError::Transient { reason },
-            })?;
+            .map_err(|e| e.for_tenant(ms_tenant))?;
         let reader = Reader {
             http: &self.inner.http,
             caller: &caller,
