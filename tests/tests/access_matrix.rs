@@ -21,6 +21,8 @@ fn needs(method: &Method, path: &str) -> Option<Option<Permission>> {
     match path {
         "/health" | "/ready" | "/openapi.json" | "/ui" => Some(None),
         "/tenants" | "/tenants/{id}" => read_or_manage(TenantsRead, TenantsManage),
+        // The evidence export reads tenants' posture: TENANTS_READ.
+        "/tenants/{id}/evidence" | "/evidence" => Some(Some(TenantsRead)),
         "/connections/microsoft"
         | "/integrations/{provider}"
         | "/integrations/{provider}/push/{tenant_id}"
