@@ -287,6 +287,9 @@ pub fn role_command(
             settings.snapshot_reuse.as_secs().to_string(),
         )
         .env("RUST_LOG", "warn")
+        // Several children on one host cannot share the default operations port; `extra`
+        // may give one its own.
+        .env("DOCSYNC_METRICS_ADDR", "off")
         .stdout(Stdio::null())
         .kill_on_drop(true);
     for (name, value) in extra {
