@@ -1,4 +1,5 @@
-//! One collect job: claim the run, get a snapshot, store it, enqueue the publish.
+//! One collect job: claim the run, get a snapshot (a fresh one reused, in the same statement
+//! as the claim, or a new collection), store it, enqueue the publish.
 //!
 //! Errors returned from here are infrastructure faults (database, broker): the message is
 //! requeued. Everything about the tenant itself ends in the run record; a transient fault of
@@ -16,6 +17,21 @@ use docsync_sources::{MicrosoftCredentials, SourceError, TenantRef};
 pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Verdict> {
     let started = std::time::Instant::now();
     let store = &ctx.store;
+    let reuse_since = chrono::Utc::now()
+        - chrono::Duration::from_std(ctx.config.snapshot_reuse).unwrap_or_default();
+    // The common case of a push-all or a second provider's run: a fresh snapshot exists, and
+    // one statement claims the run and hands it that snapshot.
+    if let Some(run) = store
+        .collected_from_fresh_snapshot(job.run_id, reuse_since)
+        .await?
+    {
+        if let Some(snapshot_id) = run.snapshot_id {
+            tracing::info!(snapshot = %snapshot_id, "reusing a fresh snapshot");
+            enqueue_publish(ctx, &run, snapshot_id).await?;
+        }
+        store.record_stage(run.provider.as_str(), "collect", started.elapsed());
+        return Ok(Verdict::Done);
+    }
     let Some(run) = store.begin_collecting(job.run_id).await? else {
         // Not a push run to collect: a sync run, or a run past collecting.
         if let Some(sync) = store.begin_sync_collecting(job.run_id).await? {
@@ -29,15 +45,7 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Ve
         // happened between recording the snapshot and enqueueing), then we are done.
         if let Some(run) = store.run_for_worker(job.run_id).await? {
             if let (RunState::Publishing, Some(snapshot_id)) = (run.state, run.snapshot_id) {
-                ctx.broker
-                    .enqueue_publish(&PublishJob {
-                        run_id: run.id,
-                        snapshot_id,
-                        rate_limit_key: rate_limit_key(run.provider, run.account_id),
-                        retry: 0,
-                        sync_batch: None,
-                    })
-                    .await?;
+                enqueue_publish(ctx, &run, snapshot_id).await?;
             }
         }
         return Ok(Verdict::Done);
@@ -45,8 +53,7 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Ve
     // Under the tenant's lock: a collection of it that just finished (for the other
     // provider) left a fresh snapshot to reuse.
     let _held = ctx.tenant_locks.lock(&run.tenant_id).await;
-    let mut since = chrono::Utc::now()
-        - chrono::Duration::from_std(ctx.config.snapshot_reuse).unwrap_or_default();
+    let mut since = reuse_since;
     if run.trigger == Trigger::Change {
         // The change happened before the run was made: only a snapshot collected since
         // shows it (another provider's change run of the same burst may have left one).
@@ -137,15 +144,25 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Ve
     };
     store.record_stage(run.provider.as_str(), "collect", started.elapsed());
     if store.collected(run.id, snapshot_id).await?.is_some() {
-        ctx.broker
-            .enqueue_publish(&PublishJob {
-                run_id: run.id,
-                snapshot_id,
-                rate_limit_key: rate_limit_key(run.provider, run.account_id),
-                retry: 0,
-                sync_batch: None,
-            })
-            .await?;
+        enqueue_publish(ctx, &run, snapshot_id).await?;
     }
     Ok(Verdict::Done)
+}
+
+/// Hands the collected run to the publishers (its key's partition).
+async fn enqueue_publish(
+    ctx: &Context,
+    run: &docsync_store::Run,
+    snapshot_id: docsync_domain::SnapshotId,
+) -> anyhow::Result<()> {
+    ctx.broker
+        .enqueue_publish(&PublishJob {
+            run_id: run.id,
+            snapshot_id,
+            rate_limit_key: rate_limit_key(run.provider, run.account_id),
+            retry: 0,
+            sync_batch: None,
+        })
+        .await?;
+    Ok(())
 }

@@ -25,7 +25,9 @@ use tracing::Instrument;
 /// Collector settings.
 #[derive(Debug, Clone)]
 pub struct CollectorConfig {
-    /// Collections in flight at once in this process.
+    /// Collections in flight at once in this process. A collection mostly waits for Graph
+    /// (a dozen calls of a few hundred milliseconds each, partly in a row), so many run side
+    /// by side; the collect queue's prefetch is at least this.
     pub concurrency: usize,
     /// A snapshot younger than this is reused for another provider's run.
     pub snapshot_reuse: Duration,
@@ -40,7 +42,7 @@ pub struct CollectorConfig {
 impl Default for CollectorConfig {
     fn default() -> Self {
         Self {
-            concurrency: 8,
+            concurrency: 32,
             snapshot_reuse: Duration::from_secs(120),
             drain_deadline: Duration::from_secs(30),
             job_timeout: Duration::from_secs(600),

@@ -5,8 +5,8 @@
 //! allowed). The turns of a key follow its budget and the latency its provider shows: at least
 //! `min`, else what the pacer says keeps the budget busy ([`Pacer::calls_in_flight_wanted`]:
 //! rate x the 95th percentile of recent answer times) plus `min` for the database work around
-//! the calls, never more than `max`. More turns never mean more calls than the budget: the
-//! pacer spaces every call. Invariant: a key never has more publishes under way than its limit
+//! the calls, never more than `max`; `first` before the key's provider has answered at all.
+//! More turns never mean more calls than the budget: the pacer spaces every call. Invariant: a key never has more publishes under way than its limit
 //! at the moment each began.
 
 use docsync_sinks::Pacer;
@@ -22,6 +22,7 @@ const RECHECK: Duration = Duration::from_millis(500);
 /// The turns of every key.
 pub(crate) struct KeyGates {
     min: usize,
+    first: usize,
     max: usize,
     pacer: Pacer,
     gates: Mutex<HashMap<String, Arc<Gate>>>,
@@ -44,11 +45,13 @@ impl Drop for Turn {
 }
 
 impl KeyGates {
-    /// Turns per key from `min` to `max`, sized from what `pacer` has seen of each key.
-    pub(crate) fn new(min: usize, max: usize, pacer: Pacer) -> Self {
+    /// Turns per key from `min` to `max`, sized from what `pacer` has seen of each key
+    /// (`first` while it has seen no answer of the key).
+    pub(crate) fn new(min: usize, first: usize, max: usize, pacer: Pacer) -> Self {
         let min = min.max(1);
         Self {
             min,
+            first,
             max: max.max(min),
             pacer,
             gates: Mutex::default(),
@@ -59,7 +62,7 @@ impl KeyGates {
     pub(crate) fn limit(&self, key: &str) -> usize {
         self.pacer
             .calls_in_flight_wanted(key)
-            .map_or(self.min, |wanted| wanted.saturating_add(self.min))
+            .map_or(self.first, |wanted| wanted.saturating_add(self.min))
             .clamp(self.min, self.max)
     }
 
@@ -111,8 +114,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn turns_grow_with_the_providers_latency_within_bounds() {
         let pacer = Pacer::new();
-        let gates = KeyGates::new(3, 64, pacer.clone());
-        assert_eq!(gates.limit("k"), 3, "nothing seen yet: the minimum");
+        let gates = KeyGates::new(3, 13, 64, pacer.clone());
+        assert_eq!(gates.limit("k"), 13, "nothing seen yet: the first guess");
         // Answers of 800 ms under 10/s: 8 calls under way keep the budget busy, + 3.
         for _ in 0..20 {
             let call = pacer.until_ready("k", TEN_PER_SECOND).await;
@@ -120,13 +123,13 @@ mod tests {
             pacer.answered("k", call);
         }
         assert_eq!(gates.limit("k"), 11);
-        let small = KeyGates::new(3, 5, pacer);
+        let small = KeyGates::new(3, 13, 5, pacer);
         assert_eq!(small.limit("k"), 5, "never above the maximum");
     }
 
     #[tokio::test(start_paused = true)]
     async fn no_more_turns_are_out_than_the_limit() {
-        let gates = Arc::new(KeyGates::new(2, 2, Pacer::new()));
+        let gates = Arc::new(KeyGates::new(2, 2, 2, Pacer::new()));
         let peak = Arc::new(AtomicUsize::new(0));
         let now = Arc::new(AtomicUsize::new(0));
         let tasks: Vec<_> = (0..10)

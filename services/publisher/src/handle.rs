@@ -41,18 +41,22 @@ async fn publish_run(
     run: docsync_store::Run,
 ) -> anyhow::Result<Verdict> {
     let store = &ctx.store;
-    let (integration, sink) = match ctx.sinks.sink(run.account_id, run.provider).await? {
+    // Under the tenant's lock: a publish of it that just finished has recorded its document.
+    let _held = ctx.tenant_locks.lock(&run.tenant_id).await;
+    let inputs = store
+        .publish_inputs(run.account_id, run.provider, run.tenant_id, job.snapshot_id)
+        .await?;
+    let (integration, sink) = match ctx
+        .sinks
+        .sink_as_of(run.account_id, run.provider, inputs.integration_changed_at)
+        .await?
+    {
         Ok(found) => found,
         Err(reason) => {
             store.failed(run.id, &reason).await?;
             return Ok(Verdict::Done);
         }
     };
-    // Under the tenant's lock: a publish of it that just finished has recorded its document.
-    let _held = ctx.tenant_locks.lock(&run.tenant_id).await;
-    let inputs = store
-        .publish_inputs(run.account_id, run.provider, run.tenant_id, job.snapshot_id)
-        .await?;
     let Some(parent_id) = inputs.parent_id else {
         store
             .failed(

@@ -28,6 +28,10 @@ pub struct PublisherConfig {
     /// provider's latency ask for it (rate x p95 answer time, plus this), up to
     /// `per_key_max`.
     pub per_key: usize,
+    /// Publishes of one rate-limit key under way at once in this process before its provider
+    /// has answered any (its latency unknown): enough for a budget of 10 a second answered
+    /// within a second, so a key's first push-all does not start at the minimum.
+    pub per_key_first: usize,
     /// Publishes of one rate-limit key under way at once in this process, at most (each holds
     /// its snapshot while it waits for the pacer).
     pub per_key_max: usize,
@@ -47,8 +51,9 @@ impl Default for PublisherConfig {
     fn default() -> Self {
         Self {
             per_key: 3,
+            per_key_first: 13,
             per_key_max: 64,
-            concurrency: 256,
+            concurrency: 1024,
             request_timeout: Duration::from_secs(30),
             drain_deadline: Duration::from_secs(30),
             job_timeout: Duration::from_secs(900),
@@ -96,6 +101,7 @@ pub async fn run(
     });
     let gates = Arc::new(gate::KeyGates::new(
         config.per_key,
+        config.per_key_first,
         config.per_key_max,
         ctx.sinks.pacer(),
     ));

@@ -38,6 +38,19 @@ pub type ZoneCache = Arc<std::sync::Mutex<std::collections::HashMap<String, Stri
 /// Autotask's own zone discovery host.
 pub const AUTOTASK_ZONE_URL: &str = "https://webservices.autotask.net/atservicesrest";
 
+/// Sinks built per (account, provider), with when their integration was last changed.
+type BuiltSinks = Arc<
+    std::sync::Mutex<
+        std::collections::HashMap<
+            (AccountId, Provider),
+            (chrono::DateTime<chrono::Utc>, Integration, Arc<dyn Sink>),
+        >,
+    >,
+>;
+
+/// Integrations whose sink is kept built; past this many the kept ones are dropped.
+const KEPT_SINKS: usize = 4096;
+
 /// Makes sinks for integrations, sharing one [`Providers`] per process.
 #[derive(Clone)]
 pub struct SinkFactory {
@@ -45,6 +58,7 @@ pub struct SinkFactory {
     master: MasterKey,
     providers: Providers,
     http: reqwest::Client,
+    built: BuiltSinks,
 }
 
 impl SinkFactory {
@@ -56,6 +70,7 @@ impl SinkFactory {
             master,
             providers,
             http,
+            built: BuiltSinks::default(),
         }
     }
 
@@ -94,6 +109,42 @@ impl SinkFactory {
             Ok(sink) => Ok(Ok((integration, sink))),
             Err(e) => Ok(Err(e)),
         }
+    }
+
+    /// As [`SinkFactory::sink`], for an integration last changed at `changed_at` (None: it
+    /// does not exist): the sink built for that version is reused without reading the
+    /// integration again or opening its key, and a changed integration is read afresh.
+    pub async fn sink_as_of(
+        &self,
+        account_id: AccountId,
+        provider: Provider,
+        changed_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> anyhow::Result<Result<(Integration, Arc<dyn Sink>), String>> {
+        let Some(changed_at) = changed_at else {
+            return self.sink(account_id, provider).await;
+        };
+        let kept = self
+            .built
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(account_id, provider))
+            .filter(|(at, _, _)| *at == changed_at)
+            .map(|(_, integration, sink)| (integration.clone(), sink.clone()));
+        if let Some(found) = kept {
+            return Ok(Ok(found));
+        }
+        let built = self.sink(account_id, provider).await?;
+        if let Ok((integration, sink)) = &built {
+            let mut kept = self.built.lock().unwrap_or_else(|p| p.into_inner());
+            if kept.len() >= KEPT_SINKS {
+                kept.clear();
+            }
+            kept.insert(
+                (account_id, provider),
+                (integration.updated_at, integration.clone(), sink.clone()),
+            );
+        }
+        Ok(built)
     }
 
     /// The Hudu writer of companies, layouts and assets for the account's Hudu integration

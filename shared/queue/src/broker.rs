@@ -58,7 +58,7 @@ impl QueueConfig {
             amqp_url: amqp_url.into(),
             prefix: "docsync".into(),
             publish_partitions: 8,
-            prefetch: 16,
+            prefetch: 32,
             publish_prefetch: 1000,
             retry_delays: [10, 60, 300, 900]
                 .into_iter()

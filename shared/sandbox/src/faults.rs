@@ -628,10 +628,24 @@ pub fn realistic_latency(providers: &[FaultProvider]) -> Vec<FaultRule> {
         .collect()
 }
 
+/// When a request reached the provider, on the provider's clock: the moment the emulator
+/// received it plus the transit drawn for it. A provider's limit counts this moment; the
+/// emulator's timer that plays the transit wakes late on a busy machine, and a real provider's
+/// clock does not wait for it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Arrival(pub(crate) std::time::Instant);
+
+/// When `req` arrived ([`Arrival`]; now for a request no transit was played for).
+pub(crate) fn arrival_of(req: &Request) -> std::time::Instant {
+    req.extensions()
+        .get::<Arrival>()
+        .map_or_else(std::time::Instant::now, |a| a.0)
+}
+
 /// The rule faults of one provider, in front of its emulator.
 async fn rule_gate(
     AxState((state, provider)): AxState<(Arc<State>, FaultProvider)>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
     let path = req.uri().path();
@@ -639,6 +653,9 @@ async fn rule_gate(
         return next.run(req).await;
     }
     let decision = state.faults.decide(provider, req.method().as_str(), path);
+    req.extensions_mut().insert(Arrival(
+        std::time::Instant::now() + Duration::from_millis(decision.latency_ms),
+    ));
     if decision.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;
     }

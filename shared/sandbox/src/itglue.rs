@@ -31,7 +31,7 @@ use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use store::{as_id, parse_asset, AssetInput, ItGlueStore, Rejected};
 
 /// JSON:API's media type, for requests and answers.
@@ -354,6 +354,7 @@ fn is_json_api(headers: &HeaderMap) -> bool {
 /// and the request media type, in that order; the account goes to the handler as an extension.
 async fn gate(AxState(port): AxState<Arc<Port>>, mut req: Request, next: Next) -> Response {
     let latency = port.state.faults.itglue_latency_ms();
+    let arrived = crate::faults::arrival_of(&req) + Duration::from_millis(latency);
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
@@ -384,7 +385,7 @@ async fn gate(AxState(port): AxState<Arc<Port>>, mut req: Request, next: Next) -
     account.requests.fetch_add(1, Ordering::Relaxed);
     let fault = port.state.faults.next_itglue();
     let limit = itglue.limit();
-    let now = Instant::now();
+    let now = arrived;
     let admission = {
         let mut windows = mutex(&account.windows);
         windows.arrive(now);

@@ -56,7 +56,7 @@ const COPILOT_USAGE: Endpoint = Endpoint {
     version: "beta",
     permission: "Reports.Read.All",
 };
-const EXCHANGE_PERMISSION: &str = "the Office 365 Exchange Online permission Exchange.ManageAsApp and assign the Exchange Administrator (or Global Reader) role to the docsync app";
+const EXCHANGE_PERMISSION: &str = "the Office 365 Exchange Online permission Exchange.ManageAsApp (with the Exchange Administrator or Global Reader role)";
 const DKIM: Endpoint = Endpoint {
     path: "Get-DkimSigningConfig",
     version: "",
@@ -197,21 +197,9 @@ impl GraphSource {
         let cfg = &self.inner.config;
         let ms_tenant = tenant.microsoft_tenant_id.trim();
         let metrics = self.inner.metrics.clone();
-        let token_caller = Caller::new(2, cfg.max_retries, metrics.clone());
-        let caller = Caller::new(cfg.max_concurrency, cfg.max_retries, metrics);
-        let token = self
-            .inner
-            .tokens
-            .token(
-                &self.inner.http,
-                &token_caller,
-                &cfg.login_url,
-                creds,
-                ms_tenant,
-                GRAPH_SCOPE,
-            )
-            .await
-            .map_err(|e| e.for_tenant(ms_tenant))?;
+        let token_caller = Caller::new(2, cfg.max_retries, metrics.clone()).hedged(cfg.hedge_after);
+        let caller =
+            Caller::new(cfg.max_concurrency, cfg.max_retries, metrics).hedged(cfg.hedge_after);
         let reader = Reader {
             http: &self.inner.http,
             caller: &caller,
@@ -219,18 +207,59 @@ impl GraphSource {
             exchange_url: &cfg.exchange_url,
             microsoft_tenant_id: ms_tenant,
         };
-        let t = &token;
-        let (orgs, skus, count, registration, policies, incidents, scores, profiles, exchange) = tokio::join!(
-            reader.all::<wire::Organization>(t, ORGANIZATION, &[]),
-            reader.all::<wire::SubscribedSku>(t, SUBSCRIBED_SKUS, &[]),
-            reader.count(t, USER_COUNT),
-            reader.all::<wire::RegistrationDetail>(t, REGISTRATION, &[]),
-            reader.all::<wire::ConditionalAccessPolicy>(t, CA_POLICIES, &[]),
-            reader.all::<wire::Incident>(t, INCIDENTS, &[("$filter", INCIDENT_FILTER)]),
-            reader.first_page::<wire::SecureScore>(t, SECURE_SCORES, &[("$top", "1")]),
-            reader.all::<wire::ControlProfile>(t, CONTROL_PROFILES, &[]),
-            self.exchange(&reader, &token_caller, creds, ms_tenant),
+        // Graph's sign-in and reads beside Exchange's sign-in and cmdlets: neither waits for
+        // the other's token, and the Copilot usage report follows the licences it depends on
+        // without waiting for the other reads.
+        let graph_reads = async {
+            let token = self
+                .inner
+                .tokens
+                .token(
+                    &self.inner.http,
+                    &token_caller,
+                    &cfg.login_url,
+                    creds,
+                    ms_tenant,
+                    GRAPH_SCOPE,
+                )
+                .await
+                .map_err(|e| e.for_tenant(ms_tenant))?;
+            let t = &token;
+            let licences = async {
+                let skus = reader
+                    .all::<wire::SubscribedSku>(t, SUBSCRIBED_SKUS, &[])
+                    .await;
+                let usage = match &skus {
+                    Ok(skus) if copilot::seats(skus) != (0, 0) => Some(
+                        reader
+                            .all::<wire::CopilotUsage>(
+                                t,
+                                COPILOT_USAGE,
+                                &[("$format", "application/json")],
+                            )
+                            .await,
+                    ),
+                    _ => None,
+                };
+                (skus, usage)
+            };
+            Ok::<_, SourceError>(tokio::join!(
+                reader.all::<wire::Organization>(t, ORGANIZATION, &[]),
+                licences,
+                reader.count(t, USER_COUNT),
+                reader.all::<wire::RegistrationDetail>(t, REGISTRATION, &[]),
+                reader.all::<wire::ConditionalAccessPolicy>(t, CA_POLICIES, &[]),
+                reader.all::<wire::Incident>(t, INCIDENTS, &[("$filter", INCIDENT_FILTER)]),
+                reader.first_page::<wire::SecureScore>(t, SECURE_SCORES, &[("$top", "1")]),
+                reader.all::<wire::ControlProfile>(t, CONTROL_PROFILES, &[]),
+            ))
+        };
+        let (graph_reads, exchange) = tokio::join!(
+            graph_reads,
+            self.exchange(&reader, &token_caller, creds, ms_tenant)
         );
+        let (orgs, (skus, usage), count, registration, policies, incidents, scores, profiles) =
+            graph_reads?;
         let (exchange, exchange_transient) = exchange;
         let orgs = graph(ORGANIZATION, orgs);
         let skus = graph(SUBSCRIBED_SKUS, skus);
@@ -240,16 +269,7 @@ impl GraphSource {
         let incidents = graph(INCIDENTS, incidents);
         let scores = graph(SECURE_SCORES, scores);
         let profiles = graph(CONTROL_PROFILES, profiles);
-
-        let usage = match &skus {
-            Ok(skus) if copilot::seats(skus) != (0, 0) => Some(graph(
-                COPILOT_USAGE,
-                reader
-                    .all::<wire::CopilotUsage>(t, COPILOT_USAGE, &[("$format", "application/json")])
-                    .await,
-            )),
-            _ => None,
-        };
+        let usage = usage.map(|u| graph(COPILOT_USAGE, u));
 
         let graph_failures: Vec<Option<&Failure>> = vec![
             orgs.as_ref().err(),

@@ -12,12 +12,17 @@ pub struct GraphSourceConfig {
     pub login_url: String,
     /// Exchange Online root, e.g. `https://outlook.office365.com`.
     pub exchange_url: String,
-    /// Requests in flight at once for one collection (default 4).
+    /// Requests in flight at once for one collection (default 12: every read of a collection
+    /// at once, so a collection takes about as long as its slowest chain of calls; Graph's
+    /// limits per app and tenant are thousands of requests in ten seconds).
     pub max_concurrency: usize,
     /// Timeout of one HTTP request (default 30 s).
     pub request_timeout: Duration,
     /// Retries of one request after 429, 5xx, timeouts and resets (default 5).
     pub max_retries: u32,
+    /// A read not answered this long after it went out is sent once more and the first
+    /// usable answer wins (default 1 s; None: never).
+    pub hedge_after: Option<Duration>,
 }
 
 impl GraphSourceConfig {
@@ -27,9 +32,10 @@ impl GraphSourceConfig {
             graph_url: "https://graph.microsoft.com".to_owned(),
             login_url: "https://login.microsoftonline.com".to_owned(),
             exchange_url: "https://outlook.office365.com".to_owned(),
-            max_concurrency: 4,
+            max_concurrency: 12,
             request_timeout: Duration::from_secs(30),
             max_retries: 5,
+            hedge_after: Some(Duration::from_secs(1)),
         }
     }
 }

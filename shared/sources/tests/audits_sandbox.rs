@@ -27,6 +27,7 @@ fn source(sb: &Sandbox) -> GraphSource {
         login_url: sb.login_url.clone(),
         exchange_url: sb.exchange_url.clone(),
         max_concurrency: 4,
+        hedge_after: None,
         request_timeout: std::time::Duration::from_secs(10),
         max_retries: 5,
     })

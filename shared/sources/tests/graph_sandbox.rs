@@ -34,6 +34,7 @@ fn source_with_timeout(sb: &Sandbox, max_retries: u32, request_timeout: Duration
         login_url: sb.login_url.clone(),
         exchange_url: sb.exchange_url.clone(),
         max_concurrency: 4,
+        hedge_after: None,
         request_timeout,
         max_retries,
     })

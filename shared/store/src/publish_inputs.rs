@@ -1,5 +1,6 @@
 //! What a publisher reads for one run, in one round trip: where the tenant is mapped, its
-//! current name, the snapshot to publish and the document written before.
+//! current name, the snapshot to publish, the document written before and when the
+//! integration last changed (so a sink built before can be reused).
 
 use crate::prepared::Prepared;
 use crate::{RemoteDocument, Store, StoreError, StoreResult};
@@ -16,6 +17,9 @@ pub struct PublishInputs {
     pub snapshot: Option<Snapshot>,
     /// The tenant's document at the provider, when one was recorded.
     pub document: Option<RemoteDocument>,
+    /// When the account's integration for the provider was last changed (None: there is
+    /// none): a sink built from it before then is still current.
+    pub integration_changed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Store {
@@ -35,7 +39,8 @@ impl Store {
                           WHERE account_id = $1 AND provider = $2 AND tenant_id = $3),
                         (SELECT name FROM tenants WHERE account_id = $1 AND id = $3),
                         (SELECT body FROM snapshots WHERE id = $4),
-                        d.remote_id, d.remote_parent_id, d.title, d.fingerprint
+                        d.remote_id, d.remote_parent_id, d.title, d.fingerprint,
+                        (SELECT updated_at FROM integrations WHERE account_id = $1 AND provider = $2)
                    FROM (SELECT 1) AS one
                    LEFT JOIN remote_objects d ON d.tenant_id = $3 AND d.account_id = $1
                         AND d.destination = $2 AND d.object_kind = $5",
@@ -66,6 +71,7 @@ impl Store {
             tenant_name: row.get(1),
             snapshot,
             document,
+            integration_changed_at: row.get(7),
         })
     }
 }

@@ -92,6 +92,9 @@ struct Transition<'a> {
     error: Option<Option<&'a str>>,
     /// The tenant's document to record in the same statement (whatever the run's state).
     document: Option<DocumentRecord<'a>>,
+    /// Move only if the tenant has a snapshot collected at or after this (for a change run:
+    /// also at or after the run was made), and publish the newest such one.
+    reuse_since: Option<DateTime<Utc>>,
 }
 
 /// A posture document recorded together with its run's transition.
@@ -115,6 +118,7 @@ impl<'a> Transition<'a> {
             remote_id: None,
             error: None,
             document: None,
+            reuse_since: None,
         }
     }
 }
@@ -317,6 +321,24 @@ impl Store {
         .await
     }
 
+    /// Moves a queued (or collecting) run straight to `publishing` with the tenant's newest
+    /// snapshot collected at or after `since`, counting the attempt, in one statement; a run
+    /// for a change (trigger `change`) takes only a snapshot collected since it was made.
+    /// `None` when there is no such snapshot or the run is past collecting: then it is
+    /// collected as usual.
+    pub async fn collected_from_fresh_snapshot(
+        &self,
+        id: RunId,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Option<Run>> {
+        self.transition(Transition {
+            count_attempt: true,
+            reuse_since: Some(since),
+            ..Transition::new(id, &["queued", "collecting"], RunState::Publishing)
+        })
+        .await
+    }
+
     /// Marks a publishing run as being worked on by a publisher (counts the attempt).
     pub async fn begin_publishing(&self, id: RunId) -> StoreResult<Option<Run>> {
         self.transition(Transition {
@@ -467,7 +489,29 @@ impl Store {
                 d.document.fingerprint.as_deref(),
             )
         });
+        let since = t.reuse_since;
         let to = t.to.as_str();
+        // The fresh snapshot to publish, found in the same statement; its parameter follows
+        // the others.
+        let reuse_param = if t.document.is_some() { 18 } else { 11 };
+        let (fresh, reuse_set, reuse_where, logged_detail) = if t.reuse_since.is_some() {
+            (
+                format!(
+                    "fresh AS (
+                        SELECT (SELECT s.id FROM snapshots s
+                                 WHERE s.tenant_id = r.tenant_id
+                                   AND s.collected_at >= CASE WHEN r.trigger = 'change'
+                                        THEN greatest(${reuse_param}, r.created_at) ELSE ${reuse_param} END
+                                 ORDER BY s.collected_at DESC LIMIT 1) AS snapshot_id
+                          FROM push_runs r WHERE r.id = $1),"
+                ),
+                "coalesce((SELECT snapshot_id FROM fresh), $6)",
+                "AND (SELECT snapshot_id FROM fresh) IS NOT NULL",
+                "coalesce($10, 'snapshot ' || snapshot_id::text || ' (reused)')",
+            )
+        } else {
+            (String::new(), "$6", "", "$10")
+        };
         let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
             &t.id.0,
             &to,
@@ -491,22 +535,26 @@ impl Store {
                 fingerprint,
             ]);
         }
+        if let Some(since) = &since {
+            params.push(since);
+        }
         let row = self
             .client()
             .await?
             .query_opt_prepared(
                 &format!(
-                    "WITH {recorded} moved AS (
+                    "WITH {recorded} {fresh} moved AS (
                         UPDATE push_runs SET state = $2, attempts = attempts + $3, updated_at = now(),
                                finished_at = CASE WHEN $4 THEN now() ELSE finished_at END,
-                               snapshot_id = coalesce($6, snapshot_id),
+                               snapshot_id = coalesce({reuse_set}, snapshot_id),
                                remote_id = coalesce($7, remote_id),
                                error = CASE WHEN $8 THEN $9 ELSE error END
-                         WHERE id = $1 AND state = ANY($5) AND kind = 'push' RETURNING {COLUMNS}),
+                         WHERE id = $1 AND state = ANY($5) AND kind = 'push' {reuse_where}
+                         RETURNING {COLUMNS}),
                      {hooked},
                      logged AS (
                         INSERT INTO push_run_events (run_id, state, detail)
-                        SELECT id, state, $10 FROM moved)
+                        SELECT id, state, {logged_detail} FROM moved)
                      SELECT {COLUMNS} FROM moved",
                     hooked = crate::webhooks::hooked_step("$4")
                 ),

@@ -84,6 +84,7 @@ struct Inner {
     request_duration: Histograms<ProviderLabel>,
     pacing_wait: Histograms<ProviderLabel>,
     late_slots: Family<ProviderLabel, Counter>,
+    hedged_requests: Counter,
     budget_used: Family<ProviderLabel, Gauge<f64, AtomicU64>>,
     key_budget: Histograms<ProviderLabel>,
     queue_messages: Family<QueueLabel, Gauge>,
@@ -172,6 +173,12 @@ impl Metrics {
             "Shared rate-limit slots given up because the call could not go out on time (a late call would crowd the next window); the call took a new slot",
             late_slots.clone(),
         );
+        let hedged_requests = Counter::default();
+        registry.register(
+            "microsoft_hedged_requests",
+            "Microsoft reads sent a second time because the first had not been answered in time (the first usable answer wins)",
+            hedged_requests.clone(),
+        );
         let budget_used = Family::<ProviderLabel, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "rate_limit_budget_used_ratio",
@@ -218,6 +225,7 @@ impl Metrics {
             request_duration,
             pacing_wait,
             late_slots,
+            hedged_requests,
             budget_used,
             key_budget,
             queue_messages,
@@ -285,6 +293,11 @@ impl Metrics {
                 provider: provider_of_key(key).to_owned(),
             })
             .inc();
+    }
+
+    /// A Microsoft read was sent a second time, its first copy being slow.
+    pub fn hedged_request(&self) {
+        self.0.hedged_requests.inc();
     }
 
     /// A call of rate-limit `key` waited `waited` for its slot; its budget allows

@@ -58,11 +58,18 @@ fn trim(q: &mut VecDeque<Instant>, now: Instant) {
     }
 }
 
+/// Adds `at` keeping `q` oldest first: requests are judged in the order the emulator gets to
+/// them, which may differ by a few milliseconds from the order they arrived in.
+fn insert_in_order(q: &mut VecDeque<Instant>, at: Instant) {
+    let place = q.partition_point(|t| *t <= at);
+    q.insert(place, at);
+}
+
 impl KeyWindows {
     /// Records one authenticated arrival at `now` for the statistics.
     pub(crate) fn arrive(&mut self, now: Instant) {
         trim(&mut self.arrivals, now);
-        self.arrivals.push_back(now);
+        insert_in_order(&mut self.arrivals, now);
         self.first_and_last = Some(match self.first_and_last {
             Some((first, _)) => (first, now),
             None => (now, now),
@@ -123,7 +130,7 @@ impl KeyWindows {
                 retry_after: limit.send_retry_after.then_some(wait),
             };
         }
-        self.admitted.push_back(now);
+        insert_in_order(&mut self.admitted, now);
         self.five_minutes.1 += 1;
         Verdict::Allowed {
             limit: limit.per_five_minutes,
