@@ -139,6 +139,9 @@ pub(crate) fn record(section: &str, line: &str) -> anyhow::Result<()> {
             lines.push(entry);
         }
     }
+    if section == "fleet" {
+        crate::bench_table::refresh(&mut lines);
+    }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -43,6 +43,8 @@ pub struct FleetBenchOptions {
     pub keys: usize,
     /// Tenants per key in scenario (b).
     pub tenants_per_key: usize,
+    /// Tenants on the fresh key of scenario (c).
+    pub fresh_key_tenants: usize,
     /// Rounds of scenario (b) (the median is reported); (a) runs once.
     pub runs: usize,
     /// Push-now calls timed on the idle fleet.
@@ -171,10 +173,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Runs the benchmark; returns the lines it recorded.
 pub async fn fleet(settings: Settings, options: FleetBenchOptions) -> anyhow::Result<Vec<String>> {
-    let fixtures_needed = options
-        .single_key_tenants
-        .max(options.tenants_per_key)
-        .max(1);
+    let fixtures_needed = fixtures_needed(&options);
     let sandbox = Sandbox::start(SandboxConfig {
         tenants: fixtures_needed,
         itglue_organizations: fixtures_needed,
@@ -229,7 +228,7 @@ async fn run(
         &master,
         "First push",
         options.keys + 1,
-        options.tenants_per_key,
+        options.fresh_key_tenants,
     )
     .await?;
     // Push-now on tenants never collected: their snapshots are collected when pushed.
@@ -315,7 +314,7 @@ async fn run(
         let line = push_round(
             &round,
             std::slice::from_ref(&fresh),
-            "(c) first push, fresh key",
+            &format!("(c) first push, fresh key, {} tenants", fresh.tenants.len()),
         )
         .await?;
         lines.push(line);
@@ -365,6 +364,7 @@ fn fixtures_needed(options: &FleetBenchOptions) -> usize {
     options
         .single_key_tenants
         .max(options.tenants_per_key)
+        .max(options.fresh_key_tenants)
         .max(1)
 }
 

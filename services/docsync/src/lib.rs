@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_drift;
 pub mod bench_fleet;
 pub mod bench_psa;
+mod bench_table;
 pub mod chaos;
 pub mod demo;
 pub mod fleet;

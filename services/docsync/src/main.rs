@@ -118,6 +118,9 @@ enum BenchCommand {
         /// Tenants per key in scenario (b).
         #[arg(long, default_value_t = 40)]
         tenants_per_key: usize,
+        /// Tenants on the fresh key of scenario (c) (the first push: type and assets created).
+        #[arg(long, default_value_t = 400)]
+        fresh_key_tenants: usize,
         /// Rounds of scenario (b).
         #[arg(long, default_value_t = 3)]
         runs: usize,
@@ -479,6 +482,7 @@ async fn main() -> anyhow::Result<()> {
                     single_key_tenants,
                     keys,
                     tenants_per_key,
+                    fresh_key_tenants,
                     runs,
                     latency_samples,
                     queued,
@@ -491,6 +495,7 @@ async fn main() -> anyhow::Result<()> {
                     single_key_tenants,
                     keys,
                     tenants_per_key,
+                    fresh_key_tenants,
                     runs,
                     latency_samples,
                     queued,
