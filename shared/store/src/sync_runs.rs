@@ -322,6 +322,17 @@ impl Store {
         }
     }
 
+    /// Fails a run of either kind whose job was parked in the dead-letter queue after the
+    /// delivery limit, with `reason` (which names the queue and the deliveries). False when
+    /// the run was finished already or is unknown.
+    pub async fn fail_parked(&self, id: RunId, reason: &str) -> StoreResult<bool> {
+        if self.sync_run_for_worker(id).await?.is_some() {
+            Ok(self.sync_failed(id, reason).await?.is_some())
+        } else {
+            Ok(self.failed(id, reason).await?.is_some())
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn sync_transition(
         &self,
