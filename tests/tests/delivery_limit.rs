@@ -2,7 +2,8 @@
 //! database goes back to its queue every time, RabbitMQ really delivers it again (counting
 //! the deliveries), and after `delivery_limit` of them the job is parked in the dead-letter
 //! queue exactly once while its run fails naming that queue and the count. Other work goes on
-//! meanwhile and nothing else is lost.
+//! meanwhile and nothing else is lost; replayed once the cause is fixed, the job completes its
+//! run.
 
 use docsync::fleet::Roles;
 use docsync_e2e::{spawn_adjusted, TestApp};
@@ -173,5 +174,33 @@ async fn a_job_that_keeps_failing_is_redelivered_up_to_the_limit_then_parked_onc
         runs.contains(&stuck_collect.as_str()) && runs.contains(&stuck_publish.as_str()),
         "{listed}"
     );
+
+    // The cause fixed, a replay reopens both runs and their pushes complete, once each.
+    db.batch_execute(
+        "DROP TRIGGER refuse_collecting ON push_runs; DROP TRIGGER refuse_publishing ON push_runs;",
+    )
+    .await
+    .expect("the triggers dropped");
+    let (status, replayed) = app
+        .call(Method::POST, "/dlq/replay", Some(serde_json::json!({})))
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{replayed}");
+    assert_eq!(replayed["replayed"], 2, "{replayed}");
+    for (run_id, tenant) in [(&stuck_collect, &tenants[0]), (&stuck_publish, &tenants[1])] {
+        let run = app.wait_for_run(run_id).await;
+        assert_eq!(run["state"], "succeeded", "{run}");
+        assert!(
+            event_details(&run)
+                .iter()
+                .any(|d| d.contains("replayed from the dead-letter queue")),
+            "{run}"
+        );
+        assert_eq!(app.articles_in(TestApp::company_of(tenant)).len(), 1);
+    }
+    assert!(broker
+        .dead_letters(10)
+        .await
+        .expect("dead letters")
+        .is_empty());
     app.cleanup().await;
 }

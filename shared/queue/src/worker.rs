@@ -4,7 +4,8 @@
 //! delayed retry through the delay queues for a transient fault, back to the queue after an
 //! infrastructure fault (the database, the broker).
 
-use crate::broker::{delivery_count, Broker};
+use crate::broker::{delivery_count, Broker, DeadLetter};
+use docsync_domain::RunId;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicRejectOptions};
 use serde::de::DeserializeOwned;
@@ -125,6 +126,18 @@ pub fn over_limit_reason(dead_letter_queue: &str, deliveries: u32) -> String {
     format!(
         "{PARKED} {dead_letter_queue} after {deliveries} deliveries without being finished (the job kept failing or being interrupted); replay it (docsync dlq replay, POST /dlq/replay) once the cause is fixed"
     )
+}
+
+/// The run of a dead letter that was parked after the delivery limit (its reason begins with
+/// [`PARKED`], so its run failed saying so), and whether it is a publish job (else a collect
+/// job): such a run is reopened when the letter is replayed. None for any other letter.
+pub fn parked_after_limit(letter: &DeadLetter) -> Option<(RunId, bool)> {
+    if !letter.reason.starts_with(PARKED) {
+        return None;
+    }
+    let body: serde_json::Value = serde_json::from_str(&letter.body).ok()?;
+    let run = body.get("runId")?.as_str()?.parse().ok()?;
+    Some((run, letter.origin.contains(".publish.")))
 }
 
 /// Parks a job over the delivery limit once its run records so (`recorded`): the message
