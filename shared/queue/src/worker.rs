@@ -227,3 +227,61 @@ pub async fn hand_back(delivery: &Delivery) {
 pub fn resubscribe_backoff(failures: u32) -> Duration {
     Duration::from_secs((1u64 << failures.min(4)).min(15))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter(origin: &str, reason: &str, body: &str) -> DeadLetter {
+        DeadLetter {
+            id: "letter-1".into(),
+            origin: origin.into(),
+            reason: reason.into(),
+            at: 0,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn a_letter_parked_after_the_limit_names_its_run_and_whether_it_was_a_publish_job() {
+        let run = RunId(uuid::Uuid::new_v4());
+        let reason = over_limit_reason("docsync.dead", 20);
+        assert!(reason.starts_with(PARKED), "{reason}");
+        assert!(
+            reason.contains("docsync.dead after 20 deliveries"),
+            "{reason}"
+        );
+        let collect = serde_json::to_string(&crate::CollectJob::new(run)).expect("json");
+        assert_eq!(
+            parked_after_limit(&letter("docsync.collect", &reason, &collect)),
+            Some((run, false))
+        );
+        assert_eq!(
+            parked_after_limit(&letter("docsync.publish.3", &reason, &collect)),
+            Some((run, true))
+        );
+    }
+
+    #[test]
+    fn other_letters_reopen_no_run() {
+        let run = RunId(uuid::Uuid::new_v4());
+        let collect = serde_json::to_string(&crate::CollectJob::new(run)).expect("json");
+        for (reason, body) in [
+            ("undecodable message: EOF", "{\"run\": 42"),
+            (
+                "delivered 20 times without being finished",
+                collect.as_str(),
+            ),
+            (
+                over_limit_reason("docsync.dead", 20).as_str(),
+                "{\"run\": 42",
+            ),
+        ] {
+            assert_eq!(
+                parked_after_limit(&letter("docsync.collect", reason, body)),
+                None,
+                "{reason}"
+            );
+        }
+    }
+}
