@@ -150,6 +150,7 @@ fn test_settings(sandbox: &Sandbox) -> anyhow::Result<Settings> {
         snapshot_reuse: Duration::from_secs(120),
         retry_delays: vec![Duration::from_secs(1), Duration::from_secs(2)],
         stalled_after: Duration::from_secs(2400),
+        delivery_limit: 20,
         startup_wait: Duration::from_secs(30),
         // A receiver that refuses is tried again within a second.
         webhook_retry_delays: vec![Duration::from_millis(300), Duration::from_millis(600)],
@@ -269,6 +270,10 @@ impl TestApp {
             (
                 "DOCSYNC_CHANGE_POLL_SECS".into(),
                 s.change_poll.as_secs().max(1).to_string(),
+            ),
+            (
+                "DOCSYNC_DELIVERY_LIMIT".into(),
+                s.delivery_limit.to_string(),
             ),
             ("RUST_LOG".into(), "warn".into()),
         ]

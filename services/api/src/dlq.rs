@@ -1,6 +1,7 @@
 //! `/dlq`: the dead-letter queue as an account sees it: parked messages whose run belongs to
 //! the caller's account (a message nobody can decode belongs to no account: operators see
-//! those with `docsync dlq list`), and replaying them once the cause is fixed.
+//! those with `docsync dlq list`), and replaying them once the cause is fixed (a run that
+//! failed because its job was parked after the delivery limit is reopened for the replay).
 
 use crate::auth::Caller;
 use crate::body::JsonObject;
@@ -9,7 +10,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use docsync_domain::{AccountId, RunId};
-use docsync_queue::DeadLetter;
+use docsync_queue::{worker, DeadLetter};
 use docsync_store::Permission;
 use serde::Serialize;
 use serde_json::Value;
@@ -178,15 +179,24 @@ pub(crate) async fn replay(
         }
     };
     f.finish()?;
-    let own: Vec<String> = own_letters(&state, account)
+    let chosen: Vec<DeadLetter> = own_letters(&state, account)
         .await?
         .into_iter()
-        .map(|(l, _)| l.id)
-        .filter(|id| wanted.as_ref().is_none_or(|w| w.contains(id)))
+        .map(|(l, _)| l)
+        .filter(|l| wanted.as_ref().is_none_or(|w| w.contains(&l.id)))
         .collect();
-    if own.is_empty() {
+    if chosen.is_empty() {
         return Ok(Json(ReplayResult { replayed: 0 }));
     }
+    // A run that failed because its job was parked after the delivery limit is reopened
+    // first, so that the replayed job finds it in flight.
+    for (run, publishing) in chosen.iter().filter_map(worker::parked_after_limit) {
+        state
+            .store
+            .reopen_parked(run, publishing, worker::PARKED)
+            .await?;
+    }
+    let own: Vec<String> = chosen.into_iter().map(|l| l.id).collect();
     let replayed =
         state.broker.replay_dead_letters(&own).await.map_err(|e| {
             ApiError::Unavailable(format!("the message broker is unavailable: {e}"))

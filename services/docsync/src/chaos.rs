@@ -3,8 +3,11 @@
 //! the API, and meanwhile kill -9s random workers (restarting them), restarts RabbitMQ once
 //! and PostgreSQL once. Then it stops pushing, switches the faults off, lets the fleet settle
 //! and reconciles: every push the API accepted (202) must have succeeded or failed with a
-//! reason, and no tenant may have two documents in one place. It prints the counts and fails
-//! when anything was lost or duplicated.
+//! reason that is permanent by design (a job parked after the delivery limit, a permanent
+//! 4xx the fault plan injects), and no tenant may have two documents in one place. Each
+//! planned restart records whether it happened (its tools exited 0 and the service answered
+//! again). It prints the counts and fails when anything was lost or duplicated, a failure is
+//! not explained, or a planned restart did not happen.
 //!
 //! It restarts the machine's RabbitMQ and PostgreSQL (`rabbitmqctl`, `pg_ctlcluster`), so run
 //! it where nothing else depends on them at that moment. Everything else it creates (its
@@ -16,6 +19,8 @@ use crate::harness::{self, HarnessAccount, Scratch};
 use crate::settings::Settings;
 use anyhow::Context;
 use docsync_domain::{AccountId, Provider, RunId, RunState};
+use docsync_queue::worker::PARKED;
+use docsync_queue::{Broker, QueueConfig};
 use docsync_sandbox::{
     itglue_key, FaultKind, FaultProvider, FaultRule, Faults, ItGlueRegion, KeyScope, Sandbox,
     SandboxConfig, WindowLimit,
@@ -77,10 +82,12 @@ pub struct ChaosReport {
     pub unanswered: usize,
     /// Accepted runs that succeeded.
     pub succeeded: usize,
-    /// Accepted runs that failed with a reason.
+    /// Accepted runs that failed by design (see [`classify_failure`]): their job was parked
+    /// after the delivery limit, or the fault plan injected a permanent 4xx.
     pub failed: usize,
-    /// Accepted runs that failed without a reason.
-    pub failed_without_reason: usize,
+    /// Accepted runs that failed otherwise: without a reason, after the retries ran out, or
+    /// with an error the fault plan does not explain.
+    pub failed_unexplained: usize,
     /// Accepted runs not finished when the fleet was given up on (or not found at all).
     pub lost: usize,
     /// Hudu articles beyond the first per (company, title).
@@ -93,39 +100,134 @@ pub struct ChaosReport {
     pub kills: usize,
     /// Fleet processes that exited on their own (restarted too).
     pub exits: usize,
-    /// Failure reasons of the failed runs, most frequent first, with their counts.
+    /// Failure reasons of the runs that failed by design, most frequent first, with counts.
     pub reasons: Vec<(String, usize)>,
+    /// One line per run that failed without an explanation: id, provider and its error.
+    pub unexplained: Vec<String>,
+    /// The planned restarts of RabbitMQ and PostgreSQL and whether each happened.
+    pub disruptions: Vec<Disruption>,
     /// One line per lost run: id, provider, state, last change and last error.
     pub lost_runs: Vec<String>,
     /// One line per duplicated document: where, title, and the copies (id, created).
     pub duplicates: Vec<String>,
 }
 
+/// The disruptions every chaos run plans: a run in which one did not happen proves nothing
+/// about it.
+pub const PLANNED_DISRUPTIONS: [&str; 2] = [RABBITMQ_RESTART, POSTGRES_RESTART];
+
+/// Permanent 4xx answers the chaos fault plan injects ([`chaos_faults`] injects none: a run
+/// failing on a 4xx is a finding, not the plan).
+pub const INJECTED_PERMANENT: &[u16] = &[];
+
+/// How a failed run's failure is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// Its job was parked in the dead-letter queue after the delivery limit (by design: a
+    /// job that keeps failing or being interrupted is set aside for an operator).
+    Parked,
+    /// A permanent 4xx answer that the fault plan injects.
+    InjectedPermanent(u16),
+    /// Anything else: no reason, the retries ran out, or an answer nothing injected.
+    Unexplained,
+}
+
+impl FailureClass {
+    /// Permanent by design: counted as explained.
+    pub fn explained(self) -> bool {
+        !matches!(self, FailureClass::Unexplained)
+    }
+}
+
+/// Judges a failed run by its error: explained only when it is permanent by design, that is
+/// its job was parked after the delivery limit (the error begins with
+/// [`docsync_queue::worker::PARKED`]) or a provider answered a permanent 4xx whose status is
+/// in `injected_permanent` (not 408 or 429, which are retried). Giving up after the retries
+/// is not explained: the plan's transient faults are rare enough that the retries outlast
+/// them.
+pub fn classify_failure(error: Option<&str>, injected_permanent: &[u16]) -> FailureClass {
+    let Some(error) = error.map(str::trim).filter(|e| !e.is_empty()) else {
+        return FailureClass::Unexplained;
+    };
+    if error.starts_with(PARKED) {
+        return FailureClass::Parked;
+    }
+    if error.starts_with("gave up after the retries") {
+        return FailureClass::Unexplained;
+    }
+    // "Hudu at host answered 404 Not Found: ...": the first status a provider answered.
+    let status = error.split(" answered ").nth(1).and_then(|rest| {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u16>().ok().filter(|_| digits.len() == 3)
+    });
+    match status {
+        Some(s)
+            if (400..500).contains(&s)
+                && !matches!(s, 408 | 429)
+                && injected_permanent.contains(&s) =>
+        {
+            FailureClass::InjectedPermanent(s)
+        }
+        _ => FailureClass::Unexplained,
+    }
+}
+
 impl ChaosReport {
-    /// Nothing lost, nothing duplicated, every failure explained, every success written.
+    /// What makes the run not clean, one line each: lost or duplicated work, failures that
+    /// are not permanent by design, successes without a document, and planned disruptions
+    /// that failed or did not happen (with why).
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut count = |n: usize, what: &str| {
+            if n > 0 {
+                problems.push(format!("{n} {what}"));
+            }
+        };
+        count(self.lost, "accepted runs lost (not finished)");
+        count(self.hudu_duplicates, "duplicate Hudu articles");
+        count(self.itglue_duplicates, "duplicate IT Glue assets");
+        count(
+            self.failed_unexplained,
+            "runs failed without an explanation (not permanent by design)",
+        );
+        count(self.missing_documents, "runs succeeded without a document");
+        for planned in PLANNED_DISRUPTIONS {
+            let mine: Vec<&Disruption> = self
+                .disruptions
+                .iter()
+                .filter(|d| d.planned == planned)
+                .collect();
+            if mine.is_empty() {
+                problems.push(format!("planned {planned} did not happen: never started"));
+            }
+            for d in mine.into_iter().filter(|d| !d.happened) {
+                problems.push(format!("planned {planned} did not happen: {}", d.detail));
+            }
+        }
+        for d in self
+            .disruptions
+            .iter()
+            .filter(|d| !d.happened && !PLANNED_DISRUPTIONS.contains(&d.planned))
+        {
+            problems.push(format!("{} failed: {}", d.planned, d.detail));
+        }
+        problems
+    }
+
+    /// Nothing lost, nothing duplicated, every failure permanent by design, every success
+    /// written, and every planned disruption happened.
     pub fn clean(&self) -> bool {
-        self.lost == 0
-            && self.hudu_duplicates == 0
-            && self.itglue_duplicates == 0
-            && self.failed_without_reason == 0
-            && self.missing_documents == 0
+        self.problems().is_empty()
     }
 }
 
 /// Runs the chaos command: prints as it goes and the reconciliation at the end; an error
-/// when the reconciliation is not clean.
+/// naming every problem when the reconciliation is not clean.
 pub async fn command(settings: Settings, options: ChaosOptions) -> anyhow::Result<()> {
     let report = run(settings, options).await?;
-    if !report.clean() {
-        anyhow::bail!(
-            "chaos: {} lost, {} duplicate documents ({} Hudu, {} IT Glue), {} failed without a reason, {} succeeded without a document",
-            report.lost,
-            report.hudu_duplicates + report.itglue_duplicates,
-            report.hudu_duplicates,
-            report.itglue_duplicates,
-            report.failed_without_reason,
-            report.missing_documents
-        );
+    let problems = report.problems();
+    if !problems.is_empty() {
+        anyhow::bail!("chaos: {}", problems.join("; "));
     }
     Ok(())
 }
@@ -408,12 +510,70 @@ async fn run_tool(program: &str, args: &[&str], limit: Duration) -> Result<(), S
     }
 }
 
+/// A planned disruption of a service the fleet depends on, and whether it really happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disruption {
+    /// What was planned: `RabbitMQ restart`, `PostgreSQL restart`.
+    pub planned: &'static str,
+    /// The service went down and came back: every tool exited 0 and the service answered
+    /// again afterwards.
+    pub happened: bool,
+    /// How it went, or why it did not happen.
+    pub detail: String,
+}
+
+impl Disruption {
+    fn done(planned: &'static str, detail: String) -> Self {
+        Disruption {
+            planned,
+            happened: true,
+            detail,
+        }
+    }
+
+    fn not_done(planned: &'static str, detail: String) -> Self {
+        Disruption {
+            planned,
+            happened: false,
+            detail,
+        }
+    }
+}
+
+/// The RabbitMQ restart.
+pub const RABBITMQ_RESTART: &str = "RabbitMQ restart";
+/// The PostgreSQL restart.
+pub const POSTGRES_RESTART: &str = "PostgreSQL restart";
+/// How long a restarted service has to answer again.
+const ANSWER_AGAIN: Duration = Duration::from_secs(90);
+
+/// Tries `probe` every half second until it succeeds (its answer) or `limit` has passed (the
+/// last error).
+async fn answers_again<T, F, Fut>(limit: Duration, mut probe: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let started = Instant::now();
+    loop {
+        match probe().await {
+            Ok(answer) => return Ok(answer),
+            Err(e) if started.elapsed() >= limit => {
+                return Err(format!("did not answer within {} s: {e}", limit.as_secs()))
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
 /// Stops RabbitMQ's application, leaves it down a few seconds and starts it again (the whole
-/// node with `rabbitmq-server -detached` when the application cannot start).
-async fn restart_rabbitmq() -> String {
+/// node with `rabbitmq-server -detached` when the application cannot start), then connects
+/// to it with `queue` (the chaos run's own topology): it happened when the stop and a start
+/// exited 0 and the broker answered again.
+async fn restart_rabbitmq(queue: QueueConfig) -> Disruption {
     let started = Instant::now();
     if let Err(e) = run_tool("rabbitmqctl", &["stop_app"], Duration::from_secs(120)).await {
-        return format!("RabbitMQ was not restarted: {e}");
+        return Disruption::not_done(RABBITMQ_RESTART, format!("RabbitMQ was not stopped: {e}"));
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
     let how = match run_tool("rabbitmqctl", &["start_app"], Duration::from_secs(120)).await {
@@ -425,18 +585,39 @@ async fn restart_rabbitmq() -> String {
             match (detached, up) {
                 (_, Ok(())) => format!("start_app failed ({first}); rabbitmq-server -detached"),
                 (d, Err(e)) => {
-                    return format!(
-                        "RabbitMQ DID NOT COME BACK: {first}; {}; {e}: start it by hand",
-                        d.err().unwrap_or_default()
+                    return Disruption::not_done(
+                        RABBITMQ_RESTART,
+                        format!(
+                            "RabbitMQ DID NOT COME BACK: {first}; {}; {e}: start it by hand",
+                            d.err().unwrap_or_default()
+                        ),
                     )
                 }
             }
         }
     };
-    format!(
-        "RabbitMQ restarted ({how}), down {:.1} s",
-        started.elapsed().as_secs_f64()
-    )
+    let answered = answers_again(ANSWER_AGAIN, || {
+        let queue = queue.clone();
+        async move {
+            let broker = Broker::connect(queue).await.map_err(|e| e.to_string())?;
+            broker.close().await;
+            Ok(())
+        }
+    })
+    .await;
+    match answered {
+        Ok(_) => Disruption::done(
+            RABBITMQ_RESTART,
+            format!(
+                "RabbitMQ restarted ({how}), answering again after {:.1} s",
+                started.elapsed().as_secs_f64()
+            ),
+        ),
+        Err(e) => Disruption::not_done(
+            RABBITMQ_RESTART,
+            format!("RabbitMQ was restarted ({how}) but {e}"),
+        ),
+    }
 }
 
 /// The newest PostgreSQL cluster version under `/etc/postgresql` that has a `main` cluster.
@@ -452,24 +633,49 @@ fn postgres_version() -> Option<String> {
         })
 }
 
-/// Restarts the local PostgreSQL cluster.
-async fn restart_postgres() -> String {
+/// Restarts the local PostgreSQL cluster: it happened when `pg_ctlcluster` exited 0 and the
+/// database answered `store` again with a later server start time.
+async fn restart_postgres(store: Store) -> Disruption {
     let Some(version) = postgres_version() else {
-        return "PostgreSQL was not restarted: no cluster under /etc/postgresql".into();
+        return Disruption::not_done(
+            POSTGRES_RESTART,
+            "PostgreSQL was not restarted: no cluster under /etc/postgresql".into(),
+        );
     };
+    let before = store.server_started_at().await.ok();
     let started = Instant::now();
-    match run_tool(
+    if let Err(e) = run_tool(
         "pg_ctlcluster",
         &["--skip-systemctl-redirect", &version, "main", "restart"],
         Duration::from_secs(180),
     )
     .await
     {
-        Ok(()) => format!(
-            "PostgreSQL {version} restarted (pg_ctlcluster), took {:.1} s",
-            started.elapsed().as_secs_f64()
+        return Disruption::not_done(POSTGRES_RESTART, format!("PostgreSQL restart failed: {e}"));
+    }
+    let answered = answers_again(ANSWER_AGAIN, || {
+        let store = store.clone();
+        async move { store.server_started_at().await.map_err(|e| e.to_string()) }
+    })
+    .await;
+    match (answered, before) {
+        (Err(e), _) => Disruption::not_done(
+            POSTGRES_RESTART,
+            format!("PostgreSQL {version}: pg_ctlcluster exited 0 but the database {e}"),
         ),
-        Err(e) => format!("PostgreSQL restart failed: {e}"),
+        (Ok(after), Some(before)) if after <= before => Disruption::not_done(
+            POSTGRES_RESTART,
+            format!(
+                "PostgreSQL {version}: pg_ctlcluster exited 0 but the server still runs since {before} (not restarted)"
+            ),
+        ),
+        (Ok(_), _) => Disruption::done(
+            POSTGRES_RESTART,
+            format!(
+                "PostgreSQL {version} restarted (pg_ctlcluster), answering again after {:.1} s",
+                started.elapsed().as_secs_f64()
+            ),
+        ),
     }
 }
 
@@ -649,7 +855,14 @@ async fn chaos_and_settle(
     let mut next_kill = start + Duration::from_secs(rng.random_range(6..=20));
     let mut rabbit_at = Some(at(rng.random_range(0.25..0.40)));
     let mut postgres_at = Some(at(rng.random_range(0.55..0.70)));
-    let mut restarts: Vec<JoinHandle<String>> = Vec::new();
+    let mut restarts: Vec<JoinHandle<Disruption>> = Vec::new();
+    let mut queue = QueueConfig::new(scratch.settings.amqp_url.clone());
+    queue.prefix = scratch.settings.queue_prefix.clone();
+    queue.publish_partitions = scratch.settings.publish_partitions;
+    queue.retry_delays = RETRY_DELAYS_SECS
+        .iter()
+        .map(|s| Duration::from_secs(*s))
+        .collect();
     while Instant::now() < until && !interrupted.load(Ordering::Relaxed) {
         let now = Instant::now();
         if now >= next_kill {
@@ -659,30 +872,45 @@ async fn chaos_and_settle(
         if rabbit_at.is_some_and(|t| now >= t) {
             rabbit_at = None;
             println!("{} restarting RabbitMQ", elapsed(since));
-            let s = since;
+            let (s, queue) = (since, queue.clone());
             restarts.push(tokio::spawn(async move {
-                let line = restart_rabbitmq().await;
-                println!("{} {line}", elapsed(s));
-                line
+                let done = restart_rabbitmq(queue).await;
+                println!("{} {}", elapsed(s), done.detail);
+                done
             }));
         }
         if postgres_at.is_some_and(|t| now >= t) {
             postgres_at = None;
             println!("{} restarting PostgreSQL", elapsed(since));
-            let s = since;
+            let (s, store) = (since, store.clone());
             restarts.push(tokio::spawn(async move {
-                let line = restart_postgres().await;
-                println!("{} {line}", elapsed(s));
-                line
+                let done = restart_postgres(store).await;
+                println!("{} {}", elapsed(s), done.detail);
+                done
             }));
         }
         supervisor.tick(since)?;
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let pushes = pusher.await.context("the pusher stopped")?;
-    // Let running restarts finish (RabbitMQ must be up again whatever happens).
+    // Let running restarts finish (RabbitMQ must be up again whatever happens); a restart
+    // whose time had not come when the chaos ended did not happen either.
+    let mut disruptions = Vec::new();
     for r in restarts {
-        let _ = r.await;
+        disruptions.push(r.await.unwrap_or_else(|e| {
+            Disruption::not_done("a restart", format!("the restart task failed: {e}"))
+        }));
+    }
+    for (planned, pending) in [
+        (RABBITMQ_RESTART, rabbit_at.is_some()),
+        (POSTGRES_RESTART, postgres_at.is_some()),
+    ] {
+        if pending {
+            disruptions.push(Disruption::not_done(
+                planned,
+                "not started: the chaos ended before its time".into(),
+            ));
+        }
     }
     sandbox.set_faults(Faults::default());
     println!(
@@ -731,7 +959,9 @@ async fn chaos_and_settle(
         !interrupted.load(Ordering::Relaxed),
         "interrupted: no reconciliation"
     );
-    reconcile(store, sandbox, accounts, itglue_keys, pushes).await
+    let mut report = reconcile(store, sandbox, accounts, itglue_keys, pushes).await?;
+    report.disruptions = disruptions;
+    Ok(report)
 }
 
 /// Checks every accepted run and the documents in the sandbox.
@@ -778,14 +1008,21 @@ async fn reconcile(
                     written.insert((*account, *provider, *i));
                 }
             }
-            RunState::Failed => match run.error.as_deref().map(str::trim) {
-                Some(e) if !e.is_empty() => {
+            RunState::Failed => {
+                let error = run.error.as_deref().map(str::trim);
+                if classify_failure(error, INJECTED_PERMANENT).explained() {
                     report.failed += 1;
-                    let reason: String = e.chars().take(100).collect();
+                    let reason: String = error.unwrap_or_default().chars().take(100).collect();
                     *reasons.entry(reason).or_default() += 1;
+                } else {
+                    report.failed_unexplained += 1;
+                    report.unexplained.push(format!(
+                        "{id} ({provider:?}, attempts {}): {}",
+                        run.attempts,
+                        error.filter(|e| !e.is_empty()).unwrap_or("no reason")
+                    ));
                 }
-                _ => report.failed_without_reason += 1,
-            },
+            }
             state => {
                 report.lost += 1;
                 report.lost_runs.push(format!(
@@ -898,17 +1135,26 @@ fn print_report(r: &ChaosReport) {
         "disruptions: {} kill -9, {} processes exited by themselves",
         r.kills, r.exits
     );
+    for d in &r.disruptions {
+        println!(
+            "  {}: {} ({})",
+            d.planned,
+            if d.happened {
+                "happened"
+            } else {
+                "DID NOT HAPPEN"
+            },
+            d.detail
+        );
+    }
     println!(
         "push-all calls not accepted: {refused}; unanswered: {}",
         r.unanswered
     );
     println!("accepted pushes (202):           {}", r.accepted);
     println!("  succeeded:                     {}", r.succeeded);
-    println!("  failed with a reason:          {}", r.failed);
-    println!(
-        "  failed without a reason:       {}",
-        r.failed_without_reason
-    );
+    println!("  failed by design:              {}", r.failed);
+    println!("  failed without explanation:    {}", r.failed_unexplained);
     println!("  lost (not finished):           {}", r.lost);
     println!(
         "duplicate documents:             {} (Hudu {}, IT Glue {})",
@@ -920,18 +1166,155 @@ fn print_report(r: &ChaosReport) {
     for (reason, n) in r.reasons.iter().take(5) {
         println!("  failure ×{n}: {reason}");
     }
+    for line in r.unexplained.iter().take(20) {
+        println!("  unexplained failure: {line}");
+    }
     for line in r.lost_runs.iter().take(20) {
         println!("  lost: {line}");
     }
     for line in r.duplicates.iter().take(20) {
         println!("  duplicate: {line}");
     }
-    println!(
-        "verdict: {}",
-        if r.clean() {
-            "CLEAN (nothing lost, nothing duplicated)"
-        } else {
-            "NOT CLEAN"
+    let problems = r.problems();
+    if problems.is_empty() {
+        println!("verdict: CLEAN (nothing lost, nothing duplicated, every failure by design, every planned disruption happened)");
+    } else {
+        println!("verdict: NOT CLEAN");
+        for p in problems {
+            println!("  {p}");
         }
-    );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn happened(planned: &'static str) -> Disruption {
+        Disruption::done(planned, "restarted".into())
+    }
+
+    /// A report of a run where everything went to plan.
+    fn clean_report() -> ChaosReport {
+        ChaosReport {
+            accepted: 10,
+            succeeded: 9,
+            failed: 1,
+            disruptions: vec![happened(RABBITMQ_RESTART), happened(POSTGRES_RESTART)],
+            ..ChaosReport::default()
+        }
+    }
+
+    #[test]
+    fn a_job_parked_after_the_delivery_limit_is_a_failure_by_design() {
+        let reason = docsync_queue::worker::over_limit_reason("docsync-chaos-1.dead", 20);
+        assert_eq!(classify_failure(Some(&reason), &[]), FailureClass::Parked);
+        assert!(FailureClass::Parked.explained());
+    }
+
+    #[test]
+    fn only_an_injected_permanent_4xx_is_explained_among_provider_answers() {
+        let forbidden = "Hudu at 127.0.0.1:4000 answered 403 Forbidden: the key may not write";
+        assert_eq!(
+            classify_failure(Some(forbidden), &[403, 404]),
+            FailureClass::InjectedPermanent(403)
+        );
+        // The same answer when the plan injects no 403: a finding.
+        assert_eq!(
+            classify_failure(Some(forbidden), &[404]),
+            FailureClass::Unexplained
+        );
+        assert_eq!(
+            classify_failure(Some(forbidden), &[]),
+            FailureClass::Unexplained
+        );
+        // 429 and 408 are retried, never permanent; 5xx are transient.
+        let throttled = "IT Glue at h answered 429 Too Many Requests: slow down";
+        assert_eq!(
+            classify_failure(Some(throttled), &[429]),
+            FailureClass::Unexplained
+        );
+        let bad_gateway = "Hudu at h answered 502 Bad Gateway: upstream";
+        assert_eq!(
+            classify_failure(Some(bad_gateway), &[502]),
+            FailureClass::Unexplained
+        );
+    }
+
+    #[test]
+    fn any_other_failure_with_a_message_is_not_explained() {
+        for error in [
+            "gave up after the retries allowed: Hudu at h answered 403 Forbidden: x",
+            "gave up after the retries allowed: Hudu at h answered 502 Bad Gateway: x",
+            "the tenant was deleted",
+            "collecting took longer than 600 s",
+            "a reason mentioning parked in the dead-letter queue later on",
+        ] {
+            assert_eq!(
+                classify_failure(Some(error), &[403]),
+                FailureClass::Unexplained,
+                "{error}"
+            );
+        }
+        assert_eq!(classify_failure(None, &[403]), FailureClass::Unexplained);
+        assert_eq!(
+            classify_failure(Some("  "), &[403]),
+            FailureClass::Unexplained
+        );
+    }
+
+    #[test]
+    fn a_run_where_everything_went_to_plan_is_clean_with_failures_by_design() {
+        let report = clean_report();
+        assert_eq!(report.problems(), Vec::<String>::new());
+        assert!(report.clean());
+    }
+
+    #[test]
+    fn a_planned_restart_that_failed_or_never_started_makes_the_run_not_clean() {
+        let mut failed = clean_report();
+        failed.disruptions[1] = Disruption::not_done(
+            POSTGRES_RESTART,
+            "PostgreSQL restart failed: `pg_ctlcluster` failed (exit status: 1): no cluster".into(),
+        );
+        assert!(!failed.clean());
+        assert_eq!(
+            failed.problems(),
+            vec!["planned PostgreSQL restart did not happen: PostgreSQL restart failed: `pg_ctlcluster` failed (exit status: 1): no cluster".to_owned()]
+        );
+
+        let mut missing = clean_report();
+        missing
+            .disruptions
+            .retain(|d| d.planned != RABBITMQ_RESTART);
+        assert!(!missing.clean());
+        assert_eq!(
+            missing.problems(),
+            vec!["planned RabbitMQ restart did not happen: never started".to_owned()]
+        );
+
+        let none = ChaosReport::default();
+        assert_eq!(none.problems().len(), 2, "{:?}", none.problems());
+    }
+
+    #[test]
+    fn an_unexplained_failure_or_lost_run_makes_the_run_not_clean() {
+        let mut unexplained = clean_report();
+        unexplained.failed_unexplained = 1;
+        assert!(!unexplained.clean());
+        assert_eq!(
+            unexplained.problems(),
+            vec!["1 runs failed without an explanation (not permanent by design)".to_owned()]
+        );
+        for change in [
+            |r: &mut ChaosReport| r.lost = 1,
+            |r: &mut ChaosReport| r.hudu_duplicates = 1,
+            |r: &mut ChaosReport| r.itglue_duplicates = 1,
+            |r: &mut ChaosReport| r.missing_documents = 1,
+        ] {
+            let mut report = clean_report();
+            change(&mut report);
+            assert!(!report.clean(), "{report:?}");
+        }
+    }
 }

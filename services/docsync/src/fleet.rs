@@ -76,6 +76,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<(Store, Arc<Broker>)
     queue.prefix = settings.queue_prefix.clone();
     queue.publish_partitions = settings.publish_partitions;
     queue.retry_delays = settings.retry_delays.clone();
+    queue.delivery_limit = settings.delivery_limit;
     let broker = patiently("RabbitMQ", settings.startup_wait, || async {
         Broker::connect(queue.clone())
             .await

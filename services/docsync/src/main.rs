@@ -430,7 +430,20 @@ async fn main() -> anyhow::Result<()> {
             if ids.is_empty() && !all {
                 anyhow::bail!("name the messages to replay with --id ID (see `docsync dlq list`), or replay every one with --all");
             }
-            let (_, broker) = fleet::connect(&settings).await?;
+            let (store, broker) = fleet::connect(&settings).await?;
+            // Runs that failed because their job was parked after the delivery limit are
+            // reopened first, so that the replayed jobs find them in flight.
+            for letter in broker.dead_letters(100_000).await? {
+                if !ids.is_empty() && !ids.contains(&letter.id) {
+                    continue;
+                }
+                if let Some((run, publishing)) = docsync_queue::worker::parked_after_limit(&letter)
+                {
+                    store
+                        .reopen_parked(run, publishing, docsync_queue::worker::PARKED)
+                        .await?;
+                }
+            }
             let replayed = broker.replay_dead_letters(&ids).await?;
             println!("replayed {replayed} message(s)");
             broker.close().await;

@@ -59,6 +59,10 @@ pub struct Settings {
     /// `DOCSYNC_STALLED_RUN_SECS` [2400]: a run in flight without progress this long is handed
     /// to the collectors again by the scheduler.
     pub stalled_after: Duration,
+    /// `DOCSYNC_DELIVERY_LIMIT` [20]: deliveries of one job message without it being finished
+    /// (its handler kept failing on the database or being interrupted) after which it is
+    /// parked in the dead-letter queue and its run fails saying so.
+    pub delivery_limit: u32,
     /// `DOCSYNC_STARTUP_WAIT_SECS` [300]: how long a starting role waits for PostgreSQL and
     /// RabbitMQ to answer before it gives up (0: not at all).
     pub startup_wait: Duration,
@@ -97,6 +101,7 @@ impl std::fmt::Debug for Settings {
             .field("api_unknown_token_limit", &self.api_unknown_token_limit)
             .field("api_forwarded_hops", &self.api_forwarded_hops)
             .field("stalled_after", &self.stalled_after)
+            .field("delivery_limit", &self.delivery_limit)
             .field("startup_wait", &self.startup_wait)
             .field("webhook_retry_delays", &self.webhook_retry_delays)
             .field("change_poll", &self.change_poll)
@@ -189,6 +194,13 @@ impl Settings {
             .filter(|n| *n <= 10)
             .with_context(|| format!("DOCSYNC_API_FORWARDED_HOPS must be the number of trusted proxies in front of the API, 0 to 10, got {hops:?}"))?;
         let stalled_after = seconds("DOCSYNC_STALLED_RUN_SECS", "2400", 1)?;
+        let deliveries = var("DOCSYNC_DELIVERY_LIMIT", "20");
+        let delivery_limit = deliveries
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .with_context(|| format!("DOCSYNC_DELIVERY_LIMIT must be a whole number of deliveries from 1 to 1000 (such as 20), got {deliveries:?}"))?;
         let metrics = var("DOCSYNC_METRICS_ADDR", "127.0.0.1:9464");
         let metrics_addr = if metrics.trim().eq_ignore_ascii_case("off") {
             None
@@ -206,6 +218,7 @@ impl Settings {
             retry_delays,
             webhook_retry_delays,
             stalled_after,
+            delivery_limit,
             startup_wait,
             api_rate_limit,
             api_unknown_token_limit,

@@ -1,12 +1,14 @@
 //! kill -9 at the worst moments, with the real `docsync` binary as a child process: the
 //! publisher after the provider wrote the document but before it was recorded and the message
 //! acknowledged, the collector in the middle of a run. After a restart: one document, the run
-//! succeeded. And a role started before RabbitMQ answers waits for it instead of exiting.
+//! succeeded; a collect job whose collector dies every time is parked after the delivery
+//! limit, its run failing saying so. And a role started before RabbitMQ answers waits for it
+//! instead of exiting.
 //! The same for a PSA sync: a publisher dying right after it created a Hudu company or asset,
 //! or killed in the middle of a company's configurations, leaves each record in Hudu once.
 
 use docsync::fleet::Roles;
-use docsync_e2e::{hudu_write_key, spawn_roles, TestApp};
+use docsync_e2e::{hudu_write_key, spawn_adjusted, spawn_roles, TestApp};
 use docsync_sandbox::{CwEntity, HuduAsset, SandboxConfig};
 use std::collections::{HashMap, HashSet};
 use std::process::Stdio;
@@ -191,6 +193,68 @@ async fn a_collector_killed_mid_run_is_replaced_and_the_run_completes() {
     let run = app.wait_for_run(&run_id).await;
     assert_eq!(run["state"], "succeeded", "{run}");
     assert_eq!(app.articles_in(TestApp::company_of(&tenants[0])).len(), 1);
+    stop(collector).await;
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collect_job_whose_collector_dies_every_time_is_parked_after_the_delivery_limit() {
+    const LIMIT: u32 = 3;
+    let app = spawn_adjusted(
+        SandboxConfig::default(),
+        Roles {
+            api: true,
+            publisher: true,
+            ..Roles::default()
+        },
+        |s| s.delivery_limit = LIMIT,
+    )
+    .await;
+    let tenants = app.setup_hudu(&[8]).await;
+    let run_id = app.push(&tenants[0]).await;
+    // Every collector dies in the middle of the run: its delivery goes back to the queue
+    // when the connection drops, and the broker delivers it to the next collector.
+    for n in 0..LIMIT {
+        let collector = docsync(&app, "collector", Some("collector-mid-run"));
+        assert!(
+            crashed(collector).await,
+            "collector {n} should have died at its failpoint"
+        );
+    }
+    // The next one (the same failpoint armed) gets the delivery after the limit: it parks
+    // the job instead of running it, and the run fails saying where and after how many.
+    let collector = docsync(&app, "collector", Some("collector-mid-run"));
+    let run = app.wait_for_run(&run_id).await;
+    assert_eq!(run["state"], "failed", "{run}");
+    let broker = app.broker();
+    let expected = format!(
+        "{} {} after {LIMIT} deliveries",
+        docsync_queue::worker::PARKED,
+        broker.dead_letter_queue()
+    );
+    assert!(
+        run["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with(&expected),
+        "{run}"
+    );
+    assert_eq!(
+        run["attempts"], LIMIT,
+        "one attempt per collector that died: {run}"
+    );
+    let letters = broker.dead_letters(10).await.expect("dead letters");
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0].origin, broker.collect_queue());
+    assert!(letters[0].body.contains(&run_id), "{letters:?}");
+    assert_eq!(
+        broker
+            .ready_count(&broker.collect_queue())
+            .await
+            .expect("count"),
+        0
+    );
+    assert!(app.articles_in(TestApp::company_of(&tenants[0])).is_empty());
     stop(collector).await;
     app.cleanup().await;
 }

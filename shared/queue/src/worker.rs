@@ -1,9 +1,11 @@
 //! The layer around every job handler: decoding (a poison message goes to the dead-letter
-//! queue with its reason), the delivery limit, and settling the delivery from the handler's
-//! verdict: ack when done, a delayed retry through the delay queues for a transient fault,
-//! back to the queue after an infrastructure fault (the database, the broker).
+//! queue with its reason), the delivery limit (a job delivered that often is parked once its
+//! run says so), and settling the delivery from the handler's verdict: ack when done, a
+//! delayed retry through the delay queues for a transient fault, back to the queue after an
+//! infrastructure fault (the database, the broker).
 
-use crate::broker::{delivery_count, Broker};
+use crate::broker::{delivery_count, Broker, DeadLetter};
+use docsync_domain::RunId;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicRejectOptions};
 use serde::de::DeserializeOwned;
@@ -74,38 +76,104 @@ pub fn origin(delivery: &Delivery) -> String {
     delivery.routing_key.as_str().to_owned()
 }
 
-/// Decodes a delivery's job. An undecodable message, or one delivered more often than the
-/// limit, is parked in the dead-letter queue with the reason and acknowledged: None.
-pub async fn decode<J: RetryableJob>(broker: &Broker, delivery: &Delivery) -> Option<J> {
-    let queue = origin(delivery);
-    let parked = |reason: String| async move {
-        match broker
-            .dead_letter(&queue, delivery.data.clone(), &reason)
-            .await
-        {
-            Ok(()) => {
-                let _ = delivery.ack(BasicAckOptions::default()).await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "could not park a poison message; it goes back to the queue");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = delivery.reject(BasicRejectOptions { requeue: true }).await;
-            }
-        }
-    };
+/// How the error of a run whose job was parked after the delivery limit begins (so that a
+/// reader, such as `docsync chaos`, can tell such a failure from others).
+pub const PARKED: &str = "parked in the dead-letter queue";
+
+/// What a delivery turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded<J> {
+    /// A job to handle.
+    Job(J),
+    /// A job delivered `deliveries` times already without being finished (the limit): the
+    /// handler records on its run that it is parked, then calls [`park_over_limit`].
+    OverLimit {
+        /// The job.
+        job: J,
+        /// Deliveries so far (this one not counted).
+        deliveries: u32,
+    },
+    /// Undecodable: parked with its reason and acknowledged (or handed back when it could
+    /// not be parked). Nothing more to do.
+    Settled,
+}
+
+/// Decodes a delivery's job. An undecodable message is parked in the dead-letter queue with
+/// the reason and acknowledged; a job delivered as often as the limit allows is handed to
+/// the caller as [`Decoded::OverLimit`].
+pub async fn decode<J: RetryableJob>(broker: &Broker, delivery: &Delivery) -> Decoded<J> {
     let deliveries = delivery_count(delivery);
-    if deliveries >= broker.config().delivery_limit {
-        parked(format!(
-            "delivered {deliveries} times without being finished (a handler kept crashing or being interrupted)"
-        ))
-        .await;
+    let over = deliveries >= broker.config().delivery_limit;
+    match serde_json::from_slice::<J>(&delivery.data) {
+        Ok(job) if over => Decoded::OverLimit { job, deliveries },
+        Ok(job) => Decoded::Job(job),
+        Err(e) => {
+            let reason = if over {
+                format!("undecodable message, delivered {deliveries} times: {e}")
+            } else {
+                format!("undecodable message: {e}")
+            };
+            park(broker, delivery, &reason).await;
+            Decoded::Settled
+        }
+    }
+}
+
+/// The reason a job over the delivery limit is parked with, on the dead letter and on its
+/// run: it names the dead-letter queue ([`Broker::dead_letter_queue`]) and the deliveries,
+/// and begins with [`PARKED`].
+pub fn over_limit_reason(dead_letter_queue: &str, deliveries: u32) -> String {
+    format!(
+        "{PARKED} {dead_letter_queue} after {deliveries} deliveries without being finished (the job kept failing or being interrupted); replay it (docsync dlq replay, POST /dlq/replay) once the cause is fixed"
+    )
+}
+
+/// The run of a dead letter that was parked after the delivery limit (its reason begins with
+/// [`PARKED`], so its run failed saying so), and whether it is a publish job (else a collect
+/// job): such a run is reopened when the letter is replayed. None for any other letter.
+pub fn parked_after_limit(letter: &DeadLetter) -> Option<(RunId, bool)> {
+    if !letter.reason.starts_with(PARKED) {
         return None;
     }
-    match serde_json::from_slice::<J>(&delivery.data) {
-        Ok(job) => Some(job),
+    let body: serde_json::Value = serde_json::from_str(&letter.body).ok()?;
+    let run = body.get("runId")?.as_str()?.parse().ok()?;
+    Some((run, letter.origin.contains(".publish.")))
+}
+
+/// Parks a job over the delivery limit once its run records so (`recorded`): the message
+/// goes to the dead-letter queue with `reason` and is acknowledged. When the run could not
+/// record it (the database is away), the message goes back to the queue and is parked on a
+/// later delivery: a run is never left saying nothing about its parked job.
+pub async fn park_over_limit(
+    broker: &Broker,
+    delivery: &Delivery,
+    reason: &str,
+    recorded: anyhow::Result<()>,
+) {
+    match recorded {
+        Ok(()) => park(broker, delivery, reason).await,
         Err(e) => {
-            parked(format!("undecodable message: {e}")).await;
-            None
+            tracing::warn!(error = %e, "could not record on its run that a job is parked; it goes back to the queue");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let _ = delivery.reject(BasicRejectOptions { requeue: true }).await;
+        }
+    }
+}
+
+/// Moves a delivery to the dead-letter queue with `reason` and acknowledges it; when it
+/// cannot be parked it goes back to the queue.
+async fn park(broker: &Broker, delivery: &Delivery, reason: &str) {
+    match broker
+        .dead_letter(&origin(delivery), delivery.data.clone(), reason)
+        .await
+    {
+        Ok(()) => {
+            let _ = delivery.ack(BasicAckOptions::default()).await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not park a message; it goes back to the queue");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let _ = delivery.reject(BasicRejectOptions { requeue: true }).await;
         }
     }
 }
@@ -158,4 +226,62 @@ pub async fn hand_back(delivery: &Delivery) {
 /// Waits before subscribing again after the broker was lost: 1 s, 2 s, 4 s ... 15 s.
 pub fn resubscribe_backoff(failures: u32) -> Duration {
     Duration::from_secs((1u64 << failures.min(4)).min(15))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter(origin: &str, reason: &str, body: &str) -> DeadLetter {
+        DeadLetter {
+            id: "letter-1".into(),
+            origin: origin.into(),
+            reason: reason.into(),
+            at: 0,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn a_letter_parked_after_the_limit_names_its_run_and_whether_it_was_a_publish_job() {
+        let run = RunId(uuid::Uuid::new_v4());
+        let reason = over_limit_reason("docsync.dead", 20);
+        assert!(reason.starts_with(PARKED), "{reason}");
+        assert!(
+            reason.contains("docsync.dead after 20 deliveries"),
+            "{reason}"
+        );
+        let collect = serde_json::to_string(&crate::CollectJob::new(run)).expect("json");
+        assert_eq!(
+            parked_after_limit(&letter("docsync.collect", &reason, &collect)),
+            Some((run, false))
+        );
+        assert_eq!(
+            parked_after_limit(&letter("docsync.publish.3", &reason, &collect)),
+            Some((run, true))
+        );
+    }
+
+    #[test]
+    fn other_letters_reopen_no_run() {
+        let run = RunId(uuid::Uuid::new_v4());
+        let collect = serde_json::to_string(&crate::CollectJob::new(run)).expect("json");
+        for (reason, body) in [
+            ("undecodable message: EOF", "{\"run\": 42"),
+            (
+                "delivered 20 times without being finished",
+                collect.as_str(),
+            ),
+            (
+                over_limit_reason("docsync.dead", 20).as_str(),
+                "{\"run\": 42",
+            ),
+        ] {
+            assert_eq!(
+                parked_after_limit(&letter("docsync.collect", reason, body)),
+                None,
+                "{reason}"
+            );
+        }
+    }
 }

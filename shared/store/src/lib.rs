@@ -196,6 +196,16 @@ impl Store {
         Ok(row.get(0))
     }
 
+    /// When the database server (its postmaster) started: a restart moves it on.
+    pub async fn server_started_at(&self) -> StoreResult<chrono::DateTime<chrono::Utc>> {
+        let row = self
+            .client()
+            .await?
+            .query_one("SELECT pg_postmaster_start_time()", &[])
+            .await?;
+        Ok(row.get(0))
+    }
+
     /// True when the database answers.
     pub async fn ping(&self) -> bool {
         match self.client().await {

@@ -322,6 +322,48 @@ impl Store {
         }
     }
 
+    /// Fails a run of either kind whose job was parked in the dead-letter queue after the
+    /// delivery limit, with `reason` (which names the queue and the deliveries). False when
+    /// the run was finished already or is unknown.
+    pub async fn fail_parked(&self, id: RunId, reason: &str) -> StoreResult<bool> {
+        if self.sync_run_for_worker(id).await?.is_some() {
+            Ok(self.sync_failed(id, reason).await?.is_some())
+        } else {
+            Ok(self.failed(id, reason).await?.is_some())
+        }
+    }
+
+    /// Reopens a run of either kind that failed because its job was parked after the
+    /// delivery limit (its error begins with `parked`), for the replay of that job: back to
+    /// `publishing` (a publish job) or `collecting` (a collect job), its error and finish
+    /// cleared, an event saying so. In flight again, it is handed on by the stalled-run
+    /// claim should the replayed message be lost. False when the run is not such a run.
+    pub async fn reopen_parked(
+        &self,
+        id: RunId,
+        publishing: bool,
+        parked: &str,
+    ) -> StoreResult<bool> {
+        let to = if publishing {
+            RunState::Publishing
+        } else {
+            RunState::Collecting
+        };
+        let reopened = self
+            .client()
+            .await?
+            .execute_prepared(
+                "WITH reopened AS (
+                    UPDATE push_runs SET state = $2, error = NULL, finished_at = NULL, updated_at = now()
+                     WHERE id = $1 AND state = 'failed' AND starts_with(error, $3) RETURNING id, state)
+                 INSERT INTO push_run_events (run_id, state, detail)
+                 SELECT id, state, 'its job was replayed from the dead-letter queue' FROM reopened",
+                &[&id.0, &to.as_str(), &parked],
+            )
+            .await?;
+        Ok(reopened > 0)
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn sync_transition(
         &self,
