@@ -83,6 +83,13 @@ fn assert_one_asset_each(app: &TestApp, key: &str, tenants: &[TestTenant]) {
     }
 }
 
+/// The tests that measure a key's busiest second run one at a time: the sandbox counts a
+/// request when its handler runs, and on two cores a neighbouring 300-tenant push can hold
+/// that handler back by tens of milliseconds, which the sandbox would see as requests bunched
+/// into one second that the fleet sent on their slots. Real providers are not starved by
+/// their clients' neighbours; the assertion stays exact.
+static MEASURING_A_BUDGET: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn assert_within_budget(stats: ItGlueStats) {
     assert!(
         stats.max_requests_in_any_second <= 10,
@@ -103,6 +110,7 @@ async fn all_succeeded(app: &TestApp, runs: &[String], limit: Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_all_of_300_tenants_on_one_key_stays_under_10_per_second_with_no_429() {
+    let _alone = MEASURING_A_BUDGET.lock().await;
     let app = spawn_with(strict_sandbox(300)).await;
     let indices: Vec<usize> = (0..300).collect();
     let tenants = app.setup_itglue(&indices).await;
@@ -116,6 +124,7 @@ async fn push_all_of_300_tenants_on_one_key_stays_under_10_per_second_with_no_42
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_publisher_processes_share_one_keys_budget() {
+    let _alone = MEASURING_A_BUDGET.lock().await;
     let app = spawn_with(strict_sandbox(300)).await;
     let publisher = Roles {
         publisher: true,
@@ -174,6 +183,7 @@ async fn a_third_of_calls_answering_429_without_retry_after_still_completes_ever
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_push_now_calls_at_once_all_succeed_without_a_429() {
+    let _alone = MEASURING_A_BUDGET.lock().await;
     let app = spawn_with(strict_sandbox(60)).await;
     let indices: Vec<usize> = (0..60).collect();
     let tenants = app.setup_itglue(&indices).await;
