@@ -1,12 +1,14 @@
 //! Change-triggered pushes (`schedule.onChange`): with a one-second poll, a Conditional Access
 //! change in a tenant is pushed (trigger `change`) and the Hudu article then shows it; a
 //! user change, a tenant's old history and an integration without `onChange` push nothing;
-//! two scheduler replicas push one burst of changes once.
+//! two scheduler replicas push one burst of changes once; each tenant is polled on a fixed
+//! cadence (slow polls do not drift it, missed slots are skipped, not caught up) and a fleet's
+//! first due times are spread over the interval.
 
 use docsync::fleet::Roles;
 use docsync_domain::TenantId;
 use docsync_e2e::{spawn_adjusted, spawn_app, TestApp, TestTenant};
-use docsync_sandbox::{SandboxConfig, TenantChange};
+use docsync_sandbox::{FaultKind, FaultProvider, FaultRule, Faults, SandboxConfig, TenantChange};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -246,6 +248,14 @@ async fn two_scheduler_replicas_push_one_burst_once() {
     let a = watcher(store_a, broker_a.clone());
     let b = watcher(store_b, broker_b.clone());
 
+    // Watching starts at the tenant's phase of the interval: wait until it is due.
+    app.store()
+        .sync_change_watches(Duration::from_millis(500))
+        .await
+        .expect("watches");
+    let due = due_at(&app, t).await.expect("watched");
+    let wait = (due - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(50)).await;
     let (ra, rb) = tokio::join!(a.poll_due(), b.poll_due());
     let (ra, rb) = (ra.expect("poll a"), rb.expect("poll b"));
     assert_eq!(ra.first_polls + rb.first_polls, 1, "{ra:?} {rb:?}");
@@ -290,5 +300,165 @@ async fn two_scheduler_replicas_push_one_burst_once() {
     assert_eq!(ra.enqueued + rb.enqueued, 0, "{ra:?} {rb:?}");
     broker_a.close().await;
     broker_b.close().await;
+    app.cleanup().await;
+}
+
+/// A change watcher of its own on `app`'s fleet, polling every `every`.
+async fn own_watcher(app: &TestApp, every: Duration) -> docsync_scheduler::ChangeWatcher {
+    let (store, broker) = docsync::fleet::connect(&app.settings)
+        .await
+        .expect("a scheduler");
+    let source = docsync_sources::GraphSource::new(docsync_sources::GraphSourceConfig {
+        graph_url: app.sandbox.graph_url.clone(),
+        login_url: app.sandbox.login_url.clone(),
+        exchange_url: app.sandbox.exchange_url.clone(),
+        ..docsync_sources::GraphSourceConfig::microsoft_defaults()
+    });
+    docsync_scheduler::ChangeWatcher::new(
+        store,
+        broker,
+        app.settings.master_key().expect("master key"),
+        source,
+        docsync_scheduler::ChangeConfig::every(every),
+    )
+}
+
+async fn due_at(app: &TestApp, t: &TestTenant) -> Option<chrono::DateTime<chrono::Utc>> {
+    app.store()
+        .change_watch(app.account, tenant_id(t))
+        .await
+        .expect("store")
+        .map(|w| w.next_poll_at)
+}
+
+/// Microseconds of `d` past a whole number of `every`s.
+fn off_grid(d: chrono::TimeDelta, every: Duration) -> i64 {
+    let every = i64::try_from(every.as_micros()).expect("small");
+    d.num_microseconds().expect("small").rem_euclid(every)
+}
+
+#[tokio::test]
+async fn slow_polls_keep_the_cadence_of_due_times() {
+    let app = spawn_app().await;
+    app.connect_microsoft().await;
+    let tenants = app.create_tenants(&[9]).await;
+    let t = &tenants[0];
+    app.configure_hudu_with(&tenants, Some(json!({"mode": "manual", "onChange": true})))
+        .await;
+    // Every audit log read takes 400 ms: a cadence counted from the end of each poll would
+    // drift by that much each time.
+    app.sandbox.set_faults(Faults {
+        rules: vec![
+            FaultRule::new(FaultProvider::Graph, FaultKind::LatencyMs(400)).on("/v1.0/auditLogs"),
+        ],
+        ..Faults::default()
+    });
+    let every = Duration::from_secs(1);
+    let watcher = own_watcher(&app, every).await;
+    let shutdown = docsync_domain::Shutdown::new();
+    let running = tokio::spawn(watcher.run(shutdown.clone()));
+    let mut dues: Vec<chrono::DateTime<chrono::Utc>> = Vec::new();
+    let until = Instant::now() + Duration::from_millis(6500);
+    while Instant::now() < until {
+        if let Some(due) = due_at(&app, t).await {
+            if dues.last() != Some(&due) {
+                dues.push(due);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.trigger();
+    running.await.expect("joined").expect("the watcher ran");
+    let watch = app
+        .store()
+        .change_watch(app.account, tenant_id(t))
+        .await
+        .expect("store")
+        .expect("watched");
+    assert_eq!(watch.last_error, None);
+    assert!(dues.len() >= 5, "polled at the cadence: due times {dues:?}");
+    for pair in dues.windows(2) {
+        let step = pair[1] - pair[0];
+        assert!(step >= chrono::TimeDelta::seconds(1), "{dues:?}");
+        assert_eq!(
+            off_grid(step, every),
+            0,
+            "each due time is a whole number of intervals after the last, whatever the poll took: {dues:?}"
+        );
+    }
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn missed_slots_are_skipped_without_a_burst() {
+    let app = spawn_app().await;
+    app.connect_microsoft().await;
+    let tenants = app.create_tenants(&[10]).await;
+    let t = &tenants[0];
+    app.configure_hudu_with(&tenants, Some(json!({"mode": "manual", "onChange": true})))
+        .await;
+    let every = Duration::from_secs(1);
+    let watcher = own_watcher(&app, every).await;
+    // The first round starts watching; the tenant's first due time is its phase of a second.
+    watcher.poll_due().await.expect("round");
+    let first = due_at(&app, t).await.expect("watched");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = watcher.poll_due().await.expect("round");
+    assert_eq!(r.polled, 1, "{r:?}");
+    let second = due_at(&app, t).await.expect("watched");
+    assert_eq!(off_grid(second - first, every), 0, "{first} -> {second}");
+
+    // Nobody polls for three and a half intervals: the next round polls once and the tenant
+    // is due at the next slot of its own grid, not at each missed one.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let before = chrono::Utc::now();
+    let r = watcher.poll_due().await.expect("round");
+    assert_eq!(r.polled, 1, "one poll for the missed slots: {r:?}");
+    let after = chrono::Utc::now();
+    let third = due_at(&app, t).await.expect("watched");
+    assert_eq!(off_grid(third - first, every), 0, "{first} -> {third}");
+    assert!(
+        third - second >= chrono::TimeDelta::seconds(3),
+        "{second} -> {third}"
+    );
+    assert!(
+        third > before && third <= after + chrono::TimeDelta::seconds(1),
+        "due at the next slot after the poll ({before} .. {after}): {third}"
+    );
+    let r = watcher.poll_due().await.expect("round");
+    assert_eq!(r.polled, 0, "not due again at once: {r:?}");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_fleets_first_due_times_are_spread_over_the_interval() {
+    let app = spawn_app().await;
+    app.connect_microsoft().await;
+    let indices: Vec<usize> = (0..120).collect();
+    let tenants = app.create_tenants(&indices).await;
+    app.configure_hudu_with(&tenants, Some(json!({"mode": "manual", "onChange": true})))
+        .await;
+    let every = Duration::from_secs(300);
+    let before = chrono::Utc::now() - chrono::TimeDelta::seconds(1);
+    app.store()
+        .sync_change_watches(every)
+        .await
+        .expect("watches");
+    let mut buckets = [0usize; 6];
+    for t in &tenants {
+        let due = due_at(&app, t).await.expect("watched");
+        let offset = (due - before).num_milliseconds();
+        assert!(
+            (0..=302_000).contains(&offset),
+            "first due within the interval: {due} vs {before}"
+        );
+        let bucket = usize::try_from(offset / 50_000).expect("positive").min(5);
+        buckets[bucket] += 1;
+    }
+    // 120 tenants over six 50-second slices: 20 each on average, never all at once.
+    assert!(
+        buckets.iter().all(|&n| (4..=45).contains(&n)),
+        "first due times spread over the interval: {buckets:?}"
+    );
     app.cleanup().await;
 }
