@@ -3,7 +3,7 @@
 //! user change, a tenant's old history and an integration without `onChange` push nothing;
 //! two scheduler replicas push one burst of changes once; each tenant is polled on a fixed
 //! cadence (slow polls do not drift it, missed slots are skipped, not caught up) and a fleet's
-//! first due times are spread over the interval.
+//! first due times are spread over the interval; the tenants API shows each watch.
 
 use docsync::fleet::Roles;
 use docsync_domain::TenantId;
@@ -460,5 +460,105 @@ async fn a_fleets_first_due_times_are_spread_over_the_interval() {
         buckets.iter().all(|&n| (4..=45).contains(&n)),
         "first due times spread over the interval: {buckets:?}"
     );
+    app.cleanup().await;
+}
+
+async fn tenant_view(app: &TestApp, t: &TestTenant) -> Value {
+    let (status, one) = app
+        .call(Method::GET, &format!("/tenants/{}", t.id), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    let (status, all) = app.call(Method::GET, "/tenants", None).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let listed = all["tenants"]
+        .as_array()
+        .expect("tenants")
+        .iter()
+        .find(|v| v["id"] == t.id.as_str())
+        .cloned()
+        .expect("listed");
+    assert_eq!(
+        listed["changeWatch"], one["changeWatch"],
+        "the list and the tenant agree"
+    );
+    one
+}
+
+fn time_of(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("a time: {v}"))
+}
+
+#[tokio::test]
+async fn the_tenants_api_shows_each_change_watch() {
+    let app = watching_app().await;
+    app.connect_microsoft().await;
+    let tenants = app.create_tenants(&[11, 12]).await;
+    let (t, unwatched) = (&tenants[0], &tenants[1]);
+    app.configure_hudu(&tenants).await;
+    let before = tenant_view(&app, t).await;
+    assert_eq!(before["changeWatch"], Value::Null, "not watched: {before}");
+
+    app.configure_hudu_with(
+        std::slice::from_ref(t),
+        Some(json!({"mode": "manual", "onChange": true})),
+    )
+    .await;
+    let started = chrono::Utc::now();
+    polled_after(&app, t, started).await;
+    let watch = tenant_view(&app, t).await["changeWatch"].clone();
+    assert!(time_of(&watch["polledAt"]) > started, "{watch}");
+    assert!(
+        time_of(&watch["nextPollAt"]) > time_of(&watch["polledAt"]) - chrono::TimeDelta::seconds(1),
+        "{watch}"
+    );
+    assert!(time_of(&watch["readUpTo"]) > started, "{watch}");
+    assert_eq!(watch["lastChangeAt"], Value::Null, "{watch}");
+    assert_eq!(watch["lastPushAt"], Value::Null, "{watch}");
+    assert_eq!(watch["lastError"], Value::Null, "{watch}");
+    assert_eq!(
+        tenant_view(&app, unwatched).await["changeWatch"],
+        Value::Null,
+        "a tenant no onChange integration maps"
+    );
+
+    let changed = chrono::Utc::now();
+    app.sandbox
+        .change_tenant(
+            t.fixture.index,
+            &TenantChange::AddConditionalAccessPolicy {
+                display_name: "Status policy".into(),
+            },
+        )
+        .expect("change");
+    let run = wait_for_change_run(&app, "hudu").await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let watch = tenant_view(&app, t).await["changeWatch"].clone();
+    let change_at = time_of(&watch["lastChangeAt"]);
+    assert!(
+        (change_at - changed).num_seconds().abs() < 5,
+        "the change's time: {watch}"
+    );
+    assert!(time_of(&watch["lastPushAt"]) >= change_at, "{watch}");
+
+    // The audit log cannot be read: the watch says why, and shows no secret.
+    app.sandbox.set_faults(Faults {
+        rules: vec![
+            FaultRule::new(FaultProvider::Graph, FaultKind::ErrorRate(1.0)).on("/v1.0/auditLogs"),
+        ],
+        ..Faults::default()
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let error = loop {
+        let watch = tenant_view(&app, t).await["changeWatch"].clone();
+        if let Some(e) = watch["lastError"].as_str() {
+            break e.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no error shown: {watch}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let secret = SandboxConfig::default().graph_client_secret;
+    assert!(!error.is_empty() && !error.contains(&secret), "{error}");
     app.cleanup().await;
 }

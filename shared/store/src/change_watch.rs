@@ -259,6 +259,28 @@ impl Store {
         Ok(secs.map(|s| std::time::Duration::from_secs_f64(s.max(0.0))))
     }
 
+    /// The account's watches among `tenant_ids` (unwatched tenants are left out).
+    pub async fn change_watches(
+        &self,
+        account_id: AccountId,
+        tenant_ids: &[TenantId],
+    ) -> StoreResult<Vec<(TenantId, ChangeWatch)>> {
+        let ids: Vec<Uuid> = tenant_ids.iter().map(|t| t.0).collect();
+        let rows = self
+            .client()
+            .await?
+            .query_prepared(
+                "SELECT cursor_at, polled_at, last_change_at, last_push_at, last_error, next_poll_at, tenant_id
+                   FROM change_watch WHERE account_id = $1 AND tenant_id = ANY($2)",
+                &[&account_id.0, &ids],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (TenantId(r.get(6)), watch_of(r)))
+            .collect())
+    }
+
     /// The account's watch of `tenant_id`, if it is watched.
     pub async fn change_watch(
         &self,
@@ -274,14 +296,20 @@ impl Store {
                 &[&account_id.0, &tenant_id.0],
             )
             .await?;
-        Ok(row.map(|r| ChangeWatch {
-            cursor_at: r.get(0),
-            polled_at: r.get(1),
-            last_change_at: r.get(2),
-            last_push_at: r.get(3),
-            last_error: r.get(4),
-            next_poll_at: r.get(5),
-        }))
+        Ok(row.as_ref().map(watch_of))
+    }
+}
+
+/// A watch from a row of cursor_at, polled_at, last_change_at, last_push_at, last_error,
+/// next_poll_at.
+fn watch_of(r: &tokio_postgres::Row) -> ChangeWatch {
+    ChangeWatch {
+        cursor_at: r.get(0),
+        polled_at: r.get(1),
+        last_change_at: r.get(2),
+        last_push_at: r.get(3),
+        last_error: r.get(4),
+        next_poll_at: r.get(5),
     }
 }
 
