@@ -3,7 +3,8 @@
 //! user change, a tenant's old history and an integration without `onChange` push nothing;
 //! two scheduler replicas push one burst of changes once; each tenant is polled on a fixed
 //! cadence (slow polls do not drift it, missed slots are skipped, not caught up) and a fleet's
-//! first due times are spread over the interval; the tenants API shows each watch.
+//! first due times are spread over the interval; the tenants API shows each watch; turning
+//! an authentication method on is pushed and the documents show it on.
 
 use docsync::fleet::Roles;
 use docsync_domain::TenantId;
@@ -272,7 +273,10 @@ async fn two_scheduler_replicas_push_one_burst_once() {
         TenantChange::AddConditionalAccessPolicy {
             display_name: "Burst policy".into(),
         },
-        TenantChange::UpdateAuthenticationMethodsPolicy,
+        TenantChange::SetAuthenticationMethodState {
+            method_id: "Sms".into(),
+            state: "enabled".into(),
+        },
     ] {
         app.sandbox.change_tenant(index, &change).expect("change");
     }
@@ -464,24 +468,26 @@ async fn a_fleets_first_due_times_are_spread_over_the_interval() {
 }
 
 async fn tenant_view(app: &TestApp, t: &TestTenant) -> Value {
-    let (status, one) = app
-        .call(Method::GET, &format!("/tenants/{}", t.id), None)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{one}");
-    let (status, all) = app.call(Method::GET, "/tenants", None).await;
-    assert_eq!(status, StatusCode::OK, "{all}");
-    let listed = all["tenants"]
-        .as_array()
-        .expect("tenants")
-        .iter()
-        .find(|v| v["id"] == t.id.as_str())
-        .cloned()
-        .expect("listed");
-    assert_eq!(
-        listed["changeWatch"], one["changeWatch"],
-        "the list and the tenant agree"
-    );
-    one
+    // A poll may land between the two reads: they must agree within a few tries.
+    for _ in 0..5 {
+        let (status, one) = app
+            .call(Method::GET, &format!("/tenants/{}", t.id), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{one}");
+        let (status, all) = app.call(Method::GET, "/tenants", None).await;
+        assert_eq!(status, StatusCode::OK, "{all}");
+        let listed = all["tenants"]
+            .as_array()
+            .expect("tenants")
+            .iter()
+            .find(|v| v["id"] == t.id.as_str())
+            .cloned()
+            .expect("listed");
+        if listed["changeWatch"] == one["changeWatch"] {
+            return one;
+        }
+    }
+    panic!("GET /tenants and GET /tenants/{{id}} never agreed on the change watch");
 }
 
 fn time_of(v: &Value) -> chrono::DateTime<chrono::Utc> {
@@ -560,5 +566,86 @@ async fn the_tenants_api_shows_each_change_watch() {
     };
     let secret = SandboxConfig::default().graph_client_secret;
     assert!(!error.is_empty() && !error.contains(&secret), "{error}");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_authentication_methods_change_is_pushed_and_shown_in_hudu_and_it_glue() {
+    let app = watching_app().await;
+    app.connect_microsoft().await;
+    // Fixture 4 has SMS off (every fifth tenant from 3 has it on).
+    let tenants = app.create_tenants(&[4]).await;
+    let t = &tenants[0];
+    assert!(t
+        .fixture
+        .auth_methods
+        .iter()
+        .any(|(id, state)| id == "Sms" && state == "disabled"));
+    let on_change = json!({"mode": "manual", "onChange": true});
+    app.configure_hudu_with(&tenants, Some(on_change.clone()))
+        .await;
+    let (status, view) = app
+        .call(
+            Method::PUT,
+            "/integrations/it-glue",
+            Some(
+                json!({"apiKey": docsync_e2e::itglue_us_key(), "region": "us",
+                        "organizationIdByTenantId": {t.id.clone(): TestApp::company_of(t)},
+                        "schedule": on_change}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let first = app.wait_for_run(&app.push(t).await).await;
+    assert_eq!(first["state"], "succeeded", "{first}");
+    let company = TestApp::company_of(t);
+    let article = &app.articles_in(company)[0].content;
+    assert!(
+        article.contains("<h3>Authentication methods</h3>"),
+        "{article}"
+    );
+    assert!(article.contains("<li>SMS: Off</li>"), "{article}");
+    assert!(
+        article.contains("<li>Microsoft Authenticator: On</li>"),
+        "{article}"
+    );
+    two_polls_later(&app, t).await;
+    assert!(change_runs(&app, "hudu").await.is_empty());
+
+    app.sandbox
+        .change_tenant(
+            t.fixture.index,
+            &TenantChange::SetAuthenticationMethodState {
+                method_id: "Sms".into(),
+                state: "enabled".into(),
+            },
+        )
+        .expect("the sandbox changes the tenant");
+    let run = wait_for_change_run(&app, "hudu").await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["trigger"], "change");
+    let events = run["events"].as_array().cloned().unwrap_or_default();
+    assert!(
+        events.iter().any(|e| e["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("authentication methods"))),
+        "the run says what changed: {events:?}"
+    );
+    let articles = app.articles_in(company);
+    assert_eq!(articles.len(), 1, "written in place");
+    assert!(
+        articles[0].content.contains("<li>SMS: On</li>"),
+        "the article shows SMS on: {}",
+        articles[0].content
+    );
+    let run = wait_for_change_run(&app, "it-glue").await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let assets = app.sandbox.itglue_assets(&docsync_e2e::itglue_us_key());
+    let traits = assets
+        .iter()
+        .map(|a| Value::Object(a.traits.clone()).to_string())
+        .find(|t| t.contains("Authentication methods"))
+        .expect("an IT Glue asset with the authentication methods");
+    assert!(traits.contains("SMS: On"), "{traits}");
     app.cleanup().await;
 }
