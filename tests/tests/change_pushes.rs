@@ -1,12 +1,15 @@
 //! Change-triggered pushes (`schedule.onChange`): with a one-second poll, a Conditional Access
 //! change in a tenant is pushed (trigger `change`) and the Hudu article then shows it; a
 //! user change, a tenant's old history and an integration without `onChange` push nothing;
-//! two scheduler replicas push one burst of changes once.
+//! two scheduler replicas push one burst of changes once; each tenant is polled on a fixed
+//! cadence (slow polls do not drift it, missed slots are skipped, not caught up) and a fleet's
+//! first due times are spread over the interval; the tenants API shows each watch; turning
+//! an authentication method on is pushed and the documents show it on.
 
 use docsync::fleet::Roles;
 use docsync_domain::TenantId;
 use docsync_e2e::{spawn_adjusted, spawn_app, TestApp, TestTenant};
-use docsync_sandbox::{SandboxConfig, TenantChange};
+use docsync_sandbox::{FaultKind, FaultProvider, FaultRule, Faults, SandboxConfig, TenantChange};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -246,6 +249,14 @@ async fn two_scheduler_replicas_push_one_burst_once() {
     let a = watcher(store_a, broker_a.clone());
     let b = watcher(store_b, broker_b.clone());
 
+    // Watching starts at the tenant's phase of the interval: wait until it is due.
+    app.store()
+        .sync_change_watches(Duration::from_millis(500))
+        .await
+        .expect("watches");
+    let due = due_at(&app, t).await.expect("watched");
+    let wait = (due - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(50)).await;
     let (ra, rb) = tokio::join!(a.poll_due(), b.poll_due());
     let (ra, rb) = (ra.expect("poll a"), rb.expect("poll b"));
     assert_eq!(ra.first_polls + rb.first_polls, 1, "{ra:?} {rb:?}");
@@ -262,7 +273,10 @@ async fn two_scheduler_replicas_push_one_burst_once() {
         TenantChange::AddConditionalAccessPolicy {
             display_name: "Burst policy".into(),
         },
-        TenantChange::UpdateAuthenticationMethodsPolicy,
+        TenantChange::SetAuthenticationMethodState {
+            method_id: "Sms".into(),
+            state: "enabled".into(),
+        },
     ] {
         app.sandbox.change_tenant(index, &change).expect("change");
     }
@@ -290,5 +304,348 @@ async fn two_scheduler_replicas_push_one_burst_once() {
     assert_eq!(ra.enqueued + rb.enqueued, 0, "{ra:?} {rb:?}");
     broker_a.close().await;
     broker_b.close().await;
+    app.cleanup().await;
+}
+
+/// A change watcher of its own on `app`'s fleet, polling every `every`.
+async fn own_watcher(app: &TestApp, every: Duration) -> docsync_scheduler::ChangeWatcher {
+    let (store, broker) = docsync::fleet::connect(&app.settings)
+        .await
+        .expect("a scheduler");
+    let source = docsync_sources::GraphSource::new(docsync_sources::GraphSourceConfig {
+        graph_url: app.sandbox.graph_url.clone(),
+        login_url: app.sandbox.login_url.clone(),
+        exchange_url: app.sandbox.exchange_url.clone(),
+        ..docsync_sources::GraphSourceConfig::microsoft_defaults()
+    });
+    docsync_scheduler::ChangeWatcher::new(
+        store,
+        broker,
+        app.settings.master_key().expect("master key"),
+        source,
+        docsync_scheduler::ChangeConfig::every(every),
+    )
+}
+
+async fn due_at(app: &TestApp, t: &TestTenant) -> Option<chrono::DateTime<chrono::Utc>> {
+    app.store()
+        .change_watch(app.account, tenant_id(t))
+        .await
+        .expect("store")
+        .map(|w| w.next_poll_at)
+}
+
+/// Microseconds of `d` past a whole number of `every`s.
+fn off_grid(d: chrono::TimeDelta, every: Duration) -> i64 {
+    let every = i64::try_from(every.as_micros()).expect("small");
+    d.num_microseconds().expect("small").rem_euclid(every)
+}
+
+#[tokio::test]
+async fn slow_polls_keep_the_cadence_of_due_times() {
+    let app = spawn_app().await;
+    app.connect_microsoft().await;
+    let tenants = app.create_tenants(&[9]).await;
+    let t = &tenants[0];
+    app.configure_hudu_with(&tenants, Some(json!({"mode": "manual", "onChange": true})))
+        .await;
+    // Every audit log read takes 400 ms: a cadence counted from the end of each poll would
+    // drift by that much each time.
+    app.sandbox.set_faults(Faults {
+        rules: vec![
+            FaultRule::new(FaultProvider::Graph, FaultKind::LatencyMs(400)).on("/v1.0/auditLogs"),
+        ],
+        ..Faults::default()
+    });
+    let every = Duration::from_secs(1);
+    let watcher = own_watcher(&app, every).await;
+    let shutdown = docsync_domain::Shutdown::new();
+    let running = tokio::spawn(watcher.run(shutdown.clone()));
+    let mut dues: Vec<chrono::DateTime<chrono::Utc>> = Vec::new();
+    let until = Instant::now() + Duration::from_millis(6500);
+    while Instant::now() < until {
+        if let Some(due) = due_at(&app, t).await {
+            if dues.last() != Some(&due) {
+                dues.push(due);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.trigger();
+    running.await.expect("joined").expect("the watcher ran");
+    let watch = app
+        .store()
+        .change_watch(app.account, tenant_id(t))
+        .await
+        .expect("store")
+        .expect("watched");
+    assert_eq!(watch.last_error, None);
+    assert!(dues.len() >= 5, "polled at the cadence: due times {dues:?}");
+    for pair in dues.windows(2) {
+        let step = pair[1] - pair[0];
+        assert!(step >= chrono::TimeDelta::seconds(1), "{dues:?}");
+        assert_eq!(
+            off_grid(step, every),
+            0,
+            "each due time is a whole number of intervals after the last, whatever the poll took: {dues:?}"
+        );
+    }
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn missed_slots_are_skipped_without_a_burst() {
+    let app = spawn_app().await;
+    app.connect_microsoft().await;
+    let tenants = app.create_tenants(&[10]).await;
+    let t = &tenants[0];
+    app.configure_hudu_with(&tenants, Some(json!({"mode": "manual", "onChange": true})))
+        .await;
+    let every = Duration::from_secs(1);
+    let watcher = own_watcher(&app, every).await;
+    // The first round starts watching; the tenant's first due time is its phase of a second.
+    watcher.poll_due().await.expect("round");
+    let first = due_at(&app, t).await.expect("watched");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = watcher.poll_due().await.expect("round");
+    assert_eq!(r.polled, 1, "{r:?}");
+    let second = due_at(&app, t).await.expect("watched");
+    assert_eq!(off_grid(second - first, every), 0, "{first} -> {second}");
+
+    // Nobody polls for three and a half intervals: the next round polls once and the tenant
+    // is due at the next slot of its own grid, not at each missed one.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let before = chrono::Utc::now();
+    let r = watcher.poll_due().await.expect("round");
+    assert_eq!(r.polled, 1, "one poll for the missed slots: {r:?}");
+    let after = chrono::Utc::now();
+    let third = due_at(&app, t).await.expect("watched");
+    assert_eq!(off_grid(third - first, every), 0, "{first} -> {third}");
+    assert!(
+        third - second >= chrono::TimeDelta::seconds(3),
+        "{second} -> {third}"
+    );
+    assert!(
+        third > before && third <= after + chrono::TimeDelta::seconds(1),
+        "due at the next slot after the poll ({before} .. {after}): {third}"
+    );
+    let r = watcher.poll_due().await.expect("round");
+    assert_eq!(r.polled, 0, "not due again at once: {r:?}");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_fleets_first_due_times_are_spread_over_the_interval() {
+    let app = spawn_app().await;
+    app.connect_microsoft().await;
+    let indices: Vec<usize> = (0..120).collect();
+    let tenants = app.create_tenants(&indices).await;
+    app.configure_hudu_with(&tenants, Some(json!({"mode": "manual", "onChange": true})))
+        .await;
+    let every = Duration::from_secs(300);
+    let before = chrono::Utc::now() - chrono::TimeDelta::seconds(1);
+    app.store()
+        .sync_change_watches(every)
+        .await
+        .expect("watches");
+    let mut buckets = [0usize; 6];
+    for t in &tenants {
+        let due = due_at(&app, t).await.expect("watched");
+        let offset = (due - before).num_milliseconds();
+        assert!(
+            (0..=302_000).contains(&offset),
+            "first due within the interval: {due} vs {before}"
+        );
+        let bucket = usize::try_from(offset / 50_000).expect("positive").min(5);
+        buckets[bucket] += 1;
+    }
+    // 120 tenants over six 50-second slices: 20 each on average, never all at once.
+    assert!(
+        buckets.iter().all(|&n| (4..=45).contains(&n)),
+        "first due times spread over the interval: {buckets:?}"
+    );
+    app.cleanup().await;
+}
+
+async fn tenant_view(app: &TestApp, t: &TestTenant) -> Value {
+    // A poll may land between the two reads: they must agree within a few tries.
+    for _ in 0..5 {
+        let (status, one) = app
+            .call(Method::GET, &format!("/tenants/{}", t.id), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{one}");
+        let (status, all) = app.call(Method::GET, "/tenants", None).await;
+        assert_eq!(status, StatusCode::OK, "{all}");
+        let listed = all["tenants"]
+            .as_array()
+            .expect("tenants")
+            .iter()
+            .find(|v| v["id"] == t.id.as_str())
+            .cloned()
+            .expect("listed");
+        if listed["changeWatch"] == one["changeWatch"] {
+            return one;
+        }
+    }
+    panic!("GET /tenants and GET /tenants/{{id}} never agreed on the change watch");
+}
+
+fn time_of(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("a time: {v}"))
+}
+
+#[tokio::test]
+async fn the_tenants_api_shows_each_change_watch() {
+    let app = watching_app().await;
+    app.connect_microsoft().await;
+    let tenants = app.create_tenants(&[11, 12]).await;
+    let (t, unwatched) = (&tenants[0], &tenants[1]);
+    app.configure_hudu(&tenants).await;
+    let before = tenant_view(&app, t).await;
+    assert_eq!(before["changeWatch"], Value::Null, "not watched: {before}");
+
+    app.configure_hudu_with(
+        std::slice::from_ref(t),
+        Some(json!({"mode": "manual", "onChange": true})),
+    )
+    .await;
+    let started = chrono::Utc::now();
+    polled_after(&app, t, started).await;
+    let watch = tenant_view(&app, t).await["changeWatch"].clone();
+    assert!(time_of(&watch["polledAt"]) > started, "{watch}");
+    assert!(
+        time_of(&watch["nextPollAt"]) > time_of(&watch["polledAt"]) - chrono::TimeDelta::seconds(1),
+        "{watch}"
+    );
+    assert!(time_of(&watch["readUpTo"]) > started, "{watch}");
+    assert_eq!(watch["lastChangeAt"], Value::Null, "{watch}");
+    assert_eq!(watch["lastPushAt"], Value::Null, "{watch}");
+    assert_eq!(watch["lastError"], Value::Null, "{watch}");
+    assert_eq!(
+        tenant_view(&app, unwatched).await["changeWatch"],
+        Value::Null,
+        "a tenant no onChange integration maps"
+    );
+
+    let changed = chrono::Utc::now();
+    app.sandbox
+        .change_tenant(
+            t.fixture.index,
+            &TenantChange::AddConditionalAccessPolicy {
+                display_name: "Status policy".into(),
+            },
+        )
+        .expect("change");
+    let run = wait_for_change_run(&app, "hudu").await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let watch = tenant_view(&app, t).await["changeWatch"].clone();
+    let change_at = time_of(&watch["lastChangeAt"]);
+    assert!(
+        (change_at - changed).num_seconds().abs() < 5,
+        "the change's time: {watch}"
+    );
+    assert!(time_of(&watch["lastPushAt"]) >= change_at, "{watch}");
+
+    // The audit log cannot be read: the watch says why, and shows no secret.
+    app.sandbox.set_faults(Faults {
+        rules: vec![
+            FaultRule::new(FaultProvider::Graph, FaultKind::ErrorRate(1.0)).on("/v1.0/auditLogs"),
+        ],
+        ..Faults::default()
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let error = loop {
+        let watch = tenant_view(&app, t).await["changeWatch"].clone();
+        if let Some(e) = watch["lastError"].as_str() {
+            break e.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no error shown: {watch}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let secret = SandboxConfig::default().graph_client_secret;
+    assert!(!error.is_empty() && !error.contains(&secret), "{error}");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_authentication_methods_change_is_pushed_and_shown_in_hudu_and_it_glue() {
+    let app = watching_app().await;
+    app.connect_microsoft().await;
+    // Fixture 4 has SMS off (every fifth tenant from 3 has it on).
+    let tenants = app.create_tenants(&[4]).await;
+    let t = &tenants[0];
+    assert!(t
+        .fixture
+        .auth_methods
+        .iter()
+        .any(|(id, state)| id == "Sms" && state == "disabled"));
+    let on_change = json!({"mode": "manual", "onChange": true});
+    app.configure_hudu_with(&tenants, Some(on_change.clone()))
+        .await;
+    let (status, view) = app
+        .call(
+            Method::PUT,
+            "/integrations/it-glue",
+            Some(
+                json!({"apiKey": docsync_e2e::itglue_us_key(), "region": "us",
+                        "organizationIdByTenantId": {t.id.clone(): TestApp::company_of(t)},
+                        "schedule": on_change}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let first = app.wait_for_run(&app.push(t).await).await;
+    assert_eq!(first["state"], "succeeded", "{first}");
+    let company = TestApp::company_of(t);
+    let article = &app.articles_in(company)[0].content;
+    assert!(
+        article.contains("<h3>Authentication methods</h3>"),
+        "{article}"
+    );
+    assert!(article.contains("<li>SMS: Off</li>"), "{article}");
+    assert!(
+        article.contains("<li>Microsoft Authenticator: On</li>"),
+        "{article}"
+    );
+    two_polls_later(&app, t).await;
+    assert!(change_runs(&app, "hudu").await.is_empty());
+
+    app.sandbox
+        .change_tenant(
+            t.fixture.index,
+            &TenantChange::SetAuthenticationMethodState {
+                method_id: "Sms".into(),
+                state: "enabled".into(),
+            },
+        )
+        .expect("the sandbox changes the tenant");
+    let run = wait_for_change_run(&app, "hudu").await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["trigger"], "change");
+    let events = run["events"].as_array().cloned().unwrap_or_default();
+    assert!(
+        events.iter().any(|e| e["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("authentication methods"))),
+        "the run says what changed: {events:?}"
+    );
+    let articles = app.articles_in(company);
+    assert_eq!(articles.len(), 1, "written in place");
+    assert!(
+        articles[0].content.contains("<li>SMS: On</li>"),
+        "the article shows SMS on: {}",
+        articles[0].content
+    );
+    let run = wait_for_change_run(&app, "it-glue").await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let assets = app.sandbox.itglue_assets(&docsync_e2e::itglue_us_key());
+    let traits = assets
+        .iter()
+        .map(|a| Value::Object(a.traits.clone()).to_string())
+        .find(|t| t.contains("Authentication methods"))
+        .expect("an IT Glue asset with the authentication methods");
+    assert!(traits.contains("SMS: On"), "{traits}");
     app.cleanup().await;
 }

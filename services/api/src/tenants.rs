@@ -1,4 +1,5 @@
-//! `/tenants`: create, list, show (with last sync and last push per provider), rename, remove.
+//! `/tenants`: create, list, show (with last sync and last push per provider, and the state of
+//! its change watch when an integration pushes it on change), rename, remove.
 
 use crate::audit;
 use crate::auth::Caller;
@@ -89,6 +90,41 @@ pub(crate) struct TenantView {
     last_sync_at: Option<DateTime<Utc>>,
     /// Per configured provider (hudu, it-glue).
     providers: BTreeMap<String, TenantProvider>,
+    /// How its directory audit log is watched for changes (`schedule.onChange`); null when
+    /// no integration that maps it pushes on change.
+    change_watch: Option<ChangeWatchView>,
+}
+
+/// A tenant's change watch: when its directory audit log was read and what it found.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ChangeWatchView {
+    /// When the audit log was last read (or a read last failed); null before the first.
+    polled_at: Option<DateTime<Utc>>,
+    /// When it is read next.
+    next_poll_at: DateTime<Utc>,
+    /// How far the log has been read (the cursor); null before the first read.
+    read_up_to: Option<DateTime<Utc>>,
+    /// When the newest change to Conditional Access, authentication methods or domains seen
+    /// happened.
+    last_change_at: Option<DateTime<Utc>>,
+    /// When a push (trigger `change`) was last enqueued for a change.
+    last_push_at: Option<DateTime<Utc>>,
+    /// Why the last read failed; null when it succeeded.
+    last_error: Option<String>,
+}
+
+impl From<docsync_store::ChangeWatch> for ChangeWatchView {
+    fn from(w: docsync_store::ChangeWatch) -> Self {
+        ChangeWatchView {
+            polled_at: w.polled_at,
+            next_poll_at: w.next_poll_at,
+            read_up_to: w.cursor_at,
+            last_change_at: w.last_change_at,
+            last_push_at: w.last_push_at,
+            last_error: w.last_error,
+        }
+    }
 }
 
 /// A tenant as one provider sees it.
@@ -140,6 +176,12 @@ async fn view(
 ) -> Result<Vec<TenantView>, ApiError> {
     let ids: Vec<TenantId> = tenants.iter().map(|t| t.id).collect();
     let pushes = state.store.tenant_pushes(account, &ids).await?;
+    let mut watches: std::collections::HashMap<TenantId, docsync_store::ChangeWatch> = state
+        .store
+        .change_watches(account, &ids)
+        .await?
+        .into_iter()
+        .collect();
     let mut mapped = Vec::new();
     for provider in Provider::ALL {
         if let Some(i) = state.store.integration(account, provider).await? {
@@ -179,6 +221,7 @@ async fn view(
                 updated_at: t.updated_at,
                 last_sync_at: t.last_sync_at,
                 providers,
+                change_watch: watches.remove(&t.id).map(ChangeWatchView::from),
             }
         })
         .collect())

@@ -1,5 +1,5 @@
-//! Change-triggered pushes (`schedule.onChange`): every `poll_every` each watched tenant's
-//! directory audit log is read since its cursor (less a look-back for entries Entra logs
+//! Change-triggered pushes (`schedule.onChange`): every `poll_every`, on a fixed cadence of
+//! its own (see `docsync_store::change_watch`), each watched tenant's directory audit log is read since its cursor (less a look-back for entries Entra logs
 //! late), and when entries about Conditional Access, authentication methods or domains appear
 //! that the last poll had not seen, one push (trigger `change`) is enqueued per watching
 //! integration: one per burst, however many entries it holds. Unrelated entries push nothing,
@@ -102,7 +102,9 @@ impl ChangeWatcher {
     /// Starts and stops watching tenants as integrations' `onChange` say, then polls every
     /// tenant that is due, in rounds, until none is.
     pub async fn poll_due(&self) -> anyhow::Result<PollReport> {
-        self.store.sync_change_watches().await?;
+        self.store
+            .sync_change_watches(self.config.poll_every)
+            .await?;
         let mut report = PollReport::default();
         loop {
             let claimed = self
@@ -218,7 +220,7 @@ impl ChangeWatcher {
             seen_ids,
             changes,
             last_change_at,
-            next_poll_in: every,
+            every,
         };
         match self.store.finish_change_poll(&watch, &outcome).await? {
             None => Ok(Polled::LeaseLost),
@@ -232,22 +234,16 @@ impl ChangeWatcher {
         }
     }
 
-    /// Polls until `shutdown`: wakes a few times per interval to pick up tenants as they fall
-    /// due (and newly watched ones soon after their integration says `onChange`).
+    /// Polls until `shutdown`: after each round, sleeps until the next tenant is due on the
+    /// database's clock, but never longer than `max_sleep` (newly watched tenants are picked
+    /// up that soon after their integration says `onChange`).
     pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
-        let wake =
-            (self.config.poll_every / 4).clamp(Duration::from_millis(250), Duration::from_secs(15));
+        let max_sleep = self.max_sleep();
         tracing::info!(
             poll_s = self.config.poll_every.as_secs(),
             "change watch started"
         );
-        let mut interval = tokio::time::interval(wake);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                _ = shutdown.wait() => break,
-                _ = interval.tick() => {}
-            }
             let started = Instant::now();
             match self.poll_due().await {
                 Ok(r) if r.enqueued > 0 || r.failed > 0 => tracing::info!(
@@ -260,9 +256,28 @@ impl ChangeWatcher {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "change watch round failed; retrying"),
             }
+            let sleep = match self.store.next_change_poll_in().await {
+                Ok(Some(due_in)) => due_in.min(max_sleep),
+                Ok(None) => max_sleep,
+                Err(e) => {
+                    tracing::warn!(error = %e, "next change poll unknown; retrying");
+                    max_sleep
+                }
+            };
+            // A few milliseconds past the due time, so the claim finds the tenant due.
+            let sleep = (sleep + Duration::from_millis(5)).max(Duration::from_millis(10));
+            tokio::select! {
+                _ = shutdown.wait() => break,
+                _ = tokio::time::sleep(sleep) => {}
+            }
         }
         tracing::info!("change watch stopped");
         Ok(())
+    }
+
+    /// The longest the watcher sleeps between rounds: a quarter interval, 250 ms to 15 s.
+    fn max_sleep(&self) -> Duration {
+        (self.config.poll_every / 4).clamp(Duration::from_millis(250), Duration::from_secs(15))
     }
 }
 

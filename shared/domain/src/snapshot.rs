@@ -65,6 +65,10 @@ pub struct Snapshot {
     pub mfa: Section<MfaAdoption>,
     /// Conditional Access policies and their gaps.
     pub conditional_access: Section<ConditionalAccessSummary>,
+    /// The authentication methods policy: which methods are on (shown with Conditional
+    /// Access). Snapshots taken before docsync read it have it unavailable.
+    #[serde(default = "authentication_methods_not_read")]
+    pub authentication_methods: Section<AuthenticationMethods>,
     /// Defender incidents and secure-score recommendations.
     pub defender: Section<DefenderSurface>,
     /// Exchange Online DKIM, anti-phish and audit configuration.
@@ -80,6 +84,28 @@ pub struct Snapshot {
     /// tries again later rather than overwrite good documentation with "not collected".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transient_gaps: Vec<String>,
+}
+
+fn authentication_methods_not_read() -> Section<AuthenticationMethods> {
+    Section::unavailable("not collected by this version of docsync; the next sync reads it")
+}
+
+/// The tenant's authentication methods policy (`GET /policies/authenticationMethodsPolicy`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticationMethods {
+    /// Every method the policy configures, in the policy's order.
+    pub methods: Vec<AuthenticationMethod>,
+}
+
+/// One method of the authentication methods policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticationMethod {
+    /// Its id in the policy: `Fido2`, `MicrosoftAuthenticator`, `Sms`, ...
+    pub id: String,
+    /// `enabled` or `disabled`.
+    pub state: String,
 }
 
 /// Organisation facts.

@@ -49,6 +49,9 @@ pub struct TenantFixture {
     pub skus: Vec<FixtureSku>,
     /// Conditional Access policies.
     pub ca_policies: Vec<FixtureCaPolicy>,
+    /// The authentication methods policy's methods, `(id, state)` in the policy's order
+    /// (`enabled` or `disabled`); SMS and voice are off in every tenant but every fifth.
+    pub auth_methods: Vec<(String, String)>,
     /// Active incidents of high severity (0..=3); others are served alongside.
     pub high_active_incidents: u32,
     /// Secure score `(current, max)`; the sums of `control_scores`.
@@ -459,6 +462,7 @@ pub fn tenant_sized(index: usize, users: Option<usize>) -> TenantFixture {
         users,
         skus,
         ca_policies,
+        auth_methods: auth_methods(index),
         high_active_incidents: u32::try_from((index * 7) % 4).unwrap_or(0),
         secure_score,
         control_scores,
@@ -467,6 +471,30 @@ pub fn tenant_sized(index: usize, users: Option<usize>) -> TenantFixture {
         unified_audit_enabled: index % 7 != 6,
         denied,
     }
+}
+
+/// The methods Entra's authentication methods policy configures, as a new tenant has them
+/// (Authenticator and FIDO2 on), with SMS and voice on in every fifth tenant.
+fn auth_methods(index: usize) -> Vec<(String, String)> {
+    let legacy = if index % 5 == 3 {
+        "enabled"
+    } else {
+        "disabled"
+    };
+    [
+        ("Fido2", "enabled"),
+        ("MicrosoftAuthenticator", "enabled"),
+        ("Sms", legacy),
+        ("TemporaryAccessPass", "disabled"),
+        ("HardwareOath", "disabled"),
+        ("SoftwareOath", "disabled"),
+        ("Voice", legacy),
+        ("Email", "disabled"),
+        ("X509Certificate", "disabled"),
+    ]
+    .into_iter()
+    .map(|(id, state)| (id.to_owned(), state.to_owned()))
+    .collect()
 }
 
 fn sku(part: &str, id: &str, consumed: u32, enabled: u32) -> FixtureSku {

@@ -66,7 +66,7 @@ fn percent_decode(path: &str) -> String {
 fn section(path: &str) -> &'static str {
     if path.starts_with("/security/") {
         "defender"
-    } else if path.starts_with("/identity/conditionalAccess") {
+    } else if path.starts_with("/identity/conditionalAccess") || path.starts_with("/policies/") {
         "conditional_access"
     } else if path.starts_with("/reports/authenticationMethods") {
         "mfa"
@@ -165,6 +165,7 @@ async fn dispatch(
         "/subscribedSkus" => ctx.ok("subscribedSkus", data::skus(&tenant)),
         "/users/$count" => count(&headers, &tenant),
         "/reports/authenticationMethods/userRegistrationDetails" => ctx.registration_details(),
+        "/policies/authenticationMethodsPolicy" => ctx.authentication_methods_policy(),
         "/identity/conditionalAccess/policies" => ctx.ok(
             "identity/conditionalAccess/policies",
             data::ca_policies(&tenant),
@@ -229,6 +230,39 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn context(&self, what: &str) -> String {
         format!("{}/{}/$metadata#{what}", self.state.graph_url, self.version)
+    }
+
+    /// `GET /policies/authenticationMethodsPolicy`: one object (no `value`), its method
+    /// configurations expanded, each with its derived `@odata.type`.
+    fn authentication_methods_policy(&self) -> Response {
+        let methods: Vec<Value> = self
+            .tenant
+            .auth_methods
+            .iter()
+            .map(|(id, state)| {
+                let mut kind = id.clone();
+                if let Some(first) = kind.get_mut(0..1) {
+                    first.make_ascii_lowercase();
+                }
+                json!({
+                    "@odata.type": format!("#microsoft.graph.{kind}AuthenticationMethodConfiguration"),
+                    "id": id,
+                    "state": state,
+                    "excludeTargets": [],
+                })
+            })
+            .collect();
+        Json(json!({
+            "@odata.context": self.context("authenticationMethodsPolicy"),
+            "id": "authenticationMethodsPolicy",
+            "displayName": "Authentication Methods Policy",
+            "description": "The tenant-wide policy that controls which authentication methods are allowed in the tenant, authentication method registration requirements, and self-service password reset settings",
+            "lastModifiedDateTime": "2026-01-15T09:30:00Z",
+            "policyVersion": "1.5",
+            "policyMigrationState": "migrationComplete",
+            "authenticationMethodConfigurations": methods,
+        }))
+        .into_response()
     }
 
     fn ok(&self, what: &str, value: Vec<Value>) -> Response {

@@ -4,8 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use docsync_domain::snapshot::{
-    CheckOutcome, ComplianceScores, ConditionalAccessSummary, CopilotSummary, DefenderSurface,
-    ExchangePosture, MfaAdoption, Section, StandardsStatus, TenantMetadata,
+    AuthenticationMethods, CheckOutcome, ComplianceScores, ConditionalAccessSummary,
+    CopilotSummary, DefenderSurface, ExchangePosture, MfaAdoption, Section, StandardsStatus,
+    TenantMetadata,
 };
 use docsync_domain::{PostureSection, Snapshot};
 use std::fmt::Write;
@@ -183,7 +184,9 @@ pub fn render_sections(snapshot: &Snapshot, pushed_at: DateTime<Utc>) -> Vec<Ren
             h.section(&snapshot.mfa, mfa)
         }),
         one("Conditional Access", Some(S::ConditionalAccess), |h| {
-            h.section(&snapshot.conditional_access, conditional_access)
+            h.section(&snapshot.conditional_access, conditional_access);
+            h.h3("Authentication methods");
+            h.section(&snapshot.authentication_methods, authentication_methods);
         }),
         one("Standards status", Some(S::Standards), |h| {
             standards(h, &snapshot.standards)
@@ -349,6 +352,39 @@ fn conditional_access(h: &mut Html, s: &ConditionalAccessSummary) {
         &["Policy", "State", "Targets", "Apps", "Grant controls"],
         &rows,
     );
+}
+
+/// The authentication methods policy as a short list: each method and whether it is on.
+fn authentication_methods(h: &mut Html, a: &AuthenticationMethods) {
+    let items: Vec<String> = a
+        .methods
+        .iter()
+        .map(|m| {
+            let state = match m.state.as_str() {
+                "enabled" => "On",
+                "disabled" => "Off",
+                other => other,
+            };
+            format!("{}: {state}", method_name(&m.id))
+        })
+        .collect();
+    h.list(&items, "The policy configures no methods.");
+}
+
+/// A method's name as the Entra admin center shows it (its policy id when unknown).
+fn method_name(id: &str) -> &str {
+    match id.to_ascii_lowercase().as_str() {
+        "fido2" => "Passkey (FIDO2)",
+        "microsoftauthenticator" => "Microsoft Authenticator",
+        "sms" => "SMS",
+        "temporaryaccesspass" => "Temporary Access Pass",
+        "hardwareoath" => "Hardware OATH tokens",
+        "softwareoath" => "Third-party software OATH tokens",
+        "voice" => "Voice call",
+        "email" => "Email OTP",
+        "x509certificate" => "Certificate-based authentication",
+        _ => id,
+    }
 }
 
 fn outcome_label(outcome: CheckOutcome) -> &'static str {
@@ -566,8 +602,8 @@ fn copilot(h: &mut Html, c: &CopilotSummary) {
 mod tests {
     use super::*;
     use docsync_domain::snapshot::{
-        AntiPhishPolicy, BaselineResult, CaPolicy, ControlResult, DkimDomain, FrameworkScore,
-        LicenceLine,
+        AntiPhishPolicy, AuthenticationMethod, BaselineResult, CaPolicy, ControlResult, DkimDomain,
+        FrameworkScore, LicenceLine,
     };
     use docsync_domain::TenantId;
 
@@ -621,6 +657,12 @@ mod tests {
                     grant_operator: "OR".into(),
                 }],
                 key_gaps: vec!["No enabled policy requires MFA for all users".into()],
+            }),
+            authentication_methods: Section::collected(AuthenticationMethods {
+                methods: vec![
+                    AuthenticationMethod { id: "MicrosoftAuthenticator".into(), state: "enabled".into() },
+                    AuthenticationMethod { id: "Sms".into(), state: "disabled".into() },
+                ],
             }),
             defender: Section::unavailable(
                 "Graph answered 403 Forbidden for /v1.0/security/incidents: grant SecurityIncident.Read.All",
@@ -728,6 +770,17 @@ mod tests {
         assert!(html.contains("<td>CIS 2.1.9</td>"));
         assert!(html.contains("2187 of 2637 (82.9%)"));
         assert!(html.contains("1 of 12"));
+    }
+
+    #[test]
+    fn authentication_methods_are_listed_with_their_state() {
+        let html = render_article_html(&snapshot(), "2024-06-01T08:05:00Z".parse().unwrap());
+        assert!(html.contains("<h3>Authentication methods</h3>"), "{html}");
+        assert!(
+            html.contains("<li>Microsoft Authenticator: On</li>"),
+            "{html}"
+        );
+        assert!(html.contains("<li>SMS: Off</li>"), "{html}");
     }
 
     #[test]

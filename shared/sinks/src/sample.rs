@@ -3,9 +3,10 @@
 //! from it. Never written anywhere.
 
 use docsync_domain::snapshot::{
-    AntiPhishPolicy, BaselineResult, CaPolicy, CheckOutcome, ComplianceScores,
-    ConditionalAccessSummary, CopilotSummary, DkimDomain, ExchangePosture, FrameworkScore,
-    LicenceLine, MfaAdoption, Section, StandardsStatus, TenantMetadata,
+    AntiPhishPolicy, AuthenticationMethod, AuthenticationMethods, BaselineResult, CaPolicy,
+    CheckOutcome, ComplianceScores, ConditionalAccessSummary, CopilotSummary, DkimDomain,
+    ExchangePosture, FrameworkScore, LicenceLine, MfaAdoption, Section, StandardsStatus,
+    TenantMetadata,
 };
 use docsync_domain::{Snapshot, TenantId};
 
@@ -61,6 +62,12 @@ pub fn sample_snapshot() -> Snapshot {
                 grant_operator: "OR".into(),
             }],
             key_gaps: vec!["No enabled policy requires MFA for all users".into()],
+        }),
+        authentication_methods: Section::collected(AuthenticationMethods {
+            methods: vec![
+                AuthenticationMethod { id: "MicrosoftAuthenticator".into(), state: "enabled".into() },
+                AuthenticationMethod { id: "Sms".into(), state: "disabled".into() },
+            ],
         }),
         defender: Section::unavailable(
             "Graph answered 403 Forbidden for /v1.0/security/incidents: grant SecurityIncident.Read.All",

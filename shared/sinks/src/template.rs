@@ -189,6 +189,8 @@ pub fn context(
     if shows(PostureSection::ConditionalAccess) {
         let (v, r) = split(&snapshot.conditional_access);
         section("conditionalAccess", v, r);
+        let (v, r) = split(&snapshot.authentication_methods);
+        section("authenticationMethods", v, r);
     }
     if shows(PostureSection::Standards) {
         section("standards", to_value(&snapshot.standards), None);

@@ -4,7 +4,9 @@
 use crate::auth::{SignInError, TokenCache, EXCHANGE_SCOPE, GRAPH_SCOPE};
 use crate::fetch::{unavailable_reason, Endpoint, Reader, Service};
 use crate::http::{CallError, Caller};
-use crate::sections::{conditional_access, copilot, defender, exchange, metadata, mfa};
+use crate::sections::{
+    authentication_methods, conditional_access, copilot, defender, exchange, metadata, mfa,
+};
 use crate::{compliance, wire, GraphSourceConfig, MicrosoftCredentials, SourceError, TenantRef};
 use chrono::Utc;
 use docsync_domain::snapshot::{ExchangePosture, Section};
@@ -33,6 +35,11 @@ const REGISTRATION: Endpoint = Endpoint {
 };
 const CA_POLICIES: Endpoint = Endpoint {
     path: "/identity/conditionalAccess/policies",
+    version: "v1.0",
+    permission: "Policy.Read.All",
+};
+const AUTH_METHODS: Endpoint = Endpoint {
+    path: "/policies/authenticationMethodsPolicy",
     version: "v1.0",
     permission: "Policy.Read.All",
 };
@@ -252,14 +259,24 @@ impl GraphSource {
                 reader.all::<wire::Incident>(t, INCIDENTS, &[("$filter", INCIDENT_FILTER)]),
                 reader.first_page::<wire::SecureScore>(t, SECURE_SCORES, &[("$top", "1")]),
                 reader.all::<wire::ControlProfile>(t, CONTROL_PROFILES, &[]),
+                reader.object::<wire::AuthenticationMethodsPolicy>(t, AUTH_METHODS),
             ))
         };
         let (graph_reads, exchange) = tokio::join!(
             graph_reads,
             self.exchange(&reader, &token_caller, creds, ms_tenant)
         );
-        let (orgs, (skus, usage), count, registration, policies, incidents, scores, profiles) =
-            graph_reads?;
+        let (
+            orgs,
+            (skus, usage),
+            count,
+            registration,
+            policies,
+            incidents,
+            scores,
+            profiles,
+            auth_methods,
+        ) = graph_reads?;
         let (exchange, exchange_transient) = exchange;
         let orgs = graph(ORGANIZATION, orgs);
         let skus = graph(SUBSCRIBED_SKUS, skus);
@@ -269,6 +286,7 @@ impl GraphSource {
         let incidents = graph(INCIDENTS, incidents);
         let scores = graph(SECURE_SCORES, scores);
         let profiles = graph(CONTROL_PROFILES, profiles);
+        let auth_methods = graph(AUTH_METHODS, auth_methods);
         let usage = usage.map(|u| graph(COPILOT_USAGE, u));
 
         let graph_failures: Vec<Option<&Failure>> = vec![
@@ -280,9 +298,10 @@ impl GraphSource {
             incidents.as_ref().err(),
             scores.as_ref().err(),
             profiles.as_ref().err(),
+            auth_methods.as_ref().err(),
             usage.as_ref().and_then(|u| u.as_ref().err()),
         ];
-        let attempted = 8 + usize::from(usage.is_some());
+        let attempted = 9 + usize::from(usage.is_some());
         let failed: Vec<&Failure> = graph_failures.iter().flatten().copied().collect();
         if failed.len() == attempted && failed.iter().all(|f| f.transient) {
             return Err(SourceError::Transient {
@@ -320,6 +339,9 @@ impl GraphSource {
         });
         let conditional_access = section(&[policies.as_ref().err()], || {
             conditional_access::summarise(policies.as_deref().unwrap_or_default())
+        });
+        let authentication_methods = section(&[auth_methods.as_ref().err()], || {
+            authentication_methods::summarise(auth_methods.as_ref().unwrap_or(&Default::default()))
         });
         let defender = section(
             &[
@@ -373,6 +395,7 @@ impl GraphSource {
             metadata,
             mfa,
             conditional_access,
+            authentication_methods,
             defender,
             exchange,
             copilot,

@@ -79,6 +79,28 @@ impl Reader<'_> {
         Ok(self.page::<T>(token, &self.url(ep), query).await?.value)
     }
 
+    /// A single Graph object (e.g. `/policies/authenticationMethodsPolicy`), not a collection.
+    pub(crate) async fn object<T: DeserializeOwned>(
+        &self,
+        token: &AccessToken,
+        ep: Endpoint,
+    ) -> Result<T, CallError> {
+        let bearer = token.bearer();
+        let url = self.url(ep);
+        let answer = self
+            .caller
+            .send(|| {
+                self.http
+                    .get(&url)
+                    .header(reqwest::header::AUTHORIZATION, &bearer)
+                    .header(reqwest::header::ACCEPT, "application/json")
+            })
+            .await?;
+        serde_json::from_str(&answer.body).map_err(|e| CallError::Malformed {
+            reason: format!("the answer was not the expected JSON ({e})"),
+        })
+    }
+
     async fn page<T: DeserializeOwned>(
         &self,
         token: &AccessToken,

@@ -104,6 +104,25 @@ pub(crate) struct RegistrationDetail {
     pub(crate) user_type: String,
 }
 
+/// `GET /policies/authenticationMethodsPolicy`: one object, its methods expanded.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AuthenticationMethodsPolicy {
+    #[serde(default, deserialize_with = "nullable")]
+    pub(crate) authentication_method_configurations: Vec<AuthenticationMethodConfiguration>,
+}
+
+/// An item of `authenticationMethodConfigurations`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AuthenticationMethodConfiguration {
+    #[serde(default, deserialize_with = "nullable")]
+    pub(crate) id: String,
+    /// `enabled` or `disabled`.
+    #[serde(default, deserialize_with = "nullable")]
+    pub(crate) state: String,
+}
+
 /// `GET /identity/conditionalAccess/policies` item.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -91,8 +91,14 @@ async fn changes_are_logged_with_their_category_and_read_back_filtered_and_paged
         "Contractors need MFA"
     );
     assert_eq!(sb.tenant_fixture(3).unwrap().ca_policies.len(), before + 1);
-    sb.change_tenant(3, &TenantChange::UpdateAuthenticationMethodsPolicy)
-        .unwrap();
+    sb.change_tenant(
+        3,
+        &TenantChange::SetAuthenticationMethodState {
+            method_id: "Sms".into(),
+            state: "enabled".into(),
+        },
+    )
+    .unwrap();
     sb.change_tenant(
         3,
         &TenantChange::AddDomain {

@@ -3,6 +3,12 @@
 //! poll it at a time. A poll's outcome commits only under the lease it was claimed with, and
 //! the push runs a change asks for are created in the same transaction as the cursor moves,
 //! so one burst of changes makes one run per watching integration, whatever the replicas do.
+//!
+//! Cadence: each tenant is polled on a fixed grid of the database's clock. Its first due time
+//! is spread over the interval by a hash of its id (a fleet of thousands does not poll at
+//! once), and each poll moves it to the next slot of its own grid after now, counted from the
+//! due time it was claimed at, not from when the poll finished: a slow poll does not drift the
+//! cadence, and slots missed while nobody polled are skipped, not caught up in a burst.
 
 use crate::prepared::Prepared;
 use crate::{account, Store, StoreResult};
@@ -38,13 +44,15 @@ pub struct PollOutcome {
     pub changes: Vec<String>,
     /// The newest relevant new entry's time.
     pub last_change_at: Option<DateTime<Utc>>,
-    /// When the tenant is due again, from now.
-    pub next_poll_in: std::time::Duration,
+    /// The tenant's cadence: it is due again at the next slot of its grid after now.
+    pub every: std::time::Duration,
 }
 
 /// A watch as stored (for status and tests).
 #[derive(Debug, Clone)]
 pub struct ChangeWatch {
+    /// When the tenant is next due.
+    pub next_poll_at: DateTime<Utc>,
     /// Where the last successful poll read up to.
     pub cursor_at: Option<DateTime<Utc>>,
     /// When it last polled.
@@ -62,19 +70,30 @@ const WATCHED: &str = "SELECT m.tenant_id, m.account_id FROM tenant_mappings m
                          JOIN integrations i ON i.account_id = m.account_id AND i.provider = m.provider
                         WHERE i.schedule->>'onChange' = 'true'";
 
+/// The next slot of a watch's grid (interval `$every` seconds) strictly after now, from the
+/// due time it holds (`next_poll_at`, untouched by a claim): missed slots are skipped.
+const NEXT_SLOT: &str = "next_poll_at + make_interval(secs => $every::float8 * (floor(
+        greatest(extract(epoch from (now() - next_poll_at))::float8, 0) / $every::float8) + 1))";
+
+/// A tenant's phase in `[0, 1)` of the interval, from its id: first due times spread evenly.
+const PHASE: &str =
+    "(('x' || left(md5(tenant_id::text), 8))::bit(32)::bigint::float8 / 4294967296.0)";
+
 impl Store {
-    /// Starts watching every tenant an `onChange` integration maps and stops watching the
-    /// others (their cursor is dropped: watching again starts afresh, without old history).
-    pub async fn sync_change_watches(&self) -> StoreResult<()> {
+    /// Starts watching every tenant an `onChange` integration maps, each first due at its
+    /// phase of `every` from now, and stops watching the others (their cursor is dropped:
+    /// watching again starts afresh, without old history).
+    pub async fn sync_change_watches(&self, every: std::time::Duration) -> StoreResult<()> {
         let client = self.client().await?;
         client
             .execute_prepared(
                 &format!(
-                    "INSERT INTO change_watch (tenant_id, account_id)
-                     SELECT DISTINCT tenant_id, account_id FROM ({WATCHED}) w
+                    "INSERT INTO change_watch (tenant_id, account_id, next_poll_at)
+                     SELECT tenant_id, account_id, now() + make_interval(secs => $1::float8 * {PHASE})
+                       FROM (SELECT DISTINCT tenant_id, account_id FROM ({WATCHED}) w) d
                      ON CONFLICT DO NOTHING"
                 ),
-                &[],
+                &[&every.as_secs_f64()],
             )
             .await?;
         client
@@ -139,19 +158,22 @@ impl Store {
         let tx = client.transaction().await?;
         let updated = tx
             .execute_prepared(
-                "UPDATE change_watch
-                    SET cursor_at = $3, seen_ids = $4,
-                        last_change_at = greatest(last_change_at, $5),
-                        next_poll_at = now() + make_interval(secs => $6),
-                        polled_at = now(), last_error = NULL, lease_id = NULL, lease_until = NULL
-                  WHERE tenant_id = $1 AND lease_id = $2",
+                &format!(
+                    "UPDATE change_watch
+                        SET cursor_at = $3, seen_ids = $4,
+                            last_change_at = greatest(last_change_at, $5),
+                            next_poll_at = {},
+                            polled_at = now(), last_error = NULL, lease_id = NULL, lease_until = NULL
+                      WHERE tenant_id = $1 AND lease_id = $2",
+                    NEXT_SLOT.replace("$every", "$6")
+                ),
                 &[
                     &watch.tenant_id.0,
                     &watch.lease_id,
                     &outcome.cursor_at,
                     &outcome.seen_ids,
                     &outcome.last_change_at,
-                    &outcome.next_poll_in.as_secs_f64(),
+                    &every_secs(outcome.every),
                 ],
             )
             .await?;
@@ -193,29 +215,70 @@ impl Store {
     }
 
     /// Gives a poll up (the audit log could not be read): the cursor stays, the tenant is due
-    /// again in `next_poll_in`, and `error` says why.
+    /// again at the next slot of its grid of `every`, and `error` says why.
     pub async fn fail_change_poll(
         &self,
         watch: &ClaimedWatch,
         error: &str,
-        next_poll_in: std::time::Duration,
+        every: std::time::Duration,
     ) -> StoreResult<()> {
         self.client()
             .await?
             .execute_prepared(
-                "UPDATE change_watch
-                    SET next_poll_at = now() + make_interval(secs => $3), polled_at = now(),
-                        last_error = $4, lease_id = NULL, lease_until = NULL
-                  WHERE tenant_id = $1 AND lease_id = $2",
+                &format!(
+                    "UPDATE change_watch
+                        SET next_poll_at = {}, polled_at = now(),
+                            last_error = $4, lease_id = NULL, lease_until = NULL
+                      WHERE tenant_id = $1 AND lease_id = $2",
+                    NEXT_SLOT.replace("$every", "$3")
+                ),
                 &[
                     &watch.tenant_id.0,
                     &watch.lease_id,
-                    &next_poll_in.as_secs_f64(),
+                    &every_secs(every),
                     &error,
                 ],
             )
             .await?;
         Ok(())
+    }
+
+    /// How long, on the database's clock, until some watch can be claimed (due and not
+    /// leased); zero when one already can, None when no tenant is watched.
+    pub async fn next_change_poll_in(&self) -> StoreResult<Option<std::time::Duration>> {
+        let row = self
+            .client()
+            .await?
+            .query_one_prepared(
+                "SELECT extract(epoch from (min(greatest(next_poll_at, coalesce(lease_until, next_poll_at))) - now()))::float8
+                   FROM change_watch",
+                &[],
+            )
+            .await?;
+        let secs: Option<f64> = row.get(0);
+        Ok(secs.map(|s| std::time::Duration::from_secs_f64(s.max(0.0))))
+    }
+
+    /// The account's watches among `tenant_ids` (unwatched tenants are left out).
+    pub async fn change_watches(
+        &self,
+        account_id: AccountId,
+        tenant_ids: &[TenantId],
+    ) -> StoreResult<Vec<(TenantId, ChangeWatch)>> {
+        let ids: Vec<Uuid> = tenant_ids.iter().map(|t| t.0).collect();
+        let rows = self
+            .client()
+            .await?
+            .query_prepared(
+                "SELECT cursor_at, polled_at, last_change_at, last_push_at, last_error, next_poll_at, tenant_id
+                   FROM change_watch WHERE account_id = $1 AND tenant_id = ANY($2)",
+                &[&account_id.0, &ids],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (TenantId(r.get(6)), watch_of(r)))
+            .collect())
     }
 
     /// The account's watch of `tenant_id`, if it is watched.
@@ -228,17 +291,29 @@ impl Store {
             .client()
             .await?
             .query_opt_prepared(
-                "SELECT cursor_at, polled_at, last_change_at, last_push_at, last_error
+                "SELECT cursor_at, polled_at, last_change_at, last_push_at, last_error, next_poll_at
                    FROM change_watch WHERE account_id = $1 AND tenant_id = $2",
                 &[&account_id.0, &tenant_id.0],
             )
             .await?;
-        Ok(row.map(|r| ChangeWatch {
-            cursor_at: r.get(0),
-            polled_at: r.get(1),
-            last_change_at: r.get(2),
-            last_push_at: r.get(3),
-            last_error: r.get(4),
-        }))
+        Ok(row.as_ref().map(watch_of))
     }
+}
+
+/// A watch from a row of cursor_at, polled_at, last_change_at, last_push_at, last_error,
+/// next_poll_at.
+fn watch_of(r: &tokio_postgres::Row) -> ChangeWatch {
+    ChangeWatch {
+        cursor_at: r.get(0),
+        polled_at: r.get(1),
+        last_change_at: r.get(2),
+        last_push_at: r.get(3),
+        last_error: r.get(4),
+        next_poll_at: r.get(5),
+    }
+}
+
+/// An interval in seconds for the grid arithmetic (at least a millisecond: never zero).
+fn every_secs(every: std::time::Duration) -> f64 {
+    every.as_secs_f64().max(0.001)
 }

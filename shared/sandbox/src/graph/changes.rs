@@ -1,6 +1,6 @@
 //! Test hooks that change a tenant the way an admin would, and log it: each [`TenantChange`]
-//! edits the fixture Graph serves (Conditional Access policies, domains) where the sandbox
-//! serves that fact, and appends the matching directory audit entry, with the category,
+//! edits the fixture Graph serves (Conditional Access policies, the authentication methods
+//! policy, domains), and appends the matching directory audit entry, with the category,
 //! activity and service Entra logs for it. `POST /_sandbox/changes` on the Graph port takes
 //! `{"tenantId": "<Entra tenant id>", "change": {"kind": "...", ...}}` and answers 201 with the
 //! entry.
@@ -36,9 +36,16 @@ pub enum TenantChange {
         /// Its new state.
         state: String,
     },
-    /// Updates the authentication methods policy (`Authentication Methods Policy Update`,
-    /// category `Policy`); the sandbox serves no fact of it, so only the log changes.
-    UpdateAuthenticationMethodsPolicy,
+    /// Turns one method of the authentication methods policy on or off (`enabled` or
+    /// `disabled`), e.g. SMS (`Sms`) (`Authentication Methods Policy Update`, category
+    /// `Policy`).
+    #[serde(rename_all = "camelCase")]
+    SetAuthenticationMethodState {
+        /// The method's id in the policy (`Sms`, `Fido2`, ...; any case).
+        method_id: String,
+        /// Its new state.
+        state: String,
+    },
     /// Adds and verifies a domain (`Verify domain`, category `DirectoryManagement`).
     #[serde(rename_all = "camelCase")]
     AddDomain {
@@ -134,21 +141,44 @@ pub(crate) fn apply(
                 },
             )
         }
-        TenantChange::UpdateAuthenticationMethodsPolicy => state.audits.append(
-            &tenant,
-            &Entry {
-                category: "Policy",
-                activity: "Authentication Methods Policy Update",
-                service: "Authentication Methods",
-                operation: "Update",
-                target: (
-                    "authenticationMethodsPolicy",
-                    "Authentication Methods Policy",
-                    "Policy",
-                ),
-                modified: vec![],
-            },
-        ),
+        TenantChange::SetAuthenticationMethodState {
+            method_id,
+            state: to,
+        } => {
+            if !["enabled", "disabled"].contains(&to.as_str()) {
+                return Err(ChangeError::Invalid(format!(
+                    "state must be enabled or disabled, got {to:?}"
+                )));
+            }
+            let Some(method) = changed
+                .auth_methods
+                .iter_mut()
+                .find(|(id, _)| id.eq_ignore_ascii_case(method_id))
+            else {
+                return Err(ChangeError::Invalid(format!(
+                    "the authentication methods policy has no method {method_id}"
+                )));
+            };
+            let old = json!({"id": method.0, "state": method.1}).to_string();
+            method.1 = to.clone();
+            let new_value = json!({"id": method.0, "state": to}).to_string();
+            state.replace_tenant(changed);
+            state.audits.append(
+                &tenant,
+                &Entry {
+                    category: "Policy",
+                    activity: "Authentication Methods Policy Update",
+                    service: "Authentication Methods",
+                    operation: "Update",
+                    target: (
+                        "authenticationMethodsPolicy",
+                        "Authentication Methods Policy",
+                        "Policy",
+                    ),
+                    modified: vec![json!({"displayName": "AuthenticationMethodConfigurations", "oldValue": old, "newValue": new_value})],
+                },
+            )
+        }
         TenantChange::AddDomain { name } => {
             let name = name.trim().to_ascii_lowercase();
             if name.is_empty() || !name.contains('.') || changed.domains.contains(&name) {
