@@ -133,16 +133,14 @@ pub async fn run(
             let ctx = ctx.clone();
             tasks.spawn(async move {
                 let _permit = permit;
-                let job = match worker::decode::<CollectJob>(&ctx.broker, &delivery).await {
-                    worker::Decoded::Job(job) => job,
-                    worker::Decoded::OverLimit { job, deliveries } => {
-                        // Parked, and its run fails saying where and after how many deliveries.
-                        let reason = worker::over_limit_reason(&ctx.broker.dead_letter_queue(), deliveries);
-                        let recorded = ctx.store.fail_parked(job.run_id, &reason).await;
-                        worker::park_over_limit(&ctx.broker, &delivery, &reason, recorded.map(drop).map_err(Into::into)).await;
-                        return;
-                    }
-                    worker::Decoded::Settled => return,
+                // A job over the delivery limit is parked, and its run fails saying where and
+                // after how many deliveries.
+                let store = &ctx.store;
+                let parked = |run, reason: String| async move {
+                    store.fail_parked(run, &reason).await.map(drop).map_err(Into::into)
+                };
+                let Some(job) = worker::decode_or_park::<CollectJob, _, _>(&ctx.broker, &delivery, parked).await else {
+                    return;
                 };
                 let span = tracing::info_span!("collect", run_id = %job.run_id, retry = job.retry, trace_id = tracing::field::Empty);
                 docsync_telemetry::propagation::set_parent(

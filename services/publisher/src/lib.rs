@@ -147,16 +147,14 @@ pub async fn run(
             let (ctx, gates, active, stopping) =
                 (ctx.clone(), gates.clone(), active.clone(), shutdown.clone());
             tasks.spawn(async move {
-                let job = match worker::decode::<PublishJob>(&ctx.broker, &delivery).await {
-                    worker::Decoded::Job(job) => job,
-                    worker::Decoded::OverLimit { job, deliveries } => {
-                        // Parked, and its run fails saying where and after how many deliveries.
-                        let reason = worker::over_limit_reason(&ctx.broker.dead_letter_queue(), deliveries);
-                        let recorded = ctx.store.fail_parked(job.run_id, &reason).await;
-                        worker::park_over_limit(&ctx.broker, &delivery, &reason, recorded.map(drop).map_err(Into::into)).await;
-                        return;
-                    }
-                    worker::Decoded::Settled => return,
+                // A job over the delivery limit is parked, and its run fails saying where and
+                // after how many deliveries.
+                let store = &ctx.store;
+                let parked = |run, reason: String| async move {
+                    store.fail_parked(run, &reason).await.map(drop).map_err(Into::into)
+                };
+                let Some(job) = worker::decode_or_park::<PublishJob, _, _>(&ctx.broker, &delivery, parked).await else {
+                    return;
                 };
                 let _turn = gates.turn(&job.rate_limit_key).await;
                 let Ok(_place) = active.acquire().await else {

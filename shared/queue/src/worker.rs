@@ -18,11 +18,16 @@ pub trait RetryableJob: Serialize + DeserializeOwned + Send {
     fn retry(&self) -> u32;
     /// The same job, one retry further.
     fn next_retry(&self) -> Self;
+    /// The run the job works on.
+    fn run_id(&self) -> RunId;
 }
 
 impl RetryableJob for crate::CollectJob {
     fn retry(&self) -> u32 {
         self.retry
+    }
+    fn run_id(&self) -> RunId {
+        self.run_id
     }
     fn next_retry(&self) -> Self {
         Self {
@@ -35,6 +40,9 @@ impl RetryableJob for crate::CollectJob {
 impl RetryableJob for crate::PublishJob {
     fn retry(&self) -> u32 {
         self.retry
+    }
+    fn run_id(&self) -> RunId {
+        self.run_id
     }
     fn next_retry(&self) -> Self {
         Self {
@@ -116,6 +124,31 @@ pub async fn decode<J: RetryableJob>(broker: &Broker, delivery: &Delivery) -> De
             park(broker, delivery, &reason).await;
             Decoded::Settled
         }
+    }
+}
+
+/// A delivery's job to handle, or None when there is nothing more to do: undecodable (parked
+/// by [`decode`]) or over the delivery limit, in which case `fail_run` first records on the
+/// job's run why it is parked, and the message is parked after it (see [`park_over_limit`]).
+pub async fn decode_or_park<J, F, Fut>(
+    broker: &Broker,
+    delivery: &Delivery,
+    fail_run: F,
+) -> Option<J>
+where
+    J: RetryableJob,
+    F: FnOnce(RunId, String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    match decode::<J>(broker, delivery).await {
+        Decoded::Job(job) => Some(job),
+        Decoded::OverLimit { job, deliveries } => {
+            let reason = over_limit_reason(&broker.dead_letter_queue(), deliveries);
+            let recorded = fail_run(job.run_id(), reason.clone()).await;
+            park_over_limit(broker, delivery, &reason, recorded).await;
+            None
+        }
+        Decoded::Settled => None,
     }
 }
 
