@@ -139,17 +139,8 @@ impl GraphSource {
         let token_caller = Caller::new(2, cfg.max_retries, metrics.clone());
         let caller = Caller::new(1, cfg.max_retries, metrics);
         let token = self
-            .tokens()
-            .token(
-                self.http(),
-                &token_caller,
-                &cfg.login_url,
-                creds,
-                ms_tenant,
-                GRAPH_SCOPE,
-            )
-            .await
-            .map_err(|e| e.for_tenant(ms_tenant))?;
+            .sign_in(&token_caller, creds, ms_tenant, GRAPH_SCOPE)
+            .await?;
         let reader = Reader {
             http: self.http(),
             caller: &caller,

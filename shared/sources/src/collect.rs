@@ -1,7 +1,7 @@
 //! Collecting one tenant: sign in, read every section concurrently (bounded), turn failures
 //! into unavailable sections, evaluate the baselines and assemble the [`Snapshot`].
 
-use crate::auth::{SignInError, TokenCache, EXCHANGE_SCOPE, GRAPH_SCOPE};
+use crate::auth::{AccessToken, SignInError, TokenCache, EXCHANGE_SCOPE, GRAPH_SCOPE};
 use crate::fetch::{unavailable_reason, Endpoint, Reader, Service};
 use crate::http::{CallError, Caller};
 use crate::sections::{
@@ -183,9 +183,27 @@ impl GraphSource {
         &self.inner.http
     }
 
-    /// The tokens shared by every call of this source.
-    pub(crate) fn tokens(&self) -> &TokenCache {
-        &self.inner.tokens
+    /// A token for `scope` in `ms_tenant`, from the cache or signed in through `caller`; a
+    /// refused sign-in is the collection's error for that tenant.
+    pub(crate) async fn sign_in(
+        &self,
+        caller: &Caller,
+        creds: &MicrosoftCredentials,
+        ms_tenant: &str,
+        scope: &'static str,
+    ) -> Result<AccessToken, SourceError> {
+        self.inner
+            .tokens
+            .token(
+                &self.inner.http,
+                caller,
+                &self.inner.config.login_url,
+                creds,
+                ms_tenant,
+                scope,
+            )
+            .await
+            .map_err(|e| e.for_tenant(ms_tenant))
     }
 
     /// Where Microsoft requests are counted, when they are.
@@ -219,18 +237,8 @@ impl GraphSource {
         // without waiting for the other reads.
         let graph_reads = async {
             let token = self
-                .inner
-                .tokens
-                .token(
-                    &self.inner.http,
-                    &token_caller,
-                    &cfg.login_url,
-                    creds,
-                    ms_tenant,
-                    GRAPH_SCOPE,
-                )
-                .await
-                .map_err(|e| e.for_tenant(ms_tenant))?;
+                .sign_in(&token_caller, creds, ms_tenant, GRAPH_SCOPE)
+                .await?;
             let t = &token;
             let licences = async {
                 let skus = reader
