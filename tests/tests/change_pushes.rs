@@ -225,21 +225,7 @@ async fn two_scheduler_replicas_push_one_burst_once() {
     let t = &tenants[0];
     app.configure_hudu_with(&tenants, Some(json!({"mode": "manual", "onChange": true})))
         .await;
-    let watcher = |store: docsync_store::Store, broker| {
-        let source = docsync_sources::GraphSource::new(docsync_sources::GraphSourceConfig {
-            graph_url: app.sandbox.graph_url.clone(),
-            login_url: app.sandbox.login_url.clone(),
-            exchange_url: app.sandbox.exchange_url.clone(),
-            ..docsync_sources::GraphSourceConfig::microsoft_defaults()
-        });
-        docsync_scheduler::ChangeWatcher::new(
-            store,
-            broker,
-            app.settings.master_key().expect("master key"),
-            source,
-            docsync_scheduler::ChangeConfig::every(Duration::from_millis(500)),
-        )
-    };
+    let watcher = |store, broker| watcher_on(&app, store, broker, Duration::from_millis(500));
     let (store_b, broker_b) = docsync::fleet::connect(&app.settings)
         .await
         .expect("a second scheduler");
@@ -312,6 +298,16 @@ async fn own_watcher(app: &TestApp, every: Duration) -> docsync_scheduler::Chang
     let (store, broker) = docsync::fleet::connect(&app.settings)
         .await
         .expect("a scheduler");
+    watcher_on(app, store, broker, every)
+}
+
+/// A change watcher on `store` and `broker` reading the sandbox's Graph, polling every `every`.
+fn watcher_on(
+    app: &TestApp,
+    store: docsync_store::Store,
+    broker: std::sync::Arc<docsync_queue::Broker>,
+    every: Duration,
+) -> docsync_scheduler::ChangeWatcher {
     let source = docsync_sources::GraphSource::new(docsync_sources::GraphSourceConfig {
         graph_url: app.sandbox.graph_url.clone(),
         login_url: app.sandbox.login_url.clone(),
