@@ -78,8 +78,8 @@ struct Counted {
     sent: Instant,
     /// The latest moment the provider can have counted it.
     by: Instant,
-    /// Whether its answer came (then `by` is at most the answer's time, and final).
-    answered: bool,
+    /// When its answer came, if it did (the provider had counted it by then).
+    answered: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -146,7 +146,7 @@ impl KeyState {
         self.sent.push(Counted {
             sent: now,
             by: now + transit,
-            answered: false,
+            answered: None,
         });
         Ok(SentCall(now))
     }
@@ -223,7 +223,9 @@ impl Pacer {
     ///
     /// A wake-up late by more than [`STALL`] means the process was held up: a call let go
     /// before it and not yet answered may have been written only now, so it is accounted as
-    /// arriving up to [`WINDOW_JITTER`] from now (its answer, when it comes, caps that).
+    /// arriving up to [`WINDOW_JITTER`] from now (its answer, when it comes, caps that); a
+    /// call let go during the hold-up and answered since counts at its answer, as if the
+    /// transit bound had never been assumed.
     fn woke(&self, due: Instant) {
         use std::sync::atomic::Ordering;
         let now = Instant::now();
@@ -231,7 +233,15 @@ impl Pacer {
         if lateness > STALL {
             let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
             for state in keys.values_mut() {
-                for c in state.sent.iter_mut().filter(|c| !c.answered) {
+                // The process was held up from `due` to now: a call let go since shortly before
+                // then may have been written only after the hold-up, so its transit bound is
+                // void. It counts at its answer (which the provider had counted it by) or, if
+                // none came yet, as arriving up to WINDOW_JITTER from now.
+                let held_from = due.checked_sub(WINDOW_JITTER).unwrap_or(due);
+                for c in state.sent.iter_mut().filter(|c| c.sent >= held_from) {
+                    c.by = c.by.max(c.answered.unwrap_or(now + WINDOW_JITTER));
+                }
+                for c in state.sent.iter_mut().filter(|c| c.answered.is_none()) {
                     c.by = c.by.max(now + WINDOW_JITTER);
                 }
             }
@@ -369,7 +379,7 @@ impl Pacer {
         self.with_key(key, |state, now| {
             if let Some(c) = state.sent.iter_mut().find(|c| c.sent == call.0) {
                 c.by = c.by.min(now);
-                c.answered = true;
+                c.answered = Some(now);
             }
             if state.latencies.len() >= LATENCY_SAMPLES {
                 state.latencies.pop_front();
@@ -556,6 +566,32 @@ mod tests {
         );
         // An answered call was counted before its answer: it stays where it was.
         assert_eq!(bound(&pacer, answered), answered_by);
+    }
+
+    #[tokio::test]
+    async fn a_call_answered_across_a_stall_counts_at_its_answer() {
+        let pacer = Pacer::new();
+        let call = pacer.until_ready("k", TEN_PER_SECOND).await;
+        let due = Instant::now();
+        // The process is held up for 120 ms (the call may have been written only at its end),
+        // and the answer comes before any wake-up shows it.
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        pacer.answered("k", call);
+        let answered_at = Instant::now();
+        let by = |p: &Pacer| {
+            p.with_key("k", |state, _| {
+                state.sent.iter().find(|c| c.sent == call.0).map(|c| c.by)
+            })
+        };
+        // Until the hold-up is seen, the call counts at its transit bound (sent + 50 ms)...
+        assert!(by(&pacer).is_some_and(|b| b + Duration::from_millis(50) < answered_at));
+        // ...and once a wake-up due then comes late, at its answer.
+        pacer.woke(due);
+        assert!(
+            by(&pacer).is_some_and(|b| b + Duration::from_millis(1) >= answered_at),
+            "{:?} vs {answered_at:?}",
+            by(&pacer)
+        );
     }
 
     #[tokio::test(start_paused = true)]
