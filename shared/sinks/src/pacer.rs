@@ -25,15 +25,6 @@ const MARGIN: f64 = 0.03;
 /// never fit in one window unless they are squeezed by more than this.
 const WINDOW_JITTER: Duration = Duration::from_millis(50);
 
-/// How far the process's own delays widen the transit allowed for: a call recorded as sent
-/// now goes out only when the runtime gets to it, and a process that wakes its timers late
-/// (a busy host) writes its requests late too. Twice the recent lateness of the pacer's own
-/// wake-ups is added to [`WINDOW_JITTER`] for the calls admitted meanwhile.
-const LAG_FACTOR: u32 = 2;
-
-/// A wake-up later than this means the process was held up (see [`Pacer::woke`]).
-const STALL: Duration = Duration::from_millis(5);
-
 /// How late a call may go out after the earliest moment its shared slot can have begun. A slot
 /// from the ledger is known only to within the ledger's round trip, and a process under load
 /// wakes late; a call that would go out later than this takes a new slot instead, because
@@ -71,17 +62,6 @@ pub trait SlotLedger: Send + Sync {
     fn pause<'a>(&'a self, key: &'a str, wait: Duration) -> BoxFuture<'a, Result<(), String>>;
 }
 
-/// One call of the last window as the pacer accounts for it.
-#[derive(Debug, Clone, Copy)]
-struct Counted {
-    /// When it was let go.
-    sent: Instant,
-    /// The latest moment the provider can have counted it.
-    by: Instant,
-    /// When its answer came, if it did (the provider had counted it by then).
-    answered: Option<Instant>,
-}
-
 #[derive(Debug)]
 struct KeyState {
     next_slot: Instant,
@@ -89,10 +69,9 @@ struct KeyState {
     /// 429s in a row without a success in between (drives the backoff when the provider
     /// names no wait).
     throttled_streak: u32,
-    /// The calls of the last window: when each went out, and the latest moment the provider
-    /// can have counted it (its arrival: at most [`WINDOW_JITTER`] of transit after it went
-    /// out, or its answer if that came sooner).
-    sent: Vec<Counted>,
+    /// The calls of the last window: when each went out, replaced by when its answer came
+    /// (the provider counted it at some moment in between).
+    sent: Vec<Instant>,
     /// The key's budget as last asked for.
     limit: Option<RateLimit>,
     /// How long the key's last answers took (at most [`LATENCY_SAMPLES`]), newest last.
@@ -122,32 +101,19 @@ impl KeyState {
         self.paused_until.filter(|until| *until > at)
     }
 
-    /// Records a call going out now unless `limit.requests` calls may already have been
-    /// counted by the provider in the last window (slots came late and squeezed together):
-    /// then the moment it may go. A provider counts a request when it arrives, and an
-    /// arrival is at most [`WINDOW_JITTER`] after the request went out (the transit the
-    /// window's margin absorbs), so each call is recorded as counted at that latest moment,
-    /// or at its answer when the answer came sooner. The time a provider takes to answer
-    /// after counting is not part of it: with answers of 300 ms a key still makes its whole
-    /// budget, and no window as the provider sees it holds more than the budget.
-    fn admit(
-        &mut self,
-        now: Instant,
-        limit: RateLimit,
-        transit: Duration,
-    ) -> Result<SentCall, Instant> {
+    /// Records a call going out now unless `limit.requests` calls are already recorded in
+    /// the last window (a slot came late, or an answer took long): then the moment it may go.
+    /// Recorded times are answer times, which are never before the provider counted the call,
+    /// so no window as the provider sees it ever holds more than the budget.
+    fn admit(&mut self, now: Instant, limit: RateLimit) -> Result<SentCall, Instant> {
         let budget = limit.requests.max(1) as usize;
         let window = Duration::from_secs(u64::from(limit.per_seconds));
-        self.sent.retain(|c| c.by + window > now);
+        self.sent.retain(|t| *t + window > now);
         if self.sent.len() >= budget {
-            let oldest = self.sent.iter().map(|c| c.by).min().unwrap_or(now);
+            let oldest = self.sent.iter().min().copied().unwrap_or(now);
             return Err(oldest + window);
         }
-        self.sent.push(Counted {
-            sent: now,
-            by: now + transit,
-            answered: None,
-        });
+        self.sent.push(now);
         Ok(SentCall(now))
     }
 }
@@ -164,8 +130,6 @@ pub struct Pacer {
     stopping: Arc<std::sync::atomic::AtomicBool>,
     ledger: Option<Arc<dyn SlotLedger>>,
     metrics: Option<docsync_telemetry::Metrics>,
-    /// How late the pacer's wake-ups came recently (microseconds, a decaying maximum).
-    lag_micros: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Pacer {
@@ -201,7 +165,6 @@ impl Pacer {
             stopping: Arc::default(),
             ledger: Some(ledger),
             metrics: None,
-            lag_micros: Arc::default(),
         }
     }
 
@@ -215,50 +178,6 @@ impl Pacer {
     /// Where the calls paced here are counted, if anywhere.
     pub fn metrics(&self) -> Option<&docsync_telemetry::Metrics> {
         self.metrics.as_ref()
-    }
-
-    /// Remembers that a wake-up meant for `due` came now: the recent lateness is the largest
-    /// seen, decaying by an eighth per wake-up (a busy spell is forgotten within a few dozen
-    /// calls once the host is quiet again).
-    ///
-    /// A wake-up late by more than [`STALL`] means the process was held up: a call let go
-    /// before it and not yet answered may have been written only now, so it is accounted as
-    /// arriving up to [`WINDOW_JITTER`] from now (its answer, when it comes, caps that); a
-    /// call let go during the hold-up and answered since counts at its answer, as if the
-    /// transit bound had never been assumed.
-    fn woke(&self, due: Instant) {
-        use std::sync::atomic::Ordering;
-        let now = Instant::now();
-        let lateness = now.saturating_duration_since(due);
-        if lateness > STALL {
-            let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-            for state in keys.values_mut() {
-                // The process was held up from `due` to now: a call let go since shortly before
-                // then may have been written only after the hold-up, so its transit bound is
-                // void. It counts at its answer (which the provider had counted it by) or, if
-                // none came yet, as arriving up to WINDOW_JITTER from now.
-                let held_from = due.checked_sub(WINDOW_JITTER).unwrap_or(due);
-                for c in state.sent.iter_mut().filter(|c| c.sent >= held_from) {
-                    c.by = c.by.max(c.answered.unwrap_or(now + WINDOW_JITTER));
-                }
-                for c in state.sent.iter_mut().filter(|c| c.answered.is_none()) {
-                    c.by = c.by.max(now + WINDOW_JITTER);
-                }
-            }
-        }
-        let late = u64::try_from(lateness.as_micros()).unwrap_or(u64::MAX);
-        let _ = self
-            .lag_micros
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |lag| {
-                Some(late.max(lag - lag / 8))
-            });
-    }
-
-    /// The transit a call admitted now is allowed for: the network's jitter and the process's
-    /// own recent lateness (see [`LAG_FACTOR`]).
-    fn transit(&self) -> Duration {
-        let lag = self.lag_micros.load(std::sync::atomic::Ordering::Relaxed);
-        WINDOW_JITTER + Duration::from_micros(lag) * LAG_FACTOR
     }
 
     fn with_key<T>(&self, key: &str, f: impl FnOnce(&mut KeyState, Instant) -> T) -> T {
@@ -320,9 +239,7 @@ impl Pacer {
                 }
             };
             tokio::time::sleep_until(slot).await;
-            self.woke(slot);
             loop {
-                let transit = self.transit();
                 let verdict = self.with_key(key, |state, now| match state.paused_at(now) {
                     Some(_) => None,
                     None if earliest.is_some_and(|e| now > e + LATE_TOLERANCE)
@@ -330,7 +247,7 @@ impl Pacer {
                     {
                         Some(Err(None))
                     }
-                    None => Some(state.admit(now, limit, transit).map_err(Some)),
+                    None => Some(state.admit(now, limit).map_err(Some)),
                 });
                 match verdict {
                     Some(Ok(call)) => {
@@ -339,10 +256,7 @@ impl Pacer {
                         }
                         return call;
                     }
-                    Some(Err(Some(later))) => {
-                        tokio::time::sleep_until(later).await;
-                        self.woke(later);
-                    }
+                    Some(Err(Some(later))) => tokio::time::sleep_until(later).await,
                     // Too late for the shared slot: give it up and take a new one.
                     Some(Err(None)) => {
                         late_retakes += 1;
@@ -373,13 +287,12 @@ impl Pacer {
         }
     }
 
-    /// The provider answered `call` (or it failed): it was counted by now at the latest, and
-    /// how long the answer took is remembered.
+    /// The provider answered `call` (or it failed): its record moves to now, and how long
+    /// the answer took is remembered.
     pub fn answered(&self, key: &str, call: SentCall) {
         self.with_key(key, |state, now| {
-            if let Some(c) = state.sent.iter_mut().find(|c| c.sent == call.0) {
-                c.by = c.by.min(now);
-                c.answered = Some(now);
+            if let Some(t) = state.sent.iter_mut().find(|t| **t == call.0) {
+                *t = now;
             }
             if state.latencies.len() >= LATENCY_SAMPLES {
                 state.latencies.pop_front();
@@ -484,149 +397,24 @@ mod tests {
     }
 
     #[test]
-    fn a_call_squeezed_against_the_window_waits_for_the_first_calls_latest_arrival() {
+    fn a_slow_answer_holds_back_the_call_a_window_later() {
         let start = Instant::now();
         let mut state = KeyState::new(start);
         let ms = Duration::from_millis;
-        // Ten calls on squeezed slots (103 ms apart: a late wake-up took the jitter margin).
-        for i in 0..10 {
-            assert!(state
-                .admit(start + ms(103 * i), TEN_PER_SECOND, WINDOW_JITTER)
-                .is_ok());
+        // Ten calls on their slots; the first one's answer took 80 ms (a new connection).
+        let first = state.admit(start, TEN_PER_SECOND).unwrap();
+        for i in 1..10 {
+            assert!(state.admit(start + ms(103 * i), TEN_PER_SECOND).is_ok());
         }
-        // The first may have arrived up to 50 ms after it went out: the 11th (1030 ms) would
-        // share a second with it, so it waits until a second after that latest arrival.
+        if let Some(t) = state.sent.iter_mut().find(|t| **t == first.0) {
+            *t = start + ms(80);
+        }
+        // The 11th slot (1030 ms) is within a window of that answer: it waits for it.
         assert_eq!(
-            state.admit(start + ms(1030), TEN_PER_SECOND, WINDOW_JITTER),
-            Err(start + ms(1050))
+            state.admit(start + ms(1030), TEN_PER_SECOND),
+            Err(start + ms(1080))
         );
-        assert!(state
-            .admit(start + ms(1050), TEN_PER_SECOND, WINDOW_JITTER)
-            .is_ok());
-    }
-
-    #[test]
-    fn a_late_wake_up_widens_the_transit_allowed_for_until_the_host_is_quiet() {
-        let pacer = Pacer::new();
-        assert_eq!(pacer.transit(), WINDOW_JITTER);
-        // A wake-up 100 ms late: calls admitted now may reach the provider that much later.
-        pacer.woke(Instant::now() - Duration::from_millis(100));
-        let widened = pacer.transit();
-        assert!(
-            widened >= WINDOW_JITTER + Duration::from_millis(200),
-            "{widened:?}"
-        );
-        // A call admitted then is counted as arriving that late: the 11th call of the
-        // window waits for it.
-        let start = Instant::now();
-        let mut state = KeyState::new(start);
-        let ms = Duration::from_millis;
-        for i in 0..10 {
-            assert!(state
-                .admit(start + ms(105 * i), TEN_PER_SECOND, widened)
-                .is_ok());
-        }
-        assert!(state
-            .admit(start + ms(1050), TEN_PER_SECOND, widened)
-            .is_err());
-        // On-time wake-ups: the lateness is forgotten.
-        for _ in 0..60 {
-            pacer.woke(Instant::now() + Duration::from_millis(1));
-        }
-        assert!(
-            pacer.transit() < WINDOW_JITTER + Duration::from_millis(5),
-            "{:?}",
-            pacer.transit()
-        );
-    }
-
-    #[tokio::test]
-    async fn a_call_in_flight_through_a_stall_is_counted_as_arriving_after_it() {
-        let pacer = Pacer::new();
-        let answered = pacer.until_ready("k", TEN_PER_SECOND).await;
-        pacer.answered("k", answered);
-        let in_flight = pacer.until_ready("k", TEN_PER_SECOND).await;
-        let bound = |p: &Pacer, call: SentCall| {
-            p.with_key("k", |state, _| {
-                state.sent.iter().find(|c| c.sent == call.0).map(|c| c.by)
-            })
-        };
-        let before = bound(&pacer, in_flight);
-        let answered_by = bound(&pacer, answered);
-        // 100 ms on, a wake-up shows the process was held up: the unanswered call may only
-        // go out now.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        pacer.woke(Instant::now() - Duration::from_millis(80));
-        let after = bound(&pacer, in_flight);
-        assert!(
-            after
-                .zip(before)
-                .is_some_and(|(a, b)| a >= b + Duration::from_millis(90)),
-            "{before:?} -> {after:?}"
-        );
-        // An answered call was counted before its answer: it stays where it was.
-        assert_eq!(bound(&pacer, answered), answered_by);
-    }
-
-    #[tokio::test]
-    async fn a_call_answered_across_a_stall_counts_at_its_answer() {
-        let pacer = Pacer::new();
-        let call = pacer.until_ready("k", TEN_PER_SECOND).await;
-        let due = Instant::now();
-        // The process is held up for 120 ms (the call may have been written only at its end),
-        // and the answer comes before any wake-up shows it.
-        tokio::time::sleep(Duration::from_millis(120)).await;
-        pacer.answered("k", call);
-        let answered_at = Instant::now();
-        let by = |p: &Pacer| {
-            p.with_key("k", |state, _| {
-                state.sent.iter().find(|c| c.sent == call.0).map(|c| c.by)
-            })
-        };
-        // Until the hold-up is seen, the call counts at its transit bound (sent + 50 ms)...
-        assert!(by(&pacer).is_some_and(|b| b + Duration::from_millis(50) < answered_at));
-        // ...and once a wake-up due then comes late, at its answer.
-        pacer.woke(due);
-        assert!(
-            by(&pacer).is_some_and(|b| b + Duration::from_millis(1) >= answered_at),
-            "{:?} vs {answered_at:?}",
-            by(&pacer)
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn slow_answers_do_not_hold_the_budget_back() {
-        let pacer = Pacer::new();
-        let start = Instant::now();
-        // Fifty calls at once, each answered after 900 ms (counted on arrival, long before).
-        let calls: Vec<_> = (0..50)
-            .map(|_| {
-                let p = pacer.clone();
-                tokio::spawn(async move {
-                    let call = p.until_ready("k", TEN_PER_SECOND).await;
-                    let went = Instant::now();
-                    tokio::time::sleep(Duration::from_millis(900)).await;
-                    p.answered("k", call);
-                    went - start
-                })
-            })
-            .collect();
-        let mut went = Vec::new();
-        for c in calls {
-            went.push(c.await.unwrap());
-        }
-        went.sort();
-        // On their slots, 105 ms apart: the 50th after 49 slots, not held until answers
-        // came (that would be 10 calls per 1.9 s).
-        let last = went[49];
-        assert!(last < Duration::from_millis(5200), "{last:?}");
-        for (i, t) in went.iter().enumerate().skip(10) {
-            assert!(
-                *t >= went[i - 10] + Duration::from_millis(1000),
-                "11 calls within a second: {:?} and {t:?}",
-                went[i - 10]
-            );
-        }
+        assert!(state.admit(start + ms(1080), TEN_PER_SECOND).is_ok());
     }
 
     /// A ledger whose answers take as long as the next entry of `delays` (then none).
