@@ -219,13 +219,15 @@ async fn schedule_on_change_must_be_a_boolean() {
 
 #[tokio::test]
 async fn two_scheduler_replicas_push_one_burst_once() {
+    // The watch interval of both replicas.
+    const EVERY: Duration = Duration::from_secs(2);
     let app = spawn_app().await;
     app.connect_microsoft().await;
     let tenants = app.create_tenants(&[8]).await;
     let t = &tenants[0];
     app.configure_hudu_with(&tenants, Some(json!({"mode": "manual", "onChange": true})))
         .await;
-    let watcher = |store, broker| watcher_on(&app, store, broker, Duration::from_millis(500));
+    let watcher = |store, broker| watcher_on(&app, store, broker, EVERY);
     let (store_b, broker_b) = docsync::fleet::connect(&app.settings)
         .await
         .expect("a second scheduler");
@@ -237,7 +239,7 @@ async fn two_scheduler_replicas_push_one_burst_once() {
 
     // Watching starts at the tenant's phase of the interval: wait until it is due.
     app.store()
-        .sync_change_watches(Duration::from_millis(500))
+        .sync_change_watches(EVERY)
         .await
         .expect("watches");
     let due = due_at(&app, t).await.expect("watched");
@@ -266,7 +268,8 @@ async fn two_scheduler_replicas_push_one_burst_once() {
     ] {
         app.sandbox.change_tenant(index, &change).expect("change");
     }
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // One slot later, and not two even if the polls before were slow on a loaded machine.
+    tokio::time::sleep(EVERY + Duration::from_millis(200)).await;
     let (ra, rb) = tokio::join!(a.poll_due(), b.poll_due());
     let (ra, rb) = (ra.expect("poll a"), rb.expect("poll b"));
     assert_eq!(
@@ -284,7 +287,8 @@ async fn two_scheduler_replicas_push_one_burst_once() {
         .contains("Burst policy"));
 
     // Nothing new: the next round pushes nothing.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // One slot later, and not two even if the polls before were slow on a loaded machine.
+    tokio::time::sleep(EVERY + Duration::from_millis(200)).await;
     let (ra, rb) = tokio::join!(a.poll_due(), b.poll_due());
     let (ra, rb) = (ra.expect("poll a"), rb.expect("poll b"));
     assert_eq!(ra.enqueued + rb.enqueued, 0, "{ra:?} {rb:?}");
@@ -313,7 +317,8 @@ fn watcher_on(
         login_url: app.sandbox.login_url.clone(),
         exchange_url: app.sandbox.exchange_url.clone(),
         ..docsync_sources::GraphSourceConfig::microsoft_defaults()
-    });
+    })
+    .expect("an HTTP client");
     docsync_scheduler::ChangeWatcher::new(
         store,
         broker,

@@ -180,14 +180,14 @@ pub fn router(
     broker: Arc<Broker>,
     master: MasterKey,
     providers: Providers,
-) -> Router {
+) -> anyhow::Result<Router> {
     let state = AppState {
         sinks: SinkFactory::new(
             store.clone(),
             master.clone(),
             providers,
             Duration::from_secs(20),
-        ),
+        )?,
         store,
         broker,
         master,
@@ -198,7 +198,7 @@ pub fn router(
         )),
         forwarded_hops: config.forwarded_hops,
     };
-    table()
+    Ok(table()
         .into_iter()
         .fold(Router::new(), |router, (_, path, handler)| {
             router.route(path, handler)
@@ -222,7 +222,7 @@ pub fn router(
                     tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG),
                 ),
         )
-        .with_state(state)
+        .with_state(state))
 }
 
 /// Always `ok`.
@@ -313,7 +313,7 @@ pub async fn run(
         master.clone(),
         shutdown.clone(),
     ));
-    let app = router(&config, store, broker, master, providers);
+    let app = router(&config, store, broker, master, providers)?;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "api listening");

@@ -80,7 +80,7 @@ pub async fn run(
         master.clone(),
         providers,
         config.request_timeout,
-    );
+    )?;
     let sync = docsync_psa::sync::SyncContext::new(store.clone(), master.clone(), destinations);
     let ctx = Arc::new(Context {
         store,

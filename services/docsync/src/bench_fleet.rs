@@ -435,7 +435,7 @@ async fn collect(settings: &Settings, count: usize) -> anyhow::Result<Vec<Snapsh
         login_url: settings.login_url.clone(),
         exchange_url: settings.exchange_url.clone(),
         ..GraphSourceConfig::microsoft_defaults()
-    });
+    })?;
     let defaults = SandboxConfig::default();
     let credentials = MicrosoftCredentials {
         client_id: defaults.graph_client_id.clone(),

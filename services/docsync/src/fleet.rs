@@ -193,7 +193,7 @@ impl Fleet {
                     login_url: settings.login_url.clone(),
                     exchange_url: settings.exchange_url.clone(),
                     ..GraphSourceConfig::microsoft_defaults()
-                })
+                })?
                 .with_metrics(metrics.clone()),
             );
             let (s, b, sd) = (store.clone(), broker.clone(), shutdown.clone());
@@ -231,7 +231,7 @@ impl Fleet {
                         login_url: settings.login_url.clone(),
                         exchange_url: settings.exchange_url.clone(),
                         ..GraphSourceConfig::microsoft_defaults()
-                    })
+                    })?
                     .with_metrics(metrics.clone());
                     let watcher = docsync_scheduler::ChangeWatcher::new(
                         store.clone(),

@@ -89,7 +89,7 @@ pub async fn run(
         master.clone(),
         providers,
         config.request_timeout,
-    );
+    )?;
     let sync = docsync_psa::sync::SyncContext::new(store.clone(), master, sinks.clone());
     let ctx = Arc::new(Context {
         store,

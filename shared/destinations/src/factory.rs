@@ -62,16 +62,22 @@ pub struct SinkFactory {
 }
 
 impl SinkFactory {
-    /// A factory over the store with the process's shared provider state.
-    pub fn new(store: Store, master: MasterKey, providers: Providers, timeout: Duration) -> Self {
-        let http = docsync_sinks::http_client(timeout, providers.public_addresses_only);
-        Self {
+    /// A factory over the store with the process's shared provider state; an error when the
+    /// HTTP client cannot be built (the process should not start).
+    pub fn new(
+        store: Store,
+        master: MasterKey,
+        providers: Providers,
+        timeout: Duration,
+    ) -> Result<Self, docsync_sinks::http::ClientError> {
+        let http = docsync_sinks::http_client(timeout, providers.public_addresses_only)?;
+        Ok(Self {
             store,
             master,
             providers,
             http,
             built: BuiltSinks::default(),
-        }
+        })
     }
 
     /// The process's pacer (shared by every provider call).

@@ -10,6 +10,7 @@ mod data;
 
 use crate::faults::GraphFault;
 use crate::fixtures::TenantFixture;
+use crate::ratelimit::Verdict;
 use crate::state::{Audience, State};
 use axum::extract::{Query, State as AxState};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -103,6 +104,23 @@ async fn dispatch(
             "Unknown tenant.",
         );
     };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    if let Verdict::Refused { retry_after } = state.graph_limiter.check(&index.to_string(), now) {
+        state.graph_throttled.fetch_add(1, Ordering::Relaxed);
+        let mut r = graph_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "Too many requests. Please retry after the time specified in the Retry-After header.",
+        );
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after.unwrap_or(1)),
+        );
+        return r;
+    }
     match state.faults.next_graph() {
         Some(GraphFault::Throttle) => {
             state.graph_throttled.fetch_add(1, Ordering::Relaxed);

@@ -425,10 +425,14 @@ pub struct GraphStats {
     pub requests: u64,
     /// Access tokens issued by the token endpoint (both audiences).
     pub tokens_issued: u64,
-    /// Graph requests answered 429 by fault injection.
+    /// Graph requests answered 429: by fault injection, or over the budget per tenant set by
+    /// [`Sandbox::set_graph_rate_limit`].
     pub throttled_429: u64,
     /// Every request to the Exchange admin port.
     pub exchange_requests: u64,
+    /// With a Graph budget set, the most requests one tenant made in one of its windows
+    /// (refused ones included); 0 without one.
+    pub max_requests_in_any_window: u32,
 }
 
 /// A running sandbox. Dropping it stops serving.
@@ -606,6 +610,13 @@ impl Sandbox {
     /// The injected faults in force.
     pub fn faults(&self) -> Faults {
         self.state.faults.get()
+    }
+
+    /// Sets Graph's budget per tenant (`None` = unlimited, the default): windows aligned to
+    /// clock boundaries, counted per tenant as requests arrive; over it Graph answers 429
+    /// `TooManyRequests` with `Retry-After` (seconds to the next window).
+    pub fn set_graph_rate_limit(&self, limit: Option<WindowLimit>) {
+        self.state.graph_limiter.set_limit(limit);
     }
 
     /// Changes Hudu's rate limit (`None` = unlimited); counts in the current windows are kept.

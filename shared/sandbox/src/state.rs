@@ -78,6 +78,8 @@ pub(crate) struct State {
     pub(crate) graph_requests: AtomicU64,
     pub(crate) tokens_issued: AtomicU64,
     pub(crate) graph_throttled: AtomicU64,
+    /// Graph's budget per tenant (unlimited unless a test sets one).
+    pub(crate) graph_limiter: WindowLimiter,
     pub(crate) exchange_requests: AtomicU64,
     pub(crate) hudu: Mutex<HuduStore>,
     pub(crate) hudu_limiter: WindowLimiter,
@@ -109,6 +111,7 @@ impl State {
             graph_requests: AtomicU64::new(0),
             tokens_issued: AtomicU64::new(0),
             graph_throttled: AtomicU64::new(0),
+            graph_limiter: WindowLimiter::new(None),
             exchange_requests: AtomicU64::new(0),
             hudu: Mutex::new(HuduStore::new(config.hudu_companies)),
             hudu_limiter: WindowLimiter::new(config.hudu_rate_limit),
@@ -266,6 +269,7 @@ impl State {
             tokens_issued: self.tokens_issued.load(Ordering::Relaxed),
             throttled_429: self.graph_throttled.load(Ordering::Relaxed),
             exchange_requests: self.exchange_requests.load(Ordering::Relaxed),
+            max_requests_in_any_window: self.graph_limiter.counts().1,
         }
     }
 }

@@ -6,14 +6,12 @@
 //! [`Pacer`] under the integration's rate-limit key, and a 429 pauses the whole key.
 
 pub mod html;
-pub mod http;
+pub use docsync_outbound::{http, pacer, resolve};
 pub use http::client as http_client;
 pub mod hudu;
 pub mod hudu_objects;
 pub mod itglue;
-pub mod pacer;
 pub mod posture;
-pub mod resolve;
 pub mod sample;
 pub mod template;
 
@@ -89,26 +87,8 @@ pub struct NamedRemote {
     pub name: String,
 }
 
-/// Why a publish failed.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum SinkError {
-    /// Worth retrying later (5xx, timeouts, resets, 429 after the attempts allowed).
-    #[error("{0}")]
-    Transient(String),
-    /// Retrying will not help until a person fixes something (401, 403, 404, 422).
-    #[error("{0}")]
-    Permanent(String),
-    /// The provider refused this one object (422: its content); other objects go on.
-    #[error("{0}")]
-    Rejected(String),
-}
-
-impl SinkError {
-    /// True for faults worth retrying.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, SinkError::Transient(_))
-    }
-}
+/// Why a publish failed: a provider call's error, from the one outbound stack.
+pub use docsync_outbound::CallError as SinkError;
 
 /// A documentation provider that snapshots are published to.
 pub trait Sink: Send + Sync {

@@ -7,7 +7,7 @@
 
 use crate::auth::GRAPH_SCOPE;
 use crate::fetch::{unavailable_reason, Endpoint, Reader, Service};
-use crate::http::{CallError, Caller};
+use crate::http::CallError;
 use crate::{GraphSource, MicrosoftCredentials, SourceError};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -135,9 +135,8 @@ impl GraphSource {
     ) -> Result<Vec<DirectoryAudit>, SourceError> {
         let cfg = self.config();
         let ms_tenant = microsoft_tenant_id.trim();
-        let metrics = self.metrics();
-        let token_caller = Caller::new(2, cfg.max_retries, metrics.clone());
-        let caller = Caller::new(1, cfg.max_retries, metrics);
+        let token_caller = self.caller(ms_tenant, 2);
+        let caller = self.caller(ms_tenant, 1);
         let token = self
             .sign_in(&token_caller, creds, ms_tenant, GRAPH_SCOPE)
             .await?;

@@ -3,7 +3,7 @@
 
 use crate::auth::{AccessToken, SignInError, TokenCache, EXCHANGE_SCOPE, GRAPH_SCOPE};
 use crate::fetch::{unavailable_reason, Endpoint, Reader, Service};
-use crate::http::{CallError, Caller};
+use crate::http::{CallError, Caller, Hosts, Pacing};
 use crate::sections::{
     authentication_methods, conditional_access, copilot, defender, exchange, metadata, mfa,
 };
@@ -11,6 +11,7 @@ use crate::{compliance, wire, GraphSourceConfig, MicrosoftCredentials, SourceErr
 use chrono::Utc;
 use docsync_domain::snapshot::{ExchangePosture, Section};
 use docsync_domain::Snapshot;
+use docsync_outbound::Pacer;
 use std::sync::Arc;
 
 const ORGANIZATION: Endpoint = Endpoint {
@@ -90,9 +91,8 @@ pub struct GraphSource {
 
 struct Inner {
     config: GraphSourceConfig,
-    http: reqwest::Client,
+    pacing: Pacing,
     tokens: TokenCache,
-    metrics: Option<docsync_telemetry::Metrics>,
 }
 
 impl std::fmt::Debug for GraphSource {
@@ -131,45 +131,42 @@ fn section<T>(parts: &[Option<&Failure>], build: impl FnOnce() -> T) -> Section<
 }
 
 impl GraphSource {
-    /// A source with its own HTTP client (per-request timeout from the config).
-    pub fn new(config: GraphSourceConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(
-                config
-                    .request_timeout
-                    .min(std::time::Duration::from_secs(10)),
-            )
-            .user_agent(concat!("docsync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "HTTP client with timeouts unavailable; using defaults");
-                reqwest::Client::new()
-            });
-        Self {
+    /// A source with its own HTTP client on the one outbound stack (per-request timeout from
+    /// the config, no redirects) and its own pacer: its keys are per Microsoft tenant, and a
+    /// tenant's collection and audit polls run in the process that holds the source. An
+    /// error when the HTTP client cannot be built (the process should not start).
+    pub fn new(config: GraphSourceConfig) -> Result<Self, docsync_outbound::ClientError> {
+        // Graph, Entra and Exchange are the operator's configured roots, not user-given hosts.
+        let http = docsync_outbound::client(config.request_timeout, false)?;
+        let pacing = Pacing {
+            pacer: Pacer::new(),
+            budgets: config.budgets,
+            hosts: Hosts::of(&config),
+            http,
+        };
+        Ok(Self {
             inner: Arc::new(Inner {
                 config,
-                http,
+                pacing,
                 tokens: TokenCache::default(),
-                metrics: None,
             }),
-        }
+        })
     }
 
-    /// The same source, counting every Microsoft request (sign-in, Graph, Exchange) in
-    /// `metrics`.
+    /// The same source, counting every Microsoft request (sign-in, Graph, Exchange) and its
+    /// pacing in `metrics`.
     pub fn with_metrics(self, metrics: docsync_telemetry::Metrics) -> Self {
         let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
             config: shared.config.clone(),
-            http: shared.http.clone(),
+            pacing: shared.pacing.clone(),
             tokens: TokenCache::default(),
-            metrics: None,
         });
+        let pacing = Pacing {
+            pacer: inner.pacing.pacer.clone().with_metrics(metrics),
+            ..inner.pacing
+        };
         Self {
-            inner: Arc::new(Inner {
-                metrics: Some(metrics),
-                ..inner
-            }),
+            inner: Arc::new(Inner { pacing, ..inner }),
         }
     }
 
@@ -180,7 +177,17 @@ impl GraphSource {
 
     /// The HTTP client every call of this source goes through.
     pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.inner.http
+        &self.inner.pacing.http
+    }
+
+    /// A caller for one tenant's calls, paced under that tenant's keys.
+    pub(crate) fn caller(&self, ms_tenant: &str, max_concurrency: usize) -> Caller {
+        Caller::new(
+            &self.inner.pacing,
+            ms_tenant,
+            max_concurrency,
+            self.inner.config.max_retries,
+        )
     }
 
     /// A token for `scope` in `ms_tenant`, from the cache or signed in through `caller`; a
@@ -195,7 +202,7 @@ impl GraphSource {
         self.inner
             .tokens
             .token(
-                &self.inner.http,
+                &self.inner.pacing.http,
                 caller,
                 &self.inner.config.login_url,
                 creds,
@@ -204,11 +211,6 @@ impl GraphSource {
             )
             .await
             .map_err(|e| e.for_tenant(ms_tenant))
-    }
-
-    /// Where Microsoft requests are counted, when they are.
-    pub(crate) fn metrics(&self) -> Option<docsync_telemetry::Metrics> {
-        self.inner.metrics.clone()
     }
 
     /// Collects the tenant's posture. Sections that cannot be read are recorded as unavailable
@@ -221,12 +223,12 @@ impl GraphSource {
     ) -> Result<Snapshot, SourceError> {
         let cfg = &self.inner.config;
         let ms_tenant = tenant.microsoft_tenant_id.trim();
-        let metrics = self.inner.metrics.clone();
-        let token_caller = Caller::new(2, cfg.max_retries, metrics.clone()).hedged(cfg.hedge_after);
-        let caller =
-            Caller::new(cfg.max_concurrency, cfg.max_retries, metrics).hedged(cfg.hedge_after);
+        let token_caller = self.caller(ms_tenant, 2).hedged(cfg.hedge_after);
+        let caller = self
+            .caller(ms_tenant, cfg.max_concurrency)
+            .hedged(cfg.hedge_after);
         let reader = Reader {
-            http: &self.inner.http,
+            http: &self.inner.pacing.http,
             caller: &caller,
             graph_url: &cfg.graph_url,
             exchange_url: &cfg.exchange_url,
@@ -427,7 +429,7 @@ impl GraphSource {
             .inner
             .tokens
             .token(
-                &self.inner.http,
+                &self.inner.pacing.http,
                 token_caller,
                 &cfg.login_url,
                 creds,

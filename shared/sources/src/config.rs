@@ -1,6 +1,6 @@
 //! What a Graph source needs: endpoints and limits, the MSP's app credentials, the tenant.
 
-use docsync_domain::{ApiKey, TenantId};
+use docsync_domain::{ApiKey, RateLimit, TenantId};
 use std::time::Duration;
 
 /// Endpoints and limits of the Microsoft source.
@@ -23,6 +23,44 @@ pub struct GraphSourceConfig {
     /// A read not answered this long after it went out is sent once more and the first
     /// usable answer wins (default 1 s; None: never).
     pub hedge_after: Option<Duration>,
+    /// Each Microsoft service's budget per tenant.
+    pub budgets: MicrosoftBudgets,
+}
+
+/// The budgets docsync keeps per Microsoft tenant, one per service, each under its own
+/// rate-limit key (`graph:`, `exchange:`, `login:` + the Microsoft tenant id or domain).
+/// Microsoft throttles per app and tenant, with limits far above these (Graph's identity
+/// services allow thousands of requests per ten seconds); the budgets keep one tenant's
+/// collection, its audit polls and a burst of pushes from ever reaching them, while a single
+/// collection (a dozen Graph reads, a few cmdlets, two sign-ins) is slowed by well under a
+/// second. Slots are spaced evenly, so `requests` per `per_seconds` also sets the spacing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MicrosoftBudgets {
+    /// Graph reads per tenant (default 1,000 per 10 s: 10 ms apart).
+    pub graph: RateLimit,
+    /// Exchange Online admin API calls per tenant (default 100 per 10 s: 100 ms apart).
+    pub exchange: RateLimit,
+    /// Entra sign-ins per tenant (default 20 per s: 50 ms apart; tokens are cached).
+    pub sign_in: RateLimit,
+}
+
+impl Default for MicrosoftBudgets {
+    fn default() -> Self {
+        Self {
+            graph: RateLimit {
+                requests: 1000,
+                per_seconds: 10,
+            },
+            exchange: RateLimit {
+                requests: 100,
+                per_seconds: 10,
+            },
+            sign_in: RateLimit {
+                requests: 20,
+                per_seconds: 1,
+            },
+        }
+    }
 }
 
 impl GraphSourceConfig {
@@ -36,6 +74,7 @@ impl GraphSourceConfig {
             request_timeout: Duration::from_secs(30),
             max_retries: 5,
             hedge_after: Some(Duration::from_secs(1)),
+            budgets: MicrosoftBudgets::default(),
         }
     }
 }

@@ -1,21 +1,26 @@
-//! One HTTP call to Microsoft with the retry policy: 429 honours `Retry-After`, 5xx, timeouts
-//! and connection resets back off exponentially with jitter, all bounded by `max_retries`;
-//! requests in flight are bounded by the collection's semaphore.
+//! One HTTP call to Microsoft on the one outbound stack ([`docsync_outbound::PacedClient`]):
+//! every attempt takes a paced slot under the tenant's key for its service (`graph:`,
+//! `exchange:`, `login:` + the Microsoft tenant), and a 429 pauses that key for `Retry-After`
+//! (else an exponential step). On top of it Microsoft's own retry policy: 429, 5xx, 408,
+//! timeouts and resets are tried again, bounded by `max_retries`; other statuses are refusals.
+//! Requests in flight are bounded by the collection's semaphore.
 //!
 //! Every call here is a read (Graph GETs, the read-only Exchange cmdlets, a client-credentials
 //! sign-in), so a slow one may be hedged: when no answer has come `hedge_after` after it went
-//! out, the same request is sent once more and the first usable answer wins ("The Tail at
-//! Scale"). A collection waits for its slowest of a dozen calls, so one slow answer in the
-//! provider's tail would otherwise set its time; the cost is the share of calls slower than
-//! `hedge_after` (about 4 % at 1 s for answers of 250 ms median, 1.5 s p99).
+//! out, the same request is sent once more (taking a slot of its own) and the first usable
+//! answer wins ("The Tail at Scale"). A collection waits for its slowest of a dozen calls, so
+//! one slow answer in the provider's tail would otherwise set its time; the cost is the share
+//! of calls slower than `hedge_after` (about 4 % at 1 s for answers of 250 ms median, 1.5 s
+//! p99).
 
+use crate::config::MicrosoftBudgets;
+use docsync_outbound::http::{Attempt as Sent, PacedClient};
+use docsync_outbound::Pacer;
 use rand::Rng;
 use reqwest::{RequestBuilder, StatusCode};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// Longest wait docsync accepts from a `Retry-After` header.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 /// First backoff step; doubled per attempt.
 const BACKOFF_BASE: Duration = Duration::from_millis(400);
 /// Longest backoff step.
@@ -58,26 +63,102 @@ pub(crate) struct Answer {
     pub(crate) body: String,
 }
 
-/// Sends the requests of one collection, at most `max_concurrency` at a time.
+/// Where a collection's calls are paced: the process's pacer and Microsoft's budgets per
+/// tenant, with the HTTP client every request is built on.
+#[derive(Clone)]
+pub(crate) struct Pacing {
+    /// The pacer (the source's own; keys are per tenant, so one collection holds them).
+    pub(crate) pacer: Pacer,
+    /// The budgets of a tenant's services.
+    pub(crate) budgets: MicrosoftBudgets,
+    /// The client the requests are built on.
+    pub(crate) http: reqwest::Client,
+    /// The services' hosts, for messages.
+    pub(crate) hosts: Hosts,
+}
+
+/// The hosts of Microsoft's services, as configured (for messages).
+#[derive(Clone, Default)]
+pub(crate) struct Hosts {
+    pub(crate) login: String,
+    pub(crate) graph: String,
+    pub(crate) exchange: String,
+}
+
+impl Hosts {
+    /// The hosts of the configured roots.
+    pub(crate) fn of(config: &crate::GraphSourceConfig) -> Self {
+        let host = |root: &str| {
+            url::Url::parse(root)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_else(|| root.to_owned())
+        };
+        Self {
+            login: host(&config.login_url),
+            graph: host(&config.graph_url),
+            exchange: host(&config.exchange_url),
+        }
+    }
+}
+
+/// The three Microsoft services a collection calls, each under its own key and budget.
+struct Services {
+    login: PacedClient,
+    graph: PacedClient,
+    exchange: PacedClient,
+}
+
+/// Sends the requests of one collection for one tenant, at most `max_concurrency` at a time.
 pub(crate) struct Caller {
     semaphore: Semaphore,
     max_retries: u32,
     metrics: Option<docsync_telemetry::Metrics>,
     hedge_after: Option<Duration>,
+    services: Services,
+}
+
+/// The pause after a 429 without `Retry-After`, given how many came in a row.
+fn throttle_wait(streak: u32) -> Duration {
+    backoff(streak.saturating_sub(1))
 }
 
 impl Caller {
-    /// A caller with at most `max_concurrency` requests in flight.
+    /// A caller for `microsoft_tenant`'s calls with at most `max_concurrency` requests in
+    /// flight, each retried up to `max_retries` times.
     pub(crate) fn new(
+        pacing: &Pacing,
+        microsoft_tenant: &str,
         max_concurrency: usize,
         max_retries: u32,
-        metrics: Option<docsync_telemetry::Metrics>,
     ) -> Self {
+        let service = |name: &str, provider: &'static str, host: &str, limit| PacedClient {
+            http: pacing.http.clone(),
+            pacer: pacing.pacer.clone(),
+            key: format!("{name}:{microsoft_tenant}"),
+            limit,
+            provider,
+            host: host.to_owned(),
+            throttle_wait,
+            attempts: max_retries + 1,
+        };
+        let hosts = &pacing.hosts;
+        let budgets = &pacing.budgets;
         Self {
             semaphore: Semaphore::new(max_concurrency.max(1)),
             max_retries,
-            metrics,
+            metrics: pacing.pacer.metrics().cloned(),
             hedge_after: None,
+            services: Services {
+                login: service("login", "Entra sign-in", &hosts.login, budgets.sign_in),
+                graph: service("graph", "Microsoft Graph", &hosts.graph, budgets.graph),
+                exchange: service(
+                    "exchange",
+                    "Exchange Online",
+                    &hosts.exchange,
+                    budgets.exchange,
+                ),
+            },
         }
     }
 
@@ -88,10 +169,27 @@ impl Caller {
         self
     }
 
+    /// The paced client of the service a request is for, by its path.
+    fn service(&self, request: &RequestBuilder) -> &PacedClient {
+        let path = request
+            .try_clone()
+            .and_then(|r| r.build().ok())
+            .map(|r| r.url().path().to_owned())
+            .unwrap_or_default();
+        if path.contains("/oauth2/") {
+            &self.services.login
+        } else if path.contains("/adminapi/") {
+            &self.services.exchange
+        } else {
+            &self.services.graph
+        }
+    }
+
     /// One attempt: the request, and its copy if it is slow; the first usable outcome wins
     /// (a failure that might be retried waits for the other copy's outcome).
     async fn attempt(&self, build: &impl Fn() -> RequestBuilder) -> Attempt {
-        let first = attempt_once(build(), self.metrics.as_ref());
+        let client = self.service(&build());
+        let first = attempt_once(client, build);
         let Some(after) = self.hedge_after else {
             return first.await;
         };
@@ -103,7 +201,7 @@ impl Caller {
         if let Some(m) = &self.metrics {
             m.hedged_request();
         }
-        let second = attempt_once(build(), self.metrics.as_ref());
+        let second = attempt_once(client, build);
         tokio::pin!(second);
         let (winner, other) = tokio::select! {
             a = &mut first => (a, Either::Second(second)),
@@ -139,15 +237,19 @@ impl Caller {
             match outcome {
                 Attempt::Done(answer) => return Ok(answer),
                 Attempt::Fatal(err) => return Err(err),
-                Attempt::Retry { reason, wait } => {
+                Attempt::Retry { reason, throttled } => {
                     if attempt >= self.max_retries {
                         return Err(CallError::Transient {
                             reason: format!("{reason} (gave up after {} retries)", attempt),
                         });
                     }
-                    let wait = wait.unwrap_or_else(|| backoff(attempt));
-                    tracing::debug!(attempt, ?wait, %reason, "retrying Microsoft call");
-                    tokio::time::sleep(wait).await;
+                    // After a 429 the key's pause was waited out in the attempt; the next
+                    // attempt's slot comes after it.
+                    if !throttled {
+                        let wait = backoff(attempt);
+                        tracing::debug!(attempt, ?wait, %reason, "retrying Microsoft call");
+                        tokio::time::sleep(wait).await;
+                    }
                     attempt += 1;
                 }
             }
@@ -164,115 +266,36 @@ enum Either<A, B> {
 enum Attempt {
     Done(Answer),
     Fatal(CallError),
-    Retry {
-        reason: String,
-        wait: Option<Duration>,
-    },
+    Retry { reason: String, throttled: bool },
 }
 
-/// Which Microsoft service a request is for, by its path (the metrics' provider label).
-fn service_of(path: &str) -> &'static str {
-    if path.contains("/oauth2/") {
-        "login"
-    } else if path.contains("/adminapi/") {
-        "exchange"
-    } else {
-        "graph"
-    }
-}
-
-async fn attempt_once(
-    request: RequestBuilder,
-    metrics: Option<&docsync_telemetry::Metrics>,
-) -> Attempt {
-    let built = request.try_clone().and_then(|r| r.build().ok());
-    let service = built
-        .as_ref()
-        .map_or("graph", |r| service_of(r.url().path()));
-    let span = tracing::info_span!(
-        "provider_request",
-        provider = service,
-        method = %built.as_ref().map(|r| r.method().to_string()).unwrap_or_default(),
-        host = %built.as_ref().and_then(|r| r.url().host_str().map(str::to_owned)).unwrap_or_default(),
-        status = tracing::field::Empty,
-    );
-    let started = std::time::Instant::now();
-    let sent = tracing::Instrument::instrument(request.send(), span.clone()).await;
-    if let Ok(r) = &sent {
-        span.record("status", r.status().as_u16());
-    }
-    if let Some(m) = metrics {
-        let status = sent.as_ref().ok().map(|r| r.status().as_u16());
-        m.provider_request(service, status, started.elapsed());
-    }
-    let response = match sent {
-        Ok(r) => r,
-        Err(e) => {
-            let what = if e.is_timeout() {
-                "timed out"
-            } else if e.is_connect() {
-                "could not connect"
-            } else {
-                "connection failed"
-            };
-            return Attempt::Retry {
-                reason: format!("request {what}"),
-                wait: None,
-            };
+/// One paced attempt, and what its answer means to a Microsoft read.
+async fn attempt_once(client: &PacedClient, build: &impl Fn() -> RequestBuilder) -> Attempt {
+    let mut requests = 0;
+    match client.attempt(build, &mut requests).await {
+        Sent::Answered(answer) if answer.status.is_success() => {
+            Attempt::Done(Answer { body: answer.body })
         }
-    };
-    let status = response.status();
-    let retry_after = retry_after(response.headers());
-    let body = match response.text().await {
-        Ok(b) => b,
-        Err(e) => {
-            let what = if e.is_timeout() {
-                "timed out"
-            } else {
-                "was cut off"
-            };
-            return Attempt::Retry {
-                reason: format!("reading the answer {what}"),
-                wait: None,
-            };
+        Sent::Answered(answer) => {
+            let (code, message) = error_code_and_message(&answer.body);
+            Attempt::Fatal(CallError::Status {
+                status: answer.status.as_u16(),
+                code,
+                message,
+            })
         }
-    };
-    if status.is_success() {
-        return Attempt::Done(Answer { body });
+        Sent::Throttled => Attempt::Retry {
+            reason: format!("throttled ({})", StatusCode::TOO_MANY_REQUESTS.as_u16()),
+            throttled: true,
+        },
+        Sent::Fault(reason) => Attempt::Retry {
+            reason,
+            throttled: false,
+        },
+        Sent::Stopping => Attempt::Fatal(CallError::Transient {
+            reason: "this process is stopping: the call was not started".to_owned(),
+        }),
     }
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        return Attempt::Retry {
-            reason: "throttled (429)".to_owned(),
-            wait: retry_after,
-        };
-    }
-    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-        return Attempt::Retry {
-            reason: format!("server error {}", status.as_u16()),
-            wait: retry_after,
-        };
-    }
-    let (code, message) = error_code_and_message(&body);
-    Attempt::Fatal(CallError::Status {
-        status: status.as_u16(),
-        code,
-        message,
-    })
-}
-
-/// Reads `Retry-After` in seconds (the form Graph sends), capped.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let secs: f64 = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    if !secs.is_finite() || secs < 0.0 {
-        return None;
-    }
-    Some(Duration::from_secs_f64(secs).min(MAX_RETRY_AFTER))
 }
 
 /// Exponential backoff with up to 50 % jitter.
@@ -328,6 +351,15 @@ mod tests {
         );
     }
 
+    fn pacing(http: &reqwest::Client) -> Pacing {
+        Pacing {
+            pacer: Pacer::new(),
+            budgets: MicrosoftBudgets::default(),
+            http: http.clone(),
+            hosts: Hosts::default(),
+        }
+    }
+
     /// A server whose first request is never answered and whose later ones are answered at
     /// once; its URL and how many requests it got.
     async fn first_request_hangs() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
@@ -369,7 +401,8 @@ mod tests {
     async fn a_slow_read_is_hedged_and_the_first_answer_wins() {
         let (url, seen) = first_request_hangs().await;
         let http = reqwest::Client::new();
-        let caller = Caller::new(4, 0, None).hedged(Some(Duration::from_millis(100)));
+        let caller =
+            Caller::new(&pacing(&http), "t", 4, 0).hedged(Some(Duration::from_millis(100)));
         let answer = tokio::time::timeout(Duration::from_secs(5), caller.send(|| http.get(&url)))
             .await
             .unwrap_or_else(|_| panic!("no copy was sent: the read waits for the hung request"))
@@ -386,7 +419,7 @@ mod tests {
             .timeout(Duration::from_millis(300))
             .build()
             .unwrap_or_else(|e| panic!("client: {e}"));
-        let caller = Caller::new(4, 0, None);
+        let caller = Caller::new(&pacing(&http), "t", 4, 0);
         let outcome = caller.send(|| http.get(&url)).await;
         assert!(
             matches!(outcome, Err(CallError::Transient { .. })),
@@ -399,25 +432,5 @@ mod tests {
     fn backoff_grows_and_is_capped() {
         assert!(backoff(0) >= BACKOFF_BASE && backoff(0) <= BACKOFF_BASE * 3 / 2);
         assert!(backoff(30) <= BACKOFF_CAP * 3 / 2);
-    }
-
-    #[test]
-    fn retry_after_is_seconds_and_capped() {
-        let mut h = reqwest::header::HeaderMap::new();
-        h.insert(
-            reqwest::header::RETRY_AFTER,
-            "3".parse().unwrap_or_else(|_| unreachable!()),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
-        h.insert(
-            reqwest::header::RETRY_AFTER,
-            "99999".parse().unwrap_or_else(|_| unreachable!()),
-        );
-        assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
-        h.insert(
-            reqwest::header::RETRY_AFTER,
-            "soon".parse().unwrap_or_else(|_| unreachable!()),
-        );
-        assert_eq!(retry_after(&h), None);
     }
 }

@@ -21,7 +21,8 @@ mod wire;
 
 pub use audits::{audit_filter, ChangeKind, DirectoryAudit, AUDIT_PAGE_SIZE};
 pub use collect::GraphSource;
-pub use config::{GraphSourceConfig, MicrosoftCredentials, TenantRef};
+pub use config::{GraphSourceConfig, MicrosoftBudgets, MicrosoftCredentials, TenantRef};
+pub use docsync_outbound::ClientError;
 pub use error::SourceError;
 
 use docsync_domain::Snapshot;

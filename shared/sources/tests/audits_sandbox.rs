@@ -6,7 +6,9 @@
 use chrono::{Duration, Utc};
 use docsync_domain::ApiKey;
 use docsync_sandbox::{fixtures, Faults, Sandbox, SandboxConfig, TenantChange};
-use docsync_sources::{ChangeKind, GraphSource, GraphSourceConfig, MicrosoftCredentials};
+use docsync_sources::{
+    ChangeKind, GraphSource, GraphSourceConfig, MicrosoftBudgets, MicrosoftCredentials,
+};
 use serde_json::{json, Value};
 
 const CLIENT_ID: &str = "5a4db0c1-d0c5-4c1e-8a7e-000000000001";
@@ -21,8 +23,8 @@ async fn sandbox() -> Sandbox {
     .unwrap()
 }
 
-fn source(sb: &Sandbox) -> GraphSource {
-    GraphSource::new(GraphSourceConfig {
+fn config(sb: &Sandbox) -> GraphSourceConfig {
+    GraphSourceConfig {
         graph_url: sb.graph_url.clone(),
         login_url: sb.login_url.clone(),
         exchange_url: sb.exchange_url.clone(),
@@ -30,7 +32,12 @@ fn source(sb: &Sandbox) -> GraphSource {
         hedge_after: None,
         request_timeout: std::time::Duration::from_secs(10),
         max_retries: 5,
-    })
+        budgets: MicrosoftBudgets::default(),
+    }
+}
+
+fn source(sb: &Sandbox) -> GraphSource {
+    GraphSource::new(config(sb)).unwrap()
 }
 
 fn creds() -> MicrosoftCredentials {
@@ -243,4 +250,44 @@ async fn throttling_is_waited_out_and_a_bad_filter_or_missing_token_is_refused()
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn audit_pages_are_read_under_the_tenants_graph_budget() {
+    let sb = sandbox().await;
+    let tid = fixtures::microsoft_tenant_id(5);
+    for _ in 0..5 {
+        sb.change_tenant(
+            5,
+            &TenantChange::AddConditionalAccessPolicy {
+                display_name: "Paged".into(),
+            },
+        )
+        .unwrap();
+    }
+    // Graph allows 2 requests a second for the tenant; one entry a page is 6 pages.
+    sb.set_graph_rate_limit(Some(docsync_sandbox::WindowLimit {
+        requests: 2,
+        window_secs: 1,
+        send_retry_after: true,
+    }));
+    let src = GraphSource::new(GraphSourceConfig {
+        budgets: MicrosoftBudgets {
+            graph: docsync_domain::RateLimit {
+                requests: 2,
+                per_seconds: 1,
+            },
+            ..MicrosoftBudgets::default()
+        },
+        ..config(&sb)
+    })
+    .unwrap();
+    let paged = src
+        .directory_audits_paged(&creds(), &tid, Utc::now() - Duration::hours(1), 1)
+        .await
+        .unwrap();
+    assert_eq!(paged.len(), 6, "{paged:?}");
+    let stats = sb.graph_stats();
+    assert_eq!(stats.throttled_429, 0, "{stats:?}");
+    assert!(stats.max_requests_in_any_window <= 2, "{stats:?}");
 }

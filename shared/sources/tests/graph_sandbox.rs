@@ -1,14 +1,15 @@
 //! The Graph source against the sandbox emulators: paging a large tenant, denied sections,
-//! a bad secret, throttling, a Graph that answers nothing, and token caching.
+//! a bad secret, throttling, a Graph that answers nothing, token caching, and the tenant's
+//! Graph budget kept.
 #![allow(clippy::unwrap_used)]
 
 use docsync_domain::snapshot::Section;
-use docsync_domain::{ApiKey, TenantId};
+use docsync_domain::{ApiKey, RateLimit, TenantId};
 use docsync_sandbox::{
-    fixtures, FaultKind, FaultProvider, FaultRule, Faults, Sandbox, SandboxConfig,
+    fixtures, FaultKind, FaultProvider, FaultRule, Faults, Sandbox, SandboxConfig, WindowLimit,
 };
 use docsync_sources::{
-    GraphSource, GraphSourceConfig, MicrosoftCredentials, SourceError, TenantRef,
+    GraphSource, GraphSourceConfig, MicrosoftBudgets, MicrosoftCredentials, SourceError, TenantRef,
 };
 use std::time::Duration;
 
@@ -37,7 +38,9 @@ fn source_with_timeout(sb: &Sandbox, max_retries: u32, request_timeout: Duration
         hedge_after: None,
         request_timeout,
         max_retries,
+        budgets: MicrosoftBudgets::default(),
     })
+    .unwrap()
 }
 
 /// Report pages (the MFA registration report) that never answer, at `rate`.
@@ -358,4 +361,82 @@ async fn tokens_are_cached_between_collections() {
         .unwrap();
     assert_eq!(sb.graph_stats().tokens_issued, after_first);
     assert_eq!(after_first, 2, "one Graph and one Exchange token");
+}
+
+/// A source whose Graph budget per tenant is `graph`, the rest as configured by default.
+fn paced_source(sb: &Sandbox, graph: RateLimit) -> GraphSource {
+    GraphSource::new(GraphSourceConfig {
+        graph_url: sb.graph_url.clone(),
+        login_url: sb.login_url.clone(),
+        exchange_url: sb.exchange_url.clone(),
+        max_concurrency: 12,
+        hedge_after: None,
+        request_timeout: Duration::from_secs(10),
+        max_retries: 5,
+        budgets: MicrosoftBudgets {
+            graph,
+            ..MicrosoftBudgets::default()
+        },
+    })
+    .unwrap()
+}
+
+/// Graph allows 4 requests a second per tenant here; a collection makes about a dozen.
+fn strict_graph(sb: &Sandbox) {
+    sb.set_graph_rate_limit(Some(WindowLimit {
+        requests: 4,
+        window_secs: 1,
+        send_retry_after: true,
+    }));
+}
+
+#[tokio::test]
+async fn a_collection_keeps_to_the_tenants_graph_budget() {
+    let sb = sandbox().await;
+    strict_graph(&sb);
+    let fixture = fixtures::tenant(3);
+    let budget = RateLimit {
+        requests: 4,
+        per_seconds: 1,
+    };
+    let snap = paced_source(&sb, budget)
+        .collect(&creds(SECRET), &tenant(3))
+        .await
+        .unwrap();
+    let stats = sb.graph_stats();
+    assert!(stats.requests >= 8, "a whole collection: {stats:?}");
+    assert_eq!(stats.throttled_429, 0, "no read over the budget: {stats:?}");
+    assert!(stats.max_requests_in_any_window <= 4, "{stats:?}");
+    assert_eq!(
+        snap.metadata.data().unwrap().user_count,
+        fixture.user_count()
+    );
+    assert_eq!(snap.mfa.data().unwrap().percent, fixture.mfa_percent());
+    assert!(snap.conditional_access.data().is_some());
+    assert!(snap.transient_gaps.is_empty(), "{:?}", snap.transient_gaps);
+}
+
+#[tokio::test]
+async fn without_its_budget_the_same_collection_is_throttled_and_waits_it_out() {
+    // The other side of the test above: the sandbox's limit does refuse a collection that is
+    // not paced under it, and the refused reads are waited out (Retry-After) and read again.
+    let sb = sandbox().await;
+    strict_graph(&sb);
+    let fixture = fixtures::tenant(3);
+    let unpaced = RateLimit {
+        requests: 1000,
+        per_seconds: 1,
+    };
+    let snap = paced_source(&sb, unpaced)
+        .collect(&creds(SECRET), &tenant(3))
+        .await
+        .unwrap();
+    let stats = sb.graph_stats();
+    assert!(stats.throttled_429 > 0, "{stats:?}");
+    assert!(stats.max_requests_in_any_window > 4, "{stats:?}");
+    assert_eq!(
+        snap.metadata.data().unwrap().user_count,
+        fixture.user_count()
+    );
+    assert!(snap.conditional_access.data().is_some());
 }

@@ -82,7 +82,13 @@ pub fn next_retry(
 /// Sends deliveries until `shutdown`; the batch in flight is finished first.
 pub async fn run(config: DeliveryConfig, store: Store, master: MasterKey, shutdown: Shutdown) {
     // Resolved by the public-only resolver too: the address checked is the address called.
-    let client = docsync_sinks::http::client(config.timeout, !config.allow_private);
+    let client = match docsync_sinks::http::client(config.timeout, !config.allow_private) {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::error!(error = %e, "webhook deliveries cannot start");
+            return;
+        }
+    };
     // A claim outlives any attempt: the POST's timeout plus the rendering and recording.
     let lease = config.timeout * 3 + Duration::from_secs(30);
     loop {

@@ -7,8 +7,8 @@
 use crate::{CallError, PermissionCheck, SourceCheck};
 use docsync_domain::psa::HaloConfig;
 use docsync_domain::RateLimit;
-use docsync_sinks::http::{backoff, snippet, Answer, PacedClient};
-use docsync_sinks::Pacer;
+use docsync_outbound::http::{backoff, snippet, Answer, PacedClient};
+use docsync_outbound::Pacer;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};

@@ -122,7 +122,8 @@ mod tests {
         let (resolver, asked) = rebinding();
         // The first (public) answer is used up, as by the check when the URL was saved.
         assert!(resolver.public_addresses("it.rebind.example").await.is_ok());
-        let client = crate::http::client_with(std::time::Duration::from_secs(5), Some(resolver));
+        let client = crate::http::client_with(std::time::Duration::from_secs(5), Some(resolver))
+            .unwrap_or_else(|e| panic!("{e}"));
         let err = client
             .get(format!("http://it.rebind.example:{port}/api/v1/companies"))
             .send()

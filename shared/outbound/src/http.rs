@@ -5,7 +5,7 @@
 
 use crate::pacer::Pacer;
 use crate::resolve::PublicOnly;
-use crate::SinkError;
+use crate::CallError;
 use docsync_domain::RateLimit;
 use rand::Rng;
 use reqwest::header::HeaderMap;
@@ -54,8 +54,9 @@ pub struct PacedClient {
 /// retried later through the delay queues rather than holding its place here.
 const FAULT_ATTEMPTS: u32 = 3;
 
-/// What one attempt of a call came to.
-enum Attempt {
+/// What one attempt of a call came to (for callers with a retry policy of their own, such as
+/// Microsoft's reads, which hedge and retry by their own budget).
+pub enum Attempt {
     /// The provider answered (not 429, not 5xx).
     Answered(Answer),
     /// 429: the key is paused; try again.
@@ -72,7 +73,7 @@ impl PacedClient {
         &self,
         build: impl Fn() -> RequestBuilder,
         requests: &mut u32,
-    ) -> Result<Answer, SinkError> {
+    ) -> Result<Answer, CallError> {
         let mut last = String::new();
         let mut faults = 0;
         // A create (POST) whose answer was lost may have happened: it is not sent again
@@ -82,7 +83,7 @@ impl PacedClient {
             .map(|r| r.method() != reqwest::Method::POST)
             .unwrap_or(true);
         let give_up = |last: &str| {
-            SinkError::Transient(format!(
+            CallError::Transient(format!(
                 "{last} (a create is not repeated blindly: the retry looks the document up first)"
             ))
         };
@@ -96,7 +97,7 @@ impl PacedClient {
                     );
                 }
                 Attempt::Stopping => {
-                    return Err(SinkError::Transient(format!(
+                    return Err(CallError::Transient(format!(
                         "this process is stopping: the call to {} was not started; another process takes the job over",
                         self.provider
                     )))
@@ -115,11 +116,16 @@ impl PacedClient {
                 }
             }
         }
-        Err(SinkError::Transient(last))
+        Err(CallError::Transient(last))
     }
 
-    /// One attempt: a paced slot, the request, and what its answer means.
-    async fn attempt(&self, build: &impl Fn() -> RequestBuilder, requests: &mut u32) -> Attempt {
+    /// One attempt: a paced slot under the key, the request, and what its answer means. A 429
+    /// has paused the key (for Retry-After, else `throttle_wait`) before this returns.
+    pub async fn attempt(
+        &self,
+        build: &impl Fn() -> RequestBuilder,
+        requests: &mut u32,
+    ) -> Attempt {
         let sent = self.pacer.until_ready(&self.key, self.limit).await;
         // Checked after the wait for the slot too: a stop may come while waiting.
         if self.pacer.is_stopping() {
@@ -171,7 +177,7 @@ impl PacedClient {
             Ok(b) => b,
             Err(e) => return Attempt::Fault(network(self.provider, &self.host, &e).to_string()),
         };
-        if status.is_server_error() {
+        if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
             return Attempt::Fault(format!(
                 "{} at {} answered {status}: {}",
                 self.provider,
@@ -195,19 +201,29 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base + jitter)
 }
 
-/// A client for provider calls, shared by every sink of a process so connections are kept
+/// The HTTP client for provider calls could not be built (the TLS backend or the system's
+/// resolver configuration is unusable): a process fails at start-up rather than calling
+/// providers with a client that follows redirects or waits forever.
+#[derive(Debug, thiserror::Error)]
+#[error("the HTTP client for provider calls could not be built: {0}")]
+pub struct ClientError(String);
+
+/// A client for provider calls, shared by every caller of a process so connections are kept
 /// alive between calls: bounded timeouts, no redirects (a redirect to another host would
 /// carry the API key there). With `public_only`, host names are resolved by [`PublicOnly`]:
 /// a name that resolves to a non-public address is refused when the connection is made.
-pub fn client(timeout: Duration, public_only: bool) -> reqwest::Client {
+pub fn client(timeout: Duration, public_only: bool) -> Result<reqwest::Client, ClientError> {
     client_with(timeout, public_only.then(PublicOnly::system))
 }
 
 /// [`client`] with a resolver of the caller's (tests).
-pub fn client_with(timeout: Duration, resolver: Option<PublicOnly>) -> reqwest::Client {
+pub fn client_with(
+    timeout: Duration,
+    resolver: Option<PublicOnly>,
+) -> Result<reqwest::Client, ClientError> {
     let builder = reqwest::Client::builder()
         .timeout(timeout)
-        .connect_timeout(Duration::from_secs(10))
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("docsync/", env!("CARGO_PKG_VERSION")))
         .pool_idle_timeout(Duration::from_secs(50));
@@ -215,7 +231,7 @@ pub fn client_with(timeout: Duration, resolver: Option<PublicOnly>) -> reqwest::
         Some(resolver) => builder.dns_resolver(resolver),
         None => builder,
     };
-    builder.build().unwrap_or_default()
+    builder.build().map_err(|e| ClientError(e.to_string()))
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is treated as absent).
@@ -244,7 +260,7 @@ pub fn rate_limit_headers(headers: &HeaderMap) -> Vec<(String, String)> {
 }
 
 /// A network-level failure, as a transient error.
-pub fn network(provider: &str, host: &str, err: &reqwest::Error) -> SinkError {
+pub fn network(provider: &str, host: &str, err: &reqwest::Error) -> CallError {
     let what = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {
@@ -252,7 +268,7 @@ pub fn network(provider: &str, host: &str, err: &reqwest::Error) -> SinkError {
     } else {
         "failed"
     };
-    SinkError::Transient(format!("{provider} at {host} {what}: {}", strip_url(err)))
+    CallError::Transient(format!("{provider} at {host} {what}: {}", strip_url(err)))
 }
 
 fn strip_url(err: &reqwest::Error) -> String {
