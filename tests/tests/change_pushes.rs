@@ -650,3 +650,54 @@ async fn an_authentication_methods_change_is_pushed_and_shown_in_hudu_and_it_glu
     assert!(traits.contains("SMS: On"), "{traits}");
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_change_made_before_the_first_poll_is_pushed_by_it() {
+    // Watched from the moment its watch row is made: a policy added before the tenant's first
+    // poll is pushed by that poll, while the older history in a log (each fixture's holds a
+    // Conditional Access update of minutes before) is not a change: the other tenant, which
+    // did not change, is not pushed.
+    const EVERY: Duration = Duration::from_secs(2);
+    let app = spawn_app().await;
+    app.connect_microsoft().await;
+    let tenants = app.create_tenants(&[9, 10]).await;
+    let (t, unchanged) = (&tenants[0], &tenants[1]);
+    app.configure_hudu_with(&tenants, Some(json!({"mode": "manual", "onChange": true})))
+        .await;
+    let (store, broker) = docsync::fleet::connect(&app.settings)
+        .await
+        .expect("a scheduler");
+    let watcher = watcher_on(&app, store, broker.clone(), EVERY);
+    app.store()
+        .sync_change_watches(EVERY)
+        .await
+        .expect("watches");
+    app.sandbox
+        .change_tenant(
+            t.fixture.index,
+            &TenantChange::AddConditionalAccessPolicy {
+                display_name: "Before the first poll".into(),
+            },
+        )
+        .expect("change");
+    let due = due_at(&app, t)
+        .await
+        .expect("watched")
+        .max(due_at(&app, unchanged).await.expect("watched"));
+    let wait = (due - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(50)).await;
+    let report = watcher.poll_due().await.expect("poll");
+    assert_eq!(report.polled, 2, "{report:?}");
+    assert_eq!(report.first_polls, 1, "the unchanged tenant: {report:?}");
+    assert_eq!(report.enqueued, 1, "one push, for the change: {report:?}");
+    let runs = change_runs(&app, "hudu").await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["tenantId"], json!(t.id), "{runs:?}");
+    let done = app.wait_for_run(runs[0]["id"].as_str().expect("id")).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert!(app.articles_in(TestApp::company_of(t))[0]
+        .content
+        .contains("Before the first poll"));
+    broker.close().await;
+    app.cleanup().await;
+}

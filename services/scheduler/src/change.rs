@@ -2,8 +2,9 @@
 //! its own (see `docsync_store::change_watch`), each watched tenant's directory audit log is read since its cursor (less a look-back for entries Entra logs
 //! late), and when entries about Conditional Access, authentication methods or domains appear
 //! that the last poll had not seen, one push (trigger `change`) is enqueued per watching
-//! integration: one per burst, however many entries it holds. Unrelated entries push nothing,
-//! and a tenant's first poll only sets its cursor (old history is not a change).
+//! integration: one per burst, however many entries it holds. Unrelated entries push nothing.
+//! A tenant's first poll pushes what changed since it began to be watched (its row made, after
+//! an integration mapping it said `onChange`); older history is not a change.
 //!
 //! Exactly once across scheduler replicas: a replica claims a due tenant with a lease in
 //! PostgreSQL, and only the lease holder can commit the poll, whose runs are created in the
@@ -61,7 +62,8 @@ impl Default for ChangeConfig {
 pub struct PollReport {
     /// Tenants whose audit log was read.
     pub polled: usize,
-    /// Of those, first polls (cursor set, nothing pushed).
+    /// Of those, first polls that found no change since watching began (cursor set, nothing
+    /// pushed).
     pub first_polls: usize,
     /// Tenants whose audit log could not be read (retried next interval).
     pub failed: usize,
@@ -192,7 +194,7 @@ impl ChangeWatcher {
         };
         let started = Utc::now();
         let lookback = chrono::Duration::from_std(self.config.lookback)?;
-        let since = watch.cursor_at.unwrap_or(started).min(started) - lookback;
+        let since = watch.cursor_at.unwrap_or(watch.watching_since).min(started) - lookback;
         let entries = match self
             .source
             .directory_audits_since(creds, &watch.microsoft_tenant_id, since)
@@ -208,7 +210,13 @@ impl ChangeWatcher {
         };
         let first = watch.cursor_at.is_none();
         let (changes, last_change_at) = if first {
-            (Vec::new(), None)
+            // Entries from before the tenant was watched are history, as if seen already.
+            let history: Vec<String> = entries
+                .iter()
+                .filter(|e| e.activity_date_time < watch.watching_since)
+                .map(|e| e.id.clone())
+                .collect();
+            new_changes(&entries, &history)
         } else {
             new_changes(&entries, &watch.seen_ids)
         };
@@ -224,7 +232,7 @@ impl ChangeWatcher {
         };
         match self.store.finish_change_poll(&watch, &outcome).await? {
             None => Ok(Polled::LeaseLost),
-            Some(_) if first => Ok(Polled::First),
+            Some(runs) if first && runs.is_empty() => Ok(Polled::First),
             Some(runs) => {
                 if !runs.is_empty() {
                     tracing::info!(tenant = %watch.tenant_id, runs = runs.len(), changes = %outcome.changes.join("; "), "tenant changed: pushes enqueued");
@@ -282,7 +290,8 @@ impl ChangeWatcher {
 }
 
 enum Polled {
-    /// The tenant's first poll: its cursor is set, nothing is pushed.
+    /// The tenant's first poll found nothing changed since watching began: its cursor is set,
+    /// nothing is pushed.
     First,
     /// Polled; the runs its changes created (maybe none).
     Done(Vec<RunId>),

@@ -27,6 +27,8 @@ pub struct ClaimedWatch {
     pub microsoft_tenant_id: String,
     /// Where the last successful poll read up to; None before the first one.
     pub cursor_at: Option<DateTime<Utc>>,
+    /// When the tenant began to be watched: entries logged before are history, not changes.
+    pub watching_since: DateTime<Utc>,
     /// Audit entry ids the last poll saw.
     pub seen_ids: Vec<String>,
     /// The lease this poll holds.
@@ -127,7 +129,8 @@ impl Store {
                     SET lease_id = gen_random_uuid(), lease_until = now() + make_interval(secs => $1)
                    FROM due, tenants t
                   WHERE w.tenant_id = due.tenant_id AND t.id = w.tenant_id
-                 RETURNING w.tenant_id, w.account_id, t.microsoft_tenant_id, w.cursor_at, w.seen_ids, w.lease_id",
+                 RETURNING w.tenant_id, w.account_id, t.microsoft_tenant_id, w.cursor_at, w.seen_ids, w.lease_id,
+                           w.watching_since",
                 &[&lease.as_secs_f64(), &limit],
             )
             .await?;
@@ -140,6 +143,7 @@ impl Store {
                 cursor_at: r.get(3),
                 seen_ids: r.get(4),
                 lease_id: r.get(5),
+                watching_since: r.get(6),
             })
             .collect())
     }
