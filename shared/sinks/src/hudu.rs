@@ -2,6 +2,7 @@
 //! written in place (stored id, else adopted by exact title, else created).
 
 use crate::http::{rate_limit_headers, snippet, Answer, PacedClient};
+use crate::in_place::{write_in_place, InPlace};
 use crate::pacer::Pacer;
 use crate::{
     ConnectionReport, KnownDocument, NamedRemote, PublishOutcome, PublishRequest, Sink, SinkError,
@@ -192,53 +193,28 @@ impl HuduSink {
                 })?;
         let title = article.title;
         let body = Self::article_body(&title, &article.content, request.parent_id);
-        let done = |article: Article, created: bool, requests: u32| PublishOutcome {
-            document: KnownDocument {
-                remote_id: article.id.to_string(),
-                parent_id: request.parent_id,
-                title: title.clone(),
-            },
-            created,
-            requests,
+        let article = ArticleWrite {
+            sink: self,
+            body: &body,
+            company_id: request.parent_id,
         };
-
-        if let Some(known) = request
-            .known
-            .as_ref()
-            .filter(|k| k.parent_id == request.parent_id)
-        {
-            if let Some(article) = self.update(&known.remote_id, &body, &mut requests).await? {
-                return Ok(done(article, false, requests));
-            }
-            tracing::warn!(article = %known.remote_id, "recorded Hudu article is gone; looking for it by title");
-        }
-        // Adopt an article of this exact title (a lost create answer, or one made by hand),
-        // also under the previous title when the tenant was renamed.
-        let mut candidates = vec![title.clone()];
-        if let Some(known) = &request.known {
-            if known.title != title {
-                candidates.push(known.title.clone());
-            }
-        }
-        for candidate in &candidates {
-            if let Some(existing) = self
-                .find_by_title(request.parent_id, candidate, &mut requests)
-                .await?
-            {
-                let id = existing.id.to_string();
-                if let Some(article) = self.update(&id, &body, &mut requests).await? {
-                    return Ok(done(article, false, requests));
-                }
-            }
-        }
-        let answer = self
-            .call(Method::POST, "/articles", &[], Some(&body), &mut requests)
-            .await?;
-        if !answer.status.is_success() {
-            return Err(self.permanent("creating the Hudu article", &answer));
-        }
-        let article = parse_article(&answer.body)?;
-        Ok(done(article, true, requests))
+        let written = write_in_place(
+            &article,
+            &title,
+            request.parent_id,
+            request.known.as_ref(),
+            &mut requests,
+        )
+        .await?;
+        Ok(PublishOutcome {
+            document: KnownDocument {
+                remote_id: written.remote_id,
+                parent_id: request.parent_id,
+                title,
+            },
+            created: written.created,
+            requests,
+        })
     }
 
     async fn test_inner(&self) -> ConnectionReport {
@@ -312,6 +288,43 @@ impl HuduSink {
                 message: format!("{host} answered, but not like Hudu's API: check baseUrl is your Hudu instance root"),
             },
         }
+    }
+}
+
+/// The Hudu article's calls for the one write-in-place loop.
+struct ArticleWrite<'a> {
+    sink: &'a HuduSink,
+    body: &'a Value,
+    company_id: i64,
+}
+
+impl InPlace for ArticleWrite<'_> {
+    async fn update(
+        &self,
+        remote_id: &str,
+        requests: &mut u32,
+    ) -> Result<Option<String>, SinkError> {
+        let written = self.sink.update(remote_id, self.body, requests).await?;
+        Ok(written.map(|a| a.id.to_string()))
+    }
+
+    async fn find(&self, title: &str, requests: &mut u32) -> Result<Option<String>, SinkError> {
+        let found = self
+            .sink
+            .find_by_title(self.company_id, title, requests)
+            .await?;
+        Ok(found.map(|a| a.id.to_string()))
+    }
+
+    async fn create(&self, requests: &mut u32) -> Result<String, SinkError> {
+        let answer = self
+            .sink
+            .call(Method::POST, "/articles", &[], Some(self.body), requests)
+            .await?;
+        if !answer.status.is_success() {
+            return Err(self.sink.permanent("creating the Hudu article", &answer));
+        }
+        Ok(parse_article(&answer.body)?.id.to_string())
     }
 }
 

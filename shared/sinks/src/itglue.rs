@@ -6,6 +6,7 @@
 
 use crate::html::{self, RenderedSection};
 use crate::http::{rate_limit_headers, snippet, Answer, PacedClient};
+use crate::in_place::{write_in_place, InPlace};
 use crate::pacer::Pacer;
 use crate::{
     ConnectionReport, KnownDocument, NamedRemote, PublishOutcome, PublishRequest, Sink, SinkError,
@@ -591,63 +592,29 @@ impl ItGlueSink {
             "flexible-asset-type-id": type_id,
             "traits": asset.traits,
         }}});
-        let done = |id: i64, created: bool, requests: u32| PublishOutcome {
-            document: KnownDocument {
-                remote_id: id.to_string(),
-                parent_id: organization_id,
-                title: name.clone(),
-            },
-            created,
-            requests,
+        let asset = AssetWrite {
+            sink: self,
+            body: &body,
+            type_id,
+            organization_id,
         };
-
-        if let Some(known) = request
-            .known
-            .as_ref()
-            .filter(|k| k.parent_id == organization_id)
-        {
-            if let Ok(id) = known.remote_id.parse::<i64>() {
-                if let Some(id) = self.update(id, &body, &mut requests).await? {
-                    return Ok(done(id, false, requests));
-                }
-                tracing::warn!(
-                    asset = id,
-                    "recorded IT Glue asset is gone; looking for it by name"
-                );
-            }
-        }
-        // Adopt an asset of this exact name (a create whose answer was lost), also under the
-        // previous name when the tenant was renamed.
-        let mut candidates = vec![name.clone()];
-        if let Some(known) = &request.known {
-            if known.title != name {
-                candidates.push(known.title.clone());
-            }
-        }
-        for candidate in &candidates {
-            if let Some(existing) = self
-                .find_asset(type_id, organization_id, candidate, &mut requests)
-                .await?
-            {
-                if let Some(id) = self.update(existing, &body, &mut requests).await? {
-                    return Ok(done(id, false, requests));
-                }
-            }
-        }
-        let answer = self
-            .call(
-                Method::POST,
-                "/flexible_assets",
-                &[],
-                Some(&body),
-                &mut requests,
-            )
-            .await?;
-        if !answer.status.is_success() {
-            return Err(self.failure("creating the flexible asset", &answer));
-        }
-        let id = parse_single(&answer.body)?.id()?;
-        Ok(done(id, true, requests))
+        let written = write_in_place(
+            &asset,
+            &name,
+            organization_id,
+            request.known.as_ref(),
+            &mut requests,
+        )
+        .await?;
+        Ok(PublishOutcome {
+            document: KnownDocument {
+                remote_id: written.remote_id,
+                parent_id: organization_id,
+                title: name,
+            },
+            created: written.created,
+            requests,
+        })
     }
 
     async fn test_inner(&self) -> ConnectionReport {
@@ -723,6 +690,54 @@ impl ItGlueSink {
                 message: format!("{host} answered, but not like IT Glue's API: check region and DOCSYNC_ITGLUE_URL_*"),
             },
         }
+    }
+}
+
+/// The IT Glue flexible asset's calls for the one write-in-place loop.
+struct AssetWrite<'a> {
+    sink: &'a ItGlueSink,
+    body: &'a Value,
+    type_id: i64,
+    organization_id: i64,
+}
+
+impl InPlace for AssetWrite<'_> {
+    async fn update(
+        &self,
+        remote_id: &str,
+        requests: &mut u32,
+    ) -> Result<Option<String>, SinkError> {
+        // An id IT Glue cannot have made is as good as gone: adopt or create instead.
+        let Ok(id) = remote_id.parse::<i64>() else {
+            return Ok(None);
+        };
+        let written = self.sink.update(id, self.body, requests).await?;
+        Ok(written.map(|id| id.to_string()))
+    }
+
+    async fn find(&self, title: &str, requests: &mut u32) -> Result<Option<String>, SinkError> {
+        let found = self
+            .sink
+            .find_asset(self.type_id, self.organization_id, title, requests)
+            .await?;
+        Ok(found.map(|id| id.to_string()))
+    }
+
+    async fn create(&self, requests: &mut u32) -> Result<String, SinkError> {
+        let answer = self
+            .sink
+            .call(
+                Method::POST,
+                "/flexible_assets",
+                &[],
+                Some(self.body),
+                requests,
+            )
+            .await?;
+        if !answer.status.is_success() {
+            return Err(self.sink.failure("creating the flexible asset", &answer));
+        }
+        Ok(parse_single(&answer.body)?.id()?.to_string())
     }
 }
 
