@@ -116,6 +116,19 @@ impl HuduObjects {
         self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The key's budget (requests per window).
+    pub fn rate_limit(&self) -> docsync_domain::RateLimit {
+        self.config.rate_limit
+    }
+
+    /// How many calls of the key must be under way at once to keep its budget busy at the
+    /// latency Hudu shows ([`Pacer::calls_in_flight_wanted`]); `None` before any answer.
+    pub fn calls_in_flight_wanted(&self) -> Option<usize> {
+        self.client
+            .pacer
+            .calls_in_flight_wanted(&self.config.rate_limit_key)
+    }
+
     async fn call(
         &self,
         method: Method,
