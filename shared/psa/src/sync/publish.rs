@@ -855,3 +855,38 @@ impl Writer<'_> {
 fn store_fault(e: anyhow::Error) -> CallError {
     CallError::Transient(format!("the database failed while recording a write: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use docsync_domain::RateLimit;
+    use std::time::Duration;
+
+    #[test]
+    fn the_window_follows_the_budget_times_the_latency_within_bounds() {
+        assert_eq!(in_flight_for(None), MIN_IN_FLIGHT, "Hudu not answered yet");
+        assert_eq!(in_flight_for(Some(0)), MIN_IN_FLIGHT);
+        // 50 per second at a p95 of 0.9 s: 45 under way, + 8 for the database work.
+        assert_eq!(in_flight_for(Some(45)), 53);
+        assert_eq!(
+            in_flight_for(Some(500)),
+            MAX_IN_FLIGHT,
+            "never above the maximum"
+        );
+    }
+
+    #[test]
+    fn a_batch_is_two_minutes_of_the_budget_and_never_tiny() {
+        let share = BatchShare {
+            min_writes: 200,
+            time: Duration::from_secs(120),
+        };
+        let limit = |requests, per_seconds| RateLimit {
+            requests,
+            per_seconds,
+        };
+        assert_eq!(share.writes(limit(300, 60)), 600);
+        assert_eq!(share.writes(limit(3000, 60)), 6000);
+        assert_eq!(share.writes(limit(1, 60)), 200, "at least the minimum");
+    }
+}
