@@ -10,6 +10,7 @@ use super::{BatchCursor, Step, SyncContext};
 use crate::payload::{CompanyPayload, COMPANY_PAYLOAD};
 use crate::projection::{project_hudu, source_key, HuduLayouts, PlannedObject, COMPANY_KIND};
 use crate::CallError;
+use docsync_domain::locks::KeyedLocks;
 use docsync_domain::psa::PsaOptions;
 use docsync_sinks::hudu_objects::HuduObjects;
 use docsync_store::{ObjectAction, ObjectKey, RemoteObject, StoredPayload, SyncCounts, SyncRun};
@@ -106,6 +107,7 @@ pub async fn publish_batch(
         max_writes,
         stopped: AtomicBool::new(false),
         window: Window::default(),
+        company_names: KeyedLocks::default(),
     };
     let first = cursor.company as usize;
     let layouts = &layouts;
@@ -276,6 +278,9 @@ struct Writer<'a> {
     /// Set when the batch stops early: no new write starts.
     stopped: AtomicBool,
     window: Window,
+    /// One company write at a time per name: an interrupted create is recovered as the
+    /// newest company of its name, so two of one name must never be pending at once.
+    company_names: KeyedLocks<String>,
 }
 
 impl Writer<'_> {
@@ -313,6 +318,10 @@ impl Writer<'_> {
         };
         let company_id = match (&plan.company, payload.destination_company_id) {
             (Some(company), destination) => {
+                let _name = self
+                    .company_names
+                    .lock(&company.title.trim().to_lowercase())
+                    .await;
                 match self
                     .company(company, destination, known.get(&company_key), &plan.scope)
                     .await
