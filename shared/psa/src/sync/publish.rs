@@ -4,6 +4,11 @@
 //! `matchOnSerial`; an interrupted create is looked up by name); else created. An object
 //! whose fingerprint and archive state match the map is not written. Records gone from the
 //! PSA are archived (`autoArchive`), never deleted.
+//!
+//! A batch works several companies at once, their asset writes sharing one window of calls in
+//! flight sized by the Hudu key's budget and Hudu's latency; the key's pacer spaces every
+//! call, so the budget holds however many are in flight. The next batch starts at the first
+//! company not finished, and every write is recorded before its company counts as done.
 
 use super::collect::options_fingerprint;
 use super::{BatchCursor, Step, SyncContext};
