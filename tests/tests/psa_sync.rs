@@ -683,3 +683,74 @@ async fn company_changes_follow_the_options_and_the_test_names_a_missing_role() 
     assert_eq!(test["credentialsValid"], false);
     app.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_hudu_answers_keep_the_budget_busy_across_companies_without_a_429() {
+    // 8 companies of 40 configurations, every Hudu request 500 ms late, a strict limit of 600
+    // per 30 s window per key and the same budget for docsync (20 per second; a long window,
+    // so that counting each call at its answer costs little of it): at 500 ms a request the
+    // budget needs 10 writes under way, and companies one after another, each waiting for its
+    // company write, its adoption listing and its slowest answers, would leave it idle.
+    let mut config = sandbox();
+    config.connectwise.companies = 8;
+    config.connectwise.configurations_per_company = 40;
+    config.hudu_rate_limit = Some(docsync_sandbox::WindowLimit {
+        requests: 600,
+        window_secs: 30,
+        send_retry_after: false,
+    });
+    let app = spawn_with(config).await;
+    configure(
+        &app,
+        json!({"skip": {"contacts": true, "agreements": true, "sites": true}}),
+    )
+    .await;
+    let (status, view) = app
+        .call(
+            Method::PUT,
+            "/integrations/hudu",
+            Some(json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_write_key(), "companyIdByTenantId": {},
+                        "rateLimit": {"requests": 600, "perSeconds": 30}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let listed = sync(&app).await;
+    assert_eq!(listed["state"], "succeeded", "{listed}");
+    let (status, body) = app
+        .call(Method::POST, &format!("{CW}/companies/match-all"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.sandbox.set_faults(docsync_sandbox::Faults {
+        rules: vec![docsync_sandbox::FaultRule::new(
+            docsync_sandbox::FaultProvider::Hudu,
+            docsync_sandbox::FaultKind::LatencyMs(500),
+        )],
+        ..docsync_sandbox::Faults::default()
+    });
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let assets = app.sandbox.hudu_assets();
+    assert_eq!(assets.len(), 8 * 40, "every configuration written: {run}");
+    let stats = app.sandbox.hudu_stats();
+    assert_eq!(
+        stats.rejected_429, 0,
+        "no request over the budget: {stats:?}"
+    );
+    assert!(stats.max_requests_in_any_window <= 600, "{stats:?}");
+    // The asset creates went out at the budget's pace: from the first to the last no longer
+    // than the budget needs for them and a few answers (one at a time per company, or 8 at
+    // a time waiting for the slowest, takes twice as long or more).
+    let first = assets.iter().map(|a| a.created_at).min().expect("assets");
+    let last = assets.iter().map(|a| a.created_at).max().expect("assets");
+    let span = (last - first).num_milliseconds() as f64 / 1000.0;
+    let at_budget = assets.len() as f64 / 20.0;
+    println!(
+        "{} creates in {span:.1} s (the budget's pace: {at_budget:.1} s); {stats:?}",
+        assets.len()
+    );
+    assert!(
+        span <= 1.3 * at_budget + 2.0,
+        "creates took {span:.1} s, the budget allows them in {at_budget:.1} s: {stats:?}"
+    );
+    app.cleanup().await;
+}

@@ -1,6 +1,9 @@
 //! `docsync bench psa`: a ConnectWise Manage sync into Hudu through the fleet, against the
-//! sandbox with a fixed latency added to every Hudu and ConnectWise request and a strict Hudu
-//! budget (the sandbox's limit per key, and the Hudu integration's `rateLimit` set to it).
+//! sandbox with realistic latency on every Hudu and ConnectWise request (by default: answers
+//! lognormal, median 250 ms and p99 1.5 s, after 0-50 ms of transit jitter, as `docsync bench
+//! fleet` runs them; `--fixed-latency-ms` adds a constant delay instead, as the first
+//! measurements did) and a strict Hudu budget (the sandbox's limit per key, and the Hudu
+//! integration's `rateLimit` set to it). Every recorded row states its latency conditions.
 //!
 //! Measured, the median of `--runs` rounds each: (a) the first sync of one company of N
 //! configurations and (b) of 50 companies of N/50 each (contacts, agreements and sites skipped,
@@ -19,7 +22,8 @@ use crate::settings::Settings;
 use crate::{fleet, harness};
 use docsync_domain::{RunId, RunState};
 use docsync_sandbox::{
-    FaultKind, FaultProvider, FaultRule, Faults, HuduAsset, Sandbox, SandboxConfig, WindowLimit,
+    realistic_latency, FaultKind, FaultProvider, FaultRule, Faults, HuduAsset, Sandbox,
+    SandboxConfig, WindowLimit,
 };
 use docsync_store::{Permission, Store, SyncCounts, SyncRun};
 use reqwest::Method;
@@ -37,12 +41,56 @@ pub struct PsaBenchOptions {
     pub runs: usize,
     /// Companies of scenario (b) (the records spread evenly over them).
     pub companies: usize,
-    /// Milliseconds added to every Hudu and ConnectWise request (a fixed delay).
-    pub latency_ms: u64,
+    /// The latency every Hudu and ConnectWise request meets.
+    pub latency: BenchLatency,
     /// Hudu's budget: requests per window, in the sandbox and in the integration's `rateLimit`.
     pub hudu_requests: u32,
     /// Hudu's budget window in seconds.
     pub hudu_per_seconds: u32,
+}
+
+/// The latency the sandbox's Hudu and ConnectWise answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchLatency {
+    /// The sandbox's realistic latency ([`realistic_latency`]): answers lognormal (median
+    /// 250 ms, p99 1.5 s) after 0-50 ms of transit jitter.
+    Realistic,
+    /// A constant delay of this many milliseconds before every request (no slow tail).
+    FixedMs(u64),
+}
+
+impl BenchLatency {
+    /// The sandbox rules for Hudu and ConnectWise.
+    fn rules(self) -> Vec<FaultRule> {
+        let providers = [FaultProvider::Hudu, FaultProvider::ConnectWise];
+        match self {
+            BenchLatency::Realistic => realistic_latency(&providers),
+            BenchLatency::FixedMs(ms) => providers
+                .iter()
+                .map(|p| FaultRule::new(*p, FaultKind::LatencyMs(ms)))
+                .collect(),
+        }
+    }
+
+    /// The mean milliseconds a request takes from it: the lognormal's mean (median x
+    /// exp(sigma^2 / 2), sigma from the p99) plus the jitter's, or the constant.
+    fn mean_ms(self) -> f64 {
+        match self {
+            BenchLatency::Realistic => {
+                let sigma = (1500.0f64 / 250.0).ln() / 2.326_348;
+                250.0 * (sigma * sigma / 2.0).exp() + 25.0
+            }
+            BenchLatency::FixedMs(ms) => ms as f64,
+        }
+    }
+
+    /// How a row states it.
+    fn describe(self) -> String {
+        match self {
+            BenchLatency::Realistic => "realistic latency: every Hudu and ConnectWise answer lognormal (median 250 ms, p99 1.5 s) after 0-50 ms of transit jitter (the sandbox's realistic_latency; mean about 360 ms)".to_owned(),
+            BenchLatency::FixedMs(ms) => format!("fixed {ms} ms added to every Hudu and ConnectWise request (--fixed-latency-ms: a constant delay, not a lognormal distribution)"),
+        }
+    }
 }
 
 const CW: &str = "/integrations/connectwise-manage";
@@ -399,8 +447,8 @@ async fn run(
 /// The conditions every row states.
 fn conditions(options: &PsaBenchOptions) -> String {
     format!(
-        "fixed {} ms added to every Hudu and ConnectWise request (a constant delay, not a lognormal distribution); Hudu budget {} requests per {} s (the sandbox's limit per key, and the Hudu integration's rateLimit); ConnectWise at its default rateLimit (10 per s) under the sandbox's 40 per s",
-        options.latency_ms, options.hudu_requests, options.hudu_per_seconds
+        "{}; Hudu budget {} requests per {} s (the sandbox's limit per key, and the Hudu integration's rateLimit); ConnectWise at its default rateLimit (10 per s) under the sandbox's 40 per s",
+        options.latency.describe(), options.hudu_requests, options.hudu_per_seconds
     )
 }
 
@@ -450,7 +498,7 @@ fn first_sync_line(
     let postgres = per_record(|r| r.postgres_cpu);
     let rabbitmq = per_record(|r| r.rabbitmq_cpu);
     let busy = of(|r| r.machine_busy);
-    let serial = (requests + cw_requests) * options.latency_ms as f64 / 1000.0;
+    let serial = (requests + cw_requests) * options.latency.mean_ms() / 1000.0;
     let per_request = 1000.0 * wall / (requests + cw_requests).max(1.0);
     let gap = of(|r| r.create_gaps.0);
     let queued = of(|r| r.phases.0);
@@ -464,13 +512,13 @@ fn first_sync_line(
         .map(|r| counts_text(&r.counts))
         .unwrap_or_default();
     let line = format!(
-        "| {} first sync, {} | {} records; counts ({counts}) | {} runs{runs_note} | wall median {wall:.1} s (min {min:.1} s, max {max:.1} s) vs lower bound {lower_bound:.1} s ({writes:.0} Hudu writes, {asset_writes:.0} of them assets, at {rate:.1} per s) = {ratio:.2}x | all {requests:.0} Hudu requests need {:.1} s of budget; {requests:.0} Hudu + {cw_requests:.0} ConnectWise requests one at a time at {} ms: {serial:.1} s, and the wall is {per_request:.0} ms per request; between consecutive asset creates {gap:.0} ms (first tenth {gap_first:.0}, last tenth {gap_last:.0}); queued {queued:.1} s, collecting {collecting:.1} s, publishing {publishing:.1} s, of which first to last asset create {span:.1} s | {rejected} × 429 (Hudu and ConnectWise, all runs), busiest Hudu window {busiest} of {} | fleet CPU {fleet:.2} ms/record (PostgreSQL {postgres:.2}, RabbitMQ {rabbitmq:.2}: every process of each on the machine); machine CPU {busy:.0}% busy | {} | targets: zero 429 {} |",
+        "| {} first sync, {} | {} records; counts ({counts}) | {} runs{runs_note} | wall median {wall:.1} s (min {min:.1} s, max {max:.1} s) vs lower bound {lower_bound:.1} s ({writes:.0} Hudu writes, {asset_writes:.0} of them assets, at {rate:.1} per s) = {ratio:.2}x | all {requests:.0} Hudu requests need {:.1} s of budget; {requests:.0} Hudu + {cw_requests:.0} ConnectWise requests one at a time at {:.0} ms (mean): {serial:.1} s, and the wall is {per_request:.0} ms per request; between consecutive asset creates {gap:.0} ms (first tenth {gap_first:.0}, last tenth {gap_last:.0}); queued {queued:.1} s, collecting {collecting:.1} s, publishing {publishing:.1} s, of which first to last asset create {span:.1} s | {rejected} × 429 (Hudu and ConnectWise, all runs), busiest Hudu window {busiest} of {} | fleet CPU {fleet:.2} ms/record (PostgreSQL {postgres:.2}, RabbitMQ {rabbitmq:.2}: every process of each on the machine); machine CPU {busy:.0}% busy | {} | targets: zero 429 {} |",
         shape.label,
         shape.describe(),
         shape.records(),
         rounds.len(),
         requests / rate,
-        options.latency_ms,
+        options.latency.mean_ms(),
         options.hudu_requests,
         conditions(options),
         verdict(rejected == 0),
@@ -569,16 +617,7 @@ async fn measure(
     let mut disturbed = false;
     let options = driver.options;
     sandbox.set_faults(Faults {
-        rules: vec![
-            FaultRule::new(
-                FaultProvider::Hudu,
-                FaultKind::LatencyMs(options.latency_ms),
-            ),
-            FaultRule::new(
-                FaultProvider::ConnectWise,
-                FaultKind::LatencyMs(options.latency_ms),
-            ),
-        ],
+        rules: options.latency.rules(),
         ..Faults::default()
     });
     let account = driver
@@ -782,7 +821,7 @@ async fn sync(
         .parse()
         .map_err(anyhow::Error::msg)?;
     // Generous: every record's write at the latency, three times over, plus a minute.
-    let latency = Duration::from_millis(driver.options.latency_ms + 20);
+    let latency = Duration::from_millis(driver.options.latency.mean_ms() as u64 + 20);
     let limit = Duration::from_secs(60) + latency * (3 * shape.records() as u32 + 600);
     loop {
         let polled = match driver.store.sync_run_for_worker(id).await {

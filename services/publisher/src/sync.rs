@@ -3,13 +3,18 @@
 //! run finishes with its counts.
 
 use crate::Context;
-use docsync_psa::sync::{BatchCursor, Step};
+use docsync_psa::sync::{BatchCursor, BatchShare, Step};
 use docsync_queue::worker::{self, Verdict};
 use docsync_queue::{PublishJob, SyncBatch};
 
-/// Destination writes per batch: at Hudu's 300 per minute about 40 s, well within the job
-/// time limit even when posture pushes share the key.
-pub(crate) const WRITES_PER_BATCH: usize = 200;
+/// Destination writes per batch: what the key's budget allows in two minutes (at Hudu's 300
+/// per minute 600, at 50 a second 6,000), at least 200; well within the job time limit even
+/// when posture pushes share the key. Every batch ends by waiting for its slowest answers, so
+/// a budget busy to the end wants few batches, not many small ones.
+pub(crate) const BATCH_SHARE: BatchShare = BatchShare {
+    min_writes: 200,
+    time: std::time::Duration::from_secs(120),
+};
 
 pub(crate) async fn publish(
     ctx: &Context,
@@ -28,7 +33,7 @@ pub(crate) async fn publish(
         adopted: batch.adopted,
     };
     let started = std::time::Instant::now();
-    let step = docsync_psa::sync::publish_batch(&ctx.sync, &run, cursor, WRITES_PER_BATCH).await?;
+    let step = docsync_psa::sync::publish_batch(&ctx.sync, &run, cursor, BATCH_SHARE).await?;
     store.record_stage(run.psa.as_str(), "publish", started.elapsed());
     match step {
         Step::Continue(next) => {

@@ -16,13 +16,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Share of the interval added as a margin against jitter between processes sharing a key.
+/// Share of a window added as a margin against jitter between processes sharing a key
+/// (calls that go out a little late, answers and ledger round trips of different lengths):
+/// a window's budget is spread over the window plus this share of it, at least
+/// [`WINDOW_JITTER`] and at most [`MAX_WINDOW_MARGIN`].
 const MARGIN: f64 = 0.03;
+
+/// The margin of a long window, at most. Jitter is tens of milliseconds whatever the window's
+/// length: 3% of a 60 s window (1.8 s) would leave 3% of a 3,000-a-minute budget unused,
+/// while this is still more than [`WINDOW_JITTER`] plus [`LATE_TOLERANCE`] over again.
+const MAX_WINDOW_MARGIN: Duration = Duration::from_millis(250);
 
 /// Transit jitter a whole window must absorb: a provider counts arrivals, and a request sent
 /// on time may arrive tens of milliseconds late while the next one arrives on time. The
-/// budget's requests are spread over the window plus this much, so `requests + 1` arrivals
-/// never fit in one window unless they are squeezed by more than this.
+/// budget's requests are spread over the window plus at least this much, so `requests + 1`
+/// arrivals never fit in one window unless they are squeezed by more than this.
 const WINDOW_JITTER: Duration = Duration::from_millis(50);
 
 /// How late a call may go out after the earliest moment its shared slot can have begun. A slot
@@ -36,13 +44,19 @@ const LATE_TOLERANCE: Duration = Duration::from_millis(20);
 /// starved that it can never keep a slot still makes progress; each such call is logged).
 const LATE_RETAKES: u32 = 5;
 
-/// The spacing of a key's calls under `limit`: the steady interval plus its margin, and never
-/// less than the window plus [`WINDOW_JITTER`] spread over the budget.
+/// The spacing of a key's calls under `limit`: the window plus its margin ([`MARGIN`] of it,
+/// from [`WINDOW_JITTER`] to [`MAX_WINDOW_MARGIN`]) spread over the budget.
 fn spacing(limit: RateLimit) -> Duration {
-    let per_slot = limit.interval().mul_f64(1.0 + MARGIN);
-    let per_window =
-        (Duration::from_secs(u64::from(limit.per_seconds)) + WINDOW_JITTER) / limit.requests.max(1);
-    per_slot.max(per_window)
+    let window = Duration::from_secs(u64::from(limit.per_seconds));
+    let margin = window
+        .mul_f64(MARGIN)
+        .clamp(WINDOW_JITTER, MAX_WINDOW_MARGIN);
+    // Rounded up to the nanosecond, so the budget's slots never span less than the window
+    // and its margin.
+    let nanos = (window + margin)
+        .as_nanos()
+        .div_ceil(u128::from(limit.requests.max(1)));
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 /// A schedule of slots per rate-limit key shared beyond this process.
@@ -356,6 +370,41 @@ mod tests {
         // 21 calls at 10/s: the 21st starts after 20 intervals of (1 s + 50 ms jitter) / 10.
         assert!(took >= Duration::from_millis(2100), "{took:?}");
         assert!(took < Duration::from_millis(2150), "{took:?}");
+    }
+
+    #[test]
+    fn a_window_of_slots_always_spans_the_window_and_its_jitter_and_wastes_little_of_a_long_one() {
+        let ms = Duration::from_millis;
+        for (requests, per_seconds) in [(1, 1), (2, 1), (10, 1), (40, 1), (300, 60), (3000, 60)] {
+            let limit = RateLimit {
+                requests,
+                per_seconds,
+            };
+            let window = Duration::from_secs(u64::from(per_seconds));
+            // `requests + 1` calls on consecutive slots span `requests` intervals: never
+            // inside one window, even squeezed by the transit jitter and a late call.
+            let span = spacing(limit) * requests;
+            assert!(
+                span >= window + WINDOW_JITTER,
+                "{requests}/{per_seconds}s: {span:?}"
+            );
+            assert!(
+                span >= window + window.mul_f64(MARGIN).min(MAX_WINDOW_MARGIN),
+                "{requests}/{per_seconds}s: {span:?}"
+            );
+        }
+        // Short windows keep their spacing: 10 a second, (1 s + 50 ms) / 10.
+        assert_eq!(spacing(TEN_PER_SECOND), ms(105));
+        // A long window gives up at most 250 ms of it: 3,000 a minute at 49.8 a second, not
+        // at 3% below the budget.
+        let per_minute = spacing(RateLimit {
+            requests: 3000,
+            per_seconds: 60,
+        });
+        assert!(
+            per_minute <= Duration::from_micros(20_084),
+            "{per_minute:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -116,6 +116,19 @@ impl HuduObjects {
         self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The key's budget (requests per window).
+    pub fn rate_limit(&self) -> docsync_domain::RateLimit {
+        self.config.rate_limit
+    }
+
+    /// How many calls of the key must be under way at once to keep its budget busy at the
+    /// latency Hudu shows ([`Pacer::calls_in_flight_wanted`]); `None` before any answer.
+    pub fn calls_in_flight_wanted(&self) -> Option<usize> {
+        self.client
+            .pacer
+            .calls_in_flight_wanted(&self.config.rate_limit_key)
+    }
+
     async fn call(
         &self,
         method: Method,
@@ -223,22 +236,21 @@ impl HuduObjects {
 
     /// Every company (archived ones too).
     pub async fn companies(&self) -> Result<Vec<HuduCompanyRef>, SinkError> {
-        let mut all = Vec::new();
-        for archived in ["false", "true"] {
-            for row in self
-                .list(
-                    "listing companies",
-                    "/companies",
-                    "companies",
-                    &[("archived", archived.to_owned())],
-                )
-                .await?
-            {
-                if let Ok(c) = serde_json::from_value::<HuduCompanyRef>(row) {
-                    all.push(c);
-                }
-            }
-        }
+        // The active and the archived listing at once (each waits a provider's answer).
+        let (active, archived) = (
+            [("archived", "false".to_owned())],
+            [("archived", "true".to_owned())],
+        );
+        let (active, archived) = futures::future::try_join(
+            self.list("listing companies", "/companies", "companies", &active),
+            self.list("listing companies", "/companies", "companies", &archived),
+        )
+        .await?;
+        let mut all: Vec<HuduCompanyRef> = active
+            .into_iter()
+            .chain(archived)
+            .filter_map(|row| serde_json::from_value(row).ok())
+            .collect();
         all.sort_by_key(|c| c.id);
         all.dedup_by_key(|c| c.id);
         Ok(all)
@@ -411,21 +423,24 @@ impl HuduObjects {
         company_id: i64,
         filters: &[(&str, String)],
     ) -> Result<Vec<HuduAssetRef>, SinkError> {
-        let mut all = Vec::new();
-        for archived in ["false", "true"] {
+        // The active and the archived listing at once (each waits a provider's answer).
+        let query = |archived: &str| {
             let mut query: Vec<(&str, String)> = filters.to_vec();
             query.push(("company_id", company_id.to_string()));
             query.push(("archived", archived.to_owned()));
-            for row in self
-                .list("listing assets", "/assets", "assets", &query)
-                .await?
-            {
-                if let Ok(a) = serde_json::from_value::<HuduAssetRef>(row) {
-                    all.push(a);
-                }
-            }
-        }
-        Ok(all)
+            query
+        };
+        let (active, archived) = (query("false"), query("true"));
+        let (active, archived) = futures::future::try_join(
+            self.list("listing assets", "/assets", "assets", &active),
+            self.list("listing assets", "/assets", "assets", &archived),
+        )
+        .await?;
+        Ok(active
+            .into_iter()
+            .chain(archived)
+            .filter_map(|row| serde_json::from_value(row).ok())
+            .collect())
     }
 
     /// Creates an asset in a company; returns its id. A create is never repeated blindly.

@@ -82,25 +82,25 @@ impl crate::PsaSource for ConnectWiseClient {
 impl ConnectWiseClient {
     /// Every company with its facts (one paged listing plus the status table).
     async fn list_companies(&self) -> Result<Vec<CompanyFacts>, CallError> {
-        let statuses = self
-            .get_json(
+        // The status table and the listing at once (each waits a provider's answer).
+        let (statuses, rows) = futures::future::try_join(
+            self.get_json(
                 "/company/companies/statuses",
                 &[("pageSize", "1000".into())],
-            )
-            .await?;
+            ),
+            self.list_all(
+                "/company/companies",
+                &[],
+                Some("id,name,status,types,addressLine1,addressLine2,city,state,zip,country,phoneNumber,website,deletedFlag"),
+            ),
+        )
+        .await?;
         let inactive: HashMap<i64, bool> = statuses
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|s| Some((s.get("id")?.as_i64()?, s.get("inactiveFlag")?.as_bool()?)))
             .collect();
-        let rows = self
-            .list_all(
-                "/company/companies",
-                &[],
-                Some("id,name,status,types,addressLine1,addressLine2,city,state,zip,country,phoneNumber,website,deletedFlag"),
-            )
-            .await?;
         Ok(rows
             .iter()
             .filter_map(|r| records::company(r, &inactive))

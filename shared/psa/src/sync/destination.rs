@@ -37,24 +37,45 @@ impl LayoutCache {
                 return Ok(layouts.clone());
             }
         }
-        let mut resolved = HashMap::new();
-        for kind in RecordKind::ALL {
-            let configured = match kind {
-                RecordKind::Contact => options.layouts.contacts,
-                RecordKind::Site => options.layouts.sites,
-                RecordKind::Configuration => options.layouts.configurations,
-                RecordKind::Agreement => options.layouts.agreements,
-            };
-            let layout = ensure(
-                hudu,
-                configured,
-                kind.layout_name(),
-                kind.field_labels(),
-                &format!("layouts.{}s", kind.as_str()),
-            )
-            .await?;
-            resolved.insert(kind, layout.id);
+        // The kinds' layouts at once: each is a lookup and perhaps a create, answered in a
+        // few hundred milliseconds, and the sync's first writes wait for all of them. Not when
+        // two kinds are configured to one layout (its missing fields must be added once).
+        let configured = RecordKind::ALL.map(|kind| match kind {
+            RecordKind::Contact => options.layouts.contacts,
+            RecordKind::Site => options.layouts.sites,
+            RecordKind::Configuration => options.layouts.configurations,
+            RecordKind::Agreement => options.layouts.agreements,
+        });
+        let ids: Vec<i64> = configured.iter().flatten().copied().collect();
+        let distinct = ids.iter().collect::<std::collections::HashSet<_>>().len() == ids.len();
+        let kinds = RecordKind::ALL
+            .into_iter()
+            .zip(configured)
+            .map(|(kind, configured)| {
+                let field = format!("layouts.{}s", kind.as_str());
+                async move {
+                    let layout = ensure(
+                        hudu,
+                        configured,
+                        kind.layout_name(),
+                        kind.field_labels(),
+                        &field,
+                    )
+                    .await?;
+                    Ok::<_, CallError>((kind, layout.id))
+                }
+            });
+        let resolved: HashMap<RecordKind, i64> = if distinct {
+            futures::future::try_join_all(kinds).await?
+        } else {
+            let mut resolved = Vec::new();
+            for kind in kinds {
+                resolved.push(kind.await?);
+            }
+            resolved
         }
+        .into_iter()
+        .collect();
         let mut sort_rules = Vec::new();
         for (i, rule) in options.sort_rules.iter().enumerate() {
             let layout = ensure(

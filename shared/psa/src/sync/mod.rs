@@ -17,7 +17,7 @@ mod publish;
 pub use crate::spec::source;
 pub use collect::collect;
 pub use destination::LayoutCache;
-pub use publish::publish_batch;
+pub use publish::{publish_batch, BatchShare};
 
 use docsync_destinations::SinkFactory;
 use docsync_domain::crypto::MasterKey;

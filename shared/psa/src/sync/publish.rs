@@ -4,33 +4,84 @@
 //! `matchOnSerial`; an interrupted create is looked up by name); else created. An object
 //! whose fingerprint and archive state match the map is not written. Records gone from the
 //! PSA are archived (`autoArchive`), never deleted.
+//!
+//! A batch works several companies at once, their asset writes sharing one window of calls in
+//! flight sized by the Hudu key's budget and Hudu's latency; the key's pacer spaces every
+//! call, so the budget holds however many are in flight. The next batch starts at the first
+//! company not finished, and every write is recorded before its company counts as done.
 
 use super::collect::options_fingerprint;
 use super::{BatchCursor, Step, SyncContext};
 use crate::payload::{CompanyPayload, COMPANY_PAYLOAD};
-use crate::projection::{project_hudu, source_key, PlannedObject, COMPANY_KIND};
+use crate::projection::{project_hudu, source_key, HuduLayouts, PlannedObject, COMPANY_KIND};
 use crate::CallError;
+use docsync_domain::locks::KeyedLocks;
 use docsync_domain::psa::PsaOptions;
 use docsync_sinks::hudu_objects::HuduObjects;
-use docsync_store::{ObjectAction, ObjectKey, RemoteObject, SyncCounts, SyncRun};
+use docsync_store::{ObjectAction, ObjectKey, RemoteObject, StoredPayload, SyncCounts, SyncRun};
+use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 
 /// The destination's name in the map of remote objects.
 const DESTINATION: &str = "hudu";
-/// Destination writes of one sync in flight at once: enough to keep a 5-50 requests/s budget
-/// busy at a few hundred milliseconds per answer; the key's pacer still spaces them.
-const IN_FLIGHT: usize = 8;
+/// Destination writes of one sync in flight at once, at least, and while Hudu has answered
+/// none of the key's calls yet (its latency unknown).
+const MIN_IN_FLIGHT: usize = 8;
+/// Destination writes of one sync in flight at once, at most. Between the two the window
+/// follows the key's budget and Hudu's latency ([`HuduObjects::calls_in_flight_wanted`]: rate x
+/// the 95th percentile of recent answer times) plus [`MIN_IN_FLIGHT`] for the database work
+/// around each call. More in flight never means more calls than the budget: the key's pacer
+/// spaces every call.
+const MAX_IN_FLIGHT: usize = 64;
+/// Companies of one batch worked at once, begun in order: while some wait for their company
+/// write, their adoption listing or their slowest answers (a few seconds at a few hundred
+/// milliseconds an answer behind the key's queue), the others' writes keep the budget busy.
+const COMPANIES_IN_FLIGHT: usize = 16;
 /// How far Hudu's clock may lag ours when an interrupted create is recovered by its time.
 const RECOVERY_SKEW: chrono::Duration = chrono::Duration::minutes(2);
 
-/// Writes one batch (at most `max_writes` destination writes) starting at `cursor`.
+/// How a company's part of a batch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CompanyEnd {
+    /// Everything written, archived and marked seen.
+    Done,
+    /// Stopped at the batch's share of writes (or another company's failure) before the end;
+    /// `adopted`: its adoption pass was done.
+    Cut { adopted: bool },
+    /// Not begun: the batch had stopped already.
+    NotBegun,
+}
+
+/// A batch's share of destination writes: what the key's budget allows in `time`, at least
+/// `min_writes` (a few more when writes in flight finish after the share was reached).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchShare {
+    /// Writes per batch at least, however small the budget.
+    pub min_writes: usize,
+    /// How long a batch's writes take at the key's full budget.
+    pub time: std::time::Duration,
+}
+
+impl BatchShare {
+    /// The writes of one batch under `limit`.
+    pub fn writes(&self, limit: docsync_domain::RateLimit) -> usize {
+        let per_second = f64::from(limit.requests) / f64::from(limit.per_seconds.max(1));
+        ((per_second * self.time.as_secs_f64()) as usize).max(self.min_writes)
+    }
+}
+
+/// Writes one batch (its [`BatchShare`] of destination writes) starting at `cursor`. Several companies are
+/// written at once ([`COMPANIES_IN_FLIGHT`]), their writes sharing one window of calls in
+/// flight; the cursor of the next batch is the first company not finished, so a company cut
+/// short, or finished after one that was cut, is taken up again there (its written objects
+/// are in the map, so nothing is written twice).
 pub async fn publish_batch(
     ctx: &SyncContext,
     run: &SyncRun,
     cursor: BatchCursor,
-    max_writes: usize,
+    share: BatchShare,
 ) -> anyhow::Result<Step> {
     let store = &ctx.store;
     let Some(integration) = store.psa_integration(run.account_id, run.psa).await? else {
@@ -50,6 +101,7 @@ pub async fn publish_batch(
     };
     let payloads = store.payloads(run.id, COMPANY_PAYLOAD).await?;
     let fp = options_fingerprint(options);
+    let max_writes = share.writes(hudu.rate_limit());
     let writer = Writer {
         ctx,
         run,
@@ -57,145 +109,62 @@ pub async fn publish_batch(
         options,
         writes: AtomicUsize::new(0),
         failed: AtomicI64::new(0),
+        max_writes,
+        stopped: AtomicBool::new(false),
+        window: Window::default(),
+        company_names: KeyedLocks::default(),
     };
-    let mut adopted = cursor.adopted;
-    for (index, stored) in payloads.iter().enumerate().skip(cursor.company as usize) {
-        let payload: CompanyPayload = serde_json::from_value(stored.body.clone())?;
-        let plan = project_hudu(run.psa, &payload, options, &layouts);
-        let mut known = store
-            .objects_in_scope(run.account_id, DESTINATION, &plan.scope)
-            .await?;
-        // The company itself: created for `create`, its details kept current otherwise.
-        let company_key = ObjectKey {
-            kind: COMPANY_KIND.into(),
-            source_key: plan.scope.clone(),
-        };
-        let company_id = match (&plan.company, payload.destination_company_id) {
-            (Some(company), destination) => {
-                match writer
-                    .company(company, destination, known.get(&company_key), &plan.scope)
-                    .await
-                {
-                    Ok(id) => id,
-                    Err(e) => return Ok(e.into()),
-                }
+    let first = cursor.company as usize;
+    let layouts = &layouts;
+    let (writer, fp) = (&writer, fp.as_str());
+    let mut companies = Vec::with_capacity(payloads.len().saturating_sub(first));
+    for (index, stored) in payloads.iter().enumerate().skip(first) {
+        companies.push(async move {
+            if writer.should_stop() {
+                return (index, Ok(Ok(CompanyEnd::NotBegun)));
             }
-            (None, Some(id)) => id,
-            (None, None) => continue,
-        };
-        if payload.destination_company_id.is_none() {
-            store
-                .psa_company_created(run.account_id, run.psa, payload.company.psa_id, company_id)
-                .await?;
-        }
-        // The first full read of a company adopts the assets already there.
-        if payload.full && !adopted && payload.destination_company_id.is_some() {
-            if let Err(e) = writer
-                .adopt(&plan.assets, &mut known, company_id, &plan.scope)
-                .await
-            {
-                return Ok(e.into());
+            let adopted = index == first && cursor.adopted;
+            let end = writer.company_records(stored, adopted, layouts, fp).await;
+            if !matches!(end, Ok(Ok(CompanyEnd::Done))) {
+                writer.stop();
             }
-        }
-        // Interrupted creates first, one at a time: two records of one name must not both
-        // recover the same asset.
-        for object in &plan.assets {
-            let key = ObjectKey {
-                kind: object.kind.clone(),
-                source_key: object.source_key.clone(),
-            };
-            let Some(pending) = known.get(&key).filter(|k| k.remote_id.is_empty()) else {
-                continue;
-            };
-            if let Err(e) = writer
-                .asset(object, &key, Some(pending), company_id, &plan.scope)
-                .await
-            {
-                writer.note_failures().await?;
-                return Ok(e.into());
-            }
-        }
-        let known = store
-            .objects_in_scope(run.account_id, DESTINATION, &plan.scope)
-            .await?;
-        // Writes go out IN_FLIGHT at a time (the key's pacer spaces them under its budget); a
-        // batch stops soon after its share of writes.
-        for group in plan.assets.chunks(IN_FLIGHT) {
-            if writer.writes() >= max_writes {
-                writer.note_failures().await?;
-                return Ok(Step::Continue(BatchCursor {
-                    company: index as u32,
-                    adopted: true,
-                }));
-            }
-            let keys: Vec<ObjectKey> = group
-                .iter()
-                .map(|object| ObjectKey {
-                    kind: object.kind.clone(),
-                    source_key: object.source_key.clone(),
-                })
-                .collect();
-            let mut writes = Vec::with_capacity(group.len());
-            for (object, key) in group.iter().zip(&keys) {
-                writes.push(writer.asset(object, key, known.get(key), company_id, &plan.scope));
-            }
-            let results = futures::future::join_all(writes).await;
-            if let Some(e) = results.into_iter().find_map(Result::err) {
-                writer.note_failures().await?;
-                return Ok(e.into());
-            }
-        }
-        // What the PSA no longer lists is archived.
-        let mut seen: Vec<ObjectKey> = vec![company_key];
-        for (kind, ids) in &payload.present {
-            let listed: HashSet<String> = ids.iter().map(|id| source_key(run.psa, *id)).collect();
-            for id in &listed {
-                seen.push(ObjectKey {
-                    kind: kind.as_str().into(),
-                    source_key: id.clone(),
-                });
-            }
-            if !options.auto_archive {
-                continue;
-            }
-            for (key, object) in &known {
-                if key.kind != kind.as_str()
-                    || listed.contains(&key.source_key)
-                    || object.archived
-                    || object.remote_id.is_empty()
-                {
-                    continue;
-                }
-                if writer.writes() >= max_writes {
-                    writer.note_failures().await?;
-                    return Ok(Step::Continue(BatchCursor {
-                        company: index as u32,
-                        adopted: true,
-                    }));
-                }
-                if let Err(e) = writer
-                    .archive_gone(key, object, company_id, &plan.scope)
-                    .await
-                {
-                    return Ok(e.into());
-                }
-            }
-        }
-        store
-            .mark_objects_seen(run.account_id, DESTINATION, run.id, &seen)
-            .await?;
-        store
-            .psa_company_synced(
-                run.account_id,
-                run.psa,
-                payload.company.psa_id,
-                stored.read_started_at,
-                &fp,
-            )
-            .await?;
-        adopted = false;
+            (index, end)
+        });
     }
+    let ends: Vec<(usize, anyhow::Result<Result<CompanyEnd, CallError>>)> =
+        futures::stream::iter(companies)
+            .buffer_unordered(COMPANIES_IN_FLIGHT)
+            .collect()
+            .await;
     writer.note_failures().await?;
+    let mut next: Option<(usize, CompanyEnd)> = None;
+    let mut failure = None;
+    for (index, end) in ends {
+        match end? {
+            Ok(CompanyEnd::Done) => {}
+            Ok(end) => {
+                if next.is_none_or(|(at, _)| index < at) {
+                    next = Some((index, end));
+                }
+            }
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = failure {
+        return Ok(e.into());
+    }
+    if let Some((index, end)) = next {
+        let adopted = match end {
+            CompanyEnd::Cut { adopted } => adopted,
+            _ => index == first && cursor.adopted,
+        };
+        return Ok(Step::Continue(BatchCursor {
+            company: index as u32,
+            adopted,
+        }));
+    }
     // Hudu's articles into the PSA's knowledge base, once the records are written.
     if options.knowledge_base.enabled {
         let source = match crate::spec::source(ctx, &integration, Some(run.id)) {
@@ -222,7 +191,7 @@ pub async fn publish_batch(
     let mut skipped = 0;
     for stored in &payloads {
         let payload: CompanyPayload = serde_json::from_value(stored.body.clone())?;
-        skipped += project_hudu(run.psa, &payload, options, &layouts).skipped;
+        skipped += project_hudu(run.psa, &payload, options, layouts).skipped;
     }
     let failed = store
         .sync_run_for_worker(run.id)
@@ -246,6 +215,62 @@ pub async fn publish_batch(
     ))
 }
 
+/// The calls of one batch in flight at once: a limit that follows the key's budget and
+/// Hudu's latency, between [`MIN_IN_FLIGHT`] and [`MAX_IN_FLIGHT`].
+#[derive(Default)]
+struct Window {
+    in_flight: AtomicUsize,
+    freed: tokio::sync::Notify,
+}
+
+/// A place in the [`Window`]; given back when dropped.
+struct Place<'a>(&'a Window);
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.freed.notify_one();
+    }
+}
+
+impl Window {
+    /// The writes that may be in flight now.
+    fn limit(hudu: &HuduObjects) -> usize {
+        in_flight_for(hudu.calls_in_flight_wanted())
+    }
+
+    /// Waits for a place.
+    async fn enter(&self, hudu: &HuduObjects) -> Place<'_> {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            let limit = Self::limit(hudu);
+            let current = self.in_flight.load(Ordering::SeqCst);
+            if current < limit
+                && self
+                    .in_flight
+                    .compare_exchange(current, current + 1, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+            {
+                if current + 1 < limit {
+                    self.freed.notify_one(); // room for another waiter too
+                }
+                return Place(self);
+            }
+            freed.await;
+        }
+    }
+}
+
+/// The writes of a batch in flight at once when the key's pacer wants `wanted` calls under
+/// way to keep its budget busy (`None`: Hudu has not answered yet).
+fn in_flight_for(wanted: Option<usize>) -> usize {
+    wanted
+        .map_or(MIN_IN_FLIGHT, |w| w.saturating_add(MIN_IN_FLIGHT))
+        .clamp(MIN_IN_FLIGHT, MAX_IN_FLIGHT)
+}
+
 struct Writer<'a> {
     ctx: &'a SyncContext,
     run: &'a SyncRun,
@@ -253,9 +278,178 @@ struct Writer<'a> {
     options: &'a PsaOptions,
     writes: AtomicUsize,
     failed: AtomicI64,
+    /// The batch's share of writes.
+    max_writes: usize,
+    /// Set when the batch stops early: no new write starts.
+    stopped: AtomicBool,
+    window: Window,
+    /// One company write at a time per name: an interrupted create is recovered as the
+    /// newest company of its name, so two of one name must never be pending at once.
+    company_names: KeyedLocks<String>,
 }
 
 impl Writer<'_> {
+    /// Whether no new write may start: the batch's share is written, or it stopped.
+    fn should_stop(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst) || self.writes() >= self.max_writes
+    }
+
+    /// No new write starts from now on (the ones in flight finish).
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    /// One company's records: the company itself, the adoption of its existing assets on a
+    /// first full read (unless `adopted` already), interrupted creates, every asset through
+    /// the batch's window, then what the PSA no longer lists archived and the company marked
+    /// synced.
+    async fn company_records(
+        &self,
+        stored: &StoredPayload,
+        adopted: bool,
+        layouts: &HuduLayouts,
+        fp: &str,
+    ) -> anyhow::Result<Result<CompanyEnd, CallError>> {
+        let (run, store, options) = (self.run, &self.ctx.store, self.options);
+        let payload: CompanyPayload = serde_json::from_value(stored.body.clone())?;
+        let plan = project_hudu(run.psa, &payload, options, layouts);
+        let mut known = store
+            .objects_in_scope(run.account_id, DESTINATION, &plan.scope)
+            .await?;
+        // The company itself: created for `create`, its details kept current otherwise.
+        let company_key = ObjectKey {
+            kind: COMPANY_KIND.into(),
+            source_key: plan.scope.clone(),
+        };
+        let company_id = match (&plan.company, payload.destination_company_id) {
+            (Some(company), destination) => {
+                let _name = self
+                    .company_names
+                    .lock(&company.title.trim().to_lowercase())
+                    .await;
+                match self
+                    .company(company, destination, known.get(&company_key), &plan.scope)
+                    .await
+                {
+                    Ok(id) => id,
+                    Err(e) => return Ok(Err(e)),
+                }
+            }
+            (None, Some(id)) => id,
+            (None, None) => return Ok(Ok(CompanyEnd::Done)),
+        };
+        if payload.destination_company_id.is_none() {
+            store
+                .psa_company_created(run.account_id, run.psa, payload.company.psa_id, company_id)
+                .await?;
+        }
+        // The first full read of a company adopts the assets already there.
+        if payload.full && !adopted && payload.destination_company_id.is_some() {
+            if let Err(e) = self
+                .adopt(&plan.assets, &mut known, company_id, &plan.scope)
+                .await
+            {
+                return Ok(Err(e));
+            }
+        }
+        // Interrupted creates first, one at a time: two records of one name must not both
+        // recover the same asset.
+        for object in &plan.assets {
+            let key = ObjectKey {
+                kind: object.kind.clone(),
+                source_key: object.source_key.clone(),
+            };
+            let Some(pending) = known.get(&key).filter(|k| k.remote_id.is_empty()) else {
+                continue;
+            };
+            if let Err(e) = self
+                .asset(object, &key, Some(pending), company_id, &plan.scope)
+                .await
+            {
+                return Ok(Err(e));
+            }
+        }
+        let known = store
+            .objects_in_scope(run.account_id, DESTINATION, &plan.scope)
+            .await?;
+        // Every asset through the batch's window (the key's pacer spaces the calls under its
+        // budget); none starts once the batch's share is written.
+        let (known, scope) = (&known, plan.scope.as_str());
+        let mut writes = Vec::with_capacity(plan.assets.len());
+        for object in &plan.assets {
+            writes.push(async move {
+                let _place = self.window.enter(self.hudu).await;
+                if self.should_stop() {
+                    return Ok(false);
+                }
+                let key = ObjectKey {
+                    kind: object.kind.clone(),
+                    source_key: object.source_key.clone(),
+                };
+                self.asset(object, &key, known.get(&key), company_id, scope)
+                    .await
+                    .map(|()| true)
+            });
+        }
+        let written: Vec<Result<bool, CallError>> = futures::stream::iter(writes)
+            .buffer_unordered(MAX_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut all_written = true;
+        for result in written {
+            match result {
+                Ok(true) => {}
+                Ok(false) => all_written = false,
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        if !all_written {
+            return Ok(Ok(CompanyEnd::Cut { adopted: true }));
+        }
+        // What the PSA no longer lists is archived.
+        let mut seen: Vec<ObjectKey> = vec![company_key];
+        for (kind, ids) in &payload.present {
+            let listed: HashSet<String> = ids.iter().map(|id| source_key(run.psa, *id)).collect();
+            for id in &listed {
+                seen.push(ObjectKey {
+                    kind: kind.as_str().into(),
+                    source_key: id.clone(),
+                });
+            }
+            if !options.auto_archive {
+                continue;
+            }
+            for (key, object) in known {
+                if key.kind != kind.as_str()
+                    || listed.contains(&key.source_key)
+                    || object.archived
+                    || object.remote_id.is_empty()
+                {
+                    continue;
+                }
+                if self.should_stop() {
+                    return Ok(Ok(CompanyEnd::Cut { adopted: true }));
+                }
+                if let Err(e) = self.archive_gone(key, object, company_id, scope).await {
+                    return Ok(Err(e));
+                }
+            }
+        }
+        store
+            .mark_objects_seen(run.account_id, DESTINATION, run.id, &seen)
+            .await?;
+        store
+            .psa_company_synced(
+                run.account_id,
+                run.psa,
+                payload.company.psa_id,
+                stored.read_started_at,
+                fp,
+            )
+            .await?;
+        Ok(Ok(CompanyEnd::Done))
+    }
+
     /// Records `failed` on the run (the records the destination refused in this batch).
     fn wrote(&self) {
         self.writes.fetch_add(1, Ordering::Relaxed);
@@ -674,4 +868,39 @@ impl Writer<'_> {
 
 fn store_fault(e: anyhow::Error) -> CallError {
     CallError::Transient(format!("the database failed while recording a write: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use docsync_domain::RateLimit;
+    use std::time::Duration;
+
+    #[test]
+    fn the_window_follows_the_budget_times_the_latency_within_bounds() {
+        assert_eq!(in_flight_for(None), MIN_IN_FLIGHT, "Hudu not answered yet");
+        assert_eq!(in_flight_for(Some(0)), MIN_IN_FLIGHT);
+        // 50 per second at a p95 of 0.9 s: 45 under way, + 8 for the database work.
+        assert_eq!(in_flight_for(Some(45)), 53);
+        assert_eq!(
+            in_flight_for(Some(500)),
+            MAX_IN_FLIGHT,
+            "never above the maximum"
+        );
+    }
+
+    #[test]
+    fn a_batch_is_two_minutes_of_the_budget_and_never_tiny() {
+        let share = BatchShare {
+            min_writes: 200,
+            time: Duration::from_secs(120),
+        };
+        let limit = |requests, per_seconds| RateLimit {
+            requests,
+            per_seconds,
+        };
+        assert_eq!(share.writes(limit(300, 60)), 600);
+        assert_eq!(share.writes(limit(3000, 60)), 6000);
+        assert_eq!(share.writes(limit(1, 60)), 200, "at least the minimum");
+    }
 }
