@@ -3,7 +3,8 @@
 //! created companies (inactive ones archived), zero writes on an unchanged re-sync, and every
 //! kind of change landing in place on the next sync.
 
-use docsync_e2e::{hudu_write_key, spawn_with, TestApp};
+use docsync::fleet::Roles;
+use docsync_e2e::{hudu_write_key, spawn_roles, spawn_with, TestApp};
 use docsync_sandbox::{CwEntity, HuduAsset, SandboxConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -37,20 +38,33 @@ async fn configure(app: &TestApp, extra: Value) -> Value {
     view
 }
 
-async fn sync(app: &TestApp) -> Value {
+/// Starts a sync; returns its run id.
+async fn start_sync(app: &TestApp) -> String {
     let (status, body) = app.call(Method::POST, &format!("{CW}/sync"), None).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let id = body["runId"].as_str().expect("runId").to_owned();
+    body["runId"].as_str().expect("runId").to_owned()
+}
+
+/// Waits until the run is in one of `states` (240 s at most) and returns it.
+async fn wait_for_state(app: &TestApp, id: &str, states: &[&str]) -> Value {
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         let (status, run) = app.call(Method::GET, &format!("/runs/{id}"), None).await;
         assert_eq!(status, StatusCode::OK, "{run}");
-        if run["state"] == "succeeded" || run["state"] == "failed" {
+        if states.iter().any(|s| run["state"] == *s) {
             return run;
         }
-        assert!(Instant::now() < deadline, "sync did not finish: {run}");
+        assert!(
+            Instant::now() < deadline,
+            "sync did not reach {states:?}: {run}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+async fn sync(app: &TestApp) -> Value {
+    let id = start_sync(app).await;
+    wait_for_state(app, &id, &["succeeded", "failed"]).await
 }
 
 fn assets_named<'a>(assets: &'a [HuduAsset], company: u64, name: &str) -> Vec<&'a HuduAsset> {
@@ -681,5 +695,66 @@ async fn company_changes_follow_the_options_and_the_test_names_a_missing_role() 
         "{test}"
     );
     assert_eq!(test["credentialsValid"], false);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_redelivered_sync_batch_counts_the_records_hudu_refused_once() {
+    let mut config = sandbox();
+    config.hudu_rate_limit = None;
+    let cw = config.connectwise.clone();
+    // Collectors only at first: the run's first publish batch waits on its queue.
+    let app = spawn_roles(
+        config,
+        Roles {
+            collector: true,
+            ..Roles::default()
+        },
+    )
+    .await;
+    configure(&app, json!({})).await;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let (status, body) = app
+        .call(Method::POST, &format!("{CW}/companies/match-all"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Hudu refuses every contact: its layout requires a field docsync does not fill.
+    app.sandbox
+        .create_hudu_layout_requiring("Contacts", &[("Badge", "Text")], &["Badge"]);
+    // More writes than one batch holds, so the run is still publishing after its first.
+    app.sandbox.cw_add_configurations(250, 250);
+    let id = start_sync(&app).await;
+    wait_for_state(&app, &id, &["publishing"]).await;
+    // The first batch delivered twice, as RabbitMQ does when a publisher's ack is lost.
+    let batch = docsync_queue::PublishJob::sync(
+        id.parse().expect("run id"),
+        docsync_domain::rate_limit_key(docsync_domain::Provider::Hudu, app.account),
+        docsync_queue::SyncBatch::default(),
+    );
+    app.broker().enqueue_publish(&batch).await.expect("enqueue");
+    let publisher = app
+        .start_member(Roles {
+            publisher: true,
+            ..Roles::default()
+        })
+        .await;
+    let run = wait_for_state(&app, &id, &["succeeded", "failed"]).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let contacts = cw.companies * cw.contacts_per_company;
+    assert_eq!(
+        run["counts"]["failed"].as_u64(),
+        Some(contacts as u64),
+        "each refused contact counted once: {run}"
+    );
+    let contacts_layout = layout_id(&app, "Contacts");
+    assert!(
+        app.sandbox
+            .hudu_assets()
+            .iter()
+            .all(|a| a.asset_layout_id != contacts_layout),
+        "Hudu refused every contact"
+    );
+    publisher.stop().await;
     app.cleanup().await;
 }

@@ -6,7 +6,7 @@
 //! `succeeded` | `failed`, each change one conditional statement with its event.
 
 use crate::prepared::Prepared;
-use crate::{account, parse, Store, StoreResult};
+use crate::{account, parse, ObjectKey, Store, StoreResult};
 use chrono::{DateTime, Utc};
 use docsync_domain::psa::PsaKind;
 use docsync_domain::{AccountId, RunId, RunState, Trigger};
@@ -426,16 +426,42 @@ impl Store {
 }
 
 impl Store {
-    /// Adds records the destination refused to the run's `failed` count.
-    pub async fn add_sync_failures(&self, id: RunId, failed: i64) -> StoreResult<()> {
+    /// Records the destination refused in one batch of the run: each is noted once per run
+    /// (a redelivered batch refusing it again adds nothing), and the run's `failed` count
+    /// becomes the number of records noted, in one statement.
+    pub async fn record_sync_failures(&self, id: RunId, refused: &[ObjectKey]) -> StoreResult<()> {
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let kinds: Vec<&str> = refused.iter().map(|k| k.kind.as_str()).collect();
+        let sources: Vec<&str> = refused.iter().map(|k| k.source_key.as_str()).collect();
         self.client()
             .await?
             .execute_prepared(
-                "UPDATE push_runs SET counts = jsonb_set(coalesce(counts, '{}'::jsonb), '{failed}',
-                        to_jsonb(coalesce((counts->>'failed')::bigint, 0) + $2)) WHERE id = $1 AND kind = 'sync'",
-                &[&id.0, &failed],
+                "WITH noted AS (
+                    INSERT INTO sync_failures (run_id, object_kind, source_key)
+                    SELECT $1, k.kind, k.source FROM unnest($2::text[], $3::text[]) AS k(kind, source)
+                    ON CONFLICT DO NOTHING RETURNING 1)
+                 UPDATE push_runs SET counts = jsonb_set(coalesce(counts, '{}'::jsonb), '{failed}',
+                        to_jsonb((SELECT count(*) FROM sync_failures WHERE run_id = $1)
+                                 + (SELECT count(*) FROM noted)))
+                  WHERE id = $1 AND kind = 'sync'",
+                &[&id.0, &kinds, &sources],
             )
             .await?;
         Ok(())
+    }
+
+    /// How many records the destination refused in the run (each counted once).
+    pub async fn sync_failure_count(&self, id: RunId) -> StoreResult<i64> {
+        let row = self
+            .client()
+            .await?
+            .query_one_prepared(
+                "SELECT count(*) FROM sync_failures WHERE run_id = $1",
+                &[&id.0],
+            )
+            .await?;
+        Ok(row.get(0))
     }
 }

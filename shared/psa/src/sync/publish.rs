@@ -15,7 +15,8 @@ use docsync_sinks::hudu_objects::HuduObjects;
 use docsync_store::{ObjectAction, ObjectKey, RemoteObject, SyncCounts, SyncRun};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// The destination's name in the map of remote objects.
 const DESTINATION: &str = "hudu";
@@ -56,7 +57,7 @@ pub async fn publish_batch(
         hudu: &hudu,
         options,
         writes: AtomicUsize::new(0),
-        failed: AtomicI64::new(0),
+        refused: Mutex::new(Vec::new()),
     };
     let mut adopted = cursor.adopted;
     for (index, stored) in payloads.iter().enumerate().skip(cursor.company as usize) {
@@ -177,6 +178,7 @@ pub async fn publish_batch(
                     .archive_gone(key, object, company_id, &plan.scope)
                     .await
                 {
+                    writer.note_failures().await?;
                     return Ok(e.into());
                 }
             }
@@ -224,11 +226,8 @@ pub async fn publish_batch(
         let payload: CompanyPayload = serde_json::from_value(stored.body.clone())?;
         skipped += project_hudu(run.psa, &payload, options, &layouts).skipped;
     }
-    let failed = store
-        .sync_run_for_worker(run.id)
-        .await?
-        .map(|r| r.counts.failed)
-        .unwrap_or_default();
+    // Refused records are noted by key, so a redelivered batch never counts them twice.
+    let failed = store.sync_failure_count(run.id).await?;
     let counts = SyncCounts {
         created,
         updated,
@@ -252,11 +251,11 @@ struct Writer<'a> {
     hudu: &'a HuduObjects,
     options: &'a PsaOptions,
     writes: AtomicUsize,
-    failed: AtomicI64,
+    /// The records the destination refused since they were last noted on the run.
+    refused: Mutex<Vec<ObjectKey>>,
 }
 
 impl Writer<'_> {
-    /// Records `failed` on the run (the records the destination refused in this batch).
     fn wrote(&self) {
         self.writes.fetch_add(1, Ordering::Relaxed);
     }
@@ -265,14 +264,14 @@ impl Writer<'_> {
         self.writes.load(Ordering::Relaxed)
     }
 
+    /// Notes the records the destination refused on the run (each once per run, however
+    /// often its batch is delivered).
     async fn note_failures(&self) -> anyhow::Result<()> {
-        let failed = self.failed.swap(0, Ordering::Relaxed);
-        if failed > 0 {
-            self.ctx
-                .store
-                .add_sync_failures(self.run.id, failed)
-                .await?;
-        }
+        let refused = std::mem::take(&mut *self.refused.lock().unwrap_or_else(|e| e.into_inner()));
+        self.ctx
+            .store
+            .record_sync_failures(self.run.id, &refused)
+            .await?;
         Ok(())
     }
 
@@ -659,7 +658,10 @@ impl Writer<'_> {
     }
 
     async fn rejected(&self, key: &ObjectKey, reason: &str) -> Result<(), CallError> {
-        self.failed.fetch_add(1, Ordering::Relaxed);
+        self.refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(key.clone());
         let _ = self
             .ctx
             .store
