@@ -156,13 +156,11 @@ async fn enqueue_publish(
     snapshot_id: docsync_domain::SnapshotId,
 ) -> anyhow::Result<()> {
     ctx.broker
-        .enqueue_publish(&PublishJob {
-            run_id: run.id,
+        .enqueue_publish(&PublishJob::push(
+            run.id,
             snapshot_id,
-            rate_limit_key: rate_limit_key(run.provider, run.account_id),
-            retry: 0,
-            sync_batch: None,
-        })
+            rate_limit_key(run.provider, run.account_id),
+        ))
         .await?;
     Ok(())
 }
