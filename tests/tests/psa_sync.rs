@@ -758,3 +758,121 @@ async fn a_redelivered_sync_batch_counts_the_records_hudu_refused_once() {
     publisher.stop().await;
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn push_and_sync_runs_share_one_state_machine_that_only_moves_forward() {
+    use docsync_domain::psa::PsaKind;
+    use docsync_domain::{Provider, RunState, Trigger};
+    use docsync_store::{AnyRun, NewRun, SyncCounts};
+    // No workers: the test moves the runs itself, as the collector and publisher would.
+    let app = spawn_roles(sandbox(), Roles::default()).await;
+    let store = app.store();
+    let sync = store
+        .create_sync_run(app.account, PsaKind::ConnectWiseManage, Trigger::Manual)
+        .await
+        .expect("sync run");
+    let tenant = app.create_tenants(&[1]).await.remove(0);
+    let push = store
+        .create_runs(
+            app.account,
+            &[NewRun {
+                tenant_id: tenant.id.parse().expect("tenant id"),
+                provider: Provider::Hudu,
+                trigger: Trigger::Manual,
+            }],
+        )
+        .await
+        .expect("push run")[0];
+
+    // One claim serves both kinds and says which the run is.
+    match store.begin_collecting(sync).await.expect("claim") {
+        Some(AnyRun::Sync(run)) => {
+            assert_eq!((run.state, run.attempts), (RunState::Collecting, 1));
+        }
+        other => panic!("a sync run claimed as {other:?}"),
+    }
+    match store.begin_collecting(push).await.expect("claim") {
+        Some(AnyRun::Push(run)) => {
+            assert_eq!((run.state, run.attempts), (RunState::Collecting, 1));
+        }
+        other => panic!("a push run claimed as {other:?}"),
+    }
+    // A redelivered collect job claims it again (counting the attempt).
+    assert!(matches!(
+        store.begin_collecting(sync).await.expect("claim"),
+        Some(AnyRun::Sync(r)) if r.attempts == 2
+    ));
+    // Each kind's own steps move only runs of that kind.
+    assert!(store
+        .sync_collected(push, "read")
+        .await
+        .expect("step")
+        .is_none());
+    assert!(store.begin_publishing(sync).await.expect("step").is_none());
+
+    // The sync moves forward to its end.
+    let run = store
+        .sync_collected(sync, "read 1 company")
+        .await
+        .expect("step")
+        .expect("publishing");
+    assert_eq!(run.state, RunState::Publishing);
+    assert!(store.begin_collecting(sync).await.expect("claim").is_none());
+    assert!(store
+        .begin_sync_publishing(sync)
+        .await
+        .expect("claim")
+        .is_some());
+    let counts = SyncCounts {
+        created: 3,
+        failed: 1,
+        ..SyncCounts::default()
+    };
+    let done = store
+        .sync_succeeded(sync, &counts, "3 created")
+        .await
+        .expect("step")
+        .expect("succeeded");
+    assert_eq!((done.state, done.counts), (RunState::Succeeded, counts));
+    assert!(done.finished_at.is_some());
+    let events = store.run_events(sync).await.expect("events").len();
+
+    // Redelivered messages never reopen or change a finished run of either kind.
+    let failed = store
+        .failed_any(push, "the tenant was deleted")
+        .await
+        .expect("step");
+    assert!(matches!(failed, Some(AnyRun::Push(r)) if r.state == RunState::Failed));
+    for id in [sync, push] {
+        assert!(store.begin_collecting(id).await.expect("claim").is_none());
+        assert!(store
+            .begin_sync_publishing(id)
+            .await
+            .expect("claim")
+            .is_none());
+        assert!(store.begin_publishing(id).await.expect("claim").is_none());
+        assert!(store.failed_any(id, "late").await.expect("step").is_none());
+        assert!(!store.retry_or_fail(id, "late", None).await.expect("step"));
+    }
+    assert!(store
+        .sync_succeeded(sync, &SyncCounts::default(), "again")
+        .await
+        .expect("step")
+        .is_none());
+    let after = store
+        .sync_run_for_worker(sync)
+        .await
+        .expect("read")
+        .expect("the run");
+    assert_eq!((after.state, after.counts), (RunState::Succeeded, counts));
+    assert_eq!(after.error, None);
+    assert_eq!(store.run_events(sync).await.expect("events").len(), events);
+    match store.any_run_for_worker(push).await.expect("read") {
+        Some(AnyRun::Push(r)) => {
+            assert_eq!(r.state, RunState::Failed);
+            assert_eq!(r.error.as_deref(), Some("the tenant was deleted"));
+        }
+        other => panic!("the push run read as {other:?}"),
+    }
+    app.cleanup().await;
+}

@@ -37,7 +37,7 @@ pub use objects::{ObjectAction, ObjectKey, RemoteObject};
 pub use psa::{ListedCompany, MatchChange, MatchState, PsaCompany, PsaIntegration, StoredPayload};
 pub use publish_inputs::PublishInputs;
 pub use rate_limits::RateLimitSlot;
-pub use runs::{NewRun, Run, RunCounts, RunEvent, RunFilter, RunStateCount};
+pub use runs::{AnyRun, NewRun, Run, RunCounts, RunEvent, RunFilter, RunStateCount};
 pub use schedules::ScheduledIntegration;
 pub use secrets::{Reseal, ResealReport, SealedSecret};
 pub use snapshots::StoredSnapshot;
