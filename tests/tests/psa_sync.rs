@@ -876,3 +876,119 @@ async fn push_and_sync_runs_share_one_state_machine_that_only_moves_forward() {
     }
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_rematched_company_leaves_its_assets_archived_in_the_old_company_and_unmatching_archives_them_too(
+) {
+    let app = spawn_with(sandbox()).await;
+    let cw = SandboxConfig::default().connectwise;
+    configure(&app, json!({})).await;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    // ConnectWise company 250 into a Hudu company of its own.
+    let old = app.sandbox.create_hudu_company("Old Home") as i64;
+    let new = app.sandbox.create_hudu_company("New Home") as i64;
+    let set = |matches: Value| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .call(
+                    Method::PUT,
+                    &format!("{CW}/companies"),
+                    Some(json!({ "matches": matches })),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    set(json!([{"psaId": 250, "action": "match", "companyId": old}])).await;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let per_company =
+        cw.contacts_per_company + cw.configurations_per_company + 1 + cw.sites_per_company;
+    let in_company = |id: i64| -> Vec<HuduAsset> {
+        app.sandbox
+            .hudu_assets()
+            .into_iter()
+            .filter(|a| a.company_id as i64 == id)
+            .collect()
+    };
+    let written = in_company(old);
+    assert_eq!(written.len(), per_company, "{run}");
+    let active_before = written.iter().filter(|a| !a.archived).count();
+    // A hand-made asset in the old company, in a layout of its own: never touched.
+    let layout = app
+        .sandbox
+        .create_hudu_layout("Printers", &[("Notes", "Text")]);
+    let hand_made = app
+        .sandbox
+        .create_hudu_asset(old as u64, layout, "Front desk printer", None);
+
+    // Re-matched to another company: written there, archived in the old one.
+    set(json!([{"psaId": 250, "action": "match", "companyId": new}])).await;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let left = in_company(old);
+    let moved = in_company(new);
+    assert_eq!(left.len(), per_company + 1, "nothing deleted: {run}");
+    assert!(
+        left.iter()
+            .filter(|a| a.id != hand_made)
+            .all(|a| a.archived),
+        "every asset docsync wrote in the old company is archived: {left:?}"
+    );
+    let untouched = left.iter().find(|a| a.id == hand_made).expect("hand-made");
+    assert!(!untouched.archived, "the hand-made asset is untouched");
+    assert_eq!(moved.len(), per_company, "one asset per record: {run}");
+    let mut names: Vec<(u64, &str)> = moved
+        .iter()
+        .map(|a| (a.asset_layout_id, a.name.as_str()))
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), per_company, "nothing duplicated: {moved:?}");
+    assert_eq!(
+        moved.iter().filter(|a| !a.archived).count(),
+        active_before,
+        "the same records active in the new company"
+    );
+    assert_eq!(
+        run["counts"]["archived"].as_u64(),
+        Some(active_before as u64),
+        "the old company's assets counted as archived: {run}"
+    );
+    assert_eq!(
+        run["counts"]["created"].as_u64(),
+        Some(per_company as u64),
+        "{run}"
+    );
+
+    // The next sync has nothing left to archive and nothing to write.
+    let writes = app.sandbox.hudu_stats().writes;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["counts"]["archived"], 0, "{run}");
+    assert_eq!(app.sandbox.hudu_stats().writes, writes, "{run}");
+
+    // Unmatched: the next sync archives them in the company it was matched to.
+    set(json!([{"psaId": 250, "action": "unmatch"}])).await;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert!(
+        in_company(new).iter().all(|a| a.archived),
+        "unmatched: archived where they were: {run}"
+    );
+    assert_eq!(
+        run["counts"]["archived"].as_u64(),
+        Some(active_before as u64),
+        "{run}"
+    );
+    assert!(
+        !in_company(old)
+            .iter()
+            .find(|a| a.id == hand_made)
+            .expect("hand-made")
+            .archived
+    );
+    app.cleanup().await;
+}

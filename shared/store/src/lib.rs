@@ -33,7 +33,7 @@ pub use connections::MicrosoftConnection;
 pub use documents::RemoteDocument;
 pub use integrations::{Integration, IntegrationUpsert};
 pub use migrate::ensure_database;
-pub use objects::{ObjectAction, ObjectKey, RemoteObject};
+pub use objects::{LeftObject, ObjectAction, ObjectKey, RemoteObject};
 pub use psa::{ListedCompany, MatchChange, MatchState, PsaCompany, PsaIntegration, StoredPayload};
 pub use publish_inputs::PublishInputs;
 pub use rate_limits::RateLimitSlot;

@@ -7,9 +7,14 @@
 //! A sync run marks what it saw (`last_seen_run`) and what it wrote (`last_written_run`,
 //! `last_action`), so its counts can be computed from the map however often its batches
 //! were delivered.
+//!
+//! When a PSA company is matched to another destination company (or unmatched), the objects
+//! written for it leave the map ([`Store::set_psa_matches`]) and wait as [`LeftObject`]s
+//! until a sync archives them where they are; each counts once, for the run that did.
 
 use crate::prepared::Prepared;
 use crate::{Store, StoreResult};
+use docsync_domain::psa::PsaKind;
 use docsync_domain::{AccountId, RunId};
 use std::collections::HashMap;
 
@@ -64,7 +69,87 @@ pub struct ObjectKey {
     pub source_key: String,
 }
 
+/// An object written for a PSA company into the destination company it was matched to
+/// before, waiting to be archived there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftObject {
+    /// Its identity in the map when it was left.
+    pub key: ObjectKey,
+    /// The destination's id.
+    pub remote_id: String,
+    /// The destination company it is in.
+    pub parent_id: i64,
+    /// Its title when last written.
+    pub title: String,
+}
+
 impl Store {
+    /// Up to `limit` objects of `psa`'s companies left at `destination` that no sync has
+    /// archived yet.
+    pub async fn left_objects(
+        &self,
+        account_id: AccountId,
+        destination: &str,
+        psa: PsaKind,
+        limit: i64,
+    ) -> StoreResult<Vec<LeftObject>> {
+        let rows = self
+            .client()
+            .await?
+            .query_prepared(
+                "SELECT object_kind, source_key, remote_id, remote_parent_id, title FROM left_objects
+                  WHERE account_id = $1 AND destination = $2 AND psa = $3 AND archived_run IS NULL
+                  ORDER BY left_at, remote_id LIMIT $4",
+                &[&account_id.0, &destination, &psa.as_str(), &limit],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| LeftObject {
+                key: ObjectKey {
+                    kind: r.get(0),
+                    source_key: r.get(1),
+                },
+                remote_id: r.get(2),
+                parent_id: r.get(3),
+                title: r.get(4),
+            })
+            .collect())
+    }
+
+    /// `run` archived the left object `remote_id` (a redelivered batch archiving it again
+    /// changes nothing: it counts for the first run only).
+    pub async fn left_object_archived(
+        &self,
+        account_id: AccountId,
+        destination: &str,
+        remote_id: &str,
+        run: RunId,
+    ) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute_prepared(
+                "UPDATE left_objects SET archived_run = $4
+                  WHERE account_id = $1 AND destination = $2 AND remote_id = $3 AND archived_run IS NULL",
+                &[&account_id.0, &destination, &remote_id, &run.0],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// How many left objects `run` archived.
+    pub async fn left_objects_archived(&self, run: RunId) -> StoreResult<i64> {
+        let row = self
+            .client()
+            .await?
+            .query_one_prepared(
+                "SELECT count(*) FROM left_objects WHERE archived_run = $1",
+                &[&run.0],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
     /// Every object of `scope` (one PSA company's records, the company itself included)
     /// at `destination`.
     pub async fn objects_in_scope(

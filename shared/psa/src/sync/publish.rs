@@ -3,7 +3,9 @@
 //! of a company matches existing assets by layout and exact name, or serial first with
 //! `matchOnSerial`; an interrupted create is looked up by name); else created. An object
 //! whose fingerprint and archive state match the map is not written. Records gone from the
-//! PSA are archived (`autoArchive`), never deleted.
+//! PSA are archived (`autoArchive`), never deleted; so is what docsync wrote for a company
+//! into the destination company it was matched to before a re-match or unmatch (the map's
+//! left objects, never an asset docsync did not write or adopt).
 
 use super::collect::options_fingerprint;
 use super::{BatchCursor, Step, SyncContext};
@@ -19,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// The destination's name in the map of remote objects.
-const DESTINATION: &str = "hudu";
+pub(super) const DESTINATION: &str = "hudu";
 /// Destination writes of one sync in flight at once: enough to keep a 5-50 requests/s budget
 /// busy at a few hundred milliseconds per answer; the key's pacer still spaces them.
 const IN_FLIGHT: usize = 8;
@@ -198,6 +200,17 @@ pub async fn publish_batch(
         adopted = false;
     }
     writer.note_failures().await?;
+    // What companies matched elsewhere since (or unmatched) left in their old company.
+    match writer.archive_left(max_writes).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Ok(Step::Continue(BatchCursor {
+                company: payloads.len() as u32,
+                adopted: true,
+            }))
+        }
+        Err(e) => return Ok(e.into()),
+    }
     // Hudu's articles into the PSA's knowledge base, once the records are written.
     if options.knowledge_base.enabled {
         let source = match crate::spec::source(ctx, &integration, Some(run.id)) {
@@ -221,6 +234,7 @@ pub async fn publish_batch(
     }
     // Counts from the map, so redelivered batches never count twice.
     let (created, updated, archived, unarchived, unchanged) = store.object_counts(run.id).await?;
+    let archived = archived + store.left_objects_archived(run.id).await?;
     let mut skipped = 0;
     for stored in &payloads {
         let payload: CompanyPayload = serde_json::from_value(stored.body.clone())?;
@@ -623,6 +637,49 @@ impl Writer<'_> {
         self.record(key, scope, object, action)
             .await
             .map_err(store_fault)
+    }
+
+    /// Archives the objects left in the destination companies of `psa`'s companies that were
+    /// matched elsewhere or unmatched, while the batch has writes left: true when none is
+    /// left to archive.
+    async fn archive_left(&self, max_writes: usize) -> Result<bool, CallError> {
+        let store = &self.ctx.store;
+        loop {
+            let left = store
+                .left_objects(
+                    self.run.account_id,
+                    DESTINATION,
+                    self.run.psa,
+                    IN_FLIGHT as i64,
+                )
+                .await
+                .map_err(|e| store_fault(e.into()))?;
+            if left.is_empty() {
+                return Ok(true);
+            }
+            for object in &left {
+                if self.writes() >= max_writes {
+                    return Ok(false);
+                }
+                // An asset deleted by hand since (a 404) has nothing left to archive.
+                if let Ok(id) = object.remote_id.parse::<i64>() {
+                    self.write(
+                        self.hudu
+                            .set_asset_archived(object.parent_id, id, true)
+                            .await,
+                    )?;
+                }
+                store
+                    .left_object_archived(
+                        self.run.account_id,
+                        DESTINATION,
+                        &object.remote_id,
+                        self.run.id,
+                    )
+                    .await
+                    .map_err(|e| store_fault(e.into()))?;
+            }
+        }
     }
 
     /// An object whose record the PSA no longer lists: archived.
