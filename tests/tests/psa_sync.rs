@@ -67,6 +67,18 @@ async fn sync(app: &TestApp) -> Value {
     wait_for_state(app, &id, &["succeeded", "failed"]).await
 }
 
+/// A first sync fills the company list; then every company is matched to its suggestion or
+/// created. Returns the match-all answer.
+async fn list_and_match_all(app: &TestApp) -> Value {
+    let run = sync(app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let (status, body) = app
+        .call(Method::POST, &format!("{CW}/companies/match-all"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
 fn assets_named<'a>(assets: &'a [HuduAsset], company: u64, name: &str) -> Vec<&'a HuduAsset> {
     assets
         .iter()
@@ -356,12 +368,7 @@ async fn one_company_with_1200_configurations_is_read_and_written_whole() {
     assert_eq!(status, StatusCode::OK, "{view}");
     app.sandbox
         .cw_add_configurations(250, 1_200 - d.configurations_per_company);
-    let run = sync(&app).await;
-    assert_eq!(run["state"], "succeeded", "{run}");
-    let (status, body) = app
-        .call(Method::POST, &format!("{CW}/companies/match-all"), None)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    list_and_match_all(&app).await;
     let run = sync(&app).await;
     assert_eq!(run["state"], "succeeded", "{run}");
     let assets = app.sandbox.hudu_assets();
@@ -713,12 +720,7 @@ async fn a_redelivered_sync_batch_counts_the_records_hudu_refused_once() {
     )
     .await;
     configure(&app, json!({})).await;
-    let run = sync(&app).await;
-    assert_eq!(run["state"], "succeeded", "{run}");
-    let (status, body) = app
-        .call(Method::POST, &format!("{CW}/companies/match-all"), None)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    list_and_match_all(&app).await;
     // Hudu refuses every contact: its layout requires a field docsync does not fill.
     app.sandbox
         .create_hudu_layout_requiring("Contacts", &[("Badge", "Text")], &["Badge"]);

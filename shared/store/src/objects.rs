@@ -13,7 +13,7 @@
 //! until a sync archives them where they are; each counts once, for the run that did.
 
 use crate::prepared::Prepared;
-use crate::{Store, StoreResult};
+use crate::{Store, StoreResult, SyncCounts};
 use docsync_domain::psa::PsaKind;
 use docsync_domain::{AccountId, RunId};
 use std::collections::HashMap;
@@ -135,19 +135,6 @@ impl Store {
             )
             .await?;
         Ok(())
-    }
-
-    /// How many left objects `run` archived.
-    pub async fn left_objects_archived(&self, run: RunId) -> StoreResult<i64> {
-        let row = self
-            .client()
-            .await?
-            .query_one_prepared(
-                "SELECT count(*) FROM left_objects WHERE archived_run = $1",
-                &[&run.0],
-            )
-            .await?;
-        Ok(row.get(0))
     }
 
     /// Every object of `scope` (one PSA company's records, the company itself included)
@@ -279,8 +266,10 @@ impl Store {
         Ok(())
     }
 
-    /// What `run` did, from the map: `(created, updated, archived, unarchived, unchanged)`.
-    pub async fn object_counts(&self, run: RunId) -> StoreResult<(i64, i64, i64, i64, i64)> {
+    /// What `run` did, from the map, however often its batches were delivered: every count
+    /// but `skipped` (the objects it archived in a company's old match among `archived`, the
+    /// records the destination refused each once in `failed`).
+    pub async fn object_counts(&self, run: RunId) -> StoreResult<SyncCounts> {
         let row = self
             .client()
             .await?
@@ -289,11 +278,22 @@ impl Store {
                         count(*) FILTER (WHERE last_written_run = $1 AND last_action = 'updated'),
                         count(*) FILTER (WHERE last_written_run = $1 AND last_action = 'archived'),
                         count(*) FILTER (WHERE last_written_run = $1 AND last_action = 'unarchived'),
-                        count(*) FILTER (WHERE last_written_run IS DISTINCT FROM $1)
+                        count(*) FILTER (WHERE last_written_run IS DISTINCT FROM $1),
+                        (SELECT count(*) FROM left_objects WHERE archived_run = $1),
+                        (SELECT count(*) FROM sync_failures WHERE run_id = $1)
                    FROM remote_objects WHERE last_seen_run = $1",
                 &[&run.0],
             )
             .await?;
-        Ok((row.get(0), row.get(1), row.get(2), row.get(3), row.get(4)))
+        let left: i64 = row.get(5);
+        Ok(SyncCounts {
+            created: row.get(0),
+            updated: row.get(1),
+            archived: row.get::<_, i64>(2) + left,
+            unarchived: row.get(3),
+            unchanged: row.get(4),
+            skipped: 0,
+            failed: row.get(6),
+        })
     }
 }

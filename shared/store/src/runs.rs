@@ -293,30 +293,29 @@ impl Store {
         Ok(out)
     }
 
-    /// A run by id alone, for workers acting on a queue message.
+    /// A push run by id alone, for workers acting on a queue message.
     pub async fn run_for_worker(&self, id: RunId) -> StoreResult<Option<Run>> {
+        self.worker_run(id).await
+    }
+
+    /// A run of `R`'s kind by id alone.
+    pub(crate) async fn worker_run<R: RunOfKind>(&self, id: RunId) -> StoreResult<Option<R>> {
         let row = self
             .client()
             .await?
             .query_opt_prepared(
-                &format!("SELECT {COLUMNS} FROM push_runs WHERE id = $1 AND kind = 'push'"),
-                &[&id.0],
+                &format!(
+                    "SELECT {COLUMNS} FROM push_runs WHERE id = $1 AND ($2::text IS NULL OR kind = $2)"
+                ),
+                &[&id.0, &R::KIND],
             )
             .await?;
-        row.as_ref().map(run).transpose()
+        row.as_ref().map(R::from_row).transpose()
     }
 
     /// A run of either kind by id alone, as its kind, for workers acting on a queue message.
     pub async fn any_run_for_worker(&self, id: RunId) -> StoreResult<Option<AnyRun>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt_prepared(
-                &format!("SELECT {COLUMNS} FROM push_runs WHERE id = $1"),
-                &[&id.0],
-            )
-            .await?;
-        row.as_ref().map(AnyRun::from_row).transpose()
+        self.worker_run(id).await
     }
 
     /// Runs of the account for a provider, newest first.

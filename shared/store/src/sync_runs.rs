@@ -145,15 +145,7 @@ impl Store {
 
     /// A sync run by id alone, for workers.
     pub async fn sync_run_for_worker(&self, id: RunId) -> StoreResult<Option<SyncRun>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt_prepared(
-                &format!("SELECT {COLUMNS} FROM push_runs WHERE id = $1 AND kind = 'sync'"),
-                &[&id.0],
-            )
-            .await?;
-        row.as_ref().map(sync_run).transpose()
+        self.worker_run(id).await
     }
 
     /// The account's sync runs of `psa`, newest first.
@@ -317,18 +309,5 @@ impl Store {
             )
             .await?;
         Ok(())
-    }
-
-    /// How many records the destination refused in the run (each counted once).
-    pub async fn sync_failure_count(&self, id: RunId) -> StoreResult<i64> {
-        let row = self
-            .client()
-            .await?
-            .query_one_prepared(
-                "SELECT count(*) FROM sync_failures WHERE run_id = $1",
-                &[&id.0],
-            )
-            .await?;
-        Ok(row.get(0))
     }
 }

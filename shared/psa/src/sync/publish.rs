@@ -233,16 +233,12 @@ pub async fn publish_batch(
         }
     }
     // Counts from the map, so redelivered batches never count twice.
-    let (created, updated, archived, unarchived, unchanged) = store.object_counts(run.id).await?;
-    let archived = archived + store.left_objects_archived(run.id).await?;
-    let mut skipped = 0;
+    let mut counts = store.object_counts(run.id).await?;
     for stored in &payloads {
         let payload: CompanyPayload = serde_json::from_value(stored.body.clone())?;
-        skipped += project_hudu(run.psa, &payload, options, &layouts).skipped;
+        counts.skipped += project_hudu(run.psa, &payload, options, &layouts).skipped;
     }
-    // Refused records are noted by key, so a redelivered batch never counts them twice.
-    let failed = store.sync_failure_count(run.id).await?;
-    let counts = SyncCounts {
+    let SyncCounts {
         created,
         updated,
         unchanged,
@@ -250,7 +246,7 @@ pub async fn publish_batch(
         unarchived,
         skipped,
         failed,
-    };
+    } = counts;
     Ok(Step::Finished(
         counts,
         format!(
