@@ -587,7 +587,7 @@ impl Store {
             .map(serde_json::to_value)
             .transpose()
             .map_err(|e| crate::StoreError::Corrupt(format!("sync counts: {e}")))?;
-        let kind = R::KIND;
+        let run_kind = R::KIND;
         let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
             &t.id.0,
             &to,
@@ -600,7 +600,7 @@ impl Store {
             &error,
             &t.detail,
             &counts,
-            &kind,
+            &run_kind,
         ];
         if let Some((account, destination, kind, tenant, parent, title, fingerprint)) = &document {
             params.extend_from_slice(&[
