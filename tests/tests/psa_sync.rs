@@ -994,3 +994,69 @@ async fn a_rematched_company_leaves_its_assets_archived_in_the_old_company_and_u
     );
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_company_rematched_while_its_records_are_being_written_never_lands_in_the_old_company() {
+    let config = sandbox();
+    let cw = config.connectwise.clone();
+    // Collectors only at first: the sync's first publish batch waits on its queue.
+    let app = spawn_roles(
+        config,
+        Roles {
+            collector: true,
+            ..Roles::default()
+        },
+    )
+    .await;
+    configure(&app, json!({})).await;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let old = app.sandbox.create_hudu_company("Old Home") as i64;
+    let new = app.sandbox.create_hudu_company("New Home") as i64;
+    let rematch = |company: i64| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .call(
+                    Method::PUT,
+                    &format!("{CW}/companies"),
+                    Some(json!({"matches": [{"psaId": 250, "action": "match", "companyId": company}]})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    rematch(old).await;
+    let id = start_sync(&app).await;
+    wait_for_state(&app, &id, &["publishing"]).await;
+    // Matched elsewhere after its records were read for the old company.
+    rematch(new).await;
+    let publisher = app
+        .start_member(Roles {
+            publisher: true,
+            ..Roles::default()
+        })
+        .await;
+    let run = wait_for_state(&app, &id, &["succeeded", "failed"]).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let in_company = |id: i64| -> Vec<HuduAsset> {
+        app.sandbox
+            .hudu_assets()
+            .into_iter()
+            .filter(|a| a.company_id as i64 == id)
+            .collect()
+    };
+    assert!(
+        in_company(old).is_empty(),
+        "nothing written to the company it left: {run}"
+    );
+    // The next sync writes it where it is matched now.
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let per_company =
+        cw.contacts_per_company + cw.configurations_per_company + 1 + cw.sites_per_company;
+    assert_eq!(in_company(new).len(), per_company, "{run}");
+    assert!(in_company(old).is_empty(), "{run}");
+    publisher.stop().await;
+    app.cleanup().await;
+}

@@ -14,7 +14,7 @@ use crate::projection::{project_hudu, source_key, PlannedObject, COMPANY_KIND};
 use crate::CallError;
 use docsync_domain::psa::PsaOptions;
 use docsync_sinks::hudu_objects::HuduObjects;
-use docsync_store::{ObjectAction, ObjectKey, RemoteObject, SyncCounts, SyncRun};
+use docsync_store::{MatchState, ObjectAction, ObjectKey, RemoteObject, SyncCounts, SyncRun};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -61,6 +61,14 @@ pub async fn publish_batch(
         writes: AtomicUsize::new(0),
         refused: Mutex::new(Vec::new()),
     };
+    // Where each company is matched now: one matched elsewhere (or unmatched) since it was
+    // read is left for the next sync, so its records never land in the company it left.
+    let matches: HashMap<i64, (MatchState, Option<i64>)> = store
+        .psa_companies(run.account_id, run.psa)
+        .await?
+        .into_iter()
+        .map(|c| (c.psa_id, (c.state, c.destination_company_id)))
+        .collect();
     let mut adopted = cursor.adopted;
     for (index, stored) in payloads.iter().enumerate().skip(cursor.company as usize) {
         let payload: CompanyPayload = serde_json::from_value(stored.body.clone())?;
@@ -73,6 +81,31 @@ pub async fn publish_batch(
             kind: COMPANY_KIND.into(),
             source_key: plan.scope.clone(),
         };
+        let still_matched = match (
+            matches.get(&payload.company.psa_id),
+            payload.destination_company_id,
+        ) {
+            (Some((MatchState::Matched, now)), Some(read)) => *now == Some(read),
+            (Some((MatchState::Create, _)), None) => true,
+            // Created by an earlier delivery of this batch.
+            (Some((MatchState::Matched, Some(now))), None) => known
+                .get(&company_key)
+                .is_some_and(|c| c.remote_id == now.to_string()),
+            _ => false,
+        };
+        if !still_matched {
+            store
+                .sync_event(
+                    run.id,
+                    &format!(
+                        "{} {} was matched again since it was read: its records are written on the next sync",
+                        run.psa, payload.company.psa_id
+                    ),
+                )
+                .await?;
+            adopted = false;
+            continue;
+        }
         let company_id = match (&plan.company, payload.destination_company_id) {
             (Some(company), destination) => {
                 match writer
