@@ -79,6 +79,36 @@ async fn list_and_match_all(app: &TestApp) -> Value {
     body
 }
 
+/// `PUT /integrations/connectwise-manage/companies` with `matches`, answered 200.
+async fn set_matches(app: &TestApp, matches: Value) {
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("{CW}/companies"),
+            Some(json!({ "matches": matches })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// ConnectWise company 250 matched to Hudu company `company`.
+async fn match_250_to(app: &TestApp, company: i64) {
+    set_matches(
+        app,
+        json!([{"psaId": 250, "action": "match", "companyId": company}]),
+    )
+    .await;
+}
+
+/// The Hudu assets of one company (archived ones too).
+fn assets_in(app: &TestApp, company: i64) -> Vec<HuduAsset> {
+    app.sandbox
+        .hudu_assets()
+        .into_iter()
+        .filter(|a| a.company_id as i64 == company)
+        .collect()
+}
+
 fn assets_named<'a>(assets: &'a [HuduAsset], company: u64, name: &str) -> Vec<&'a HuduAsset> {
     assets
         .iter()
@@ -890,32 +920,12 @@ async fn a_rematched_company_leaves_its_assets_archived_in_the_old_company_and_u
     // ConnectWise company 250 into a Hudu company of its own.
     let old = app.sandbox.create_hudu_company("Old Home") as i64;
     let new = app.sandbox.create_hudu_company("New Home") as i64;
-    let set = |matches: Value| {
-        let app = &app;
-        async move {
-            let (status, body) = app
-                .call(
-                    Method::PUT,
-                    &format!("{CW}/companies"),
-                    Some(json!({ "matches": matches })),
-                )
-                .await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-        }
-    };
-    set(json!([{"psaId": 250, "action": "match", "companyId": old}])).await;
+    match_250_to(&app, old).await;
     let run = sync(&app).await;
     assert_eq!(run["state"], "succeeded", "{run}");
     let per_company =
         cw.contacts_per_company + cw.configurations_per_company + 1 + cw.sites_per_company;
-    let in_company = |id: i64| -> Vec<HuduAsset> {
-        app.sandbox
-            .hudu_assets()
-            .into_iter()
-            .filter(|a| a.company_id as i64 == id)
-            .collect()
-    };
-    let written = in_company(old);
+    let written = assets_in(&app, old);
     assert_eq!(written.len(), per_company, "{run}");
     let active_before = written.iter().filter(|a| !a.archived).count();
     // A hand-made asset in the old company, in a layout of its own: never touched.
@@ -927,11 +937,11 @@ async fn a_rematched_company_leaves_its_assets_archived_in_the_old_company_and_u
         .create_hudu_asset(old as u64, layout, "Front desk printer", None);
 
     // Re-matched to another company: written there, archived in the old one.
-    set(json!([{"psaId": 250, "action": "match", "companyId": new}])).await;
+    match_250_to(&app, new).await;
     let run = sync(&app).await;
     assert_eq!(run["state"], "succeeded", "{run}");
-    let left = in_company(old);
-    let moved = in_company(new);
+    let left = assets_in(&app, old);
+    let moved = assets_in(&app, new);
     assert_eq!(left.len(), per_company + 1, "nothing deleted: {run}");
     assert!(
         left.iter()
@@ -973,11 +983,11 @@ async fn a_rematched_company_leaves_its_assets_archived_in_the_old_company_and_u
     assert_eq!(app.sandbox.hudu_stats().writes, writes, "{run}");
 
     // Unmatched: the next sync archives them in the company it was matched to.
-    set(json!([{"psaId": 250, "action": "unmatch"}])).await;
+    set_matches(&app, json!([{"psaId": 250, "action": "unmatch"}])).await;
     let run = sync(&app).await;
     assert_eq!(run["state"], "succeeded", "{run}");
     assert!(
-        in_company(new).iter().all(|a| a.archived),
+        assets_in(&app, new).iter().all(|a| a.archived),
         "unmatched: archived where they were: {run}"
     );
     assert_eq!(
@@ -986,7 +996,7 @@ async fn a_rematched_company_leaves_its_assets_archived_in_the_old_company_and_u
         "{run}"
     );
     assert!(
-        !in_company(old)
+        !assets_in(&app, old)
             .iter()
             .find(|a| a.id == hand_made)
             .expect("hand-made")
@@ -1013,24 +1023,11 @@ async fn a_company_rematched_while_its_records_are_being_written_never_lands_in_
     assert_eq!(run["state"], "succeeded", "{run}");
     let old = app.sandbox.create_hudu_company("Old Home") as i64;
     let new = app.sandbox.create_hudu_company("New Home") as i64;
-    let rematch = |company: i64| {
-        let app = &app;
-        async move {
-            let (status, body) = app
-                .call(
-                    Method::PUT,
-                    &format!("{CW}/companies"),
-                    Some(json!({"matches": [{"psaId": 250, "action": "match", "companyId": company}]})),
-                )
-                .await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-        }
-    };
-    rematch(old).await;
+    match_250_to(&app, old).await;
     let id = start_sync(&app).await;
     wait_for_state(&app, &id, &["publishing"]).await;
     // Matched elsewhere after its records were read for the old company.
-    rematch(new).await;
+    match_250_to(&app, new).await;
     let publisher = app
         .start_member(Roles {
             publisher: true,
@@ -1039,15 +1036,8 @@ async fn a_company_rematched_while_its_records_are_being_written_never_lands_in_
         .await;
     let run = wait_for_state(&app, &id, &["succeeded", "failed"]).await;
     assert_eq!(run["state"], "succeeded", "{run}");
-    let in_company = |id: i64| -> Vec<HuduAsset> {
-        app.sandbox
-            .hudu_assets()
-            .into_iter()
-            .filter(|a| a.company_id as i64 == id)
-            .collect()
-    };
     assert!(
-        in_company(old).is_empty(),
+        assets_in(&app, old).is_empty(),
         "nothing written to the company it left: {run}"
     );
     // The next sync writes it where it is matched now.
@@ -1055,8 +1045,8 @@ async fn a_company_rematched_while_its_records_are_being_written_never_lands_in_
     assert_eq!(run["state"], "succeeded", "{run}");
     let per_company =
         cw.contacts_per_company + cw.configurations_per_company + 1 + cw.sites_per_company;
-    assert_eq!(in_company(new).len(), per_company, "{run}");
-    assert!(in_company(old).is_empty(), "{run}");
+    assert_eq!(assets_in(&app, new).len(), per_company, "{run}");
+    assert!(assets_in(&app, old).is_empty(), "{run}");
     publisher.stop().await;
     app.cleanup().await;
 }
