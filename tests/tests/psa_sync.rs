@@ -11,6 +11,21 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const CW: &str = "/integrations/connectwise-manage";
+/// A fleet member of collectors only (with the API): a sync's publish batches wait on their
+/// queue until [`PUBLISHERS`] start.
+const COLLECTORS: Roles = Roles {
+    api: false,
+    scheduler: false,
+    collector: true,
+    publisher: false,
+};
+/// A fleet member of publishers only.
+const PUBLISHERS: Roles = Roles {
+    api: false,
+    scheduler: false,
+    collector: false,
+    publisher: true,
+};
 
 fn sandbox() -> SandboxConfig {
     // Hudu's own limit stays on (300 per minute); docsync's budget for the key is lower.
@@ -98,6 +113,18 @@ async fn match_250_to(app: &TestApp, company: i64) {
         json!([{"psaId": 250, "action": "match", "companyId": company}]),
     )
     .await;
+}
+
+/// Configures both integrations and fills the company list, then makes two Hudu companies
+/// of their own for ConnectWise company 250 and matches it to the first: `(old, new)`.
+async fn company_250_with_two_homes(app: &TestApp) -> (i64, i64) {
+    configure(app, json!({})).await;
+    let run = sync(app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let old = app.sandbox.create_hudu_company("Old Home") as i64;
+    let new = app.sandbox.create_hudu_company("New Home") as i64;
+    match_250_to(app, old).await;
+    (old, new)
 }
 
 /// The Hudu assets of one company (archived ones too).
@@ -741,14 +768,7 @@ async fn a_redelivered_sync_batch_counts_the_records_hudu_refused_once() {
     config.hudu_rate_limit = None;
     let cw = config.connectwise.clone();
     // Collectors only at first: the run's first publish batch waits on its queue.
-    let app = spawn_roles(
-        config,
-        Roles {
-            collector: true,
-            ..Roles::default()
-        },
-    )
-    .await;
+    let app = spawn_roles(config, COLLECTORS).await;
     configure(&app, json!({})).await;
     list_and_match_all(&app).await;
     // Hudu refuses every contact: its layout requires a field docsync does not fill.
@@ -765,12 +785,7 @@ async fn a_redelivered_sync_batch_counts_the_records_hudu_refused_once() {
         docsync_queue::SyncBatch::default(),
     );
     app.broker().enqueue_publish(&batch).await.expect("enqueue");
-    let publisher = app
-        .start_member(Roles {
-            publisher: true,
-            ..Roles::default()
-        })
-        .await;
+    let publisher = app.start_member(PUBLISHERS).await;
     let run = wait_for_state(&app, &id, &["succeeded", "failed"]).await;
     assert_eq!(run["state"], "succeeded", "{run}");
     let contacts = cw.companies * cw.contacts_per_company;
@@ -914,13 +929,7 @@ async fn a_rematched_company_leaves_its_assets_archived_in_the_old_company_and_u
 ) {
     let app = spawn_with(sandbox()).await;
     let cw = SandboxConfig::default().connectwise;
-    configure(&app, json!({})).await;
-    let run = sync(&app).await;
-    assert_eq!(run["state"], "succeeded", "{run}");
-    // ConnectWise company 250 into a Hudu company of its own.
-    let old = app.sandbox.create_hudu_company("Old Home") as i64;
-    let new = app.sandbox.create_hudu_company("New Home") as i64;
-    match_250_to(&app, old).await;
+    let (old, new) = company_250_with_two_homes(&app).await;
     let run = sync(&app).await;
     assert_eq!(run["state"], "succeeded", "{run}");
     let per_company =
@@ -1010,30 +1019,13 @@ async fn a_company_rematched_while_its_records_are_being_written_never_lands_in_
     let config = sandbox();
     let cw = config.connectwise.clone();
     // Collectors only at first: the sync's first publish batch waits on its queue.
-    let app = spawn_roles(
-        config,
-        Roles {
-            collector: true,
-            ..Roles::default()
-        },
-    )
-    .await;
-    configure(&app, json!({})).await;
-    let run = sync(&app).await;
-    assert_eq!(run["state"], "succeeded", "{run}");
-    let old = app.sandbox.create_hudu_company("Old Home") as i64;
-    let new = app.sandbox.create_hudu_company("New Home") as i64;
-    match_250_to(&app, old).await;
+    let app = spawn_roles(config, COLLECTORS).await;
+    let (old, new) = company_250_with_two_homes(&app).await;
     let id = start_sync(&app).await;
     wait_for_state(&app, &id, &["publishing"]).await;
     // Matched elsewhere after its records were read for the old company.
     match_250_to(&app, new).await;
-    let publisher = app
-        .start_member(Roles {
-            publisher: true,
-            ..Roles::default()
-        })
-        .await;
+    let publisher = app.start_member(PUBLISHERS).await;
     let run = wait_for_state(&app, &id, &["succeeded", "failed"]).await;
     assert_eq!(run["state"], "succeeded", "{run}");
     assert!(
