@@ -227,16 +227,11 @@ async fn messages_delivered_twice_still_leave_one_article() {
         .await
         .expect("enqueue");
     app.broker()
-        .enqueue_publish(&PublishJob {
-            run_id: id,
-            snapshot_id: snapshot,
-            rate_limit_key: docsync_domain::rate_limit_key(
-                docsync_domain::Provider::Hudu,
-                app.account,
-            ),
-            retry: 0,
-            sync_batch: None,
-        })
+        .enqueue_publish(&PublishJob::push(
+            id,
+            snapshot,
+            docsync_domain::rate_limit_key(docsync_domain::Provider::Hudu, app.account),
+        ))
         .await
         .expect("enqueue");
     // And a fresh push right behind them: every message is handled in order on the partition.

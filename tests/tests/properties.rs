@@ -359,7 +359,7 @@ proptest! {
         match serde_json::from_slice::<PublishJob>(&bytes) {
             Ok(job) => {
                 let obj = value.as_ref().and_then(Value::as_object).expect("a job is an object");
-                prop_assert!(obj.keys().all(|k| matches!(k.as_str(), "runId" | "snapshotId" | "rateLimitKey" | "retry")), "{obj:?}");
+                prop_assert!(obj.keys().all(|k| matches!(k.as_str(), "runId" | "snapshotId" | "rateLimitKey" | "retry" | "syncBatch")), "{obj:?}");
                 prop_assert!(obj["rateLimitKey"].is_string());
                 let again: PublishJob = serde_json::from_slice(&serde_json::to_vec(&job).expect("encode")).expect("decode");
                 prop_assert_eq!(again, job);

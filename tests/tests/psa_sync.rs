@@ -3,13 +3,29 @@
 //! created companies (inactive ones archived), zero writes on an unchanged re-sync, and every
 //! kind of change landing in place on the next sync.
 
-use docsync_e2e::{hudu_write_key, spawn_with, TestApp};
+use docsync::fleet::Roles;
+use docsync_e2e::{hudu_write_key, spawn_roles, spawn_with, TestApp};
 use docsync_sandbox::{CwEntity, HuduAsset, SandboxConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const CW: &str = "/integrations/connectwise-manage";
+/// A fleet member of collectors only (with the API): a sync's publish batches wait on their
+/// queue until [`PUBLISHERS`] start.
+const COLLECTORS: Roles = Roles {
+    api: false,
+    scheduler: false,
+    collector: true,
+    publisher: false,
+};
+/// A fleet member of publishers only.
+const PUBLISHERS: Roles = Roles {
+    api: false,
+    scheduler: false,
+    collector: false,
+    publisher: true,
+};
 
 fn sandbox() -> SandboxConfig {
     // Hudu's own limit stays on (300 per minute); docsync's budget for the key is lower.
@@ -37,20 +53,87 @@ async fn configure(app: &TestApp, extra: Value) -> Value {
     view
 }
 
-async fn sync(app: &TestApp) -> Value {
+/// Starts a sync; returns its run id.
+async fn start_sync(app: &TestApp) -> String {
     let (status, body) = app.call(Method::POST, &format!("{CW}/sync"), None).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let id = body["runId"].as_str().expect("runId").to_owned();
+    body["runId"].as_str().expect("runId").to_owned()
+}
+
+/// Waits until the run is in one of `states` (240 s at most) and returns it.
+async fn wait_for_state(app: &TestApp, id: &str, states: &[&str]) -> Value {
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         let (status, run) = app.call(Method::GET, &format!("/runs/{id}"), None).await;
         assert_eq!(status, StatusCode::OK, "{run}");
-        if run["state"] == "succeeded" || run["state"] == "failed" {
+        if states.iter().any(|s| run["state"] == *s) {
             return run;
         }
-        assert!(Instant::now() < deadline, "sync did not finish: {run}");
+        assert!(
+            Instant::now() < deadline,
+            "sync did not reach {states:?}: {run}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+async fn sync(app: &TestApp) -> Value {
+    let id = start_sync(app).await;
+    wait_for_state(app, &id, &["succeeded", "failed"]).await
+}
+
+/// A first sync fills the company list; then every company is matched to its suggestion or
+/// created. Returns the match-all answer.
+async fn list_and_match_all(app: &TestApp) -> Value {
+    let run = sync(app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let (status, body) = app
+        .call(Method::POST, &format!("{CW}/companies/match-all"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// `PUT /integrations/connectwise-manage/companies` with `matches`, answered 200.
+async fn set_matches(app: &TestApp, matches: Value) {
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("{CW}/companies"),
+            Some(json!({ "matches": matches })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// ConnectWise company 250 matched to Hudu company `company`.
+async fn match_250_to(app: &TestApp, company: i64) {
+    set_matches(
+        app,
+        json!([{"psaId": 250, "action": "match", "companyId": company}]),
+    )
+    .await;
+}
+
+/// Configures both integrations and fills the company list, then makes two Hudu companies
+/// of their own for ConnectWise company 250 and matches it to the first: `(old, new)`.
+async fn company_250_with_two_homes(app: &TestApp) -> (i64, i64) {
+    configure(app, json!({})).await;
+    let run = sync(app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let old = app.sandbox.create_hudu_company("Old Home") as i64;
+    let new = app.sandbox.create_hudu_company("New Home") as i64;
+    match_250_to(app, old).await;
+    (old, new)
+}
+
+/// The Hudu assets of one company (archived ones too).
+fn assets_in(app: &TestApp, company: i64) -> Vec<HuduAsset> {
+    app.sandbox
+        .hudu_assets()
+        .into_iter()
+        .filter(|a| a.company_id as i64 == company)
+        .collect()
 }
 
 fn assets_named<'a>(assets: &'a [HuduAsset], company: u64, name: &str) -> Vec<&'a HuduAsset> {
@@ -342,12 +425,7 @@ async fn one_company_with_1200_configurations_is_read_and_written_whole() {
     assert_eq!(status, StatusCode::OK, "{view}");
     app.sandbox
         .cw_add_configurations(250, 1_200 - d.configurations_per_company);
-    let run = sync(&app).await;
-    assert_eq!(run["state"], "succeeded", "{run}");
-    let (status, body) = app
-        .call(Method::POST, &format!("{CW}/companies/match-all"), None)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    list_and_match_all(&app).await;
     let run = sync(&app).await;
     assert_eq!(run["state"], "succeeded", "{run}");
     let assets = app.sandbox.hudu_assets();
@@ -752,5 +830,286 @@ async fn slow_hudu_answers_keep_the_budget_busy_across_companies_without_a_429()
         span <= 1.3 * at_budget + 2.0,
         "creates took {span:.1} s, the budget allows them in {at_budget:.1} s: {stats:?}"
     );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_redelivered_sync_batch_counts_the_records_hudu_refused_once() {
+    let mut config = sandbox();
+    config.hudu_rate_limit = None;
+    let cw = config.connectwise.clone();
+    // Collectors only at first: the run's first publish batch waits on its queue.
+    let app = spawn_roles(config, COLLECTORS).await;
+    configure(&app, json!({})).await;
+    list_and_match_all(&app).await;
+    // Hudu refuses every contact: its layout requires a field docsync does not fill.
+    app.sandbox
+        .create_hudu_layout_requiring("Contacts", &[("Badge", "Text")], &["Badge"]);
+    // More writes than one batch holds, so the run is still publishing after its first.
+    app.sandbox.cw_add_configurations(250, 250);
+    let id = start_sync(&app).await;
+    wait_for_state(&app, &id, &["publishing"]).await;
+    // The first batch delivered twice, as RabbitMQ does when a publisher's ack is lost.
+    let batch = docsync_queue::PublishJob::sync(
+        id.parse().expect("run id"),
+        docsync_domain::rate_limit_key(docsync_domain::Provider::Hudu, app.account),
+        docsync_queue::SyncBatch::default(),
+    );
+    app.broker().enqueue_publish(&batch).await.expect("enqueue");
+    let publisher = app.start_member(PUBLISHERS).await;
+    let run = wait_for_state(&app, &id, &["succeeded", "failed"]).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let contacts = cw.companies * cw.contacts_per_company;
+    assert_eq!(
+        run["counts"]["failed"].as_u64(),
+        Some(contacts as u64),
+        "each refused contact counted once: {run}"
+    );
+    let contacts_layout = layout_id(&app, "Contacts");
+    assert!(
+        app.sandbox
+            .hudu_assets()
+            .iter()
+            .all(|a| a.asset_layout_id != contacts_layout),
+        "Hudu refused every contact"
+    );
+    publisher.stop().await;
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn push_and_sync_runs_share_one_state_machine_that_only_moves_forward() {
+    use docsync_domain::psa::PsaKind;
+    use docsync_domain::{Provider, RunState, Trigger};
+    use docsync_store::{AnyRun, NewRun, SyncCounts};
+    // No workers: the test moves the runs itself, as the collector and publisher would.
+    let app = spawn_roles(sandbox(), Roles::default()).await;
+    let store = app.store();
+    let sync = store
+        .create_sync_run(app.account, PsaKind::ConnectWiseManage, Trigger::Manual)
+        .await
+        .expect("sync run");
+    let tenant = app.create_tenants(&[1]).await.remove(0);
+    let push = store
+        .create_runs(
+            app.account,
+            &[NewRun {
+                tenant_id: tenant.id.parse().expect("tenant id"),
+                provider: Provider::Hudu,
+                trigger: Trigger::Manual,
+            }],
+        )
+        .await
+        .expect("push run")[0];
+
+    // One claim serves both kinds and says which the run is.
+    match store.begin_collecting(sync).await.expect("claim") {
+        Some(AnyRun::Sync(run)) => {
+            assert_eq!((run.state, run.attempts), (RunState::Collecting, 1));
+        }
+        other => panic!("a sync run claimed as {other:?}"),
+    }
+    match store.begin_collecting(push).await.expect("claim") {
+        Some(AnyRun::Push(run)) => {
+            assert_eq!((run.state, run.attempts), (RunState::Collecting, 1));
+        }
+        other => panic!("a push run claimed as {other:?}"),
+    }
+    // A redelivered collect job claims it again (counting the attempt).
+    assert!(matches!(
+        store.begin_collecting(sync).await.expect("claim"),
+        Some(AnyRun::Sync(r)) if r.attempts == 2
+    ));
+    // Each kind's own steps move only runs of that kind.
+    assert!(store
+        .sync_collected(push, "read")
+        .await
+        .expect("step")
+        .is_none());
+    assert!(store.begin_publishing(sync).await.expect("step").is_none());
+
+    // The sync moves forward to its end.
+    let run = store
+        .sync_collected(sync, "read 1 company")
+        .await
+        .expect("step")
+        .expect("publishing");
+    assert_eq!(run.state, RunState::Publishing);
+    assert!(store.begin_collecting(sync).await.expect("claim").is_none());
+    assert!(store
+        .begin_sync_publishing(sync)
+        .await
+        .expect("claim")
+        .is_some());
+    let counts = SyncCounts {
+        created: 3,
+        failed: 1,
+        ..SyncCounts::default()
+    };
+    let done = store
+        .sync_succeeded(sync, &counts, "3 created")
+        .await
+        .expect("step")
+        .expect("succeeded");
+    assert_eq!((done.state, done.counts), (RunState::Succeeded, counts));
+    assert!(done.finished_at.is_some());
+    let events = store.run_events(sync).await.expect("events").len();
+
+    // Redelivered messages never reopen or change a finished run of either kind.
+    let failed = store
+        .failed_any(push, "the tenant was deleted")
+        .await
+        .expect("step");
+    assert!(matches!(failed, Some(AnyRun::Push(r)) if r.state == RunState::Failed));
+    for id in [sync, push] {
+        assert!(store.begin_collecting(id).await.expect("claim").is_none());
+        assert!(store
+            .begin_sync_publishing(id)
+            .await
+            .expect("claim")
+            .is_none());
+        assert!(store.begin_publishing(id).await.expect("claim").is_none());
+        assert!(store.failed_any(id, "late").await.expect("step").is_none());
+        assert!(!store.retry_or_fail(id, "late", None).await.expect("step"));
+    }
+    assert!(store
+        .sync_succeeded(sync, &SyncCounts::default(), "again")
+        .await
+        .expect("step")
+        .is_none());
+    let after = store
+        .sync_run_for_worker(sync)
+        .await
+        .expect("read")
+        .expect("the run");
+    assert_eq!((after.state, after.counts), (RunState::Succeeded, counts));
+    assert_eq!(after.error, None);
+    assert_eq!(store.run_events(sync).await.expect("events").len(), events);
+    match store.any_run_for_worker(push).await.expect("read") {
+        Some(AnyRun::Push(r)) => {
+            assert_eq!(r.state, RunState::Failed);
+            assert_eq!(r.error.as_deref(), Some("the tenant was deleted"));
+        }
+        other => panic!("the push run read as {other:?}"),
+    }
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_rematched_company_leaves_its_assets_archived_in_the_old_company_and_unmatching_archives_them_too(
+) {
+    let app = spawn_with(sandbox()).await;
+    let cw = SandboxConfig::default().connectwise;
+    let (old, new) = company_250_with_two_homes(&app).await;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let per_company =
+        cw.contacts_per_company + cw.configurations_per_company + 1 + cw.sites_per_company;
+    let written = assets_in(&app, old);
+    assert_eq!(written.len(), per_company, "{run}");
+    let active_before = written.iter().filter(|a| !a.archived).count();
+    // A hand-made asset in the old company, in a layout of its own: never touched.
+    let layout = app
+        .sandbox
+        .create_hudu_layout("Printers", &[("Notes", "Text")]);
+    let hand_made = app
+        .sandbox
+        .create_hudu_asset(old as u64, layout, "Front desk printer", None);
+
+    // Re-matched to another company: written there, archived in the old one.
+    match_250_to(&app, new).await;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let left = assets_in(&app, old);
+    let moved = assets_in(&app, new);
+    assert_eq!(left.len(), per_company + 1, "nothing deleted: {run}");
+    assert!(
+        left.iter()
+            .filter(|a| a.id != hand_made)
+            .all(|a| a.archived),
+        "every asset docsync wrote in the old company is archived: {left:?}"
+    );
+    let untouched = left.iter().find(|a| a.id == hand_made).expect("hand-made");
+    assert!(!untouched.archived, "the hand-made asset is untouched");
+    assert_eq!(moved.len(), per_company, "one asset per record: {run}");
+    let mut names: Vec<(u64, &str)> = moved
+        .iter()
+        .map(|a| (a.asset_layout_id, a.name.as_str()))
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), per_company, "nothing duplicated: {moved:?}");
+    assert_eq!(
+        moved.iter().filter(|a| !a.archived).count(),
+        active_before,
+        "the same records active in the new company"
+    );
+    assert_eq!(
+        run["counts"]["archived"].as_u64(),
+        Some(active_before as u64),
+        "the old company's assets counted as archived: {run}"
+    );
+    assert_eq!(
+        run["counts"]["created"].as_u64(),
+        Some(per_company as u64),
+        "{run}"
+    );
+
+    // The next sync has nothing left to archive and nothing to write.
+    let writes = app.sandbox.hudu_stats().writes;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["counts"]["archived"], 0, "{run}");
+    assert_eq!(app.sandbox.hudu_stats().writes, writes, "{run}");
+
+    // Unmatched: the next sync archives them in the company it was matched to.
+    set_matches(&app, json!([{"psaId": 250, "action": "unmatch"}])).await;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert!(
+        assets_in(&app, new).iter().all(|a| a.archived),
+        "unmatched: archived where they were: {run}"
+    );
+    assert_eq!(
+        run["counts"]["archived"].as_u64(),
+        Some(active_before as u64),
+        "{run}"
+    );
+    assert!(
+        !assets_in(&app, old)
+            .iter()
+            .find(|a| a.id == hand_made)
+            .expect("hand-made")
+            .archived
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_company_rematched_while_its_records_are_being_written_never_lands_in_the_old_company() {
+    let config = sandbox();
+    let cw = config.connectwise.clone();
+    // Collectors only at first: the sync's first publish batch waits on its queue.
+    let app = spawn_roles(config, COLLECTORS).await;
+    let (old, new) = company_250_with_two_homes(&app).await;
+    let id = start_sync(&app).await;
+    wait_for_state(&app, &id, &["publishing"]).await;
+    // Matched elsewhere after its records were read for the old company.
+    match_250_to(&app, new).await;
+    let publisher = app.start_member(PUBLISHERS).await;
+    let run = wait_for_state(&app, &id, &["succeeded", "failed"]).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert!(
+        assets_in(&app, old).is_empty(),
+        "nothing written to the company it left: {run}"
+    );
+    // The next sync writes it where it is matched now.
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let per_company =
+        cw.contacts_per_company + cw.configurations_per_company + 1 + cw.sites_per_company;
+    assert_eq!(assets_in(&app, new).len(), per_company, "{run}");
+    assert!(assets_in(&app, old).is_empty(), "{run}");
+    publisher.stop().await;
     app.cleanup().await;
 }

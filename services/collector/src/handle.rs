@@ -13,6 +13,7 @@ use docsync_domain::{rate_limit_key, RunState, Trigger};
 use docsync_queue::worker::{self, Verdict};
 use docsync_queue::{CollectJob, PublishJob};
 use docsync_sources::{MicrosoftCredentials, SourceError, TenantRef};
+use docsync_store::AnyRun;
 
 pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Verdict> {
     let started = std::time::Instant::now();
@@ -32,23 +33,25 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Ve
         store.record_stage(run.provider.as_str(), "collect", started.elapsed());
         return Ok(Verdict::Done);
     }
-    let Some(run) = store.begin_collecting(job.run_id).await? else {
-        // Not a push run to collect: a sync run, or a run past collecting.
-        if let Some(sync) = store.begin_sync_collecting(job.run_id).await? {
-            return crate::sync::collect(ctx, sync, job).await;
-        }
-        if let Some(sync) = store.sync_run_for_worker(job.run_id).await? {
-            crate::sync::resume(ctx, &sync).await?;
+    // One claim, whichever kind the run is.
+    let run = match store.begin_collecting(job.run_id).await? {
+        Some(AnyRun::Push(run)) => run,
+        Some(AnyRun::Sync(sync)) => return crate::sync::collect(ctx, sync, job).await,
+        None => {
+            // Already past collecting: make sure the publish was enqueued (a crash may have
+            // happened between recording the payload and enqueueing), then we are done.
+            match store.any_run_for_worker(job.run_id).await? {
+                Some(AnyRun::Push(run)) => {
+                    if let (RunState::Publishing, Some(snapshot_id)) = (run.state, run.snapshot_id)
+                    {
+                        enqueue_publish(ctx, &run, snapshot_id).await?;
+                    }
+                }
+                Some(AnyRun::Sync(sync)) => crate::sync::resume(ctx, &sync).await?,
+                None => {}
+            }
             return Ok(Verdict::Done);
         }
-        // Already past collecting: make sure the publish was enqueued (a crash may have
-        // happened between recording the snapshot and enqueueing), then we are done.
-        if let Some(run) = store.run_for_worker(job.run_id).await? {
-            if let (RunState::Publishing, Some(snapshot_id)) = (run.state, run.snapshot_id) {
-                enqueue_publish(ctx, &run, snapshot_id).await?;
-            }
-        }
-        return Ok(Verdict::Done);
     };
     // Under the tenant's lock: a collection of it that just finished (for the other
     // provider) left a fresh snapshot to reuse.
@@ -156,13 +159,11 @@ async fn enqueue_publish(
     snapshot_id: docsync_domain::SnapshotId,
 ) -> anyhow::Result<()> {
     ctx.broker
-        .enqueue_publish(&PublishJob {
-            run_id: run.id,
+        .enqueue_publish(&PublishJob::push(
+            run.id,
             snapshot_id,
-            rate_limit_key: rate_limit_key(run.provider, run.account_id),
-            retry: 0,
-            sync_batch: None,
-        })
+            rate_limit_key(run.provider, run.account_id),
+        ))
         .await?;
     Ok(())
 }

@@ -159,7 +159,7 @@ pub async fn run(
                                 format!("collecting took longer than {} s", limit.as_secs());
                             let next = worker::next_retry(&ctx.broker, job.retry);
                             ctx.store
-                                .retry_or_fail_any(job.run_id, &reason, next)
+                                .retry_or_fail(job.run_id, &reason, next)
                                 .await
                                 .map(worker::Verdict::retrying)
                                 .map_err(Into::into)

@@ -8,7 +8,7 @@ use docsync_queue::worker::{self, Verdict};
 use docsync_queue::{CollectJob, PublishJob, SyncBatch};
 use docsync_store::SyncRun;
 
-/// Works a sync run that [`docsync_store::Store::begin_sync_collecting`] claimed.
+/// Works a sync run that [`docsync_store::Store::begin_collecting`] claimed.
 pub(crate) async fn collect(
     ctx: &Context,
     run: SyncRun,
@@ -35,7 +35,7 @@ pub(crate) async fn collect(
             tracing::warn!(%reason, retry = job.retry, "transient sync fault");
             let next = worker::next_retry(&ctx.broker, job.retry);
             return Ok(Verdict::retrying(
-                store.sync_retry_or_fail(run.id, &reason, next).await?,
+                store.retry_or_fail(run.id, &reason, next).await?,
             ));
         }
         Step::Continue(_) => {}

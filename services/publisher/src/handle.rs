@@ -7,8 +7,9 @@
 //! through the delay queues while retries are left.
 
 use crate::Context;
+use docsync_domain::SnapshotId;
 use docsync_queue::worker::{self, Verdict};
-use docsync_queue::PublishJob;
+use docsync_queue::{PublishJob, PublishWork};
 use docsync_sinks::{KnownDocument, PublishRequest};
 use docsync_store::RemoteDocument;
 
@@ -21,16 +22,17 @@ struct KnownWithPrint {
 }
 
 pub(crate) async fn publish(ctx: &Context, job: &PublishJob) -> anyhow::Result<Verdict> {
-    if let Some(batch) = job.sync_batch {
-        return crate::sync::publish(ctx, job, batch).await;
-    }
+    let snapshot_id = match job.work {
+        PublishWork::Push { snapshot_id } => snapshot_id,
+        PublishWork::Sync { batch } => return crate::sync::publish(ctx, job, batch).await,
+    };
     let started = std::time::Instant::now();
     let store = &ctx.store;
     let Some(run) = store.begin_publishing(job.run_id).await? else {
         return Ok(Verdict::Done); // finished already (a redelivery) or unknown
     };
     let provider = run.provider.as_str();
-    let verdict = publish_run(ctx, job, run).await;
+    let verdict = publish_run(ctx, job, snapshot_id, run).await;
     store.record_stage(provider, "publish", started.elapsed());
     verdict
 }
@@ -38,13 +40,14 @@ pub(crate) async fn publish(ctx: &Context, job: &PublishJob) -> anyhow::Result<V
 async fn publish_run(
     ctx: &Context,
     job: &PublishJob,
+    snapshot_id: SnapshotId,
     run: docsync_store::Run,
 ) -> anyhow::Result<Verdict> {
     let store = &ctx.store;
     // Under the tenant's lock: a publish of it that just finished has recorded its document.
     let _held = ctx.tenant_locks.lock(&run.tenant_id).await;
     let inputs = store
-        .publish_inputs(run.account_id, run.provider, run.tenant_id, job.snapshot_id)
+        .publish_inputs(run.account_id, run.provider, run.tenant_id, snapshot_id)
         .await?;
     let (integration, sink) = match ctx
         .sinks

@@ -174,7 +174,7 @@ pub async fn run(
                     Err(_) => {
                         let reason = format!("publishing took longer than {} s", job_timeout.as_secs());
                         let next = worker::next_retry(&ctx.broker, job.retry);
-                        ctx.store.retry_or_fail_any(job.run_id, &reason, next).await.map(worker::Verdict::retrying).map_err(Into::into)
+                        ctx.store.retry_or_fail(job.run_id, &reason, next).await.map(worker::Verdict::retrying).map_err(Into::into)
                     }
                 };
                 worker::settle(&ctx.broker, &delivery, &job, result).await;

@@ -69,7 +69,7 @@ pub(crate) async fn publish(
             tracing::warn!(%reason, retry = job.retry, "transient sync publish fault");
             let next = worker::next_retry(&ctx.broker, job.retry);
             return Ok(Verdict::retrying(
-                store.sync_retry_or_fail(run.id, &reason, next).await?,
+                store.retry_or_fail(run.id, &reason, next).await?,
             ));
         }
         Step::Publish { .. } => {}

@@ -17,4 +17,4 @@ mod jobs;
 pub mod worker;
 
 pub use broker::{delivery_count, trace_headers, Broker, DeadLetter, QueueConfig, QueueError};
-pub use jobs::{partition_of, CollectJob, PublishJob, SyncBatch};
+pub use jobs::{partition_of, CollectJob, PublishJob, PublishWork, SyncBatch};

@@ -7,9 +7,14 @@
 //! A sync run marks what it saw (`last_seen_run`) and what it wrote (`last_written_run`,
 //! `last_action`), so its counts can be computed from the map however often its batches
 //! were delivered.
+//!
+//! When a PSA company is matched to another destination company (or unmatched), the objects
+//! written for it leave the map ([`Store::set_psa_matches`]) and wait as [`LeftObject`]s
+//! until a sync archives them where they are; each counts once, for the run that did.
 
 use crate::prepared::Prepared;
-use crate::{Store, StoreResult};
+use crate::{Store, StoreResult, SyncCounts};
+use docsync_domain::psa::PsaKind;
 use docsync_domain::{AccountId, RunId};
 use std::collections::HashMap;
 
@@ -64,7 +69,74 @@ pub struct ObjectKey {
     pub source_key: String,
 }
 
+/// An object written for a PSA company into the destination company it was matched to
+/// before, waiting to be archived there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftObject {
+    /// Its identity in the map when it was left.
+    pub key: ObjectKey,
+    /// The destination's id.
+    pub remote_id: String,
+    /// The destination company it is in.
+    pub parent_id: i64,
+    /// Its title when last written.
+    pub title: String,
+}
+
 impl Store {
+    /// Up to `limit` objects of `psa`'s companies left at `destination` that no sync has
+    /// archived yet.
+    pub async fn left_objects(
+        &self,
+        account_id: AccountId,
+        destination: &str,
+        psa: PsaKind,
+        limit: i64,
+    ) -> StoreResult<Vec<LeftObject>> {
+        let rows = self
+            .client()
+            .await?
+            .query_prepared(
+                "SELECT object_kind, source_key, remote_id, remote_parent_id, title FROM left_objects
+                  WHERE account_id = $1 AND destination = $2 AND psa = $3 AND archived_run IS NULL
+                  ORDER BY left_at, remote_id LIMIT $4",
+                &[&account_id.0, &destination, &psa.as_str(), &limit],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| LeftObject {
+                key: ObjectKey {
+                    kind: r.get(0),
+                    source_key: r.get(1),
+                },
+                remote_id: r.get(2),
+                parent_id: r.get(3),
+                title: r.get(4),
+            })
+            .collect())
+    }
+
+    /// `run` archived the left object `remote_id` (a redelivered batch archiving it again
+    /// changes nothing: it counts for the first run only).
+    pub async fn left_object_archived(
+        &self,
+        account_id: AccountId,
+        destination: &str,
+        remote_id: &str,
+        run: RunId,
+    ) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute_prepared(
+                "UPDATE left_objects SET archived_run = $4
+                  WHERE account_id = $1 AND destination = $2 AND remote_id = $3 AND archived_run IS NULL",
+                &[&account_id.0, &destination, &remote_id, &run.0],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Every object of `scope` (one PSA company's records, the company itself included)
     /// at `destination`.
     pub async fn objects_in_scope(
@@ -194,8 +266,10 @@ impl Store {
         Ok(())
     }
 
-    /// What `run` did, from the map: `(created, updated, archived, unarchived, unchanged)`.
-    pub async fn object_counts(&self, run: RunId) -> StoreResult<(i64, i64, i64, i64, i64)> {
+    /// What `run` did, from the map, however often its batches were delivered: every count
+    /// but `skipped` (the objects it archived in a company's old match among `archived`, the
+    /// records the destination refused each once in `failed`).
+    pub async fn object_counts(&self, run: RunId) -> StoreResult<SyncCounts> {
         let row = self
             .client()
             .await?
@@ -204,11 +278,22 @@ impl Store {
                         count(*) FILTER (WHERE last_written_run = $1 AND last_action = 'updated'),
                         count(*) FILTER (WHERE last_written_run = $1 AND last_action = 'archived'),
                         count(*) FILTER (WHERE last_written_run = $1 AND last_action = 'unarchived'),
-                        count(*) FILTER (WHERE last_written_run IS DISTINCT FROM $1)
+                        count(*) FILTER (WHERE last_written_run IS DISTINCT FROM $1),
+                        (SELECT count(*) FROM left_objects WHERE archived_run = $1),
+                        (SELECT count(*) FROM sync_failures WHERE run_id = $1)
                    FROM remote_objects WHERE last_seen_run = $1",
                 &[&run.0],
             )
             .await?;
-        Ok((row.get(0), row.get(1), row.get(2), row.get(3), row.get(4)))
+        let left: i64 = row.get(5);
+        Ok(SyncCounts {
+            created: row.get(0),
+            updated: row.get(1),
+            archived: row.get::<_, i64>(2) + left,
+            unarchived: row.get(3),
+            unchanged: row.get(4),
+            skipped: 0,
+            failed: row.get(6),
+        })
     }
 }

@@ -157,6 +157,26 @@ fn company(row: &tokio_postgres::Row) -> StoreResult<PsaCompany> {
 
 const COMPANY_COLUMNS: &str = "psa_id, name, active, deleted, company_type, match_state, destination_company_id, suggested_company_id, synced_through, synced_options";
 
+/// Moves the objects written for PSA company `$3` out of the map into `left_objects` when
+/// it is matched to a destination company (`$1` account, `$2` PSA) other than `$4` (None:
+/// none). Archived objects stay archived where they are; the company object is forgotten,
+/// never archived.
+const LEAVE_OLD_COMPANY: &str = "
+    WITH old AS (
+        SELECT 1 FROM psa_companies
+         WHERE account_id = $1 AND psa = $2 AND psa_id = $3
+           AND destination_company_id IS NOT NULL AND destination_company_id IS DISTINCT FROM $4),
+     left_map AS (
+        DELETE FROM remote_objects o
+         WHERE o.account_id = $1 AND o.scope = $2 || ':' || $3::bigint::text AND EXISTS (SELECT 1 FROM old)
+         RETURNING o.destination, o.remote_id, o.remote_parent_id, o.object_kind, o.source_key, o.title, o.archived)
+    INSERT INTO left_objects (account_id, destination, psa, remote_id, remote_parent_id, object_kind, source_key, title)
+    SELECT $1, destination, $2, remote_id, remote_parent_id, object_kind, source_key, title FROM left_map
+     WHERE object_kind <> 'company' AND remote_id <> '' AND NOT archived AND remote_parent_id IS NOT NULL
+    ON CONFLICT (account_id, destination, remote_id) DO UPDATE SET
+        psa = excluded.psa, remote_parent_id = excluded.remote_parent_id, object_kind = excluded.object_kind,
+        source_key = excluded.source_key, title = excluded.title, left_at = now(), archived_run = NULL";
+
 impl Store {
     /// Creates or replaces the account's integration of `psa`, recording `audit` with it.
     pub async fn upsert_psa_integration(
@@ -326,7 +346,10 @@ impl Store {
     }
 
     /// Applies match changes in one transaction; Err lists the PSA ids that are not in the
-    /// company list (nothing is changed then).
+    /// company list (nothing is changed then). A company matched elsewhere than before (to
+    /// another company, to one to create) or unmatched leaves what docsync wrote for it in its
+    /// old company: those objects leave the map (its records are written to the new match)
+    /// and become [`crate::LeftObject`]s for the next sync to archive there.
     pub async fn set_psa_matches(
         &self,
         account_id: AccountId,
@@ -360,6 +383,13 @@ impl Store {
                 MatchChange::Ignore => (MatchState::Ignored, None),
                 MatchChange::Unmatch => (MatchState::Unmatched, None),
             };
+            if !matches!(change, MatchChange::Ignore) {
+                tx.execute_prepared(
+                    LEAVE_OLD_COMPANY,
+                    &[&account_id.0, &psa.as_str(), id, &company],
+                )
+                .await?;
+            }
             // A new destination company means a full read next time.
             tx.execute_prepared(
                 "UPDATE psa_companies SET match_state = $4, destination_company_id = $5,

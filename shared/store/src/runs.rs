@@ -1,10 +1,13 @@
-//! Push runs and their history of state changes.
+//! Push runs and their history of state changes, and the one state machine of every run
+//! (push runs here, sync runs in [`crate::sync_runs`]).
 //!
 //! State changes are conditional updates: a run only moves forward from the states it may
-//! leave, so a redelivered message can never drag a finished run back.
+//! leave, so a redelivered message can never drag a finished run back. Every change of
+//! either kind goes through [`Store::transition`], which reads the run back as its caller's
+//! kind ([`Run`], [`SyncRun`], or [`AnyRun`] when the caller does not know which).
 
 use crate::prepared::Prepared;
-use crate::{account, parse, RemoteDocument, Store, StoreResult};
+use crate::{account, parse, RemoteDocument, Store, StoreResult, SyncCounts, SyncRun};
 use chrono::{DateTime, Utc};
 use docsync_domain::{AccountId, Provider, RunId, RunState, SnapshotId, TenantId, Trigger};
 use tokio_postgres::Row;
@@ -74,31 +77,69 @@ pub struct RunFilter {
     pub limit: Option<i64>,
 }
 
+/// A run of either kind, as a worker that knows only its id claims it.
+#[derive(Debug, Clone)]
+pub enum AnyRun {
+    /// A posture push of one tenant.
+    Push(Run),
+    /// A PSA sync.
+    Sync(SyncRun),
+}
+
+/// How a transition reads back the run it moved: the kind of run it may move (`None`:
+/// either) and the row's shape as that kind.
+pub(crate) trait RunOfKind: Sized {
+    /// The `kind` column of the runs the transition may move; `None`: either kind.
+    const KIND: Option<&'static str>;
+    /// The run from a row of [`COLUMNS`].
+    fn from_row(row: &Row) -> StoreResult<Self>;
+}
+
+impl RunOfKind for Run {
+    const KIND: Option<&'static str> = Some("push");
+    fn from_row(row: &Row) -> StoreResult<Self> {
+        run(row)
+    }
+}
+
+impl RunOfKind for AnyRun {
+    const KIND: Option<&'static str> = None;
+    fn from_row(row: &Row) -> StoreResult<Self> {
+        let kind: &str = row.get("kind");
+        Ok(match kind {
+            "sync" => AnyRun::Sync(SyncRun::from_row(row)?),
+            _ => AnyRun::Push(run(row)?),
+        })
+    }
+}
+
 /// One state change of a run and what it records with it.
-struct Transition<'a> {
-    id: RunId,
+pub(crate) struct Transition<'a> {
+    pub(crate) id: RunId,
     /// The states it may move from.
-    from: &'a [&'a str],
-    to: RunState,
+    pub(crate) from: &'a [&'a str],
+    pub(crate) to: RunState,
     /// The event's detail.
-    detail: Option<String>,
+    pub(crate) detail: Option<String>,
     /// Count a worker's attempt.
-    count_attempt: bool,
-    /// The snapshot to publish, when collected.
-    snapshot: Option<Uuid>,
+    pub(crate) count_attempt: bool,
+    /// The snapshot to publish, when collected (push runs).
+    pub(crate) snapshot: Option<Uuid>,
     /// The provider's document id, when published.
-    remote_id: Option<&'a str>,
+    pub(crate) remote_id: Option<&'a str>,
     /// `Some`: set the error to this (None clears it); `None`: leave it.
-    error: Option<Option<&'a str>>,
+    pub(crate) error: Option<Option<&'a str>>,
+    /// What a sync did, when it finished (sync runs).
+    pub(crate) counts: Option<&'a SyncCounts>,
     /// The tenant's document to record in the same statement (whatever the run's state).
-    document: Option<DocumentRecord<'a>>,
+    pub(crate) document: Option<DocumentRecord<'a>>,
     /// Move only if the tenant has a snapshot collected at or after this (for a change run:
     /// also at or after the run was made), and publish the newest such one.
-    reuse_since: Option<DateTime<Utc>>,
+    pub(crate) reuse_since: Option<DateTime<Utc>>,
 }
 
 /// A posture document recorded together with its run's transition.
-struct DocumentRecord<'a> {
+pub(crate) struct DocumentRecord<'a> {
     account_id: AccountId,
     provider: Provider,
     tenant_id: TenantId,
@@ -107,7 +148,7 @@ struct DocumentRecord<'a> {
 
 impl<'a> Transition<'a> {
     /// From one of `from` to `to`, recording nothing else.
-    fn new(id: RunId, from: &'a [&'a str], to: RunState) -> Self {
+    pub(crate) fn new(id: RunId, from: &'a [&'a str], to: RunState) -> Self {
         Self {
             id,
             from,
@@ -117,32 +158,47 @@ impl<'a> Transition<'a> {
             snapshot: None,
             remote_id: None,
             error: None,
+            counts: None,
             document: None,
             reuse_since: None,
         }
     }
+
+    /// The failure of a run of either kind with a reason a person can act on.
+    pub(crate) fn failing(id: RunId, reason: &'a str) -> Self {
+        Self {
+            detail: Some(reason.to_owned()),
+            error: Some(Some(reason)),
+            ..Self::new(
+                id,
+                &["queued", "collecting", "publishing"],
+                RunState::Failed,
+            )
+        }
+    }
 }
 
-const COLUMNS: &str = "id, account_id, tenant_id, provider, trigger, state, attempts, error, remote_id, snapshot_id, created_at, updated_at, finished_at";
+/// The columns every run is read from, whatever its kind (rows are read by column name).
+pub(crate) const COLUMNS: &str = "id, account_id, tenant_id, provider, trigger, state, attempts, error, remote_id, snapshot_id, counts, kind, created_at, updated_at, finished_at";
 
 fn run(row: &Row) -> StoreResult<Run> {
-    let provider: String = row.get(3);
-    let trigger: String = row.get(4);
-    let state: String = row.get(5);
+    let provider: String = row.get("provider");
+    let trigger: String = row.get("trigger");
+    let state: String = row.get("state");
     Ok(Run {
-        id: RunId(row.get(0)),
-        account_id: account(row.get(1)),
-        tenant_id: TenantId(row.get(2)),
+        id: RunId(row.get("id")),
+        account_id: account(row.get("account_id")),
+        tenant_id: TenantId(row.get("tenant_id")),
         provider: parse(&provider)?,
         trigger: parse(&trigger)?,
         state: parse(&state)?,
-        attempts: row.get(6),
-        error: row.get(7),
-        remote_id: row.get(8),
-        snapshot_id: row.get::<_, Option<Uuid>>(9).map(SnapshotId),
-        created_at: row.get(10),
-        updated_at: row.get(11),
-        finished_at: row.get(12),
+        attempts: row.get("attempts"),
+        error: row.get("error"),
+        remote_id: row.get("remote_id"),
+        snapshot_id: row.get::<_, Option<Uuid>>("snapshot_id").map(SnapshotId),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        finished_at: row.get("finished_at"),
     })
 }
 
@@ -237,17 +293,29 @@ impl Store {
         Ok(out)
     }
 
-    /// A run by id alone, for workers acting on a queue message.
+    /// A push run by id alone, for workers acting on a queue message.
     pub async fn run_for_worker(&self, id: RunId) -> StoreResult<Option<Run>> {
+        self.worker_run(id).await
+    }
+
+    /// A run of `R`'s kind by id alone.
+    pub(crate) async fn worker_run<R: RunOfKind>(&self, id: RunId) -> StoreResult<Option<R>> {
         let row = self
             .client()
             .await?
             .query_opt_prepared(
-                &format!("SELECT {COLUMNS} FROM push_runs WHERE id = $1 AND kind = 'push'"),
-                &[&id.0],
+                &format!(
+                    "SELECT {COLUMNS} FROM push_runs WHERE id = $1 AND ($2::text IS NULL OR kind = $2)"
+                ),
+                &[&id.0, &R::KIND],
             )
             .await?;
-        row.as_ref().map(run).transpose()
+        row.as_ref().map(R::from_row).transpose()
+    }
+
+    /// A run of either kind by id alone, as its kind, for workers acting on a queue message.
+    pub async fn any_run_for_worker(&self, id: RunId) -> StoreResult<Option<AnyRun>> {
+        self.worker_run(id).await
     }
 
     /// Runs of the account for a provider, newest first.
@@ -301,9 +369,10 @@ impl Store {
             .collect())
     }
 
-    /// Moves a run to `collecting` (from queued or collecting, counting the attempt).
-    /// Returns the run when it may be worked on, None when it is already past collecting.
-    pub async fn begin_collecting(&self, id: RunId) -> StoreResult<Option<Run>> {
+    /// Moves a run of either kind to `collecting` (from queued or collecting, counting the
+    /// attempt). Returns the run, as its kind, when it may be worked on; None when it is
+    /// already past collecting.
+    pub async fn begin_collecting(&self, id: RunId) -> StoreResult<Option<AnyRun>> {
         self.transition(Transition {
             count_attempt: true,
             ..Transition::new(id, &["queued", "collecting"], RunState::Collecting)
@@ -405,16 +474,13 @@ impl Store {
 
     /// Records failure with a reason a person can act on.
     pub async fn failed(&self, id: RunId, reason: &str) -> StoreResult<Option<Run>> {
-        self.transition(Transition {
-            detail: Some(reason.to_owned()),
-            error: Some(Some(reason)),
-            ..Transition::new(
-                id,
-                &["queued", "collecting", "publishing"],
-                RunState::Failed,
-            )
-        })
-        .await
+        self.transition(Transition::failing(id, reason)).await
+    }
+
+    /// Fails a run of either kind with a reason a person can act on (a job that timed out
+    /// or was parked knows only the run's id).
+    pub async fn failed_any(&self, id: RunId, reason: &str) -> StoreResult<Option<AnyRun>> {
+        self.transition(Transition::failing(id, reason)).await
     }
 
     /// Notes a transient problem on a run that is being retried, without changing its state.
@@ -433,8 +499,8 @@ impl Store {
     }
 
     /// After a transient fault: when `next` names another try (its number and delay) the
-    /// run records that it will be retried and true is returned; otherwise the run fails,
-    /// saying how often it was tried.
+    /// run (of either kind) records that it will be retried and true is returned; otherwise
+    /// the run fails, saying how often it was tried.
     pub async fn retry_or_fail(
         &self,
         id: RunId,
@@ -451,16 +517,20 @@ impl Store {
                 Ok(true)
             }
             None => {
-                self.failed(id, &format!("gave up after the retries allowed: {reason}"))
+                self.failed_any(id, &format!("gave up after the retries allowed: {reason}"))
                     .await?;
                 Ok(false)
             }
         }
     }
 
-    /// Moves a run from one of `from` to `to` and records the event, in one statement: the
-    /// run is returned when it moved, None when it was in another state.
-    async fn transition(&self, t: Transition<'_>) -> StoreResult<Option<Run>> {
+    /// Moves a run of `R`'s kind from one of `from` to `to` and records the event, in one
+    /// statement: the run is returned when it moved, None when it was in another state (or
+    /// of another kind).
+    pub(crate) async fn transition<R: RunOfKind>(
+        &self,
+        t: Transition<'_>,
+    ) -> StoreResult<Option<R>> {
         let finished = t.to.is_final();
         let bump: i32 = i32::from(t.count_attempt);
         let (set_error, error) = match t.error {
@@ -472,9 +542,9 @@ impl Store {
         let recorded = if t.document.is_some() {
             "recorded AS (
                 INSERT INTO remote_objects (account_id, destination, object_kind, source_key, tenant_id, remote_id, remote_parent_id, title, fingerprint)
-                VALUES ($11, $12, $13, $14::uuid::text, $14, $7, $15, $16, $17)
+                VALUES ($13, $14, $15, $16::uuid::text, $16, $7, $17, $18, $19)
                 ON CONFLICT (account_id, destination, object_kind, source_key)
-                DO UPDATE SET remote_id = $7, remote_parent_id = $15, title = $16, fingerprint = $17, updated_at = now()),"
+                DO UPDATE SET remote_id = $7, remote_parent_id = $17, title = $18, fingerprint = $19, updated_at = now()),"
         } else {
             ""
         };
@@ -493,7 +563,7 @@ impl Store {
         let to = t.to.as_str();
         // The fresh snapshot to publish, found in the same statement; its parameter follows
         // the others.
-        let reuse_param = if t.document.is_some() { 18 } else { 11 };
+        let reuse_param = if t.document.is_some() { 20 } else { 13 };
         let (fresh, reuse_set, reuse_where, logged_detail) = if t.reuse_since.is_some() {
             (
                 format!(
@@ -512,6 +582,12 @@ impl Store {
         } else {
             (String::new(), "$6", "", "$10")
         };
+        let counts = t
+            .counts
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|e| crate::StoreError::Corrupt(format!("sync counts: {e}")))?;
+        let run_kind = R::KIND;
         let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
             &t.id.0,
             &to,
@@ -523,6 +599,8 @@ impl Store {
             &set_error,
             &error,
             &t.detail,
+            &counts,
+            &run_kind,
         ];
         if let Some((account, destination, kind, tenant, parent, title, fingerprint)) = &document {
             params.extend_from_slice(&[
@@ -548,8 +626,10 @@ impl Store {
                                finished_at = CASE WHEN $4 THEN now() ELSE finished_at END,
                                snapshot_id = coalesce({reuse_set}, snapshot_id),
                                remote_id = coalesce($7, remote_id),
+                               counts = coalesce($11, counts),
                                error = CASE WHEN $8 THEN $9 ELSE error END
-                         WHERE id = $1 AND state = ANY($5) AND kind = 'push' {reuse_where}
+                         WHERE id = $1 AND state = ANY($5) AND ($12::text IS NULL OR kind = $12)
+                               {reuse_where}
                          RETURNING {COLUMNS}),
                      {hooked},
                      logged AS (
@@ -561,17 +641,19 @@ impl Store {
                 &params,
             )
             .await?;
-        let moved = row.as_ref().map(run).transpose()?;
-        if let Some(r) = moved.as_ref().filter(|_| finished) {
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        if finished {
             self.count_finished(
-                r.provider.as_str(),
-                r.trigger.as_str(),
-                r.state.as_str(),
-                r.created_at,
-                r.finished_at,
+                row.get("provider"),
+                row.get("trigger"),
+                row.get("state"),
+                row.get("created_at"),
+                row.get("finished_at"),
             );
         }
-        Ok(moved)
+        R::from_row(&row).map(Some)
     }
 
     /// How many runs of these accounts are not finished yet (one cheap query, for progress).

@@ -3,10 +3,12 @@
 //! run recovery and events are the same machinery; they carry counts instead of a document.
 //!
 //! Like push runs, a sync run only moves forward: `queued` -> `collecting` -> `publishing` ->
-//! `succeeded` | `failed`, each change one conditional statement with its event.
+//! `succeeded` | `failed`, each change one conditional statement with its event, through the
+//! same [`Store::transition`] as push runs.
 
 use crate::prepared::Prepared;
-use crate::{account, parse, Store, StoreResult};
+use crate::runs::{RunOfKind, Transition, COLUMNS};
+use crate::{account, parse, ObjectKey, Store, StoreResult};
 use chrono::{DateTime, Utc};
 use docsync_domain::psa::PsaKind;
 use docsync_domain::{AccountId, RunId, RunState, Trigger};
@@ -61,29 +63,33 @@ pub struct SyncRun {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str =
-    "id, account_id, provider, trigger, state, attempts, error, counts, created_at, updated_at, finished_at";
-
 fn sync_run(row: &Row) -> StoreResult<SyncRun> {
-    let psa: String = row.get(2);
-    let trigger: String = row.get(3);
-    let state: String = row.get(4);
-    let counts: Option<serde_json::Value> = row.get(7);
+    let psa: String = row.get("provider");
+    let trigger: String = row.get("trigger");
+    let state: String = row.get("state");
+    let counts: Option<serde_json::Value> = row.get("counts");
     Ok(SyncRun {
-        id: RunId(row.get(0)),
-        account_id: account(row.get(1)),
+        id: RunId(row.get("id")),
+        account_id: account(row.get("account_id")),
         psa: parse(&psa)?,
         trigger: parse(&trigger)?,
         state: parse(&state)?,
-        attempts: row.get(5),
-        error: row.get(6),
+        attempts: row.get("attempts"),
+        error: row.get("error"),
         counts: counts
             .and_then(|c| serde_json::from_value(c).ok())
             .unwrap_or_default(),
-        created_at: row.get(8),
-        updated_at: row.get(9),
-        finished_at: row.get(10),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        finished_at: row.get("finished_at"),
     })
+}
+
+impl RunOfKind for SyncRun {
+    const KIND: Option<&'static str> = Some("sync");
+    fn from_row(row: &Row) -> StoreResult<Self> {
+        sync_run(row)
+    }
 }
 
 impl Store {
@@ -139,15 +145,7 @@ impl Store {
 
     /// A sync run by id alone, for workers.
     pub async fn sync_run_for_worker(&self, id: RunId) -> StoreResult<Option<SyncRun>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt_prepared(
-                &format!("SELECT {COLUMNS} FROM push_runs WHERE id = $1 AND kind = 'sync'"),
-                &[&id.0],
-            )
-            .await?;
-        row.as_ref().map(sync_run).transpose()
+        self.worker_run(id).await
     }
 
     /// The account's sync runs of `psa`, newest first.
@@ -193,45 +191,21 @@ impl Store {
         Ok(row.map(|r| RunId(r.get(0))))
     }
 
-    /// Moves a sync run to `collecting` (counting the attempt); None when past it.
-    pub async fn begin_sync_collecting(&self, id: RunId) -> StoreResult<Option<SyncRun>> {
-        self.sync_transition(
-            id,
-            &["queued", "collecting"],
-            RunState::Collecting,
-            true,
-            None,
-            None,
-            None,
-        )
-        .await
-    }
-
     /// The records are read and stored: on to the publishers.
     pub async fn sync_collected(&self, id: RunId, detail: &str) -> StoreResult<Option<SyncRun>> {
-        self.sync_transition(
-            id,
-            &["collecting"],
-            RunState::Publishing,
-            false,
-            Some(detail),
-            None,
-            None,
-        )
+        self.transition(Transition {
+            detail: Some(detail.to_owned()),
+            ..Transition::new(id, &["collecting"], RunState::Publishing)
+        })
         .await
     }
 
     /// A publisher works on the run (counting the attempt); None when it is not publishing.
     pub async fn begin_sync_publishing(&self, id: RunId) -> StoreResult<Option<SyncRun>> {
-        self.sync_transition(
-            id,
-            &["publishing"],
-            RunState::Publishing,
-            true,
-            None,
-            None,
-            None,
-        )
+        self.transition(Transition {
+            count_attempt: true,
+            ..Transition::new(id, &["publishing"], RunState::Publishing)
+        })
         .await
     }
 
@@ -257,80 +231,25 @@ impl Store {
         counts: &SyncCounts,
         detail: &str,
     ) -> StoreResult<Option<SyncRun>> {
-        self.sync_transition(
-            id,
-            &["collecting", "publishing"],
-            RunState::Succeeded,
-            false,
-            Some(detail),
-            Some(counts),
-            Some(None),
-        )
+        self.transition(Transition {
+            detail: Some(detail.to_owned()),
+            counts: Some(counts),
+            error: Some(None),
+            ..Transition::new(id, &["collecting", "publishing"], RunState::Succeeded)
+        })
         .await
     }
 
     /// Fails the run with a reason a person can act on (counts so far kept).
     pub async fn sync_failed(&self, id: RunId, reason: &str) -> StoreResult<Option<SyncRun>> {
-        self.sync_transition(
-            id,
-            &["queued", "collecting", "publishing"],
-            RunState::Failed,
-            false,
-            Some(reason),
-            None,
-            Some(Some(reason)),
-        )
-        .await
-    }
-
-    /// After a transient fault: records the retry to come, or fails the run when none is left.
-    pub async fn sync_retry_or_fail(
-        &self,
-        id: RunId,
-        reason: &str,
-        next: Option<(u32, std::time::Duration)>,
-    ) -> StoreResult<bool> {
-        match next {
-            Some((retry, delay)) => {
-                self.note_retry(
-                    id,
-                    &format!("{reason} (retry {retry} in {} s)", delay.as_secs()),
-                )
-                .await?;
-                Ok(true)
-            }
-            None => {
-                self.sync_failed(id, &format!("gave up after the retries allowed: {reason}"))
-                    .await?;
-                Ok(false)
-            }
-        }
-    }
-
-    /// [`Store::retry_or_fail`] for a run of either kind (a job that timed out does not know
-    /// which it was working on).
-    pub async fn retry_or_fail_any(
-        &self,
-        id: RunId,
-        reason: &str,
-        next: Option<(u32, std::time::Duration)>,
-    ) -> StoreResult<bool> {
-        if self.sync_run_for_worker(id).await?.is_some() {
-            self.sync_retry_or_fail(id, reason, next).await
-        } else {
-            self.retry_or_fail(id, reason, next).await
-        }
+        self.transition(Transition::failing(id, reason)).await
     }
 
     /// Fails a run of either kind whose job was parked in the dead-letter queue after the
     /// delivery limit, with `reason` (which names the queue and the deliveries). False when
     /// the run was finished already or is unknown.
     pub async fn fail_parked(&self, id: RunId, reason: &str) -> StoreResult<bool> {
-        if self.sync_run_for_worker(id).await?.is_some() {
-            Ok(self.sync_failed(id, reason).await?.is_some())
-        } else {
-            Ok(self.failed(id, reason).await?.is_some())
-        }
+        Ok(self.failed_any(id, reason).await?.is_some())
     }
 
     /// Reopens a run of either kind that failed because its job was parked after the
@@ -363,77 +282,30 @@ impl Store {
             .await?;
         Ok(reopened > 0)
     }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn sync_transition(
-        &self,
-        id: RunId,
-        from: &[&str],
-        to: RunState,
-        count_attempt: bool,
-        detail: Option<&str>,
-        counts: Option<&SyncCounts>,
-        error: Option<Option<&str>>,
-    ) -> StoreResult<Option<SyncRun>> {
-        let counts = counts.map(|c| serde_json::to_value(c).unwrap_or_default());
-        let (set_error, error) = match error {
-            Some(e) => (true, e),
-            None => (false, None),
-        };
-        let row = self
-            .client()
-            .await?
-            .query_opt_prepared(
-                &format!(
-                    "WITH moved AS (
-                        UPDATE push_runs SET state = $2, attempts = attempts + $3, updated_at = now(),
-                               finished_at = CASE WHEN $4 THEN now() ELSE finished_at END,
-                               counts = coalesce($6, counts),
-                               error = CASE WHEN $7 THEN $8 ELSE error END
-                         WHERE id = $1 AND state = ANY($5) AND kind = 'sync' RETURNING {COLUMNS}),
-                     {hooked},
-                     logged AS (
-                        INSERT INTO push_run_events (run_id, state, detail)
-                        SELECT id, state, $9::text FROM moved)
-                     SELECT {COLUMNS} FROM moved",
-                    hooked = crate::webhooks::hooked_step("$4")
-                ),
-                &[
-                    &id.0,
-                    &to.as_str(),
-                    &i32::from(count_attempt),
-                    &to.is_final(),
-                    &from,
-                    &counts,
-                    &set_error,
-                    &error,
-                    &detail,
-                ],
-            )
-            .await?;
-        let moved = row.as_ref().map(sync_run).transpose()?;
-        if let Some(r) = moved.as_ref().filter(|_| to.is_final()) {
-            self.count_finished(
-                r.psa.as_str(),
-                r.trigger.as_str(),
-                r.state.as_str(),
-                r.created_at,
-                r.finished_at,
-            );
-        }
-        Ok(moved)
-    }
 }
 
 impl Store {
-    /// Adds records the destination refused to the run's `failed` count.
-    pub async fn add_sync_failures(&self, id: RunId, failed: i64) -> StoreResult<()> {
+    /// Records the destination refused in one batch of the run: each is noted once per run
+    /// (a redelivered batch refusing it again adds nothing), and the run's `failed` count
+    /// becomes the number of records noted, in one statement.
+    pub async fn record_sync_failures(&self, id: RunId, refused: &[ObjectKey]) -> StoreResult<()> {
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let kinds: Vec<&str> = refused.iter().map(|k| k.kind.as_str()).collect();
+        let sources: Vec<&str> = refused.iter().map(|k| k.source_key.as_str()).collect();
         self.client()
             .await?
             .execute_prepared(
-                "UPDATE push_runs SET counts = jsonb_set(coalesce(counts, '{}'::jsonb), '{failed}',
-                        to_jsonb(coalesce((counts->>'failed')::bigint, 0) + $2)) WHERE id = $1 AND kind = 'sync'",
-                &[&id.0, &failed],
+                "WITH noted AS (
+                    INSERT INTO sync_failures (run_id, object_kind, source_key)
+                    SELECT $1, k.kind, k.source FROM unnest($2::text[], $3::text[]) AS k(kind, source)
+                    ON CONFLICT DO NOTHING RETURNING 1)
+                 UPDATE push_runs SET counts = jsonb_set(coalesce(counts, '{}'::jsonb), '{failed}',
+                        to_jsonb((SELECT count(*) FROM sync_failures WHERE run_id = $1)
+                                 + (SELECT count(*) FROM noted)))
+                  WHERE id = $1 AND kind = 'sync'",
+                &[&id.0, &kinds, &sources],
             )
             .await?;
         Ok(())

@@ -160,7 +160,12 @@ pub async fn collect(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Step> {
         source.requests(),
         run.psa
     );
-    if payloads.is_empty() {
+    // Objects left in the old company of a company matched elsewhere or unmatched are
+    // archived by the publishers even when nothing else is to be written.
+    let left = store
+        .left_objects(run.account_id, super::publish::DESTINATION, run.psa, 1)
+        .await?;
+    if payloads.is_empty() && left.is_empty() {
         let counts = SyncCounts {
             skipped,
             ..SyncCounts::default()

@@ -3,7 +3,9 @@
 //! of a company matches existing assets by layout and exact name, or serial first with
 //! `matchOnSerial`; an interrupted create is looked up by name); else created. An object
 //! whose fingerprint and archive state match the map is not written. Records gone from the
-//! PSA are archived (`autoArchive`), never deleted.
+//! PSA are archived (`autoArchive`), never deleted; so is what docsync wrote for a company
+//! into the destination company it was matched to before a re-match or unmatch (the map's
+//! left objects, never an asset docsync did not write or adopt).
 //!
 //! A batch works several companies at once, their asset writes sharing one window of calls in
 //! flight sized by the Hudu key's budget and Hudu's latency; the key's pacer spaces every
@@ -18,14 +20,17 @@ use crate::CallError;
 use docsync_domain::locks::KeyedLocks;
 use docsync_domain::psa::PsaOptions;
 use docsync_sinks::hudu_objects::HuduObjects;
-use docsync_store::{ObjectAction, ObjectKey, RemoteObject, StoredPayload, SyncCounts, SyncRun};
+use docsync_store::{
+    MatchState, ObjectAction, ObjectKey, RemoteObject, StoredPayload, SyncCounts, SyncRun,
+};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// The destination's name in the map of remote objects.
-const DESTINATION: &str = "hudu";
+pub(super) const DESTINATION: &str = "hudu";
 /// Destination writes of one sync in flight at once, at least, and while Hudu has answered
 /// none of the key's calls yet (its latency unknown).
 const MIN_IN_FLIGHT: usize = 8;
@@ -102,13 +107,22 @@ pub async fn publish_batch(
     let payloads = store.payloads(run.id, COMPANY_PAYLOAD).await?;
     let fp = options_fingerprint(options);
     let max_writes = share.writes(hudu.rate_limit());
+    // Where each company is matched now: one matched elsewhere (or unmatched) since it was
+    // read is left for the next sync, so its records never land in the company it left.
+    let matches: HashMap<i64, (MatchState, Option<i64>)> = store
+        .psa_companies(run.account_id, run.psa)
+        .await?
+        .into_iter()
+        .map(|c| (c.psa_id, (c.state, c.destination_company_id)))
+        .collect();
     let writer = Writer {
         ctx,
         run,
         hudu: &hudu,
         options,
         writes: AtomicUsize::new(0),
-        failed: AtomicI64::new(0),
+        refused: Mutex::new(Vec::new()),
+        matches,
         max_writes,
         stopped: AtomicBool::new(false),
         window: Window::default(),
@@ -165,6 +179,17 @@ pub async fn publish_batch(
             adopted,
         }));
     }
+    // What companies matched elsewhere since (or unmatched) left in their old company.
+    match writer.archive_left().await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Ok(Step::Continue(BatchCursor {
+                company: payloads.len() as u32,
+                adopted: true,
+            }))
+        }
+        Err(e) => return Ok(e.into()),
+    }
     // Hudu's articles into the PSA's knowledge base, once the records are written.
     if options.knowledge_base.enabled {
         let source = match crate::spec::source(ctx, &integration, Some(run.id)) {
@@ -187,18 +212,12 @@ pub async fn publish_batch(
         }
     }
     // Counts from the map, so redelivered batches never count twice.
-    let (created, updated, archived, unarchived, unchanged) = store.object_counts(run.id).await?;
-    let mut skipped = 0;
+    let mut counts = store.object_counts(run.id).await?;
     for stored in &payloads {
         let payload: CompanyPayload = serde_json::from_value(stored.body.clone())?;
-        skipped += project_hudu(run.psa, &payload, options, layouts).skipped;
+        counts.skipped += project_hudu(run.psa, &payload, options, layouts).skipped;
     }
-    let failed = store
-        .sync_run_for_worker(run.id)
-        .await?
-        .map(|r| r.counts.failed)
-        .unwrap_or_default();
-    let counts = SyncCounts {
+    let SyncCounts {
         created,
         updated,
         unchanged,
@@ -206,7 +225,7 @@ pub async fn publish_batch(
         unarchived,
         skipped,
         failed,
-    };
+    } = counts;
     Ok(Step::Finished(
         counts,
         format!(
@@ -277,7 +296,10 @@ struct Writer<'a> {
     hudu: &'a HuduObjects,
     options: &'a PsaOptions,
     writes: AtomicUsize,
-    failed: AtomicI64,
+    /// The records the destination refused since they were last noted on the run.
+    refused: Mutex<Vec<ObjectKey>>,
+    /// Where each of the PSA's companies is matched now.
+    matches: HashMap<i64, (MatchState, Option<i64>)>,
     /// The batch's share of writes.
     max_writes: usize,
     /// Set when the batch stops early: no new write starts.
@@ -321,6 +343,30 @@ impl Writer<'_> {
             kind: COMPANY_KIND.into(),
             source_key: plan.scope.clone(),
         };
+        let still_matched = match (
+            self.matches.get(&payload.company.psa_id),
+            payload.destination_company_id,
+        ) {
+            (Some((MatchState::Matched, now)), Some(read)) => *now == Some(read),
+            (Some((MatchState::Create, _)), None) => true,
+            // Created by an earlier delivery of this batch.
+            (Some((MatchState::Matched, Some(now))), None) => known
+                .get(&company_key)
+                .is_some_and(|c| c.remote_id == now.to_string()),
+            _ => false,
+        };
+        if !still_matched {
+            store
+                .sync_event(
+                    run.id,
+                    &format!(
+                        "{} {} was matched again since it was read: its records are written on the next sync",
+                        run.psa, payload.company.psa_id
+                    ),
+                )
+                .await?;
+            return Ok(Ok(CompanyEnd::Done));
+        }
         let company_id = match (&plan.company, payload.destination_company_id) {
             (Some(company), destination) => {
                 let _name = self
@@ -450,7 +496,6 @@ impl Writer<'_> {
         Ok(Ok(CompanyEnd::Done))
     }
 
-    /// Records `failed` on the run (the records the destination refused in this batch).
     fn wrote(&self) {
         self.writes.fetch_add(1, Ordering::Relaxed);
     }
@@ -459,14 +504,14 @@ impl Writer<'_> {
         self.writes.load(Ordering::Relaxed)
     }
 
+    /// Notes the records the destination refused on the run (each once per run, however
+    /// often its batch is delivered).
     async fn note_failures(&self) -> anyhow::Result<()> {
-        let failed = self.failed.swap(0, Ordering::Relaxed);
-        if failed > 0 {
-            self.ctx
-                .store
-                .add_sync_failures(self.run.id, failed)
-                .await?;
-        }
+        let refused = std::mem::take(&mut *self.refused.lock().unwrap_or_else(|e| e.into_inner()));
+        self.ctx
+            .store
+            .record_sync_failures(self.run.id, &refused)
+            .await?;
         Ok(())
     }
 
@@ -820,6 +865,49 @@ impl Writer<'_> {
             .map_err(store_fault)
     }
 
+    /// Archives the objects left in the destination companies of `psa`'s companies that were
+    /// matched elsewhere or unmatched, while the batch has writes left: true when none is
+    /// left to archive.
+    async fn archive_left(&self) -> Result<bool, CallError> {
+        let store = &self.ctx.store;
+        loop {
+            let left = store
+                .left_objects(
+                    self.run.account_id,
+                    DESTINATION,
+                    self.run.psa,
+                    MIN_IN_FLIGHT as i64,
+                )
+                .await
+                .map_err(|e| store_fault(e.into()))?;
+            if left.is_empty() {
+                return Ok(true);
+            }
+            for object in &left {
+                if self.should_stop() {
+                    return Ok(false);
+                }
+                // An asset deleted by hand since (a 404) has nothing left to archive.
+                if let Ok(id) = object.remote_id.parse::<i64>() {
+                    self.write(
+                        self.hudu
+                            .set_asset_archived(object.parent_id, id, true)
+                            .await,
+                    )?;
+                }
+                store
+                    .left_object_archived(
+                        self.run.account_id,
+                        DESTINATION,
+                        &object.remote_id,
+                        self.run.id,
+                    )
+                    .await
+                    .map_err(|e| store_fault(e.into()))?;
+            }
+        }
+    }
+
     /// An object whose record the PSA no longer lists: archived.
     async fn archive_gone(
         &self,
@@ -853,7 +941,10 @@ impl Writer<'_> {
     }
 
     async fn rejected(&self, key: &ObjectKey, reason: &str) -> Result<(), CallError> {
-        self.failed.fetch_add(1, Ordering::Relaxed);
+        self.refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(key.clone());
         let _ = self
             .ctx
             .store

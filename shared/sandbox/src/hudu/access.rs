@@ -34,6 +34,20 @@ impl Sandbox {
         mutex(&self.state.hudu).layouts.create_simple(name, fields)
     }
 
+    /// Seeds an asset layout like [`Sandbox::create_hudu_layout`] whose fields labelled in
+    /// `required` must be given a value (a create without one answers 422 naming the field);
+    /// returns its id.
+    pub fn create_hudu_layout_requiring(
+        &self,
+        name: &str,
+        fields: &[(&str, &str)],
+        required: &[&str],
+    ) -> u64 {
+        mutex(&self.state.hudu)
+            .layouts
+            .create_requiring(name, fields, required)
+    }
+
     /// Seeds an asset without custom field values (not counted in stats; the company and
     /// layout ids are not checked, so pass existing ones); returns its id.
     pub fn create_hudu_asset(

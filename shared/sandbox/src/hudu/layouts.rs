@@ -340,6 +340,16 @@ impl Layouts {
     /// Seeds a layout with fields `(label, field_type)` at positions 1, 2, ... (neither the
     /// name nor the types are checked); returns its id.
     pub(crate) fn create_simple(&mut self, name: &str, fields: &[(&str, &str)]) -> u64 {
+        self.create_requiring(name, fields, &[])
+    }
+
+    /// Like [`Layouts::create_simple`], the fields labelled in `required` required.
+    pub(crate) fn create_requiring(
+        &mut self,
+        name: &str,
+        fields: &[(&str, &str)],
+        required: &[&str],
+    ) -> u64 {
         let input = LayoutInput {
             name: Some(name.to_string()),
             fields: Some(
@@ -349,6 +359,7 @@ impl Layouts {
                     .map(|((label, field_type), position)| FieldInput {
                         label: (*label).to_string(),
                         field_type: Some((*field_type).to_string()),
+                        required: Some(required.contains(label)),
                         position,
                         ..FieldInput::default()
                     })
