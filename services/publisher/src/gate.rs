@@ -6,53 +6,31 @@
 //! `min`, else what the pacer says keeps the budget busy ([`Pacer::calls_in_flight_wanted`]:
 //! rate x the 95th percentile of recent answer times) plus `min` for the database work around
 //! the calls, never more than `max`; `first` before the key's provider has answered at all.
-//! More turns never mean more calls than the budget: the pacer spaces every call. Invariant: a key never has more publishes under way than its limit
-//! at the moment each began.
+//! More turns never mean more calls than the budget: the pacer spaces every call. The gate
+//! itself is the outbound stack's [`InFlight`], as for a PSA sync's writes. Invariant: a key
+//! never has more publishes under way than its limit at the moment each began.
 
+use docsync_outbound::in_flight::{InFlight, InFlightBounds, Place};
 use docsync_sinks::Pacer;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::sync::Notify;
-
-/// How often a waiting publish looks again at its key's limit (it rises as latency grows).
-const RECHECK: Duration = Duration::from_millis(500);
 
 /// The turns of every key.
 pub(crate) struct KeyGates {
-    min: usize,
-    first: usize,
-    max: usize,
+    bounds: InFlightBounds,
     pacer: Pacer,
-    gates: Mutex<HashMap<String, Arc<Gate>>>,
-}
-
-#[derive(Default)]
-struct Gate {
-    in_flight: AtomicUsize,
-    freed: Notify,
+    gates: Mutex<HashMap<String, Arc<InFlight>>>,
 }
 
 /// A publish's turn; ends when dropped.
-pub(crate) struct Turn(Arc<Gate>);
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.0.freed.notify_one();
-    }
-}
+pub(crate) type Turn = Place;
 
 impl KeyGates {
     /// Turns per key from `min` to `max`, sized from what `pacer` has seen of each key
     /// (`first` while it has seen no answer of the key).
     pub(crate) fn new(min: usize, first: usize, max: usize, pacer: Pacer) -> Self {
-        let min = min.max(1);
         Self {
-            min,
-            first,
-            max: max.max(min),
+            bounds: InFlightBounds { min, first, max },
             pacer,
             gates: Mutex::default(),
         }
@@ -60,10 +38,7 @@ impl KeyGates {
 
     /// The number of publishes of `key` that may run at once now.
     pub(crate) fn limit(&self, key: &str) -> usize {
-        self.pacer
-            .calls_in_flight_wanted(key)
-            .map_or(self.first, |wanted| wanted.saturating_add(self.min))
-            .clamp(self.min, self.max)
+        self.bounds.limit(self.pacer.calls_in_flight_wanted(key))
     }
 
     /// Waits for a turn of `key`.
@@ -75,28 +50,7 @@ impl KeyGates {
             .entry(key.to_owned())
             .or_default()
             .clone();
-        loop {
-            let freed = gate.freed.notified();
-            tokio::pin!(freed);
-            freed.as_mut().enable();
-            let limit = self.limit(key);
-            let current = gate.in_flight.load(Ordering::SeqCst);
-            if current < limit
-                && gate
-                    .in_flight
-                    .compare_exchange(current, current + 1, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-            {
-                if current + 1 < limit {
-                    gate.freed.notify_one(); // room for another waiter too
-                }
-                return Turn(Arc::clone(&gate));
-            }
-            tokio::select! {
-                _ = &mut freed => {}
-                _ = tokio::time::sleep(RECHECK) => {}
-            }
-        }
+        gate.enter(|| self.limit(key)).await
     }
 }
 
@@ -105,6 +59,8 @@ impl KeyGates {
 mod tests {
     use super::*;
     use docsync_domain::RateLimit;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
 
     const TEN_PER_SECOND: RateLimit = RateLimit {
         requests: 10,

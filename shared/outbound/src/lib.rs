@@ -8,6 +8,7 @@
 //! [`http::PacedClient`], so every one of them has taken a slot under its key's budget.
 
 pub mod http;
+pub mod in_flight;
 pub mod pacer;
 pub mod resolve;
 

@@ -19,6 +19,7 @@ use crate::projection::{project_hudu, source_key, HuduLayouts, PlannedObject, CO
 use crate::CallError;
 use docsync_domain::locks::KeyedLocks;
 use docsync_domain::psa::PsaOptions;
+use docsync_outbound::in_flight::{InFlight, InFlightBounds};
 use docsync_sinks::hudu_objects::HuduObjects;
 use docsync_store::{
     MatchState, ObjectAction, ObjectKey, RemoteObject, StoredPayload, SyncCounts, SyncRun,
@@ -27,7 +28,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The destination's name in the map of remote objects.
 pub(super) const DESTINATION: &str = "hudu";
@@ -125,7 +126,7 @@ pub async fn publish_batch(
         matches,
         max_writes,
         stopped: AtomicBool::new(false),
-        window: Window::default(),
+        window: Arc::default(),
         company_names: KeyedLocks::default(),
     };
     let first = cursor.company as usize;
@@ -234,60 +235,15 @@ pub async fn publish_batch(
     ))
 }
 
-/// The calls of one batch in flight at once: a limit that follows the key's budget and
-/// Hudu's latency, between [`MIN_IN_FLIGHT`] and [`MAX_IN_FLIGHT`].
-#[derive(Default)]
-struct Window {
-    in_flight: AtomicUsize,
-    freed: tokio::sync::Notify,
-}
-
-/// A place in the [`Window`]; given back when dropped.
-struct Place<'a>(&'a Window);
-
-impl Drop for Place<'_> {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.0.freed.notify_one();
-    }
-}
-
-impl Window {
-    /// The writes that may be in flight now.
-    fn limit(hudu: &HuduObjects) -> usize {
-        in_flight_for(hudu.calls_in_flight_wanted())
-    }
-
-    /// Waits for a place.
-    async fn enter(&self, hudu: &HuduObjects) -> Place<'_> {
-        loop {
-            let freed = self.freed.notified();
-            tokio::pin!(freed);
-            freed.as_mut().enable();
-            let limit = Self::limit(hudu);
-            let current = self.in_flight.load(Ordering::SeqCst);
-            if current < limit
-                && self
-                    .in_flight
-                    .compare_exchange(current, current + 1, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-            {
-                if current + 1 < limit {
-                    self.freed.notify_one(); // room for another waiter too
-                }
-                return Place(self);
-            }
-            freed.await;
-        }
-    }
-}
-
 /// The writes of a batch in flight at once when the key's pacer wants `wanted` calls under
 /// way to keep its budget busy (`None`: Hudu has not answered yet).
 fn in_flight_for(wanted: Option<usize>) -> usize {
-    wanted
-        .map_or(MIN_IN_FLIGHT, |w| w.saturating_add(MIN_IN_FLIGHT))
-        .clamp(MIN_IN_FLIGHT, MAX_IN_FLIGHT)
+    InFlightBounds {
+        min: MIN_IN_FLIGHT,
+        first: MIN_IN_FLIGHT,
+        max: MAX_IN_FLIGHT,
+    }
+    .limit(wanted)
 }
 
 struct Writer<'a> {
@@ -304,7 +260,8 @@ struct Writer<'a> {
     max_writes: usize,
     /// Set when the batch stops early: no new write starts.
     stopped: AtomicBool,
-    window: Window,
+    /// The batch's writes in flight ([`in_flight_for`] of them at once).
+    window: Arc<InFlight>,
     /// One company write at a time per name: an interrupted create is recovered as the
     /// newest company of its name, so two of one name must never be pending at once.
     company_names: KeyedLocks<String>,
@@ -424,7 +381,10 @@ impl Writer<'_> {
         let mut writes = Vec::with_capacity(plan.assets.len());
         for object in &plan.assets {
             writes.push(async move {
-                let _place = self.window.enter(self.hudu).await;
+                let _place = self
+                    .window
+                    .enter(|| in_flight_for(self.hudu.calls_in_flight_wanted()))
+                    .await;
                 if self.should_stop() {
                     return Ok(false);
                 }
