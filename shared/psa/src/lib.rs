@@ -20,5 +20,5 @@ pub mod source;
 pub mod spec;
 pub mod sync;
 
-pub use docsync_sinks::SinkError as CallError;
+pub use docsync_outbound::CallError;
 pub use source::{KbArticle, KnowledgeBase, PermissionCheck, PsaSource, SourceCheck};
