@@ -551,7 +551,8 @@ async fn the_pacing_ledger_measures_waits_on_the_database_clock() {
     let first = store
         .take_rate_limit_slot(&key, interval)
         .await
-        .expect("slot");
+        .expect("slot")
+        .wait;
     assert!(
         first < Duration::from_millis(50),
         "a fresh key goes at once: {first:?}"
@@ -563,7 +564,8 @@ async fn the_pacing_ledger_measures_waits_on_the_database_clock() {
                 store
                     .take_rate_limit_slot(&key, interval)
                     .await
-                    .expect("slot"),
+                    .expect("slot")
+                    .wait,
             );
         }
         out
@@ -583,10 +585,64 @@ async fn the_pacing_ledger_measures_waits_on_the_database_clock() {
     let after_pause = store
         .take_rate_limit_slot(&key, interval)
         .await
-        .expect("slot");
+        .expect("slot")
+        .wait;
     assert!(
         after_pause >= Duration::from_millis(2900) && after_pause <= Duration::from_secs(4),
         "after a 3 s pause: {after_pause:?}"
     );
+    app.cleanup().await;
+}
+
+/// Slots are taken several at once, and a slot's wait is measured when the database has the
+/// key's row, so the pacer must know the soonest moment that can have been: a taker queued
+/// 300 ms behind another transaction holding the row hears that the database worked on it
+/// that long (its slot may have been measured that late, not when the statement went out).
+#[tokio::test]
+async fn the_pacing_ledger_takes_slots_together_and_says_how_long_it_worked_on_them() {
+    let app = spawn_with(SandboxConfig::default()).await;
+    let store = app.store();
+    let key = format!("it-glue:{}", uuid::Uuid::new_v4());
+    let interval = Duration::from_millis(100);
+    // Three slots in one request: the next is three intervals after the first.
+    let quick = store
+        .take_rate_limit_slots(&key, interval, 3)
+        .await
+        .expect("slots");
+    assert!(quick.working < Duration::from_millis(100), "{quick:?}");
+    assert!(quick.wait < Duration::from_millis(50), "{quick:?}");
+    let fourth = store
+        .take_rate_limit_slot(&key, interval)
+        .await
+        .expect("slot");
+    assert!(
+        fourth.wait <= interval * 3 && fourth.wait + Duration::from_millis(100) > interval * 3,
+        "{fourth:?}"
+    );
+    let (mut db, conn) = tokio_postgres::connect(&app.settings.database_url, tokio_postgres::NoTls)
+        .await
+        .expect("the test's database");
+    tokio::spawn(conn);
+    let holder = db.transaction().await.expect("a transaction");
+    holder
+        .execute(
+            "SELECT 1 FROM rate_limit_slots WHERE key = $1 FOR UPDATE",
+            &[&key],
+        )
+        .await
+        .expect("the key's row");
+    let taker = {
+        let store = store.clone();
+        let key = key.clone();
+        tokio::spawn(async move { store.take_rate_limit_slot(&key, interval).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holder.commit().await.expect("commit");
+    let queued = taker.await.expect("the taker").expect("slot");
+    assert!(
+        queued.working >= Duration::from_millis(250),
+        "queued behind the row for 300 ms: {queued:?}"
+    );
+    assert!(queued.measured_no_sooner_than() <= tokio::time::Instant::now());
     app.cleanup().await;
 }

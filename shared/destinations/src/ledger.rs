@@ -1,7 +1,7 @@
 //! The database as the pacing ledger, so every process calling a provider with one key
 //! (publisher replicas, the API's connection tests, a restarted process) shares its budget.
 
-use docsync_sinks::{Pacer, SlotLedger};
+use docsync_sinks::{Pacer, SharedSlot, SlotLedger};
 use docsync_store::Store;
 use futures::future::BoxFuture;
 use std::sync::Arc;
@@ -10,16 +10,22 @@ use std::time::Duration;
 struct StoreLedger(Store);
 
 impl SlotLedger for StoreLedger {
-    fn take_slot<'a>(
+    fn take_slots<'a>(
         &'a self,
         key: &'a str,
         interval: Duration,
-    ) -> BoxFuture<'a, Result<Duration, String>> {
+        count: u32,
+    ) -> BoxFuture<'a, Result<SharedSlot, String>> {
         Box::pin(async move {
-            self.0
-                .take_rate_limit_slot(key, interval)
+            let taken = self
+                .0
+                .take_rate_limit_slots(key, interval, count)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            Ok(SharedSlot {
+                wait: taken.wait,
+                measured_no_sooner_than: taken.measured_no_sooner_than(),
+            })
         })
     }
 

@@ -13,7 +13,7 @@ pub mod pacer;
 pub mod resolve;
 
 pub use http::{client, client_with, ClientError, PacedClient};
-pub use pacer::{Pacer, SlotLedger};
+pub use pacer::{Pacer, SharedSlot, SlotLedger};
 
 /// A provider call that did not succeed, as the caller should treat it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

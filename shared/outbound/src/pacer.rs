@@ -7,7 +7,10 @@
 //! are taken from one schedule shared by every process that calls the provider with the key:
 //! publisher replicas, the API's connection tests, and a process restarted mid-window. When
 //! the ledger cannot be reached the pacer keeps pacing from its own memory, which is exact as
-//! long as one process holds the key (the publish partitions see to that).
+//! long as one process holds the key (the publish partitions see to that). A process has one
+//! ledger request per key under way at a time; the callers who arrive meanwhile take their
+//! slots together in the next one, so a burst costs one round trip instead of a queue of
+//! statements behind the key's row.
 
 use docsync_domain::RateLimit;
 use futures::future::BoxFuture;
@@ -59,18 +62,31 @@ fn spacing(limit: RateLimit) -> Duration {
     Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
+/// A slot taken from a [`SlotLedger`].
+#[derive(Debug, Clone, Copy)]
+pub struct SharedSlot {
+    /// How long after the ledger's now (when it answered) the slot begins.
+    pub wait: Duration,
+    /// The soonest moment on this process's clock the ledger's now can have been: when the
+    /// request went out (after any wait for a connection, which the ledger cannot have
+    /// seen) plus how long the ledger says it worked on it.
+    pub measured_no_sooner_than: Instant,
+}
+
 /// A schedule of slots per rate-limit key shared beyond this process.
 pub trait SlotLedger: Send + Sync {
-    /// Takes the key's next slot `interval` after the previous one (never in the past, never
-    /// inside a pause) and returns how long after the ledger's own now it is. Only the
+    /// Takes the key's next `count` slots, `interval` apart and `interval` after the
+    /// previous one (never in the past, never inside a pause), and says how long after the
+    /// ledger's own now the first is (the others follow it `interval` apart). Only the
     /// ledger's clock is read: no host's wall clock enters the arithmetic, so a host whose
     /// clock is off cannot call early. Counted from when the answer arrives, the wait errs
     /// late (by the answer's transit), never early.
-    fn take_slot<'a>(
+    fn take_slots<'a>(
         &'a self,
         key: &'a str,
         interval: Duration,
-    ) -> BoxFuture<'a, Result<Duration, String>>;
+        count: u32,
+    ) -> BoxFuture<'a, Result<SharedSlot, String>>;
 
     /// Hands out no slot of the key for `wait` from now.
     fn pause<'a>(&'a self, key: &'a str, wait: Duration) -> BoxFuture<'a, Result<(), String>>;
@@ -132,6 +148,17 @@ impl KeyState {
     }
 }
 
+/// The callers of one key waiting for the ledger in this process. One request for the key is
+/// under way at a time; callers who arrive meanwhile share the next one (a burst of callers
+/// costs one ledger round trip, and they never queue behind each other for the key's row).
+#[derive(Default)]
+struct LedgerLane {
+    /// Callers waiting for their slot, in arrival order.
+    riders: Mutex<Vec<tokio::sync::oneshot::Sender<Result<SharedSlot, String>>>>,
+    /// Held while the key's request is under way.
+    turn: tokio::sync::Mutex<()>,
+}
+
 /// A call not started because the process is stopping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stopping;
@@ -140,6 +167,7 @@ pub struct Stopping;
 #[derive(Clone, Default)]
 pub struct Pacer {
     keys: Arc<Mutex<HashMap<String, KeyState>>>,
+    lanes: Arc<Mutex<HashMap<String, Arc<LedgerLane>>>>,
     /// Set when the process stops: no new provider call is started.
     stopping: Arc<std::sync::atomic::AtomicBool>,
     ledger: Option<Arc<dyn SlotLedger>>,
@@ -176,6 +204,7 @@ impl Pacer {
     pub fn shared(ledger: Arc<dyn SlotLedger>) -> Self {
         Self {
             keys: Arc::default(),
+            lanes: Arc::default(),
             stopping: Arc::default(),
             ledger: Some(ledger),
             metrics: None,
@@ -231,19 +260,21 @@ impl Pacer {
             });
             // `earliest`: the soonest the slot can have begun on the ledger's clock; a shared
             // slot is waited for from the answer (never early) and kept only if the call goes
-            // out within LATE_TOLERANCE of `earliest`.
+            // out within LATE_TOLERANCE of `earliest`. A wait for the ledger's connection
+            // does not count against the slot: the ledger measured after it.
             let (slot, earliest) = match &self.ledger {
                 None => (local, None),
                 Some(ledger) => {
                     let asked = Instant::now();
-                    match ledger.take_slot(key, interval).await {
-                        Ok(wait) => {
-                            let shared = Instant::now() + wait;
+                    match self.shared_slot(ledger.as_ref(), key, interval).await {
+                        Ok(taken) => {
+                            let shared = Instant::now() + taken.wait;
                             // Keep the local schedule at least as late, for when the ledger fails.
                             self.with_key(key, |state, _| {
                                 state.next_slot = state.next_slot.max(shared + interval);
                             });
-                            (shared, Some(asked + wait))
+                            let measured = taken.measured_no_sooner_than.max(asked);
+                            (shared, Some(measured + taken.wait))
                         }
                         Err(e) => {
                             tracing::warn!(%key, error = %e, "pacing ledger unavailable; pacing from this process's schedule");
@@ -281,6 +312,49 @@ impl Pacer {
                     }
                     None => break, // paused meanwhile: take a new slot after the pause
                 }
+            }
+        }
+    }
+
+    /// The key's next slot from the ledger, taken together with those of every other caller
+    /// of the key in this process who is waiting for the ledger at the same time.
+    async fn shared_slot(
+        &self,
+        ledger: &dyn SlotLedger,
+        key: &str,
+        interval: Duration,
+    ) -> Result<SharedSlot, String> {
+        let lane = {
+            let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+            lanes.entry(key.to_owned()).or_default().clone()
+        };
+        loop {
+            let (slot, answer) = tokio::sync::oneshot::channel();
+            lane.riders
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(slot);
+            {
+                let _turn = lane.turn.lock().await;
+                let riders =
+                    std::mem::take(&mut *lane.riders.lock().unwrap_or_else(|p| p.into_inner()));
+                if let Ok(count) = u32::try_from(riders.len()) {
+                    if count > 0 {
+                        let first = ledger.take_slots(key, interval, count).await;
+                        for (i, rider) in (0u32..).zip(riders) {
+                            // A rider that gave up meanwhile leaves its slot unused.
+                            let _ = rider.send(first.clone().map(|f| SharedSlot {
+                                wait: f.wait + interval * i,
+                                ..f
+                            }));
+                        }
+                    }
+                }
+            }
+            match answer.await {
+                Ok(taken) => return taken,
+                // The caller that took it for us was cancelled mid-request: ask again.
+                Err(_) => continue,
             }
         }
     }
@@ -466,30 +540,63 @@ mod tests {
         assert!(state.admit(start + ms(1080), TEN_PER_SECOND).is_ok());
     }
 
-    /// A ledger whose answers take as long as the next entry of `delays` (then none).
+    /// A ledger whose answers take as long as the next entry of `delays` (then none), of
+    /// which the first `queued` are spent waiting for a connection, before the request goes
+    /// out (a pool's queue), and the rest on the way to and from the ledger.
     struct SlowLedger {
-        delays: Mutex<Vec<Duration>>,
+        delays: Mutex<Vec<(Duration, Duration)>>,
         taken: std::sync::atomic::AtomicU32,
+        next: Mutex<Option<Instant>>,
+    }
+
+    impl SlowLedger {
+        fn new(delays: Vec<Duration>) -> Arc<Self> {
+            Self::queued_then(delays.into_iter().map(|d| (Duration::ZERO, d)).collect())
+        }
+
+        fn queued_then(delays: Vec<(Duration, Duration)>) -> Arc<Self> {
+            Arc::new(Self {
+                delays: Mutex::new(delays),
+                taken: Default::default(),
+                next: Mutex::new(None),
+            })
+        }
     }
 
     impl SlotLedger for SlowLedger {
-        fn take_slot<'a>(
+        fn take_slots<'a>(
             &'a self,
             _key: &'a str,
-            _interval: Duration,
-        ) -> BoxFuture<'a, Result<Duration, String>> {
+            interval: Duration,
+            count: u32,
+        ) -> BoxFuture<'a, Result<SharedSlot, String>> {
             Box::pin(async move {
                 self.taken.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let delay = {
+                // The ledger's schedule: the first of the slots after the last one taken.
+                let first = {
+                    let mut next = self.next.lock().unwrap();
+                    let now = Instant::now();
+                    let first = next.map_or(now, |n: Instant| n.max(now));
+                    *next = Some(first + interval * count);
+                    first
+                };
+                let (queued, transit) = {
                     let mut d = self.delays.lock().unwrap();
                     if d.is_empty() {
-                        Duration::ZERO
+                        (Duration::ZERO, Duration::ZERO)
                     } else {
                         d.remove(0)
                     }
                 };
-                tokio::time::sleep(delay).await;
-                Ok(Duration::ZERO) // the slot is "now" on the ledger's clock when it answers
+                tokio::time::sleep(queued).await;
+                let sent = Instant::now();
+                tokio::time::sleep(transit).await;
+                // Measured on the ledger's clock when it answers, which may have been as
+                // soon as the request went out.
+                Ok(SharedSlot {
+                    wait: first.saturating_duration_since(Instant::now()),
+                    measured_no_sooner_than: sent,
+                })
             })
         }
 
@@ -505,10 +612,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_shared_slot_known_too_late_is_given_up_for_a_new_one() {
         let ms = Duration::from_millis;
-        let ledger = Arc::new(SlowLedger {
-            delays: Mutex::new(vec![ms(60), ms(5)]),
-            taken: Default::default(),
-        });
+        let ledger = SlowLedger::new(vec![ms(60), ms(5)]);
         let pacer = Pacer::shared(ledger.clone());
         pacer.until_ready("k", TEN_PER_SECOND).await;
         // The first answer took 60 ms: the slot may have begun 60 ms before the call could
@@ -519,11 +623,57 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_wait_for_the_ledgers_connection_does_not_make_a_slot_late() {
+        let ms = Duration::from_millis;
+        // 200 ms in the pool's queue, then 5 ms to the ledger and back: the ledger measured
+        // its now after the queue, so the slot is kept.
+        let ledger = SlowLedger::queued_then(vec![(ms(200), ms(5))]);
+        let pacer = Pacer::shared(ledger.clone());
+        pacer.until_ready("k", TEN_PER_SECOND).await;
+        assert_eq!(ledger.taken.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // 5 ms in the queue, then 60 ms on the way: the slot may have begun 60 ms before the
+        // call could go out, so it is given up.
+        let ledger = SlowLedger::queued_then(vec![(ms(5), ms(60)), (ms(5), ms(5))]);
+        let pacer = Pacer::shared(ledger.clone());
+        pacer.until_ready("k", TEN_PER_SECOND).await;
+        assert_eq!(ledger.taken.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn callers_waiting_for_the_ledger_at_once_share_one_request_and_keep_their_spacing() {
+        let ms = Duration::from_millis;
+        // Every request takes 2 ms to the ledger and back.
+        let ledger = SlowLedger::new(vec![ms(2); 100]);
+        let pacer = Pacer::shared(ledger.clone());
+        let start = Instant::now();
+        let callers: Vec<_> = (0..20)
+            .map(|_| {
+                let p = pacer.clone();
+                tokio::spawn(async move {
+                    p.until_ready("k", TEN_PER_SECOND).await;
+                    Instant::now() - start
+                })
+            })
+            .collect();
+        let mut called = Vec::new();
+        for c in callers {
+            called.push(c.await.unwrap());
+        }
+        called.sort();
+        // The first caller's request, then one for the 19 who arrived meanwhile.
+        let requests = ledger.taken.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(requests <= 2, "{requests} ledger requests for 20 callers");
+        // Every caller on a slot of its own, none before it: the i-th a whole interval after
+        // the one before (the first went out 2 ms late, when the answer came).
+        for (i, at) in (0u32..).zip(&called) {
+            assert!(*at >= ms(105) * i, "{called:?}");
+        }
+        assert!(called[19] < ms(105 * 19 + 20), "{called:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_process_that_is_always_late_still_calls_after_a_few_slots() {
-        let ledger = Arc::new(SlowLedger {
-            delays: Mutex::new(vec![Duration::from_millis(100); 20]),
-            taken: Default::default(),
-        });
+        let ledger = SlowLedger::new(vec![Duration::from_millis(100); 20]);
         let pacer = Pacer::shared(ledger.clone());
         pacer.until_ready("k", TEN_PER_SECOND).await;
         assert_eq!(

@@ -18,7 +18,7 @@ pub mod template;
 
 pub use hudu::{HuduConfig, HuduSink};
 pub use itglue::{AssetTypeCache, ItGlueConfig, ItGlueHosts, ItGlueSink};
-pub use pacer::{Pacer, SlotLedger};
+pub use pacer::{Pacer, SharedSlot, SlotLedger};
 
 use chrono::{DateTime, Utc};
 use docsync_domain::{PostureOptions, Provider, Snapshot};

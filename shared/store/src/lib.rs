@@ -36,7 +36,7 @@ pub use migrate::ensure_database;
 pub use objects::{LeftObject, ObjectAction, ObjectKey, RemoteObject};
 pub use psa::{ListedCompany, MatchChange, MatchState, PsaCompany, PsaIntegration, StoredPayload};
 pub use publish_inputs::PublishInputs;
-pub use rate_limits::RateLimitSlot;
+pub use rate_limits::{RateLimitSlot, TakenSlot};
 pub use runs::{AnyRun, NewRun, Run, RunCounts, RunEvent, RunFilter, RunStateCount};
 pub use schedules::ScheduledIntegration;
 pub use secrets::{Reseal, ResealReport, SealedSecret};

@@ -7,15 +7,31 @@ use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 impl Store {
-    /// Takes the key's next slot under a steady `interval` (never earlier than now, never
-    /// inside a pause) and returns how long from now it is, measured on the database's clock
-    /// alone: a host whose own clock is off waits as long as any other.
+    /// Takes the key's next slot under a steady `interval`, as [`Store::take_rate_limit_slots`]
+    /// with a count of one.
     pub async fn take_rate_limit_slot(
         &self,
         key: &str,
         interval: Duration,
-    ) -> StoreResult<Duration> {
+    ) -> StoreResult<TakenSlot> {
+        self.take_rate_limit_slots(key, interval, 1).await
+    }
+
+    /// Takes the key's next `count` slots under a steady `interval` (never earlier than now,
+    /// never inside a pause) and says how long from now the first is (the others follow it
+    /// `interval` apart), measured on the database's clock
+    /// alone: a host whose own clock is off waits as long as any other. The answer also says
+    /// when the statement went out (after any wait for a pooled connection) and how long the
+    /// database worked on it (waiting for the key's row among it), so the caller knows the
+    /// soonest moment the wait can have been measured from.
+    pub async fn take_rate_limit_slots(
+        &self,
+        key: &str,
+        interval: Duration,
+        count: u32,
+    ) -> StoreResult<TakenSlot> {
         let client = self.client().await?;
+        let sent = tokio::time::Instant::now();
         let row = client
             .query_one_prepared(
                 "WITH clock AS (SELECT clock_timestamp() AS now)
@@ -25,12 +41,18 @@ impl Store {
                     SET next_slot = greatest(r.next_slot, clock_timestamp(),
                                              coalesce(r.paused_until, '-infinity'))
                                     + make_interval(secs => $2)
-                 RETURNING greatest(0, extract(epoch FROM r.next_slot - clock_timestamp())::float8 - $2)",
-                &[&key, &interval.as_secs_f64()],
+                 RETURNING greatest(0, extract(epoch FROM r.next_slot - clock_timestamp())::float8 - $2),
+                           greatest(0, extract(epoch FROM clock_timestamp() - statement_timestamp())::float8)",
+                &[&key, &(interval * count.max(1)).as_secs_f64()],
             )
             .await?;
         let wait: f64 = row.get(0);
-        Ok(Duration::from_secs_f64(wait.max(0.0)))
+        let working: f64 = row.get(1);
+        Ok(TakenSlot {
+            wait: Duration::from_secs_f64(wait.max(0.0)),
+            sent,
+            working: Duration::from_secs_f64(working.max(0.0)),
+        })
     }
 
     /// Pauses the key for `wait` from now (a provider's 429): no slot is handed out before
@@ -95,4 +117,25 @@ pub struct RateLimitSlot {
     pub booked_ahead: Duration,
     /// How long the pause still lasts, when it does.
     pub paused_for: Option<Duration>,
+}
+
+/// A slot taken from the ledger by [`Store::take_rate_limit_slot`].
+#[derive(Debug, Clone, Copy)]
+pub struct TakenSlot {
+    /// How long after the database's answer the slot begins.
+    pub wait: Duration,
+    /// When the statement went out, on this process's clock.
+    pub sent: tokio::time::Instant,
+    /// How long the database worked on the statement from its arrival (on the database's
+    /// clock; a duration, so no host's wall clock enters it).
+    pub working: Duration,
+}
+
+impl TakenSlot {
+    /// The soonest moment, on this process's clock, the database can have measured `wait`
+    /// from: the statement cannot have arrived before it went out, and the database worked
+    /// on it for `working` after it arrived.
+    pub fn measured_no_sooner_than(&self) -> tokio::time::Instant {
+        self.sent + self.working
+    }
 }
