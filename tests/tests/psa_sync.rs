@@ -878,6 +878,95 @@ async fn a_redelivered_sync_batch_counts_the_records_hudu_refused_once() {
 }
 
 #[tokio::test]
+async fn records_hudu_refused_count_as_failed_only_and_are_created_once_when_hudu_takes_them() {
+    let mut config = sandbox();
+    config.hudu_rate_limit = None;
+    let cw = config.connectwise.clone();
+    let app = spawn_with(config).await;
+    configure(&app, json!({})).await;
+    list_and_match_all(&app).await;
+    // Hudu refuses every contact's create (a 422): its layout requires a field docsync does
+    // not fill. Nothing was made, so nothing is left to recover: no create stays pending.
+    let contacts_layout =
+        app.sandbox
+            .create_hudu_layout_requiring("Contacts", &[("Badge", "Text")], &["Badge"]);
+    let contacts = (cw.companies * cw.contacts_per_company) as u64;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["counts"]["failed"].as_u64(), Some(contacts), "{run}");
+    assert_eq!(
+        run["counts"]["unchanged"], 0,
+        "a refused record is failed, not unchanged: {run}"
+    );
+    let contact_assets = |app: &TestApp| -> Vec<HuduAsset> {
+        app.sandbox
+            .hudu_assets()
+            .into_iter()
+            .filter(|a| a.asset_layout_id == contacts_layout)
+            .collect()
+    };
+    assert!(
+        contact_assets(&app).is_empty(),
+        "Hudu refused every contact"
+    );
+    let (db, conn) = tokio_postgres::connect(&app.settings.database_url, tokio_postgres::NoTls)
+        .await
+        .expect("the test's database");
+    tokio::spawn(conn);
+    let pending: i64 = db
+        .query_one(
+            "SELECT count(*) FROM remote_objects WHERE remote_id = ''",
+            &[],
+        )
+        .await
+        .expect("pending creates")
+        .get(0);
+    assert_eq!(pending, 0, "no create Hudu refused is left to recover");
+
+    // The layout no longer requires the field: the next sync creates each contact once.
+    assert!(app
+        .sandbox
+        .set_hudu_field_required(contacts_layout, "Badge", false));
+    let before = app.sandbox.hudu_stats();
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let after = app.sandbox.hudu_stats();
+    assert_eq!(run["counts"]["failed"], 0, "{run}");
+    assert_eq!(run["counts"]["created"].as_u64(), Some(contacts), "{run}");
+    let written = contact_assets(&app);
+    assert_eq!(
+        written.len() as u64,
+        contacts,
+        "one asset per contact: {run}"
+    );
+    let mut names: Vec<(u64, &str)> = written
+        .iter()
+        .map(|a| (a.company_id, a.name.as_str()))
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(
+        names.len() as u64,
+        contacts,
+        "nothing duplicated: {written:?}"
+    );
+    assert_eq!(
+        after.asset_writes - before.asset_writes,
+        contacts,
+        "one write per contact: {run}"
+    );
+
+    // Nothing left to write.
+    let writes = app.sandbox.hudu_stats().writes;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(app.sandbox.hudu_stats().writes, writes, "{run}");
+    assert_eq!(run["counts"]["created"], 0, "{run}");
+    assert_eq!(contact_assets(&app).len() as u64, contacts);
+    app.cleanup().await;
+}
+
+#[tokio::test]
 async fn push_and_sync_runs_share_one_state_machine_that_only_moves_forward() {
     use docsync_domain::psa::PsaKind;
     use docsync_domain::{Provider, RunState, Trigger};

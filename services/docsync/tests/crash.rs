@@ -589,7 +589,10 @@ async fn a_sync_publisher_crashing_after_creating_an_asset_is_replaced_and_nothi
     // Hudu created the asset (and any other the write window had in flight when the first
     // answer came back); docsync holds only their pending records.
     let interrupted = app.sandbox.hudu_assets().len();
-    assert!(interrupted >= 1, "the asset create that crashed the publisher");
+    assert!(
+        interrupted >= 1,
+        "the asset create that crashed the publisher"
+    );
     assert!(
         interrupted < matched.len() * records_per_company(),
         "the crash came before the sync was done: {interrupted} assets"

@@ -240,6 +240,27 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets the pending create of `key` ([`Store::record_pending_object`]) that the
+    /// destination refused: it made nothing, so there is nothing to recover and the next
+    /// attempt simply creates the object. An object the map holds (a remote id) is kept.
+    pub async fn forget_pending_object(
+        &self,
+        account_id: AccountId,
+        destination: &str,
+        key: &ObjectKey,
+    ) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute_prepared(
+                "DELETE FROM remote_objects
+                  WHERE account_id = $1 AND destination = $2 AND object_kind = $3 AND source_key = $4
+                    AND remote_id = ''",
+                &[&account_id.0, &destination, &key.kind, &key.source_key],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Marks the objects of `keys` as seen by `run` (their records exist in the source).
     pub async fn mark_objects_seen(
         &self,
