@@ -5,7 +5,9 @@
 //! whose fingerprint and archive state match the map is not written. Records gone from the
 //! PSA are archived (`autoArchive`), never deleted; so is what docsync wrote for a company
 //! into the destination company it was matched to before a re-match or unmatch (the map's
-//! left objects, never an asset docsync did not write or adopt).
+//! left objects, never an asset docsync did not write or adopt). A record the destination
+//! refuses (a 4xx) counts as failed; a refused create leaves no pending create to recover,
+//! and the company keeps its read cursor, so the next sync reads the record and tries again.
 //!
 //! A batch works several companies at once, their asset writes sharing one window of calls in
 //! flight sized by the Hudu key's budget and Hudu's latency; the key's pacer spaces every
