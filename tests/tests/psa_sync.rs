@@ -1,7 +1,8 @@
 //! ConnectWise Manage into Hudu, end to end through the real RabbitMQ and PostgreSQL: the
 //! company list and matching, exact asset counts per layout, adoption of hand-made assets,
-//! created companies (inactive ones archived), zero writes on an unchanged re-sync, and every
-//! kind of change landing in place on the next sync.
+//! created companies (inactive ones archived), zero writes on an unchanged re-sync, every
+//! kind of change landing in place on the next sync, records Hudu refused created once it
+//! takes them, and re-matches (away, and back to the old company).
 
 use docsync::fleet::Roles;
 use docsync_e2e::{hudu_write_key, spawn_roles, spawn_with, TestApp};
@@ -878,6 +879,95 @@ async fn a_redelivered_sync_batch_counts_the_records_hudu_refused_once() {
 }
 
 #[tokio::test]
+async fn records_hudu_refused_count_as_failed_only_and_are_created_once_when_hudu_takes_them() {
+    let mut config = sandbox();
+    config.hudu_rate_limit = None;
+    let cw = config.connectwise.clone();
+    let app = spawn_with(config).await;
+    configure(&app, json!({})).await;
+    list_and_match_all(&app).await;
+    // Hudu refuses every contact's create (a 422): its layout requires a field docsync does
+    // not fill. Nothing was made, so nothing is left to recover: no create stays pending.
+    let contacts_layout =
+        app.sandbox
+            .create_hudu_layout_requiring("Contacts", &[("Badge", "Text")], &["Badge"]);
+    let contacts = (cw.companies * cw.contacts_per_company) as u64;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["counts"]["failed"].as_u64(), Some(contacts), "{run}");
+    assert_eq!(
+        run["counts"]["unchanged"], 0,
+        "a refused record is failed, not unchanged: {run}"
+    );
+    let contact_assets = |app: &TestApp| -> Vec<HuduAsset> {
+        app.sandbox
+            .hudu_assets()
+            .into_iter()
+            .filter(|a| a.asset_layout_id == contacts_layout)
+            .collect()
+    };
+    assert!(
+        contact_assets(&app).is_empty(),
+        "Hudu refused every contact"
+    );
+    let (db, conn) = tokio_postgres::connect(&app.settings.database_url, tokio_postgres::NoTls)
+        .await
+        .expect("the test's database");
+    tokio::spawn(conn);
+    let pending: i64 = db
+        .query_one(
+            "SELECT count(*) FROM remote_objects WHERE remote_id = ''",
+            &[],
+        )
+        .await
+        .expect("pending creates")
+        .get(0);
+    assert_eq!(pending, 0, "no create Hudu refused is left to recover");
+
+    // The layout no longer requires the field: the next sync creates each contact once.
+    assert!(app
+        .sandbox
+        .set_hudu_field_required(contacts_layout, "Badge", false));
+    let before = app.sandbox.hudu_stats();
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let after = app.sandbox.hudu_stats();
+    assert_eq!(run["counts"]["failed"], 0, "{run}");
+    assert_eq!(run["counts"]["created"].as_u64(), Some(contacts), "{run}");
+    let written = contact_assets(&app);
+    assert_eq!(
+        written.len() as u64,
+        contacts,
+        "one asset per contact: {run}"
+    );
+    let mut names: Vec<(u64, &str)> = written
+        .iter()
+        .map(|a| (a.company_id, a.name.as_str()))
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(
+        names.len() as u64,
+        contacts,
+        "nothing duplicated: {written:?}"
+    );
+    assert_eq!(
+        after.asset_writes - before.asset_writes,
+        contacts,
+        "one write per contact: {run}"
+    );
+
+    // Nothing left to write.
+    let writes = app.sandbox.hudu_stats().writes;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(app.sandbox.hudu_stats().writes, writes, "{run}");
+    assert_eq!(run["counts"]["created"], 0, "{run}");
+    assert_eq!(contact_assets(&app).len() as u64, contacts);
+    app.cleanup().await;
+}
+
+#[tokio::test]
 async fn push_and_sync_runs_share_one_state_machine_that_only_moves_forward() {
     use docsync_domain::psa::PsaKind;
     use docsync_domain::{Provider, RunState, Trigger};
@@ -1082,6 +1172,144 @@ async fn a_rematched_company_leaves_its_assets_archived_in_the_old_company_and_u
             .expect("hand-made")
             .archived
     );
+    app.cleanup().await;
+}
+
+/// The rows of `left_objects` (what docsync left in an old company, still to archive there).
+async fn left_rows(app: &TestApp) -> i64 {
+    let (db, conn) = tokio_postgres::connect(&app.settings.database_url, tokio_postgres::NoTls)
+        .await
+        .expect("the test's database");
+    tokio::spawn(conn);
+    db.query_one("SELECT count(*) FROM left_objects", &[])
+        .await
+        .expect("left objects")
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_company_matched_back_to_its_old_company_gets_its_own_assets_back_once() {
+    let app = spawn_with(sandbox()).await;
+    let cw = SandboxConfig::default().connectwise;
+    let (a, b) = company_250_with_two_homes(&app).await;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let per_company =
+        cw.contacts_per_company + cw.configurations_per_company + 1 + cw.sites_per_company;
+    let first: Vec<HuduAsset> = assets_in(&app, a);
+    assert_eq!(first.len(), per_company, "{run}");
+    let active: Vec<u64> = first.iter().filter(|x| !x.archived).map(|x| x.id).collect();
+    // Hand-made assets in both companies, in a layout of their own: never touched.
+    let layout = app
+        .sandbox
+        .create_hudu_layout("Printers", &[("Notes", "Text")]);
+    let hand_made = [
+        app.sandbox
+            .create_hudu_asset(a as u64, layout, "Front desk printer", None),
+        app.sandbox
+            .create_hudu_asset(b as u64, layout, "Back office printer", None),
+    ];
+
+    // Away to B: archived in A, written in B; nothing is left to archive after the sync.
+    match_250_to(&app, b).await;
+    assert!(left_rows(&app).await > 0, "A's assets wait to be archived");
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(
+        run["counts"]["archived"].as_u64(),
+        Some(active.len() as u64),
+        "{run}"
+    );
+    assert_eq!(left_rows(&app).await, 0, "archived, the left rows are gone");
+    assert!(assets_in(&app, a)
+        .iter()
+        .filter(|x| !hand_made.contains(&x.id))
+        .all(|x| x.archived));
+
+    // Back to A: its own assets again, unarchived in place; B's archived.
+    match_250_to(&app, a).await;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let back = assets_in(&app, a);
+    let docsync_in_a: Vec<&HuduAsset> =
+        back.iter().filter(|x| !hand_made.contains(&x.id)).collect();
+    assert_eq!(
+        docsync_in_a.len(),
+        per_company,
+        "nothing created twice: {run}"
+    );
+    let mut active_again: Vec<u64> = docsync_in_a
+        .iter()
+        .filter(|x| !x.archived)
+        .map(|x| x.id)
+        .collect();
+    active_again.sort();
+    assert_eq!(active_again, active, "the same assets active again: {run}");
+    assert_eq!(run["counts"]["created"], 0, "{run}");
+    assert_eq!(
+        run["counts"]["unarchived"].as_u64(),
+        Some(active.len() as u64),
+        "{run}"
+    );
+    let in_b = assets_in(&app, b);
+    assert_eq!(in_b.len(), per_company + 1, "nothing deleted: {run}");
+    assert!(
+        in_b.iter()
+            .filter(|x| !hand_made.contains(&x.id))
+            .all(|x| x.archived),
+        "what docsync wrote in B is archived: {in_b:?}"
+    );
+    assert_eq!(
+        run["counts"]["archived"].as_u64(),
+        Some(active.len() as u64),
+        "{run}"
+    );
+    for id in hand_made {
+        let asset = app
+            .sandbox
+            .hudu_assets()
+            .into_iter()
+            .find(|x| x.id == id)
+            .expect("hand-made");
+        assert!(!asset.archived, "hand-made assets are untouched");
+    }
+    assert_eq!(left_rows(&app).await, 0, "{run}");
+
+    // Settled: the next sync writes nothing.
+    let writes = app.sandbox.hudu_stats().writes;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(app.sandbox.hudu_stats().writes, writes, "{run}");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_company_matched_away_and_back_before_a_sync_keeps_its_assets_active() {
+    let app = spawn_with(sandbox()).await;
+    let (a, b) = company_250_with_two_homes(&app).await;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let active: Vec<u64> = assets_in(&app, a)
+        .iter()
+        .filter(|x| !x.archived)
+        .map(|x| x.id)
+        .collect();
+    // Matched to B by mistake, and back to A before any sync.
+    match_250_to(&app, b).await;
+    match_250_to(&app, a).await;
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let mut still: Vec<u64> = assets_in(&app, a)
+        .iter()
+        .filter(|x| !x.archived)
+        .map(|x| x.id)
+        .collect();
+    still.sort();
+    assert_eq!(still, active, "A's assets stay active: {run}");
+    assert_eq!(run["counts"]["archived"], 0, "{run}");
+    assert_eq!(run["counts"]["created"], 0, "{run}");
+    assert!(assets_in(&app, b).is_empty(), "{run}");
+    assert_eq!(left_rows(&app).await, 0, "{run}");
     app.cleanup().await;
 }
 

@@ -10,7 +10,9 @@
 //!
 //! When a PSA company is matched to another destination company (or unmatched), the objects
 //! written for it leave the map ([`Store::set_psa_matches`]) and wait as [`LeftObject`]s
-//! until a sync archives them where they are; each counts once, for the run that did.
+//! until a sync archives them where they are; each counts once, for the run that did, and
+//! its row goes with the archive. One recorded in the map again (adopted when its company is
+//! matched back before a sync archived it) is no longer left.
 
 use crate::prepared::Prepared;
 use crate::{Store, StoreResult, SyncCounts};
@@ -117,8 +119,10 @@ impl Store {
             .collect())
     }
 
-    /// `run` archived the left object `remote_id` (a redelivered batch archiving it again
-    /// changes nothing: it counts for the first run only).
+    /// `run` archived the left object `remote_id`: its row goes and the run's `archived`
+    /// count so far (in its stored counts, which [`Store::object_counts`] adds to) grows by
+    /// one, in one statement (a redelivered batch archiving it again changes nothing: it
+    /// counts for the first run only).
     pub async fn left_object_archived(
         &self,
         account_id: AccountId,
@@ -129,8 +133,13 @@ impl Store {
         self.client()
             .await?
             .execute_prepared(
-                "UPDATE left_objects SET archived_run = $4
-                  WHERE account_id = $1 AND destination = $2 AND remote_id = $3 AND archived_run IS NULL",
+                "WITH archived AS (
+                    DELETE FROM left_objects
+                     WHERE account_id = $1 AND destination = $2 AND remote_id = $3 AND archived_run IS NULL
+                    RETURNING 1)
+                 UPDATE push_runs SET counts = jsonb_set(coalesce(counts, '{}'::jsonb), '{archived}',
+                        to_jsonb(coalesce((counts->>'archived')::bigint, 0) + (SELECT count(*) FROM archived)))
+                  WHERE id = $4 AND kind = 'sync'",
                 &[&account_id.0, &destination, &remote_id, &run.0],
             )
             .await?;
@@ -175,7 +184,9 @@ impl Store {
             .collect())
     }
 
-    /// Records an object as the destination now has it, and what `run` did to it.
+    /// Records an object as the destination now has it, and what `run` did to it; in the map
+    /// again, it is no longer a left object (the same id in the same parent: never a company,
+    /// whose ids are not asset ids).
     #[allow(clippy::too_many_arguments)]
     pub async fn record_object(
         &self,
@@ -190,7 +201,10 @@ impl Store {
         self.client()
             .await?
             .execute_prepared(
-                "INSERT INTO remote_objects (account_id, destination, object_kind, source_key, scope, remote_id,
+                "WITH back AS (
+                    DELETE FROM left_objects
+                     WHERE account_id = $1 AND destination = $2 AND remote_id = $6 AND remote_parent_id = $7)
+                 INSERT INTO remote_objects (account_id, destination, object_kind, source_key, scope, remote_id,
                         remote_parent_id, title, fingerprint, archived, last_seen_run, last_written_run, last_action, last_seen_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, now())
                  ON CONFLICT (account_id, destination, object_kind, source_key) DO UPDATE SET
@@ -240,6 +254,27 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets the pending create of `key` ([`Store::record_pending_object`]) that the
+    /// destination refused: it made nothing, so there is nothing to recover and the next
+    /// attempt simply creates the object. An object the map holds (a remote id) is kept.
+    pub async fn forget_pending_object(
+        &self,
+        account_id: AccountId,
+        destination: &str,
+        key: &ObjectKey,
+    ) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute_prepared(
+                "DELETE FROM remote_objects
+                  WHERE account_id = $1 AND destination = $2 AND object_kind = $3 AND source_key = $4
+                    AND remote_id = ''",
+                &[&account_id.0, &destination, &key.kind, &key.source_key],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Marks the objects of `keys` as seen by `run` (their records exist in the source).
     pub async fn mark_objects_seen(
         &self,
@@ -267,8 +302,8 @@ impl Store {
     }
 
     /// What `run` did, from the map, however often its batches were delivered: every count
-    /// but `skipped` (the objects it archived in a company's old match among `archived`, the
-    /// records the destination refused each once in `failed`).
+    /// but `skipped` (the objects it archived in a company's old match among `archived`, from
+    /// the run's stored counts; the records the destination refused each once in `failed`).
     pub async fn object_counts(&self, run: RunId) -> StoreResult<SyncCounts> {
         let row = self
             .client()
@@ -279,7 +314,7 @@ impl Store {
                         count(*) FILTER (WHERE last_written_run = $1 AND last_action = 'archived'),
                         count(*) FILTER (WHERE last_written_run = $1 AND last_action = 'unarchived'),
                         count(*) FILTER (WHERE last_written_run IS DISTINCT FROM $1),
-                        (SELECT count(*) FROM left_objects WHERE archived_run = $1),
+                        coalesce((SELECT (counts->>'archived')::bigint FROM push_runs WHERE id = $1), 0),
                         (SELECT count(*) FROM sync_failures WHERE run_id = $1)
                    FROM remote_objects WHERE last_seen_run = $1",
                 &[&run.0],

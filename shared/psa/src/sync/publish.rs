@@ -5,7 +5,9 @@
 //! whose fingerprint and archive state match the map is not written. Records gone from the
 //! PSA are archived (`autoArchive`), never deleted; so is what docsync wrote for a company
 //! into the destination company it was matched to before a re-match or unmatch (the map's
-//! left objects, never an asset docsync did not write or adopt).
+//! left objects, never an asset docsync did not write or adopt). A record the destination
+//! refuses (a 4xx) counts as failed; a refused create leaves no pending create to recover,
+//! and the company keeps its read cursor, so the next sync reads the record and tries again.
 //!
 //! A batch works several companies at once, their asset writes sharing one window of calls in
 //! flight sized by the Hudu key's budget and Hudu's latency; the key's pacer spaces every
@@ -123,6 +125,7 @@ pub async fn publish_batch(
         options,
         writes: AtomicUsize::new(0),
         refused: Mutex::new(Vec::new()),
+        refused_in: Mutex::default(),
         matches,
         max_writes,
         stopped: AtomicBool::new(false),
@@ -254,6 +257,9 @@ struct Writer<'a> {
     writes: AtomicUsize,
     /// The records the destination refused since they were last noted on the run.
     refused: Mutex<Vec<ObjectKey>>,
+    /// The companies (scopes) with a record the destination refused in this batch: their
+    /// read cursor stays where it was, so the next sync reads those records again.
+    refused_in: Mutex<HashSet<String>>,
     /// Where each of the PSA's companies is matched now.
     matches: HashMap<i64, (MatchState, Option<i64>)>,
     /// The batch's share of writes.
@@ -444,15 +450,24 @@ impl Writer<'_> {
         store
             .mark_objects_seen(run.account_id, DESTINATION, run.id, &seen)
             .await?;
-        store
-            .psa_company_synced(
-                run.account_id,
-                run.psa,
-                payload.company.psa_id,
-                stored.read_started_at,
-                fp,
-            )
-            .await?;
+        // A company with refused records keeps its cursor: unchanged in the PSA, they would
+        // not be read (nor written) again otherwise.
+        let refused = self
+            .refused_in
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&plan.scope);
+        if !refused {
+            store
+                .psa_company_synced(
+                    run.account_id,
+                    run.psa,
+                    payload.company.psa_id,
+                    stored.read_started_at,
+                    fp,
+                )
+                .await?;
+        }
         Ok(Ok(CompanyEnd::Done))
     }
 
@@ -562,7 +577,16 @@ impl Writer<'_> {
                 Some(found) => found,
                 None => {
                     self.pending(&key, scope, &planned.title).await?;
-                    let created = self.hudu.create_company(&fields).await?;
+                    let created = match self.hudu.create_company(&fields).await {
+                        Ok(created) => created,
+                        Err(e) => {
+                            // Refused: Hudu made nothing, so the next attempt creates it.
+                            if !e.is_transient() {
+                                self.forget_pending(&key).await?;
+                            }
+                            return Err(e);
+                        }
+                    };
                     self.wrote();
                     created
                 }
@@ -609,6 +633,16 @@ impl Writer<'_> {
         self.ctx
             .store
             .record_pending_object(self.run.account_id, DESTINATION, key, scope, title)
+            .await
+            .map_err(|e| store_fault(e.into()))
+    }
+
+    /// The destination refused the create of `key` (a 4xx, not a passing fault): its pending
+    /// create leaves the map, so the next attempt creates it instead of looking for it.
+    async fn forget_pending(&self, key: &ObjectKey) -> Result<(), CallError> {
+        self.ctx
+            .store
+            .forget_pending_object(self.run.account_id, DESTINATION, key)
             .await
             .map_err(|e| store_fault(e.into()))
     }
@@ -737,7 +771,9 @@ impl Writer<'_> {
                     id = Some(existing);
                 }
                 Ok(None) => {}
-                Err(CallError::Rejected(reason)) => return self.rejected(key, &reason).await,
+                Err(CallError::Rejected(reason)) => {
+                    return self.rejected(key, scope, &reason).await
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -773,7 +809,7 @@ impl Writer<'_> {
                     match self.hudu.update_asset(company_id, asset.id, &body).await {
                         Ok(_) => self.wrote(),
                         Err(CallError::Rejected(reason)) => {
-                            return self.rejected(key, &reason).await
+                            return self.rejected(key, scope, &reason).await
                         }
                         Err(e) => return Err(e),
                     }
@@ -788,8 +824,15 @@ impl Writer<'_> {
                             id = Some(created);
                             archived_now = false;
                         }
-                        Err(CallError::Rejected(reason)) => {
-                            return self.rejected(key, &reason).await
+                        Err(e) if !e.is_transient() => {
+                            // Refused: Hudu made nothing, so the next attempt creates it.
+                            self.forget_pending(key).await?;
+                            return match e {
+                                CallError::Rejected(reason) => {
+                                    self.rejected(key, scope, &reason).await
+                                }
+                                e => Err(e),
+                            };
                         }
                         Err(e) => return Err(e),
                     }
@@ -900,11 +943,15 @@ impl Writer<'_> {
         }
     }
 
-    async fn rejected(&self, key: &ObjectKey, reason: &str) -> Result<(), CallError> {
+    async fn rejected(&self, key: &ObjectKey, scope: &str, reason: &str) -> Result<(), CallError> {
         self.refused
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(key.clone());
+        self.refused_in
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(scope.to_owned());
         let _ = self
             .ctx
             .store

@@ -48,6 +48,15 @@ impl Sandbox {
             .create_requiring(name, fields, required)
     }
 
+    /// Makes the field labelled `label` of layout `layout_id` required (a create without a
+    /// value answers 422 naming it) or not, as an admin editing the layout in Hudu does (not
+    /// counted in stats); false when the layout has no such field.
+    pub fn set_hudu_field_required(&self, layout_id: u64, label: &str, required: bool) -> bool {
+        mutex(&self.state.hudu)
+            .layouts
+            .set_required(layout_id, label, required)
+    }
+
     /// Seeds an asset without custom field values (not counted in stats; the company and
     /// layout ids are not checked, so pass existing ones); returns its id.
     pub fn create_hudu_asset(

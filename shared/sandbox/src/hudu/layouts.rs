@@ -343,6 +343,20 @@ impl Layouts {
         self.create_requiring(name, fields, &[])
     }
 
+    /// Makes the field labelled `label` of layout `id` required or not; false when there is
+    /// no such field.
+    pub(crate) fn set_required(&mut self, id: u64, label: &str, required: bool) -> bool {
+        let Some(field) = self
+            .by_id
+            .get_mut(&id)
+            .and_then(|l| l.fields.iter_mut().find(|f| f.label == label))
+        else {
+            return false;
+        };
+        field.required = required;
+        true
+    }
+
     /// Like [`Layouts::create_simple`], the fields labelled in `required` required.
     pub(crate) fn create_requiring(
         &mut self,
