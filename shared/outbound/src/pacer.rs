@@ -329,17 +329,21 @@ impl Pacer {
             lanes.entry(key.to_owned()).or_default().clone()
         };
         loop {
-            let (slot, answer) = tokio::sync::oneshot::channel();
+            let (slot, mut answer) = tokio::sync::oneshot::channel();
             lane.riders
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(slot);
-            {
-                let _turn = lane.turn.lock().await;
-                let riders =
-                    std::mem::take(&mut *lane.riders.lock().unwrap_or_else(|p| p.into_inner()));
-                if let Ok(count) = u32::try_from(riders.len()) {
-                    if count > 0 {
+            // Our slot comes from whoever has the turn when we are queued, or from us if we
+            // get the turn first; an answer that came is read at once, not after the turn.
+            let taken = tokio::select! {
+                biased;
+                taken = &mut answer => taken,
+                turn = lane.turn.lock() => {
+                    let riders = std::mem::take(
+                        &mut *lane.riders.lock().unwrap_or_else(|p| p.into_inner()),
+                    );
+                    if let (Ok(count), false) = (u32::try_from(riders.len()), riders.is_empty()) {
                         let first = ledger.take_slots(key, interval, count).await;
                         for (i, rider) in (0u32..).zip(riders) {
                             // A rider that gave up meanwhile leaves its slot unused.
@@ -349,9 +353,11 @@ impl Pacer {
                             }));
                         }
                     }
+                    drop(turn);
+                    answer.await
                 }
-            }
-            match answer.await {
+            };
+            match taken {
                 Ok(taken) => return taken,
                 // The caller that took it for us was cancelled mid-request: ask again.
                 Err(_) => continue,
@@ -669,6 +675,34 @@ mod tests {
             assert!(*at >= ms(105) * i, "{called:?}");
         }
         assert!(called[19] < ms(105 * 19 + 20), "{called:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_whose_slot_came_does_not_wait_for_the_next_ledger_request() {
+        let ms = Duration::from_millis;
+        // The first request takes 5 ms, the second (for the five who queued meanwhile)
+        // 50 ms, the third (for a caller who came during the second) 100 ms, the last two
+        // waiting for a connection (so their own slots are not late).
+        let ledger =
+            SlowLedger::queued_then(vec![(ms(0), ms(5)), (ms(50), ms(0)), (ms(100), ms(0))]);
+        let pacer = Pacer::shared(ledger.clone());
+        let mut callers: Vec<_> = (0..6)
+            .map(|_| {
+                let p = pacer.clone();
+                tokio::spawn(async move { p.until_ready("k", TEN_PER_SECOND).await })
+            })
+            .collect();
+        tokio::time::sleep(ms(10)).await;
+        let p = pacer.clone();
+        callers.push(tokio::spawn(async move {
+            p.until_ready("k", TEN_PER_SECOND).await
+        }));
+        for c in callers {
+            c.await.unwrap();
+        }
+        // Three requests: had the five of the second waited for the third to end before
+        // reading their slots, they would have been 100 ms late and taken new ones.
+        assert_eq!(ledger.taken.load(std::sync::atomic::Ordering::SeqCst), 3);
     }
 
     #[tokio::test(start_paused = true)]
