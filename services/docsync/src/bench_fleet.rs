@@ -71,6 +71,8 @@ struct Children {
     api: Child,
     collector: Child,
     publisher: Option<Child>,
+    /// The first publisher's `/metrics`, read for its pacing counters.
+    publisher_metrics: String,
 }
 
 impl Children {
@@ -523,11 +525,29 @@ fn fleet_command(settings: &Settings, role: &str) -> anyhow::Result<Command> {
 }
 
 async fn spawn_fleet(settings: &Settings) -> anyhow::Result<Children> {
+    // A free local port for the publisher's operations listener.
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let mut publisher = fleet_command(settings, "publisher")?;
+    publisher.env("DOCSYNC_METRICS_ADDR", metrics.to_string());
     Ok(Children {
         api: fleet_command(settings, "api")?.spawn()?,
         collector: fleet_command(settings, "collector")?.spawn()?,
-        publisher: Some(fleet_command(settings, "publisher")?.spawn()?),
+        publisher: Some(publisher.spawn()?),
+        publisher_metrics: format!("http://{metrics}/metrics"),
     })
+}
+
+/// The shared slots the publisher has given up so far for being late to them
+/// (`docsync_pacing_late_slots_total`, every provider): each is a slot of a key's budget left
+/// unused. `None` when the publisher's metrics cannot be read.
+async fn late_slots(http: &reqwest::Client, url: &str) -> Option<f64> {
+    let text = http.get(url).send().await.ok()?.text().await.ok()?;
+    Some(
+        text.lines()
+            .filter(|l| l.starts_with("docsync_pacing_late_slots_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum(),
+    )
 }
 
 /// How long a child may drain after SIGTERM.
@@ -598,6 +618,7 @@ async fn push_round(
     let cpu_before = total_cpu(children);
     let (pg_before, mq_before) = (database.backend_cpu().await?, cpu_of_command("beam.smp"));
     let (busy_before, ticks_before) = machine_ticks();
+    let late_before = late_slots(http, &children.publisher_metrics).await;
     let started = Instant::now();
     let pushes: usize =
         futures::future::try_join_all(accounts.iter().map(|a| push_all(http, api, a)))
@@ -611,6 +632,13 @@ async fn push_round(
     let pg = database.backend_cpu().await?.since(&pg_before);
     let mq = cpu_of_command("beam.smp") - mq_before;
     let (busy_after, ticks_after) = machine_ticks();
+    let late = match (
+        late_before,
+        late_slots(http, &children.publisher_metrics).await,
+    ) {
+        (Some(before), Some(after)) => format!("{:.0}", after - before),
+        _ => "unknown".to_owned(),
+    };
     let machine_busy = 100.0 * (busy_after - busy_before) / (ticks_after - ticks_before).max(1.0);
     let (done_before, failed_before) = before.iter().fold((0, 0), |(s, f), (a, b)| (s + a, f + b));
     let (succeeded, failed) = (succeeded - done_before, failed - failed_before);
@@ -637,7 +665,7 @@ async fn push_round(
     let ms_per_push = |seconds: f64| 1000.0 * seconds / pushes.max(1) as f64;
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     Ok(format!(
-        "| {label} | {pushes} pushes ({succeeded} succeeded, {failed} failed) | wall {wall:.1} s vs lower bound {lower_bound:.1} s = {ratio:.3}x ({utilisation:.1}% of the budget) | {rejected} × 429, busiest second {max_in_second} requests | {:.2} requests/push | CPU per push: fleet {per_push_ms:.2} ms, PostgreSQL {:.2} ms (the backends of this benchmark's database), RabbitMQ {:.2} ms (the broker process), total {:.2} ms; machine CPU {machine_busy:.0}% busy; every push-all answered after {accepted_after:.1} s, a key's first request after {:.1} s and its requests spread over {:.1} s (medians over keys) | {conditions} | targets: ≤ 1.05x {}, zero 429 {}, ≤ 3 ms CPU in all {} |",
+        "| {label} | {pushes} pushes ({succeeded} succeeded, {failed} failed) | wall {wall:.1} s vs lower bound {lower_bound:.1} s = {ratio:.3}x ({utilisation:.1}% of the budget) | {rejected} × 429, busiest second {max_in_second} requests, {late} shared slots given up for lateness | {:.2} requests/push | CPU per push: fleet {per_push_ms:.2} ms, PostgreSQL {:.2} ms (the backends of this benchmark's database), RabbitMQ {:.2} ms (the broker process), total {:.2} ms; machine CPU {machine_busy:.0}% busy; every push-all answered after {accepted_after:.1} s, a key's first request after {:.1} s and its requests spread over {:.1} s (medians over keys) | {conditions} | targets: ≤ 1.05x {}, zero 429 {}, ≤ 3 ms CPU in all {} |",
         requests as f64 / pushes.max(1) as f64,
         ms_per_push(pg),
         ms_per_push(mq),

@@ -19,11 +19,11 @@ impl Store {
 
     /// Takes the key's next `count` slots under a steady `interval` (never earlier than now,
     /// never inside a pause) and says how long from now the first is (the others follow it
-    /// `interval` apart), measured on the database's clock
-    /// alone: a host whose own clock is off waits as long as any other. The answer also says
-    /// when the statement went out (after any wait for a pooled connection) and how long the
-    /// database worked on it (waiting for the key's row among it), so the caller knows the
-    /// soonest moment the wait can have been measured from.
+    /// `interval` apart), measured on the database's clock alone: a host whose own clock is
+    /// off waits as long as any other. The answer also says when the statement went out
+    /// (after any wait for a pooled connection) and how long the database worked on it
+    /// (waiting for the key's row among it), so the caller knows the soonest moment the wait
+    /// can have been measured from.
     pub async fn take_rate_limit_slots(
         &self,
         key: &str,
@@ -119,7 +119,7 @@ pub struct RateLimitSlot {
     pub paused_for: Option<Duration>,
 }
 
-/// A slot taken from the ledger by [`Store::take_rate_limit_slot`].
+/// The slots taken from the ledger by [`Store::take_rate_limit_slots`].
 #[derive(Debug, Clone, Copy)]
 pub struct TakenSlot {
     /// How long after the database's answer the slot begins.
