@@ -549,7 +549,7 @@ async fn the_pacing_ledger_measures_waits_on_the_database_clock() {
     let key = format!("it-glue:{}", uuid::Uuid::new_v4());
     let interval = Duration::from_millis(400);
     let first = store
-        .take_rate_limit_slot(&key, interval)
+        .take_rate_limit_slots(&key, interval, 1)
         .await
         .expect("slot")
         .wait;
@@ -562,7 +562,7 @@ async fn the_pacing_ledger_measures_waits_on_the_database_clock() {
         for _ in 0..3 {
             out.push(
                 store
-                    .take_rate_limit_slot(&key, interval)
+                    .take_rate_limit_slots(&key, interval, 1)
                     .await
                     .expect("slot")
                     .wait,
@@ -583,7 +583,7 @@ async fn the_pacing_ledger_measures_waits_on_the_database_clock() {
         .await
         .expect("pause");
     let after_pause = store
-        .take_rate_limit_slot(&key, interval)
+        .take_rate_limit_slots(&key, interval, 1)
         .await
         .expect("slot")
         .wait;
@@ -612,7 +612,7 @@ async fn the_pacing_ledger_takes_slots_together_and_says_how_long_it_worked_on_t
     assert!(quick.working < Duration::from_millis(100), "{quick:?}");
     assert!(quick.wait < Duration::from_millis(50), "{quick:?}");
     let fourth = store
-        .take_rate_limit_slot(&key, interval)
+        .take_rate_limit_slots(&key, interval, 1)
         .await
         .expect("slot");
     assert!(
@@ -634,7 +634,7 @@ async fn the_pacing_ledger_takes_slots_together_and_says_how_long_it_worked_on_t
     let taker = {
         let store = store.clone();
         let key = key.clone();
-        tokio::spawn(async move { store.take_rate_limit_slot(&key, interval).await })
+        tokio::spawn(async move { store.take_rate_limit_slots(&key, interval, 1).await })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     holder.commit().await.expect("commit");

@@ -525,29 +525,16 @@ fn fleet_command(settings: &Settings, role: &str) -> anyhow::Result<Command> {
 }
 
 async fn spawn_fleet(settings: &Settings) -> anyhow::Result<Children> {
-    // A free local port for the publisher's operations listener.
-    let metrics = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    // The publisher's operations listener, for its pacing counters.
+    let metrics = format!("127.0.0.1:{}", harness::free_port()?);
     let mut publisher = fleet_command(settings, "publisher")?;
-    publisher.env("DOCSYNC_METRICS_ADDR", metrics.to_string());
+    publisher.env("DOCSYNC_METRICS_ADDR", &metrics);
     Ok(Children {
         api: fleet_command(settings, "api")?.spawn()?,
         collector: fleet_command(settings, "collector")?.spawn()?,
         publisher: Some(publisher.spawn()?),
         publisher_metrics: format!("http://{metrics}/metrics"),
     })
-}
-
-/// The shared slots the publisher has given up so far for being late to them
-/// (`docsync_pacing_late_slots_total`, every provider): each is a slot of a key's budget left
-/// unused. `None` when the publisher's metrics cannot be read.
-async fn late_slots(http: &reqwest::Client, url: &str) -> Option<f64> {
-    let text = http.get(url).send().await.ok()?.text().await.ok()?;
-    Some(
-        text.lines()
-            .filter(|l| l.starts_with("docsync_pacing_late_slots_total"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum(),
-    )
 }
 
 /// How long a child may drain after SIGTERM.
@@ -618,7 +605,7 @@ async fn push_round(
     let cpu_before = total_cpu(children);
     let (pg_before, mq_before) = (database.backend_cpu().await?, cpu_of_command("beam.smp"));
     let (busy_before, ticks_before) = machine_ticks();
-    let late_before = late_slots(http, &children.publisher_metrics).await;
+    let late_before = harness::late_slots(http, &children.publisher_metrics).await;
     let started = Instant::now();
     let pushes: usize =
         futures::future::try_join_all(accounts.iter().map(|a| push_all(http, api, a)))
@@ -634,7 +621,7 @@ async fn push_round(
     let (busy_after, ticks_after) = machine_ticks();
     let late = match (
         late_before,
-        late_slots(http, &children.publisher_metrics).await,
+        harness::late_slots(http, &children.publisher_metrics).await,
     ) {
         (Some(before), Some(after)) => format!("{:.0}", after - before),
         _ => "unknown".to_owned(),

@@ -24,6 +24,19 @@ pub fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
+/// The shared pacing slots a process has given up so far for being late to them
+/// (`docsync_pacing_late_slots_total` of every provider, from its `/metrics` at `url`): each
+/// is a slot of a key's budget left unused. `None` when the metrics cannot be read.
+pub async fn late_slots(http: &reqwest::Client, url: &str) -> Option<f64> {
+    let text = http.get(url).send().await.ok()?.text().await.ok()?;
+    Some(
+        text.lines()
+            .filter(|l| l.starts_with("docsync_pacing_late_slots_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum(),
+    )
+}
+
 /// Settings of a run that must not touch anything else: its own database and queue prefix,
 /// a fresh master key, the sandbox as every provider, the API on a free port.
 #[derive(Debug, Clone)]

@@ -343,7 +343,8 @@ impl Pacer {
                     let riders = std::mem::take(
                         &mut *lane.riders.lock().unwrap_or_else(|p| p.into_inner()),
                     );
-                    if let (Ok(count), false) = (u32::try_from(riders.len()), riders.is_empty()) {
+                    if !riders.is_empty() {
+                        let count = u32::try_from(riders.len()).unwrap_or(u32::MAX);
                         let first = ledger.take_slots(key, interval, count).await;
                         for (i, rider) in (0u32..).zip(riders) {
                             // A rider that gave up meanwhile leaves its slot unused.

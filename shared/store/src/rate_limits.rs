@@ -7,16 +7,6 @@ use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 impl Store {
-    /// Takes the key's next slot under a steady `interval`, as [`Store::take_rate_limit_slots`]
-    /// with a count of one.
-    pub async fn take_rate_limit_slot(
-        &self,
-        key: &str,
-        interval: Duration,
-    ) -> StoreResult<TakenSlot> {
-        self.take_rate_limit_slots(key, interval, 1).await
-    }
-
     /// Takes the key's next `count` slots under a steady `interval` (never earlier than now,
     /// never inside a pause) and says how long from now the first is (the others follow it
     /// `interval` apart), measured on the database's clock alone: a host whose own clock is
