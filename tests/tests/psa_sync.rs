@@ -1341,3 +1341,63 @@ async fn a_company_rematched_while_its_records_are_being_written_never_lands_in_
     publisher.stop().await;
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_first_companies_are_written_while_the_later_ones_are_still_read() {
+    // 12 companies, every ConnectWise request 300 ms late: reading them (8 at a time, at the
+    // ConnectWise budget of 10 a second) takes seconds, and the publishers write each company
+    // as soon as its records are stored instead of after the last one.
+    let mut config = sandbox();
+    config.connectwise.companies = 12;
+    config.connectwise.configurations_per_company = 5;
+    let app = spawn_with(config).await;
+    configure(&app, json!({})).await;
+    list_and_match_all(&app).await;
+    app.sandbox.set_faults(docsync_sandbox::Faults {
+        rules: vec![docsync_sandbox::FaultRule::new(
+            docsync_sandbox::FaultProvider::ConnectWise,
+            docsync_sandbox::FaultKind::LatencyMs(300),
+        )],
+        ..docsync_sandbox::Faults::default()
+    });
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let read_at = run["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| {
+            e["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("read 12 companies"))
+        })
+        .and_then(|e| e["at"].as_str())
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .map(|at| at.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|| panic!("no event says the 12 companies were read: {run}"));
+    let assets = app.sandbox.hudu_assets();
+    let cw = SandboxConfig::default().connectwise;
+    let per_company = cw.contacts_per_company + 5 + 1 + cw.sites_per_company;
+    assert_eq!(
+        assets.len(),
+        12 * per_company,
+        "every record written once: {run}"
+    );
+    let first_write = assets.iter().map(|a| a.created_at).min().expect("assets");
+    let last_write = assets.iter().map(|a| a.created_at).max().expect("assets");
+    let ahead = (read_at - first_write).num_milliseconds();
+    println!(
+        "first asset {ahead} ms before the last company was read; last asset {} ms after",
+        (last_write - read_at).num_milliseconds()
+    );
+    assert!(
+        ahead >= 1_000,
+        "the first asset was written {ahead} ms before the last company was read: {run}"
+    );
+    // Nothing is written twice on the next sync.
+    app.sandbox.set_faults(docsync_sandbox::Faults::default());
+    let again = sync(&app).await;
+    assert_eq!(again["counts"]["created"], 0, "{again}");
+    assert_eq!(app.sandbox.hudu_assets().len(), 12 * per_company);
+    app.cleanup().await;
+}

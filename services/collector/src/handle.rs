@@ -47,7 +47,7 @@ pub(crate) async fn collect(ctx: &Context, job: CollectJob) -> anyhow::Result<Ve
                         enqueue_publish(ctx, &run, snapshot_id).await?;
                     }
                 }
-                Some(AnyRun::Sync(sync)) => crate::sync::resume(ctx, &sync).await?,
+                Some(AnyRun::Sync(sync)) => return crate::sync::resume(ctx, &sync, &job).await,
                 None => {}
             }
             return Ok(Verdict::Done);

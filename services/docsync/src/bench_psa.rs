@@ -242,7 +242,7 @@ struct FirstSync {
     /// Seconds from the first asset create to the last.
     create_span: f64,
     /// Seconds queued, collecting, publishing (from the run's events).
-    phases: (f64, f64, f64),
+    phases: Phases,
     counts: SyncCounts,
 }
 
@@ -256,7 +256,7 @@ struct Resync {
     cw_company_list: u64,
     by_path: BTreeMap<String, u64>,
     /// Seconds queued, collecting, publishing (from the run's events).
-    phases: (f64, f64, f64),
+    phases: Phases,
     counts: SyncCounts,
 }
 
@@ -504,6 +504,7 @@ fn first_sync_line(
     let queued = of(|r| r.phases.0);
     let collecting = of(|r| r.phases.1);
     let publishing = of(|r| r.phases.2);
+    let read_by = of(|r| r.phases.3);
     let span = of(|r| r.create_span);
     let gap_first = of(|r| r.create_gaps.1);
     let gap_last = of(|r| r.create_gaps.2);
@@ -512,7 +513,7 @@ fn first_sync_line(
         .map(|r| counts_text(&r.counts))
         .unwrap_or_default();
     let line = format!(
-        "| {} first sync, {} | {} records; counts ({counts}) | {} runs{runs_note} | wall median {wall:.1} s (min {min:.1} s, max {max:.1} s) vs lower bound {lower_bound:.1} s ({writes:.0} Hudu writes, {asset_writes:.0} of them assets, at {rate:.1} per s) = {ratio:.2}x | all {requests:.0} Hudu requests need {:.1} s of budget; {requests:.0} Hudu + {cw_requests:.0} ConnectWise requests one at a time at {:.0} ms (mean): {serial:.1} s, and the wall is {per_request:.0} ms per request; between consecutive asset creates {gap:.0} ms (first tenth {gap_first:.0}, last tenth {gap_last:.0}); queued {queued:.1} s, collecting {collecting:.1} s, publishing {publishing:.1} s, of which first to last asset create {span:.1} s | {rejected} × 429 (Hudu and ConnectWise, all runs), busiest Hudu window {busiest} of {} | fleet CPU {fleet:.2} ms/record (PostgreSQL {postgres:.2}, RabbitMQ {rabbitmq:.2}: every process of each on the machine); machine CPU {busy:.0}% busy | {} | targets: zero 429 {} |",
+        "| {} first sync, {} | {} records; counts ({counts}) | {} runs{runs_note} | wall median {wall:.1} s (min {min:.1} s, max {max:.1} s) vs lower bound {lower_bound:.1} s ({writes:.0} Hudu writes, {asset_writes:.0} of them assets, at {rate:.1} per s) = {ratio:.2}x | all {requests:.0} Hudu requests need {:.1} s of budget; {requests:.0} Hudu + {cw_requests:.0} ConnectWise requests one at a time at {:.0} ms (mean): {serial:.1} s, and the wall is {per_request:.0} ms per request; between consecutive asset creates {gap:.0} ms (first tenth {gap_first:.0}, last tenth {gap_last:.0}); queued {queued:.1} s, collecting {collecting:.1} s (the company list), publishing {publishing:.1} s (the companies' records read by {read_by:.1} s into it, beside the writes), of which first to last asset create {span:.1} s | {rejected} × 429 (Hudu and ConnectWise, all runs), busiest Hudu window {busiest} of {} | fleet CPU {fleet:.2} ms/record (PostgreSQL {postgres:.2}, RabbitMQ {rabbitmq:.2}: every process of each on the machine); machine CPU {busy:.0}% busy | {} | targets: zero 429 {} |",
         shape.label,
         shape.describe(),
         shape.records(),
@@ -737,9 +738,13 @@ async fn measure(
     Ok((first, again, disturbed))
 }
 
-/// Seconds a run spent queued, collecting and publishing, from its events (the first entry
-/// into each state; publishing ends when the run finished).
-async fn phases(store: &Store, id: RunId) -> anyhow::Result<(f64, f64, f64)> {
+/// Seconds a run spent queued, collecting (the company list) and publishing, and how far into
+/// publishing the last company's records were read, from its events.
+type Phases = (f64, f64, f64, f64);
+
+/// A run's [`Phases`]: the first entry into each state; publishing ends when the run finished;
+/// the records were read when the collector said so ("read N companies").
+async fn phases(store: &Store, id: RunId) -> anyhow::Result<Phases> {
     let events = store.run_events(id).await?;
     let first = |state: &str| events.iter().find(|e| e.state == state).map(|e| e.at);
     let finished = events
@@ -754,10 +759,19 @@ async fn phases(store: &Store, id: RunId) -> anyhow::Result<(f64, f64, f64)> {
     };
     let (queued, collecting, publishing) =
         (first("queued"), first("collecting"), first("publishing"));
+    let read = events
+        .iter()
+        .find(|e| {
+            e.detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("read ") && d.contains(" companies with "))
+        })
+        .map(|e| e.at);
     Ok((
         secs(queued, collecting),
         secs(collecting, publishing),
         secs(publishing, finished),
+        secs(publishing, read).max(0.0),
     ))
 }
 

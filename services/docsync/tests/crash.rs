@@ -694,6 +694,78 @@ async fn a_sync_publisher_killed_mid_company_is_replaced_and_every_configuration
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_collector_killed_mid_reads_is_replaced_and_reads_only_what_was_left() {
+    // The publisher runs in this process and starts on the first companies while the
+    // collector (a child) reads the rest; the collector dies once three companies are stored.
+    let mut config = SandboxConfig::default();
+    config.connectwise.companies = 10;
+    config.hudu_rate_limit = None;
+    let app = spawn_roles(
+        config,
+        Roles {
+            publisher: true,
+            ..Roles::default()
+        },
+    )
+    .await;
+    configure_psa_sync(&app, 40, serde_json::json!({})).await;
+    // The listing sync reads no company, so it passes the failpoint.
+    let mut collector = docsync(&app, "collector", Some("collector-mid-reads"));
+    let matched = match_companies(&app, "match", "create").await;
+    assert_eq!(matched.len(), 10);
+    let run_id = start_sync(&app).await;
+    assert!(
+        crashed(collector).await,
+        "the collector should have died at its failpoint"
+    );
+    let cw_requests = app.sandbox.cw_stats().requests;
+    collector = docsync(&app, "collector", None);
+    let run = app.wait_for_run(&run_id).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let assets = app.sandbox.hudu_assets();
+    println!("{} assets: {run}", assets.len());
+    assert_eq!(duplicated(&assets), Vec::new());
+    assert_eq!(
+        assets.len(),
+        matched.len() * records_per_company(),
+        "every record of every company once: {run}"
+    );
+    let names: HashSet<String> = assets.iter().map(|a| a.name.clone()).collect();
+    assert!(
+        configuration_names(&app, &matched).is_subset(&names),
+        "{run}"
+    );
+    let left = run["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find_map(|e| {
+            e["detail"]
+                .as_str()
+                .filter(|d| d.ends_with("companies left to read"))
+        })
+        .unwrap_or_else(|| panic!("the second collector says what it read: {run}"))
+        .to_owned();
+    let left_count: usize = left
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    assert!(
+        (1..=7).contains(&left_count),
+        "the three stored companies are not read again: {left}"
+    );
+    // The company list once more, and each company left at most once per kind read.
+    let second_requests = app.sandbox.cw_stats().requests - cw_requests;
+    assert!(
+        second_requests <= 3 + 5 * left_count as u64,
+        "{second_requests} ConnectWise requests to read {left_count} companies"
+    );
+    stop(collector).await;
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_company_create_is_recovered_as_the_new_company_not_an_older_namesake() {
     let app = in_process(Roles {
         collector: true,

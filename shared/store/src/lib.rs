@@ -34,7 +34,10 @@ pub use documents::RemoteDocument;
 pub use integrations::{Integration, IntegrationUpsert};
 pub use migrate::ensure_database;
 pub use objects::{LeftObject, ObjectAction, ObjectKey, RemoteObject};
-pub use psa::{ListedCompany, MatchChange, MatchState, PsaCompany, PsaIntegration, StoredPayload};
+pub use psa::{
+    ListedCompany, MatchChange, MatchState, PlannedPayload, PlannedPayloadState, PsaCompany,
+    PsaIntegration, StoredPayload,
+};
 pub use publish_inputs::PublishInputs;
 pub use rate_limits::{RateLimitSlot, TakenSlot};
 pub use runs::{AnyRun, NewRun, Run, RunCounts, RunEvent, RunFilter, RunStateCount};

@@ -135,8 +135,34 @@ pub struct StoredPayload {
     pub seq: i32,
     /// When the read began (the next incremental read starts there).
     pub read_started_at: DateTime<Utc>,
-    /// The payload.
-    pub body: serde_json::Value,
+    /// The payload; none while the planned company is not read yet.
+    pub body: Option<serde_json::Value>,
+}
+
+/// A payload planned before its records are read (see [`Store::plan_payloads`]).
+#[derive(Debug, Clone)]
+pub struct PlannedPayload {
+    /// Its kind, e.g. `psa-company`.
+    pub kind: String,
+    /// What it is of, e.g. `connectwise-manage:250`.
+    pub source_key: String,
+    /// Its order within the run.
+    pub seq: i32,
+    /// When the read began (the next incremental read starts there).
+    pub read_started_at: DateTime<Utc>,
+}
+
+/// Where a planned payload stands (see [`Store::planned_payload`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlannedPayloadState {
+    /// Read: its body.
+    Read(serde_json::Value),
+    /// Not read yet.
+    Unread,
+    /// Dropped unread: its company is gone from the PSA.
+    Dropped,
+    /// The run is no longer publishing (finished, failed, or gone).
+    RunGone,
 }
 
 fn company(row: &tokio_postgres::Row) -> StoreResult<PsaCompany> {
@@ -442,30 +468,64 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a run's payloads (replacing any an earlier attempt of the run stored).
-    pub async fn store_payloads(
+    /// Plans a run's payloads: one row per company to read, in order, with no body yet
+    /// (replacing any an earlier attempt of the run planned or stored). Each is filled by
+    /// [`Store::fill_payload`] when its records are read.
+    pub async fn plan_payloads(
         &self,
         account_id: AccountId,
         run_id: docsync_domain::RunId,
-        payloads: &[StoredPayload],
+        planned: &[PlannedPayload],
     ) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         tx.execute_prepared("DELETE FROM payloads WHERE run_id = $1", &[&run_id.0])
             .await?;
-        for p in payloads {
-            tx.execute_prepared(
-                "INSERT INTO payloads (id, account_id, run_id, kind, source_key, seq, read_started_at, body)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[&uuid::Uuid::new_v4(), &account_id.0, &run_id.0, &p.kind, &p.source_key, &p.seq, &p.read_started_at, &p.body],
-            )
-            .await?;
-        }
+        let kinds: Vec<&str> = planned.iter().map(|p| p.kind.as_str()).collect();
+        let keys: Vec<&str> = planned.iter().map(|p| p.source_key.as_str()).collect();
+        let seqs: Vec<i32> = planned.iter().map(|p| p.seq).collect();
+        let started: Vec<DateTime<Utc>> = planned.iter().map(|p| p.read_started_at).collect();
+        tx.execute_prepared(
+            "INSERT INTO payloads (id, account_id, run_id, kind, source_key, seq, read_started_at)
+             SELECT gen_random_uuid(), $1, $2, k, s, q, r
+               FROM unnest($3::text[], $4::text[], $5::int[], $6::timestamptz[]) AS t(k, s, q, r)",
+            &[&account_id.0, &run_id.0, &kinds, &keys, &seqs, &started],
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// A run's payloads of `kind`, in order.
+    /// Stores the body of the run's planned payload `seq` (its records were read).
+    pub async fn fill_payload(
+        &self,
+        run_id: docsync_domain::RunId,
+        seq: i32,
+        body: &serde_json::Value,
+    ) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute_prepared(
+                "UPDATE payloads SET body = $3 WHERE run_id = $1 AND seq = $2",
+                &[&run_id.0, &seq, body],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Drops the run's planned payload `seq` unread (its company is gone from the PSA).
+    pub async fn drop_payload(&self, run_id: docsync_domain::RunId, seq: i32) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute_prepared(
+                "DELETE FROM payloads WHERE run_id = $1 AND seq = $2 AND body IS NULL",
+                &[&run_id.0, &seq],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A run's payloads of `kind`, in order; those not read yet have no body.
     pub async fn payloads(
         &self,
         run_id: docsync_domain::RunId,
@@ -490,6 +550,33 @@ impl Store {
                 body: r.get(4),
             })
             .collect())
+    }
+
+    /// Where the run's planned payload `seq` stands, for a publisher waiting for it.
+    pub async fn planned_payload(
+        &self,
+        run_id: docsync_domain::RunId,
+        seq: i32,
+    ) -> StoreResult<PlannedPayloadState> {
+        let row = self
+            .client()
+            .await?
+            .query_opt_prepared(
+                "SELECT r.state = 'publishing', p.seq IS NOT NULL, p.body
+                   FROM push_runs r LEFT JOIN payloads p ON p.run_id = r.id AND p.seq = $2
+                  WHERE r.id = $1",
+                &[&run_id.0, &seq],
+            )
+            .await?;
+        Ok(match row {
+            None => PlannedPayloadState::RunGone,
+            Some(r) if !r.get::<_, bool>(0) => PlannedPayloadState::RunGone,
+            Some(r) if !r.get::<_, bool>(1) => PlannedPayloadState::Dropped,
+            Some(r) => match r.get::<_, Option<serde_json::Value>>(2) {
+                Some(body) => PlannedPayloadState::Read(body),
+                None => PlannedPayloadState::Unread,
+            },
+        })
     }
 
     /// Drops the payloads of finished runs older than a day, keeping the store small.

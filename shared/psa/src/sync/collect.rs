@@ -1,12 +1,24 @@
-//! The collect step of a sync run: the company list (recorded with match states and the
-//! destination company each could be matched to), then every matched company's records.
+//! The collect step of a sync run, in two parts: [`plan`] reads the company list (recorded
+//! with match states and the destination company each could be matched to) and plans one
+//! payload per company to sync; [`read`] then reads each company's records into its payload.
+//! Between the two the run goes to the publishers, who write each company as soon as its
+//! payload is read, so collection and publication overlap.
+//!
+//! Invariant: a planned payload is filled once its company is read whole, and a run's plan is
+//! replaced only by a new collect attempt; a collector that takes over a run half-read reads
+//! only what is still unread ([`unread`]).
 
 use super::{Step, SyncContext};
+use crate::payload::CompanyFacts;
 use crate::payload::COMPANY_PAYLOAD;
 use crate::projection::source_key;
+use crate::source::PsaSource;
 use crate::spec::source;
 use docsync_domain::psa::PsaOptions;
-use docsync_store::{ListedCompany, MatchState, StoredPayload, SyncCounts, SyncRun};
+use docsync_store::{
+    ListedCompany, MatchState, PlannedPayload, PsaCompany, PsaIntegration, StoredPayload,
+    SyncCounts, SyncRun,
+};
 use futures::StreamExt;
 use std::collections::HashMap;
 
@@ -30,22 +42,60 @@ pub(crate) fn options_fingerprint(options: &PsaOptions) -> String {
     crate::projection::fingerprint(None, &shaping, false, None)
 }
 
-/// Reads the company list and the matched companies' records into payloads.
-pub async fn collect(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Step> {
-    let store = &ctx.store;
-    let Some(integration) = store.psa_integration(run.account_id, run.psa).await? else {
-        return Ok(Step::Failed(format!(
+/// What the first step of a collect came to.
+pub enum Planned {
+    /// The companies to read are planned as payloads: hand the run to the publishers, then
+    /// [`read`] them.
+    Read(Box<ReadPlan>),
+    /// Nothing to read: the run's end (or a fault).
+    Done(Step),
+}
+
+/// The companies of a run still to read, each with the payload row it fills.
+pub struct ReadPlan {
+    source: Box<dyn PsaSource>,
+    options: PsaOptions,
+    reads: Vec<PlannedRead>,
+    /// What the run's events should say of the plan.
+    pub detail: String,
+}
+
+/// One company to read into its planned payload.
+struct PlannedRead {
+    seq: i32,
+    facts: CompanyFacts,
+    destination: Option<i64>,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The stored integration and its source, or the step that ends the run without them.
+fn integration_source(
+    ctx: &SyncContext,
+    run: &SyncRun,
+    integration: Option<PsaIntegration>,
+) -> Result<(PsaIntegration, Box<dyn PsaSource>), Step> {
+    let Some(integration) = integration else {
+        return Err(Step::Failed(format!(
             "the {} integration is not configured: PUT /integrations/{}",
             run.psa, run.psa
         )));
     };
-    let source = match source(ctx, &integration, Some(run.id)) {
-        Ok(s) => s,
-        Err(reason) => return Ok(Step::Failed(reason)),
+    let source = source(ctx, &integration, Some(run.id)).map_err(Step::Failed)?;
+    Ok((integration, source))
+}
+
+/// Reads the company list (recording it with match states and suggestions) and plans one
+/// payload per matched company to read, in the list's order.
+pub async fn plan(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Planned> {
+    let store = &ctx.store;
+    let integration = store.psa_integration(run.account_id, run.psa).await?;
+    let (integration, source) = match integration_source(ctx, run, integration) {
+        Ok(found) => found,
+        Err(step) => return Ok(Planned::Done(step)),
     };
     let hudu = match ctx.destinations.hudu_objects(run.account_id).await? {
         Ok(h) => h,
-        Err(reason) => return Ok(Step::Failed(reason)),
+        Err(reason) => return Ok(Planned::Done(Step::Failed(reason))),
     };
     let options = &integration.options;
     let read_started = chrono::Utc::now();
@@ -54,11 +104,11 @@ pub async fn collect(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Step> {
         futures::future::join(source.companies(), hudu.companies()).await;
     let companies = match companies {
         Ok(c) => c,
-        Err(e) => return Ok(e.into()),
+        Err(e) => return Ok(Planned::Done(e.into())),
     };
     let destination_companies = match destination_companies {
         Ok(c) => c,
-        Err(e) => return Ok(e.into()),
+        Err(e) => return Ok(Planned::Done(e.into())),
     };
     let mut by_name: HashMap<String, Vec<i64>> = HashMap::new();
     for c in &destination_companies {
@@ -84,7 +134,7 @@ pub async fn collect(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Step> {
     let stored = store
         .record_psa_companies(run.account_id, run.psa, &listed)
         .await?;
-    let facts: HashMap<i64, _> = companies.iter().map(|c| (c.psa_id, c)).collect();
+    let facts: HashMap<i64, &CompanyFacts> = companies.iter().map(|c| (c.psa_id, c)).collect();
     let fp = options_fingerprint(options);
     let skip_types: Vec<String> = options
         .skip
@@ -93,7 +143,7 @@ pub async fn collect(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Step> {
         .map(|t| t.trim().to_lowercase())
         .collect();
     // What to read: each company to sync, with where its last read left off.
-    let mut wanted = Vec::new();
+    let mut reads = Vec::new();
     let mut skipped = 0;
     for company in &stored {
         if !matches!(company.state, MatchState::Matched | MatchState::Create) {
@@ -110,53 +160,32 @@ pub async fn collect(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Step> {
             skipped += 1;
             continue;
         }
-        let since = company
-            .synced_through
-            .filter(|_| company.synced_options.as_deref() == Some(fp.as_str()));
-        let destination = match company.state {
-            MatchState::Matched => company.destination_company_id,
-            _ => None,
-        };
-        wanted.push((company.psa_id, *facts, destination, since));
-    }
-    // A few companies read at once, each starting as another ends (the PSA key's pacer still
-    // spaces the requests); stored in the company list's order.
-    let source = &*source;
-    let mut reads = Vec::with_capacity(wanted.len());
-    for (n, (_, facts, destination, since)) in wanted.iter().enumerate() {
-        reads.push(async move {
-            let read = source.company_payload(facts, *destination, *since, options);
-            (n, read.await)
+        reads.push(PlannedRead {
+            seq: reads.len() as i32,
+            facts: (*facts).clone(),
+            destination: match company.state {
+                MatchState::Matched => company.destination_company_id,
+                _ => None,
+            },
+            since: since(company, &fp),
         });
     }
-    let reads = futures::stream::iter(reads)
-        .buffer_unordered(READS_IN_FLIGHT)
-        .collect::<Vec<_>>()
-        .await;
-    let mut read: Vec<Option<_>> = (0..wanted.len()).map(|_| None).collect();
-    for (n, payload) in reads {
-        match payload {
-            Ok(p) => read[n] = Some(p),
-            Err(e) => return Ok(e.into()),
-        }
-    }
-    let mut payloads = Vec::with_capacity(wanted.len());
-    for ((psa_id, ..), payload) in wanted.iter().zip(read.into_iter().flatten()) {
-        payloads.push(StoredPayload {
+    let planned: Vec<PlannedPayload> = reads
+        .iter()
+        .map(|r| PlannedPayload {
             kind: COMPANY_PAYLOAD.into(),
-            source_key: source_key(run.psa, *psa_id),
-            seq: payloads.len() as i32,
+            source_key: source_key(run.psa, r.facts.psa_id),
+            seq: r.seq,
             read_started_at: read_started - CURSOR_MARGIN,
-            body: serde_json::to_value(&payload)?,
-        });
-    }
+        })
+        .collect();
     store
-        .store_payloads(run.account_id, run.id, &payloads)
+        .plan_payloads(run.account_id, run.id, &planned)
         .await?;
     let detail = format!(
-        "read {} companies ({} to sync) with {} {} requests",
+        "listed {} companies ({} to sync) with {} {} requests",
         stored.len(),
-        payloads.len(),
+        reads.len(),
         source.requests(),
         run.psa
     );
@@ -165,18 +194,137 @@ pub async fn collect(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Step> {
     let left = store
         .left_objects(run.account_id, super::publish::DESTINATION, run.psa, 1)
         .await?;
-    if payloads.is_empty() && left.is_empty() {
+    if reads.is_empty() && left.is_empty() {
         let counts = SyncCounts {
             skipped,
             ..SyncCounts::default()
         };
-        return Ok(Step::Finished(
+        return Ok(Planned::Done(Step::Finished(
             counts,
             format!("{detail}; no company is matched: match them with PUT /integrations/{}/companies and sync again", run.psa),
-        ));
+        )));
+    }
+    Ok(Planned::Read(Box::new(ReadPlan {
+        source,
+        options: integration.options.clone(),
+        reads,
+        detail,
+    })))
+}
+
+/// Where a company's last read left off: none (a full read) when it was never synced or
+/// the options that shape what is read changed since.
+fn since(company: &PsaCompany, fp: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    company
+        .synced_through
+        .filter(|_| company.synced_options.as_deref() == Some(fp))
+}
+
+/// The planned payloads of a run that are not read yet (a collector took over a run whose
+/// reading was cut short): the company list is read again for their facts; a company gone
+/// from the PSA since is dropped from the plan. `None` when every payload is read.
+pub async fn unread(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Option<Planned>> {
+    let store = &ctx.store;
+    let unread: Vec<StoredPayload> = store
+        .payloads(run.id, COMPANY_PAYLOAD)
+        .await?
+        .into_iter()
+        .filter(|p| p.body.is_none())
+        .collect();
+    if unread.is_empty() {
+        return Ok(None);
+    }
+    let integration = store.psa_integration(run.account_id, run.psa).await?;
+    let (integration, source) = match integration_source(ctx, run, integration) {
+        Ok(found) => found,
+        Err(step) => return Ok(Some(Planned::Done(step))),
+    };
+    let companies = match source.companies().await {
+        Ok(c) => c,
+        Err(e) => return Ok(Some(Planned::Done(e.into()))),
+    };
+    let states: HashMap<i64, PsaCompany> = store
+        .psa_companies(run.account_id, run.psa)
+        .await?
+        .into_iter()
+        .map(|c| (c.psa_id, c))
+        .collect();
+    let fp = options_fingerprint(&integration.options);
+    let mut reads = Vec::new();
+    for payload in unread {
+        let found = companies
+            .iter()
+            .find(|c| source_key(run.psa, c.psa_id) == payload.source_key);
+        let (Some(facts), Some(company)) = (found, found.and_then(|c| states.get(&c.psa_id)))
+        else {
+            store.drop_payload(run.id, payload.seq).await?;
+            continue;
+        };
+        reads.push(PlannedRead {
+            seq: payload.seq,
+            facts: facts.clone(),
+            destination: match company.state {
+                MatchState::Matched => company.destination_company_id,
+                _ => None,
+            },
+            since: since(company, &fp),
+        });
+    }
+    let detail = format!("{} companies left to read", reads.len());
+    Ok(Some(Planned::Read(Box::new(ReadPlan {
+        source,
+        options: integration.options,
+        reads,
+        detail,
+    }))))
+}
+
+/// Reads the planned companies' records, a few at once (the PSA key's pacer still spaces
+/// the requests), storing each payload as soon as it is read: the publishers write the first
+/// companies while the rest are read.
+pub async fn read(ctx: &SyncContext, run: &SyncRun, plan: Box<ReadPlan>) -> anyhow::Result<Step> {
+    let store = &ctx.store;
+    let ReadPlan {
+        source,
+        options,
+        reads,
+        ..
+    } = *plan;
+    let (source, options) = (&*source, &options);
+    let mut pending = Vec::with_capacity(reads.len());
+    for read in &reads {
+        pending.push(async move {
+            let payload = source
+                .company_payload(&read.facts, read.destination, read.since, options)
+                .await;
+            let payload = match payload {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(e)),
+            };
+            store
+                .fill_payload(run.id, read.seq, &serde_json::to_value(&payload)?)
+                .await?;
+            anyhow::Ok(Ok(()))
+        });
+    }
+    let mut stream = futures::stream::iter(pending).buffer_unordered(READS_IN_FLIGHT);
+    let mut stored = 0;
+    while let Some(done) = stream.next().await {
+        if let Err(e) = done? {
+            return Ok(e.into());
+        }
+        stored += 1;
+        if stored == 3 {
+            docsync_domain::failpoint::crash_here("collector-mid-reads");
+        }
     }
     Ok(Step::Publish {
-        companies: payloads.len(),
-        detail,
+        companies: reads.len(),
+        detail: format!(
+            "read {} companies with {} {} requests",
+            reads.len(),
+            source.requests(),
+            run.psa
+        ),
     })
 }

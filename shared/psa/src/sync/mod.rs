@@ -1,10 +1,13 @@
 //! The two steps of a PSA sync run, for the collector and the publisher roles:
-//! - [`collect`]: read the PSA's company list (recording it with match states and
-//!   suggestions), then every matched company's records, stored as payloads;
-//! - [`publish_batch`]: project each payload onto the destination and write only what changed,
-//!   in batches that each finish well within the job time limit (a redelivery repeats a batch,
-//!   not a company of 10,000 records); then, where the PSA takes them and the integration
-//!   asks for it, Hudu's articles into the PSA's knowledge base ([`knowledge`]).
+//! - collect: [`plan`] reads the PSA's company list (recording it with match states and
+//!   suggestions) and plans a payload per matched company; the run goes to the publishers;
+//!   [`read`] then reads every planned company's records into its payload (a collector taking
+//!   over a half-read run reads only the [`unread`] ones);
+//! - [`publish_batch`]: project each payload onto the destination as soon as it is read and
+//!   write only what changed, in batches that each finish well within the job time limit (a
+//!   redelivery repeats a batch, not a company of 10,000 records); then, where the PSA takes
+//!   them and the integration asks for it, Hudu's articles into the PSA's knowledge base
+//!   ([`knowledge`]).
 //!
 //! Handlers say what happened ([`Step`]); the roles decide what comes next (enqueue the
 //! publish, continue the batch, retry later, finish).
@@ -15,7 +18,7 @@ pub mod knowledge;
 mod publish;
 
 pub use crate::spec::source;
-pub use collect::collect;
+pub use collect::{plan, read, unread, Planned, ReadPlan};
 pub use destination::LayoutCache;
 pub use publish::{publish_batch, BatchShare};
 
@@ -53,7 +56,7 @@ impl SyncContext {
 /// What a step came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
-    /// Records are stored: publish `companies` payloads.
+    /// Companies are planned, or their records stored: publish `companies` payloads.
     Publish {
         /// Payloads stored.
         companies: usize,
@@ -70,12 +73,12 @@ pub enum Step {
     Transient(String),
 }
 
-/// Where a publish batch starts: the payload index, and whether that company's adoption pass
-/// was done already.
+/// Where a publish batch starts: the payload's place in the run's plan, and whether that
+/// company's adoption pass was done already.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BatchCursor {
-    /// Index of the payload (company) to work on.
+    /// The place (`seq`) in the run's plan of the payload (company) to work on.
     pub company: u32,
     /// Its existing assets were matched against the plan already.
     #[serde(default)]

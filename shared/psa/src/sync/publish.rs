@@ -24,7 +24,8 @@ use docsync_domain::psa::PsaOptions;
 use docsync_outbound::in_flight::{InFlight, InFlightBounds};
 use docsync_sinks::hudu_objects::HuduObjects;
 use docsync_store::{
-    MatchState, ObjectAction, ObjectKey, RemoteObject, StoredPayload, SyncCounts, SyncRun,
+    MatchState, ObjectAction, ObjectKey, PlannedPayloadState, RemoteObject, StoredPayload,
+    SyncCounts, SyncRun,
 };
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -61,6 +62,23 @@ enum CompanyEnd {
     /// Not begun: the batch had stopped already.
     NotBegun,
 }
+
+/// A company's payload, as the batch found it.
+enum Read {
+    /// Read: its body.
+    Body(Value),
+    /// Dropped from the plan unread (the company is gone from the PSA): nothing to write.
+    Dropped,
+    /// Not read within [`READ_WAIT`], or the run stopped publishing: the batch ends here.
+    NotYet,
+}
+
+/// How often a company whose records the collector is still reading is looked for.
+const READ_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+/// How long a batch waits for one company's records before it ends there (the next batch
+/// takes it up): a collector that died is replaced within this, and a batch never holds its
+/// place on the partition for long while nothing comes.
+const READ_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A batch's share of destination writes: what the key's budget allows in `time`, at least
 /// `min_writes` (a few more when writes in flight finish after the share was reached).
@@ -132,37 +150,50 @@ pub async fn publish_batch(
         window: Arc::default(),
         company_names: KeyedLocks::default(),
     };
-    let first = cursor.company as usize;
+    // The cursor names a payload by its place in the run's plan (`seq`); past the last one,
+    // only what follows the companies is left.
+    let first = cursor.company as i32;
+    let past_last = payloads.last().map_or(0, |p| p.seq + 1) as u32;
     let layouts = &layouts;
     let (writer, fp) = (&writer, fp.as_str());
-    let mut companies = Vec::with_capacity(payloads.len().saturating_sub(first));
-    for (index, stored) in payloads.iter().enumerate().skip(first) {
+    let mut companies = Vec::with_capacity(payloads.len());
+    for stored in payloads.iter().filter(|p| p.seq >= first) {
         companies.push(async move {
+            let seq = stored.seq;
             if writer.should_stop() {
-                return (index, Ok(Ok(CompanyEnd::NotBegun)));
+                return (seq, Ok(Ok(CompanyEnd::NotBegun)));
             }
-            let adopted = index == first && cursor.adopted;
-            let end = writer.company_records(stored, adopted, layouts, fp).await;
+            let adopted = seq == first && cursor.adopted;
+            let end = match writer.read_payload(stored).await {
+                Ok(Read::Body(body)) => {
+                    writer
+                        .company_records(stored, body, adopted, layouts, fp)
+                        .await
+                }
+                Ok(Read::Dropped) => Ok(Ok(CompanyEnd::Done)),
+                Ok(Read::NotYet) => Ok(Ok(CompanyEnd::Cut { adopted })),
+                Err(e) => Err(e),
+            };
             if !matches!(end, Ok(Ok(CompanyEnd::Done))) {
                 writer.stop();
             }
-            (index, end)
+            (seq, end)
         });
     }
-    let ends: Vec<(usize, anyhow::Result<Result<CompanyEnd, CallError>>)> =
+    let ends: Vec<(i32, anyhow::Result<Result<CompanyEnd, CallError>>)> =
         futures::stream::iter(companies)
             .buffer_unordered(COMPANIES_IN_FLIGHT)
             .collect()
             .await;
     writer.note_failures().await?;
-    let mut next: Option<(usize, CompanyEnd)> = None;
+    let mut next: Option<(i32, CompanyEnd)> = None;
     let mut failure = None;
-    for (index, end) in ends {
+    for (seq, end) in ends {
         match end? {
             Ok(CompanyEnd::Done) => {}
             Ok(end) => {
-                if next.is_none_or(|(at, _)| index < at) {
-                    next = Some((index, end));
+                if next.is_none_or(|(at, _)| seq < at) {
+                    next = Some((seq, end));
                 }
             }
             Err(e) => {
@@ -173,13 +204,13 @@ pub async fn publish_batch(
     if let Some(e) = failure {
         return Ok(e.into());
     }
-    if let Some((index, end)) = next {
+    if let Some((seq, end)) = next {
         let adopted = match end {
             CompanyEnd::Cut { adopted } => adopted,
-            _ => index == first && cursor.adopted,
+            _ => seq == first && cursor.adopted,
         };
         return Ok(Step::Continue(BatchCursor {
-            company: index as u32,
+            company: seq as u32,
             adopted,
         }));
     }
@@ -188,7 +219,7 @@ pub async fn publish_batch(
         Ok(true) => {}
         Ok(false) => {
             return Ok(Step::Continue(BatchCursor {
-                company: payloads.len() as u32,
+                company: past_last,
                 adopted: true,
             }))
         }
@@ -205,7 +236,7 @@ pub async fn publish_batch(
             match super::knowledge::sync_articles(ctx, run, &hudu, kb, budget).await {
                 Ok(outcome) if outcome.more => {
                     return Ok(Step::Continue(BatchCursor {
-                        company: payloads.len() as u32,
+                        company: past_last,
                         adopted: true,
                     }))
                 }
@@ -215,10 +246,12 @@ pub async fn publish_batch(
             }
         }
     }
-    // Counts from the map, so redelivered batches never count twice.
+    // Counts from the map, so redelivered batches never count twice; every company was read
+    // (each one's records were written), so every payload has its body now.
     let mut counts = store.object_counts(run.id).await?;
-    for stored in &payloads {
-        let payload: CompanyPayload = serde_json::from_value(stored.body.clone())?;
+    for stored in store.payloads(run.id, COMPANY_PAYLOAD).await? {
+        let Some(body) = stored.body else { continue };
+        let payload: CompanyPayload = serde_json::from_value(body)?;
         counts.skipped += project_hudu(run.psa, &payload, options, layouts).skipped;
     }
     let SyncCounts {
@@ -284,6 +317,31 @@ impl Writer<'_> {
         self.stopped.store(true, Ordering::SeqCst);
     }
 
+    /// The company's payload: stored already, or waited for while the collector reads it
+    /// (the run still publishing), for at most [`READ_WAIT`] before the batch ends there.
+    async fn read_payload(&self, stored: &StoredPayload) -> anyhow::Result<Read> {
+        if let Some(body) = &stored.body {
+            return Ok(Read::Body(body.clone()));
+        }
+        let waited = tokio::time::Instant::now();
+        loop {
+            match self
+                .ctx
+                .store
+                .planned_payload(self.run.id, stored.seq)
+                .await?
+            {
+                PlannedPayloadState::Read(body) => return Ok(Read::Body(body)),
+                PlannedPayloadState::Dropped => return Ok(Read::Dropped),
+                PlannedPayloadState::RunGone => return Ok(Read::NotYet),
+                PlannedPayloadState::Unread if waited.elapsed() >= READ_WAIT => {
+                    return Ok(Read::NotYet)
+                }
+                PlannedPayloadState::Unread => tokio::time::sleep(READ_POLL).await,
+            }
+        }
+    }
+
     /// One company's records: the company itself, the adoption of its existing assets on a
     /// first full read (unless `adopted` already), interrupted creates, every asset through
     /// the batch's window, then what the PSA no longer lists archived and the company marked
@@ -291,12 +349,13 @@ impl Writer<'_> {
     async fn company_records(
         &self,
         stored: &StoredPayload,
+        body: Value,
         adopted: bool,
         layouts: &HuduLayouts,
         fp: &str,
     ) -> anyhow::Result<Result<CompanyEnd, CallError>> {
         let (run, store, options) = (self.run, &self.ctx.store, self.options);
-        let payload: CompanyPayload = serde_json::from_value(stored.body.clone())?;
+        let payload: CompanyPayload = serde_json::from_value(body)?;
         let plan = project_hudu(run.psa, &payload, options, layouts);
         let mut known = store
             .objects_in_scope(run.account_id, DESTINATION, &plan.scope)
