@@ -33,6 +33,12 @@ fn sandbox() -> SandboxConfig {
     SandboxConfig::default()
 }
 
+/// Records synced per ConnectWise company of `cw`: contacts, configurations, the active
+/// agreement and sites.
+fn records_per_company(cw: &docsync_sandbox::ConnectWiseConfig) -> usize {
+    cw.contacts_per_company + cw.configurations_per_company + 1 + cw.sites_per_company
+}
+
 async fn configure(app: &TestApp, extra: Value) -> Value {
     let (status, view) = app
         .call(
@@ -213,8 +219,7 @@ async fn connectwise_companies_and_records_land_in_hudu_once_and_follow_every_ch
     let run = sync(&app).await;
     assert_eq!(run["state"], "succeeded", "{run}");
     let assets = app.sandbox.hudu_assets();
-    let per_company =
-        cw.contacts_per_company + cw.configurations_per_company + 1 + cw.sites_per_company;
+    let per_company = records_per_company(&cw);
     assert_eq!(
         assets.len(),
         cw.companies * per_company,
@@ -605,8 +610,7 @@ async fn a_sync_and_a_posture_push_all_share_the_hudu_key_under_a_strict_limit()
         "no request over the budget: {stats:?}"
     );
     assert!(stats.max_requests_in_any_window <= 60, "{stats:?}");
-    let per_company =
-        d.contacts_per_company + d.configurations_per_company + 1 + d.sites_per_company;
+    let per_company = records_per_company(&d);
     assert_eq!(
         app.sandbox.hudu_assets().len(),
         2 * per_company,
@@ -1093,8 +1097,7 @@ async fn a_rematched_company_leaves_its_assets_archived_in_the_old_company_and_u
     let (old, new) = company_250_with_two_homes(&app).await;
     let run = sync(&app).await;
     assert_eq!(run["state"], "succeeded", "{run}");
-    let per_company =
-        cw.contacts_per_company + cw.configurations_per_company + 1 + cw.sites_per_company;
+    let per_company = records_per_company(&cw);
     let written = assets_in(&app, old);
     assert_eq!(written.len(), per_company, "{run}");
     let active_before = written.iter().filter(|a| !a.archived).count();
@@ -1194,8 +1197,7 @@ async fn a_company_matched_back_to_its_old_company_gets_its_own_assets_back_once
     let (a, b) = company_250_with_two_homes(&app).await;
     let run = sync(&app).await;
     assert_eq!(run["state"], "succeeded", "{run}");
-    let per_company =
-        cw.contacts_per_company + cw.configurations_per_company + 1 + cw.sites_per_company;
+    let per_company = records_per_company(&cw);
     let first: Vec<HuduAsset> = assets_in(&app, a);
     assert_eq!(first.len(), per_company, "{run}");
     let active: Vec<u64> = first.iter().filter(|x| !x.archived).map(|x| x.id).collect();
@@ -1334,8 +1336,7 @@ async fn a_company_rematched_while_its_records_are_being_written_never_lands_in_
     // The next sync writes it where it is matched now.
     let run = sync(&app).await;
     assert_eq!(run["state"], "succeeded", "{run}");
-    let per_company =
-        cw.contacts_per_company + cw.configurations_per_company + 1 + cw.sites_per_company;
+    let per_company = records_per_company(&cw);
     assert_eq!(assets_in(&app, new).len(), per_company, "{run}");
     assert!(assets_in(&app, old).is_empty(), "{run}");
     publisher.stop().await;
@@ -1377,7 +1378,10 @@ async fn the_first_companies_are_written_while_the_later_ones_are_still_read() {
         .unwrap_or_else(|| panic!("no event says the 12 companies were read: {run}"));
     let assets = app.sandbox.hudu_assets();
     let cw = SandboxConfig::default().connectwise;
-    let per_company = cw.contacts_per_company + 5 + 1 + cw.sites_per_company;
+    let per_company = records_per_company(&docsync_sandbox::ConnectWiseConfig {
+        configurations_per_company: 5,
+        ..cw
+    });
     assert_eq!(
         assets.len(),
         12 * per_company,
@@ -1399,5 +1403,65 @@ async fn the_first_companies_are_written_while_the_later_ones_are_still_read() {
     let again = sync(&app).await;
     assert_eq!(again["counts"]["created"], 0, "{again}");
     assert_eq!(app.sandbox.hudu_assets().len(), 12 * per_company);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_read_that_fails_for_a_while_after_the_run_went_to_the_publishers_is_retried_and_nothing_is_lost(
+) {
+    // Every configurations read fails (500s) once the run is with the publishers: the
+    // collector's job is retried later, the publisher waits for the companies, and once
+    // ConnectWise answers again the retry reads every company still unread.
+    let app = spawn_with(sandbox()).await;
+    configure(&app, json!({})).await;
+    list_and_match_all(&app).await;
+    app.sandbox.set_faults(docsync_sandbox::Faults {
+        rules: vec![docsync_sandbox::FaultRule::new(
+            docsync_sandbox::FaultProvider::ConnectWise,
+            docsync_sandbox::FaultKind::ErrorRate(1.0),
+        )
+        .on("/company/configurations")],
+        ..docsync_sandbox::Faults::default()
+    });
+    let id = start_sync(&app).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, run) = app.call(Method::GET, &format!("/runs/{id}"), None).await;
+        let retrying = run["events"].as_array().is_some_and(|events| {
+            events.iter().any(|e| {
+                e["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("retrying"))
+            })
+        });
+        if retrying {
+            assert_eq!(run["state"], "publishing", "{run}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the read never failed: {run}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.sandbox.set_faults(docsync_sandbox::Faults::default());
+    let run = wait_for_state(&app, &id, &["succeeded", "failed"]).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let cw = SandboxConfig::default().connectwise;
+    let per_company = records_per_company(&cw);
+    let assets = app.sandbox.hudu_assets();
+    assert_eq!(
+        assets.len(),
+        cw.companies * per_company,
+        "every record once: {run}"
+    );
+    assert!(
+        run["events"]
+            .as_array()
+            .is_some_and(|events| events.iter().any(|e| e["detail"]
+                .as_str()
+                .is_some_and(|d| d.ends_with("companies left to read")))),
+        "the retry read what was left: {run}"
+    );
+    let again = sync(&app).await;
+    assert_eq!(again["counts"]["created"], 0, "{again}");
+    assert_eq!(app.sandbox.hudu_assets().len(), cw.companies * per_company);
     app.cleanup().await;
 }
