@@ -2,7 +2,7 @@
 //! written in place (stored id, else adopted by exact title, else created).
 
 use crate::http::{rate_limit_headers, snippet, Answer, PacedClient};
-use crate::in_place::{write_in_place, InPlace};
+use crate::in_place::{write_document, InPlace, Via};
 use crate::pacer::Pacer;
 use crate::{
     ConnectionReport, KnownDocument, NamedRemote, PublishOutcome, PublishRequest, Sink, SinkError,
@@ -198,7 +198,7 @@ impl HuduSink {
             body: &body,
             company_id: request.parent_id,
         };
-        let written = write_in_place(
+        let written = write_document(
             &article,
             &title,
             request.parent_id,
@@ -212,7 +212,7 @@ impl HuduSink {
                 parent_id: request.parent_id,
                 title,
             },
-            created: written.created,
+            created: written.via == Via::Create,
             requests,
         })
     }
@@ -299,9 +299,11 @@ struct ArticleWrite<'a> {
 }
 
 impl InPlace for ArticleWrite<'_> {
+    type Id = String;
+
     async fn update(
         &self,
-        remote_id: &str,
+        remote_id: &String,
         requests: &mut u32,
     ) -> Result<Option<String>, SinkError> {
         let written = self.sink.update(remote_id, self.body, requests).await?;

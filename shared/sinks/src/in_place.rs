@@ -1,74 +1,110 @@
-//! The write-in-place loop of a posture document, written once for every destination (the Hudu
-//! article, the IT Glue flexible asset): the recorded document is updated by its id when it is
-//! still in the mapped parent; when it is gone (or there is none), a document of the exact
-//! title in the parent is adopted, also under the previous title when the tenant was renamed
-//! (a create whose answer was lost, or one made by hand); only then is one created.
+//! The write-in-place loop, written once for every destination object: a posture document
+//! (the Hudu article, the IT Glue flexible asset) and a PSA sync's Hudu company and asset.
+//! The recorded object is updated by its id; when it is gone (or there is none), an object of
+//! one of the titles looked up is adopted (the caller's choice: a posture document is looked
+//! up under its exact title, then its previous title when the tenant was renamed; a PSA
+//! record only under its planned name, and only when a create of it was interrupted); only
+//! then is one created.
 //!
-//! Invariant: a create is the last resort and is never repeated here, so a delivery repeated
-//! after a lost answer finds the first create's document by its title instead of making a
-//! second one.
+//! Invariant: a create is the last resort and is never repeated here, so a write repeated
+//! after a lost answer finds the first create's object by its title instead of making a
+//! second one. The destination's errors pass through untouched (a `Rejected` stays one).
 
 use crate::{KnownDocument, SinkError};
+use std::future::Future;
 
-/// One destination's three calls for one document, each counting its provider requests.
-pub(crate) trait InPlace {
-    /// Writes the document over the one with `remote_id`; `None` when the provider no longer
-    /// has it (404), so the loop adopts or creates instead.
-    async fn update(
+/// One destination's three calls for one object, each counting its provider requests (or,
+/// for a caller that counts writes, its writes).
+pub trait InPlace: Sync {
+    /// How the destination names an object written (its id, and whatever else the caller
+    /// needs to know of it afterwards).
+    type Id: Send + Sync + std::fmt::Debug;
+
+    /// Writes the object over `remote`; `None` when the provider no longer has it (404), so
+    /// the loop adopts or creates instead.
+    fn update(
         &self,
-        remote_id: &str,
+        remote: &Self::Id,
         requests: &mut u32,
-    ) -> Result<Option<String>, SinkError>;
+    ) -> impl Future<Output = Result<Option<Self::Id>, SinkError>> + Send;
 
-    /// The id of the document titled exactly `title` in the parent, if there is one.
-    async fn find(&self, title: &str, requests: &mut u32) -> Result<Option<String>, SinkError>;
+    /// The object titled exactly `title` that may be adopted, if there is one.
+    fn find(
+        &self,
+        title: &str,
+        requests: &mut u32,
+    ) -> impl Future<Output = Result<Option<Self::Id>, SinkError>> + Send;
 
-    /// Creates the document; its id.
-    async fn create(&self, requests: &mut u32) -> Result<String, SinkError>;
+    /// Creates the object (with whatever bookkeeping the destination needs around it); its
+    /// id.
+    fn create(
+        &self,
+        requests: &mut u32,
+    ) -> impl Future<Output = Result<Self::Id, SinkError>> + Send;
 }
 
-/// Where the loop wrote: the document's id and whether it was created.
+/// How the loop reached the object it wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The recorded object, updated by its id.
+    Recorded,
+    /// An object found under one of the titles looked up, adopted and updated.
+    Title,
+    /// A new object, created.
+    Create,
+}
+
+/// Where the loop wrote: the object and how it was reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Written {
-    /// The provider's id of the document written.
-    pub(crate) remote_id: String,
-    /// True when a new document was created.
-    pub(crate) created: bool,
+pub struct Written<Id> {
+    /// The provider's id of the object written.
+    pub remote_id: Id,
+    /// How it was reached.
+    pub via: Via,
 }
 
-/// Writes one document titled `title` in `parent_id` in place (see the module doc).
-pub(crate) async fn write_in_place(
-    destination: &impl InPlace,
+/// Writes one object in place (see the module doc): over `recorded` when the destination
+/// still has it, else over the first object found under `titles` (in order), else a new one.
+pub async fn write_in_place<D: InPlace>(
+    destination: &D,
+    recorded: Option<D::Id>,
+    titles: &[&str],
+    requests: &mut u32,
+) -> Result<Written<D::Id>, SinkError> {
+    let written = |remote_id, via| Written { remote_id, via };
+    if let Some(recorded) = recorded {
+        if let Some(id) = destination.update(&recorded, requests).await? {
+            return Ok(written(id, Via::Recorded));
+        }
+        tracing::warn!(document = ?recorded, "the recorded document is gone; looking for it by title");
+    }
+    for title in titles {
+        if let Some(existing) = destination.find(title, requests).await? {
+            if let Some(id) = destination.update(&existing, requests).await? {
+                return Ok(written(id, Via::Title));
+            }
+        }
+    }
+    Ok(written(destination.create(requests).await?, Via::Create))
+}
+
+/// Writes one posture document titled `title` in `parent_id` in place: the recorded one when
+/// it is in that parent, else one titled `title`, or the recorded (old) title, else a new one.
+pub(crate) async fn write_document<D: InPlace<Id = String>>(
+    destination: &D,
     title: &str,
     parent_id: i64,
     known: Option<&KnownDocument>,
     requests: &mut u32,
-) -> Result<Written, SinkError> {
-    let updated = |remote_id| Written {
-        remote_id,
-        created: false,
-    };
-    if let Some(known) = known.filter(|k| k.parent_id == parent_id) {
-        if let Some(id) = destination.update(&known.remote_id, requests).await? {
-            return Ok(updated(id));
-        }
-        tracing::warn!(document = %known.remote_id, "the recorded document is gone; looking for it by title");
-    }
-    let mut candidates = vec![title];
+) -> Result<Written<String>, SinkError> {
+    let recorded = known
+        .filter(|k| k.parent_id == parent_id)
+        .map(|k| k.remote_id.clone());
+    let mut titles = vec![title];
     if let Some(known) = known.filter(|k| k.title != title) {
-        candidates.push(known.title.as_str());
+        titles.push(known.title.as_str());
     }
-    for candidate in candidates {
-        if let Some(existing) = destination.find(candidate, requests).await? {
-            if let Some(id) = destination.update(&existing, requests).await? {
-                return Ok(updated(id));
-            }
-        }
-    }
-    Ok(Written {
-        remote_id: destination.create(requests).await?,
-        created: true,
-    })
+    write_in_place(destination, recorded, &titles, requests).await
 }
 
 #[cfg(test)]
@@ -110,9 +146,11 @@ mod tests {
     }
 
     impl InPlace for Memory {
+        type Id = String;
+
         async fn update(
             &self,
-            remote_id: &str,
+            remote_id: &String,
             requests: &mut u32,
         ) -> Result<Option<String>, SinkError> {
             self.note(format!("update {remote_id}"), requests);
@@ -155,9 +193,9 @@ mod tests {
         }
     }
 
-    async fn write(m: &Memory, known: Option<KnownDocument>) -> (Written, u32) {
+    async fn write(m: &Memory, known: Option<KnownDocument>) -> (Written<String>, u32) {
         let mut requests = 0;
-        let written = write_in_place(m, &m.title.clone(), 7, known.as_ref(), &mut requests)
+        let written = write_document(m, &m.title.clone(), 7, known.as_ref(), &mut requests)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         (written, requests)
@@ -167,7 +205,7 @@ mod tests {
     async fn the_recorded_document_is_updated_with_one_request() {
         let m = Memory::with(&[("1", "T")], "T");
         let (w, n) = write(&m, Some(known("1", 7, "T"))).await;
-        assert_eq!((w.remote_id.as_str(), w.created, n), ("1", false, 1));
+        assert_eq!((w.remote_id.as_str(), w.via, n), ("1", Via::Recorded, 1));
         assert_eq!(m.calls(), ["update 1"]);
     }
 
@@ -175,7 +213,7 @@ mod tests {
     async fn a_gone_document_is_found_by_title_before_anything_is_created() {
         let m = Memory::with(&[("5", "T")], "T");
         let (w, _) = write(&m, Some(known("1", 7, "T"))).await;
-        assert_eq!((w.remote_id.as_str(), w.created), ("5", false));
+        assert_eq!((w.remote_id.as_str(), w.via), ("5", Via::Title));
         assert_eq!(m.calls(), ["update 1", "find T", "update 5"]);
     }
 
@@ -184,7 +222,7 @@ mod tests {
         let m = Memory::with(&[("5", "Old")], "New");
         // Recorded in another parent (the mapping moved): not updated by id.
         let (w, _) = write(&m, Some(known("5", 8, "Old"))).await;
-        assert_eq!((w.remote_id.as_str(), w.created), ("5", false));
+        assert_eq!((w.remote_id.as_str(), w.via), ("5", Via::Title));
         assert_eq!(m.calls(), ["find New", "find Old", "update 5"]);
         assert_eq!(
             m.docs.lock().map(|d| d[0].1.clone()).ok(),
@@ -196,11 +234,30 @@ mod tests {
     async fn only_a_document_nowhere_to_be_found_is_created_once() {
         let m = Memory::with(&[("5", "Other")], "T");
         let (w, n) = write(&m, None).await;
-        assert_eq!((w.remote_id.as_str(), w.created, n), ("101", true, 2));
+        assert_eq!((w.remote_id.as_str(), w.via, n), ("101", Via::Create, 2));
         assert_eq!(m.calls(), ["find T", "create"]);
         // Delivered again: the created document is found, not made twice.
         let (again, _) = write(&m, None).await;
-        assert_eq!((again.remote_id.as_str(), again.created), ("101", false));
+        assert_eq!((again.remote_id.as_str(), again.via), ("101", Via::Title));
         assert_eq!(m.docs.lock().map(|d| d.len()).ok(), Some(2));
+    }
+
+    #[tokio::test]
+    async fn only_the_titles_asked_for_are_looked_up_and_none_means_a_straight_create() {
+        // A PSA record with no interrupted create: a namesake is never adopted.
+        let m = Memory::with(&[("5", "T")], "T");
+        let mut requests = 0;
+        let w = write_in_place(&m, None, &[], &mut requests)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((w.remote_id.as_str(), w.via), ("101", Via::Create));
+        assert_eq!(m.calls(), ["create"]);
+        // Titles are looked up in the order given; the first one found is adopted.
+        let m = Memory::with(&[("5", "B"), ("6", "C")], "T");
+        let w = write_in_place(&m, Some("1".into()), &["A", "B", "C"], &mut requests)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((w.remote_id.as_str(), w.via), ("5", Via::Title));
+        assert_eq!(m.calls(), ["update 1", "find A", "find B", "update 5"]);
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::html::{self, RenderedSection};
 use crate::http::{rate_limit_headers, snippet, Answer, PacedClient};
-use crate::in_place::{write_in_place, InPlace};
+use crate::in_place::{write_document, InPlace, Via};
 use crate::pacer::Pacer;
 use crate::{
     ConnectionReport, KnownDocument, NamedRemote, PublishOutcome, PublishRequest, Sink, SinkError,
@@ -598,7 +598,7 @@ impl ItGlueSink {
             type_id,
             organization_id,
         };
-        let written = write_in_place(
+        let written = write_document(
             &asset,
             &name,
             organization_id,
@@ -612,7 +612,7 @@ impl ItGlueSink {
                 parent_id: organization_id,
                 title: name,
             },
-            created: written.created,
+            created: written.via == Via::Create,
             requests,
         })
     }
@@ -702,9 +702,11 @@ struct AssetWrite<'a> {
 }
 
 impl InPlace for AssetWrite<'_> {
+    type Id = String;
+
     async fn update(
         &self,
-        remote_id: &str,
+        remote_id: &String,
         requests: &mut u32,
     ) -> Result<Option<String>, SinkError> {
         // An id IT Glue cannot have made is as good as gone: adopt or create instead.

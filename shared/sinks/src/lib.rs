@@ -10,7 +10,7 @@ pub use docsync_outbound::{http, pacer, resolve};
 pub use http::client as http_client;
 pub mod hudu;
 pub mod hudu_objects;
-mod in_place;
+pub mod in_place;
 pub mod itglue;
 pub mod posture;
 pub mod sample;

@@ -1,7 +1,8 @@
 //! The publish step of a sync run: each company's payload projected onto Hudu and written in
-//! place through the map of remote objects: by the recorded id; else adopted (the first sync
-//! of a company matches existing assets by layout and exact name, or serial first with
-//! `matchOnSerial`; an interrupted create is looked up by name); else created. An object
+//! place through the map of remote objects, the company and each asset by the one loop of
+//! [`docsync_sinks::in_place`]: by the recorded id; else adopted (the first sync of a company
+//! matches existing assets by layout and exact name, or serial first with `matchOnSerial`; an
+//! interrupted create is looked up by name); else created. An object
 //! whose fingerprint and archive state match the map is not written. Records gone from the
 //! PSA are archived (`autoArchive`), never deleted; so is what docsync wrote for a company
 //! into the destination company it was matched to before a re-match or unmatch (the map's
@@ -19,10 +20,12 @@ use super::{BatchCursor, Step, SyncContext};
 use crate::payload::{CompanyPayload, COMPANY_PAYLOAD};
 use crate::projection::{project_hudu, source_key, HuduLayouts, PlannedObject, COMPANY_KIND};
 use crate::CallError;
+use chrono::{DateTime, Utc};
 use docsync_domain::locks::KeyedLocks;
 use docsync_domain::psa::PsaOptions;
 use docsync_outbound::in_flight::{InFlight, InFlightBounds};
 use docsync_sinks::hudu_objects::HuduObjects;
+use docsync_sinks::in_place::{self, InPlace, Via, Written};
 use docsync_store::{
     MatchState, ObjectAction, ObjectKey, PlannedPayloadState, RemoteObject, StoredPayload,
     SyncCounts, SyncRun,
@@ -597,7 +600,7 @@ impl Writer<'_> {
         }
         let mut fields = planned.body.clone();
         fields["name"] = json!(planned.title);
-        let mut id = destination.or(recorded);
+        let id = destination.or(recorded);
         let mut action = ObjectAction::Updated;
         if let Some(existing) = id {
             if known.is_some_and(|k| k.archived) && !planned.archived {
@@ -605,54 +608,16 @@ impl Writer<'_> {
                 self.wrote();
                 action = ObjectAction::Unarchived;
             }
-            if self.hudu.update_company(existing, &fields).await?.is_none() {
-                id = None;
-            } else {
-                self.wrote();
-            }
         }
-        if id.is_none() {
-            // An interrupted create of this company is found by its exact name among the
-            // companies Hudu made since the create was noted (the newest; never one that was
-            // there before, which may share the name).
-            let adopted = match known
-                .filter(|k| k.remote_id.is_empty())
-                .and_then(|k| k.recorded_at)
-            {
-                Some(noted) => self
-                    .hudu
-                    .companies()
-                    .await?
-                    .into_iter()
-                    .filter(|c| {
-                        c.name == planned.title
-                            && c.created_at.is_some_and(|t| t >= noted - RECOVERY_SKEW)
-                    })
-                    .map(|c| c.id)
-                    .max(),
-                None => None,
-            };
-            id = Some(match adopted {
-                Some(found) => found,
-                None => {
-                    self.pending(&key, scope, &planned.title).await?;
-                    let created = match self.hudu.create_company(&fields).await {
-                        Ok(created) => created,
-                        Err(e) => {
-                            // Refused: Hudu made nothing, so the next attempt creates it.
-                            if !e.is_transient() {
-                                self.forget_pending(&key).await?;
-                            }
-                            return Err(e);
-                        }
-                    };
-                    self.wrote();
-                    created
-                }
-            });
+        let write = CompanyWrite {
+            record: Record::new(self, &key, scope, &planned.title, known),
+            fields: &fields,
+        };
+        let written = self.in_place(&write, id, write.record.recover()).await?;
+        if written.via != Via::Recorded {
             action = ObjectAction::Created;
         }
-        let id = id.unwrap_or_default();
+        let id = written.remote_id;
         if planned.archived && !known.is_some_and(|k| k.archived && k.remote_id == id.to_string()) {
             self.hudu.set_company_archived(id, true).await?;
             self.wrote();
@@ -686,6 +651,22 @@ impl Writer<'_> {
             .map(|o| o.remote_id)
             .filter(|id| !id.is_empty())
             .collect())
+    }
+
+    /// One object through the one write-in-place loop: over `recorded`, else (`recover`: the
+    /// planned name of an interrupted create) the object that create made, else a new one; the
+    /// loop's writes counted in the batch's share.
+    async fn in_place<D: InPlace>(
+        &self,
+        write: &D,
+        recorded: Option<D::Id>,
+        recover: Option<&str>,
+    ) -> Result<Written<D::Id>, CallError> {
+        let titles: Vec<&str> = recover.into_iter().collect();
+        let mut writes = 0;
+        let written = in_place::write_in_place(write, recorded, &titles, &mut writes).await;
+        self.writes.fetch_add(writes as usize, Ordering::Relaxed);
+        written
     }
 
     async fn pending(&self, key: &ObjectKey, scope: &str, title: &str) -> Result<(), CallError> {
@@ -809,97 +790,44 @@ impl Writer<'_> {
         };
         let mut body = planned.body.clone();
         body["name"] = Value::String(title.clone());
+        let was_archived = known.is_some_and(|k| k.archived);
         let recorded = known
             .filter(|k| !k.remote_id.is_empty() && k.parent_id == Some(company_id))
-            .and_then(|k| k.remote_id.parse::<i64>().ok());
-        let was_archived = known.is_some_and(|k| k.archived);
+            .and_then(|k| k.remote_id.parse::<i64>().ok())
+            .map(|id| AssetAt {
+                id,
+                archived: was_archived,
+            });
         let mut action = ObjectAction::Updated;
-        let mut id = None;
-        if let Some(existing) = recorded {
+        if let Some(existing) = &recorded {
             if was_archived && !planned.archived {
                 self.write(
                     self.hudu
-                        .set_asset_archived(company_id, existing, false)
+                        .set_asset_archived(company_id, existing.id, false)
                         .await,
                 )?;
                 action = ObjectAction::Unarchived;
             }
-            match self.hudu.update_asset(company_id, existing, &body).await {
-                Ok(Some(())) => {
-                    self.wrote();
-                    id = Some(existing);
-                }
-                Ok(None) => {}
-                Err(CallError::Rejected(reason)) => {
-                    return self.rejected(key, scope, &reason).await
-                }
-                Err(e) => return Err(e),
-            }
         }
-        let mut archived_now = was_archived && id.is_some();
-        if id.is_none() {
-            // An interrupted create (pending in the map) is looked up by layout and name among
-            // the assets Hudu made since the create was noted and no other record holds.
-            let found = match known
-                .filter(|k| k.remote_id.is_empty())
-                .and_then(|k| k.recorded_at)
-            {
-                Some(noted) => {
-                    let filters = [
-                        (
-                            "asset_layout_id",
-                            planned.layout_id.unwrap_or_default().to_string(),
-                        ),
-                        ("name", planned.title.clone()),
-                    ];
-                    let held = self.held_in_scope(scope).await?;
-                    self.hudu
-                        .find_assets(company_id, &filters)
-                        .await?
-                        .into_iter()
-                        .filter(|a| !held.contains(&a.id.to_string()))
-                        .filter(|a| a.created_at.is_some_and(|t| t >= noted - RECOVERY_SKEW))
-                        .max_by_key(|a| a.id)
-                }
-                None => None,
-            };
-            match found {
-                Some(asset) => {
-                    match self.hudu.update_asset(company_id, asset.id, &body).await {
-                        Ok(_) => self.wrote(),
-                        Err(CallError::Rejected(reason)) => {
-                            return self.rejected(key, scope, &reason).await
-                        }
-                        Err(e) => return Err(e),
-                    }
-                    archived_now = asset.archived;
-                    id = Some(asset.id);
-                }
-                None => {
-                    self.pending(key, scope, &planned.title).await?;
-                    match self.hudu.create_asset(company_id, &body).await {
-                        Ok(created) => {
-                            self.wrote();
-                            id = Some(created);
-                            archived_now = false;
-                        }
-                        Err(e) if !e.is_transient() => {
-                            // Refused: Hudu made nothing, so the next attempt creates it.
-                            self.forget_pending(key).await?;
-                            return match e {
-                                CallError::Rejected(reason) => {
-                                    self.rejected(key, scope, &reason).await
-                                }
-                                e => Err(e),
-                            };
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
+        let write = AssetWrite {
+            record: Record::new(self, key, scope, &planned.title, known),
+            body: &body,
+            company_id,
+            layout_id: planned.layout_id,
+        };
+        let recover = write.record.recover();
+        let written = match self.in_place(&write, recorded, recover).await {
+            Ok(written) => written,
+            Err(CallError::Rejected(reason)) => return self.rejected(key, scope, &reason).await,
+            Err(e) => return Err(e),
+        };
+        if written.via != Via::Recorded {
             action = ObjectAction::Created;
         }
-        let id = id.unwrap_or_default();
+        let AssetAt {
+            id,
+            archived: archived_now,
+        } = written.remote_id;
         if planned.archived != archived_now {
             self.write(
                 self.hudu
@@ -1020,6 +948,168 @@ impl Writer<'_> {
             )
             .await;
         Ok(())
+    }
+}
+
+/// A record written through the write-in-place loop: where its create is noted as pending,
+/// and when an interrupted create of it was noted (to be recovered), if one was.
+struct Record<'a> {
+    writer: &'a Writer<'a>,
+    key: &'a ObjectKey,
+    scope: &'a str,
+    /// The planned name, noted with a pending create and looked up to recover one.
+    title: &'a str,
+    noted: Option<DateTime<Utc>>,
+}
+
+impl<'a> Record<'a> {
+    fn new(
+        writer: &'a Writer<'a>,
+        key: &'a ObjectKey,
+        scope: &'a str,
+        title: &'a str,
+        known: Option<&RemoteObject>,
+    ) -> Self {
+        let noted = known
+            .filter(|k| k.remote_id.is_empty())
+            .and_then(|k| k.recorded_at);
+        Self {
+            writer,
+            key,
+            scope,
+            title,
+            noted,
+        }
+    }
+
+    /// The name to look an interrupted create up by: none without one, so a namesake is never
+    /// adopted (the first sync's adoption is its own pass).
+    fn recover(&self) -> Option<&'a str> {
+        self.noted.map(|_| self.title)
+    }
+
+    /// Whether an object Hudu made at `created_at` may be the interrupted create: made since
+    /// it was noted (give or take Hudu's clock), never one that was there before.
+    fn made_since_noted(&self, created_at: Option<DateTime<Utc>>) -> bool {
+        self.noted
+            .zip(created_at)
+            .is_some_and(|(noted, t)| t >= noted - RECOVERY_SKEW)
+    }
+
+    /// `create` (a call not begun until awaited) noted as pending first; a refusal (Hudu
+    /// made nothing) forgets it, so the next attempt creates the object instead of looking
+    /// for it.
+    async fn create<T>(
+        &self,
+        create: impl std::future::Future<Output = Result<T, CallError>>,
+        writes: &mut u32,
+    ) -> Result<T, CallError> {
+        self.writer
+            .pending(self.key, self.scope, self.title)
+            .await?;
+        let created = create.await;
+        match &created {
+            Ok(_) => *writes += 1,
+            Err(e) if !e.is_transient() => self.writer.forget_pending(self.key).await?,
+            Err(_) => {}
+        }
+        created
+    }
+}
+
+/// A company's calls for the write-in-place loop, counting its writes.
+struct CompanyWrite<'a> {
+    record: Record<'a>,
+    fields: &'a Value,
+}
+
+impl InPlace for CompanyWrite<'_> {
+    type Id = i64;
+
+    async fn update(&self, id: &i64, writes: &mut u32) -> Result<Option<i64>, CallError> {
+        let hudu = self.record.writer.hudu;
+        let updated = hudu.update_company(*id, self.fields).await?;
+        *writes += u32::from(updated.is_some());
+        Ok(updated.map(|()| *id))
+    }
+
+    /// An interrupted create: the newest company of the exact name Hudu made since.
+    async fn find(&self, title: &str, _writes: &mut u32) -> Result<Option<i64>, CallError> {
+        let companies = self.record.writer.hudu.companies().await?;
+        Ok(companies
+            .into_iter()
+            .filter(|c| c.name == title && self.record.made_since_noted(c.created_at))
+            .map(|c| c.id)
+            .max())
+    }
+
+    async fn create(&self, writes: &mut u32) -> Result<i64, CallError> {
+        let hudu = self.record.writer.hudu;
+        self.record
+            .create(hudu.create_company(self.fields), writes)
+            .await
+    }
+}
+
+/// An asset as the write-in-place loop reached it: its id, and whether it is in the archive.
+#[derive(Debug, Clone, Copy)]
+struct AssetAt {
+    id: i64,
+    archived: bool,
+}
+
+/// An asset's calls for the write-in-place loop, counting its writes.
+struct AssetWrite<'a> {
+    record: Record<'a>,
+    body: &'a Value,
+    company_id: i64,
+    layout_id: Option<i64>,
+}
+
+impl InPlace for AssetWrite<'_> {
+    type Id = AssetAt;
+
+    async fn update(&self, at: &AssetAt, writes: &mut u32) -> Result<Option<AssetAt>, CallError> {
+        let hudu = self.record.writer.hudu;
+        let updated = hudu.update_asset(self.company_id, at.id, self.body).await?;
+        *writes += u32::from(updated.is_some());
+        Ok(updated.map(|()| *at))
+    }
+
+    /// An interrupted create: the newest asset of the layout and exact name Hudu made since
+    /// that no other record holds.
+    async fn find(&self, title: &str, _writes: &mut u32) -> Result<Option<AssetAt>, CallError> {
+        let filters = [
+            (
+                "asset_layout_id",
+                self.layout_id.unwrap_or_default().to_string(),
+            ),
+            ("name", title.to_owned()),
+        ];
+        let writer = self.record.writer;
+        let held = writer.held_in_scope(self.record.scope).await?;
+        let assets = writer.hudu.find_assets(self.company_id, &filters).await?;
+        Ok(assets
+            .into_iter()
+            .filter(|a| !held.contains(&a.id.to_string()))
+            .filter(|a| self.record.made_since_noted(a.created_at))
+            .max_by_key(|a| a.id)
+            .map(|a| AssetAt {
+                id: a.id,
+                archived: a.archived,
+            }))
+    }
+
+    async fn create(&self, writes: &mut u32) -> Result<AssetAt, CallError> {
+        let hudu = self.record.writer.hudu;
+        let id = self
+            .record
+            .create(hudu.create_asset(self.company_id, self.body), writes)
+            .await?;
+        Ok(AssetAt {
+            id,
+            archived: false,
+        })
     }
 }
 
