@@ -160,15 +160,7 @@ pub async fn plan(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Planned> {
             skipped += 1;
             continue;
         }
-        reads.push(PlannedRead {
-            seq: reads.len() as i32,
-            facts: (*facts).clone(),
-            destination: match company.state {
-                MatchState::Matched => company.destination_company_id,
-                _ => None,
-            },
-            since: since(company, &fp),
-        });
+        reads.push(PlannedRead::of(reads.len() as i32, facts, company, &fp));
     }
     let planned: Vec<PlannedPayload> = reads
         .iter()
@@ -212,12 +204,23 @@ pub async fn plan(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Planned> {
     })))
 }
 
-/// Where a company's last read left off: none (a full read) when it was never synced or
-/// the options that shape what is read changed since.
-fn since(company: &PsaCompany, fp: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    company
-        .synced_through
-        .filter(|_| company.synced_options.as_deref() == Some(fp))
+impl PlannedRead {
+    /// The read of `company` into payload `seq`: into its matched destination company (none
+    /// for one to create), from where its last read left off (none, a full read, when it was
+    /// never synced or the options `fp` that shape what is read changed since).
+    fn of(seq: i32, facts: &CompanyFacts, company: &PsaCompany, fp: &str) -> Self {
+        Self {
+            seq,
+            facts: facts.clone(),
+            destination: match company.state {
+                MatchState::Matched => company.destination_company_id,
+                _ => None,
+            },
+            since: company
+                .synced_through
+                .filter(|_| company.synced_options.as_deref() == Some(fp)),
+        }
+    }
 }
 
 /// The planned payloads of a run that are not read yet (a collector took over a run whose
@@ -260,15 +263,7 @@ pub async fn unread(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Option<P
             store.drop_payload(run.id, payload.seq).await?;
             continue;
         };
-        reads.push(PlannedRead {
-            seq: payload.seq,
-            facts: facts.clone(),
-            destination: match company.state {
-                MatchState::Matched => company.destination_company_id,
-                _ => None,
-            },
-            since: since(company, &fp),
-        });
+        reads.push(PlannedRead::of(payload.seq, facts, company, &fp));
     }
     let detail = format!("{} companies left to read", reads.len());
     Ok(Some(Planned::Read(Box::new(ReadPlan {
