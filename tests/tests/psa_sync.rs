@@ -451,6 +451,204 @@ async fn one_company_with_1200_configurations_is_read_and_written_whole() {
 }
 
 #[tokio::test]
+async fn a_company_of_many_pages_is_written_from_its_first_page_on_and_adopts_on_every_page() {
+    // One matched company of 2,500 configurations (3 pages of 1,000), every ConnectWise
+    // request 400 ms late: the first records are written while the later pages are read, and
+    // the adoption pass of its first sync still takes the hand-made assets of the first and
+    // of the last page (a pass over the first part only would duplicate the last one).
+    let mut config = sandbox();
+    config.connectwise.companies = 1;
+    config.hudu_rate_limit = None;
+    let app = spawn_with(config).await;
+    let (status, view) = app
+        .call(
+            Method::PUT,
+            "/integrations/hudu",
+            Some(json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_write_key(), "companyIdByTenantId": {},
+                        "rateLimit": {"requests": 400, "perSeconds": 1}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let d = SandboxConfig::default().connectwise;
+    let (status, view) = app
+        .call(
+            Method::PUT,
+            CW,
+            Some(json!({"site": app.sandbox.connectwise_url, "companyId": d.company_id, "publicKey": d.public_key,
+                        "privateKey": d.private_key, "clientId": d.client_id, "schedule": {"mode": "manual"},
+                        "skip": {"contacts": true, "agreements": true, "sites": true},
+                        "rateLimit": {"requests": 50, "perSeconds": 1}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    app.sandbox
+        .cw_add_configurations(250, 2_500 - d.configurations_per_company);
+    list_and_match_all(&app).await;
+    let mut configurations: Vec<Value> = app
+        .sandbox
+        .cw_records(CwEntity::Configuration)
+        .into_iter()
+        .filter(|c| c["company"]["id"] == 250)
+        .collect();
+    configurations.sort_by_key(|c| c["id"].as_u64());
+    let name = |c: &Value| c["name"].as_str().expect("name").to_owned();
+    let (first_name, last_name) = (name(&configurations[0]), name(&configurations[2_499]));
+    let layout = app
+        .sandbox
+        .create_hudu_layout("Configurations", &[("Notes", "Text")]);
+    let first_made = app.sandbox.create_hudu_asset(1, layout, &first_name, None);
+    let last_made = app.sandbox.create_hudu_asset(1, layout, &last_name, None);
+    app.sandbox.set_faults(docsync_sandbox::Faults {
+        rules: vec![docsync_sandbox::FaultRule::new(
+            docsync_sandbox::FaultProvider::ConnectWise,
+            docsync_sandbox::FaultKind::LatencyMs(400),
+        )],
+        ..docsync_sandbox::Faults::default()
+    });
+    let run = sync(&app).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let read_at = run["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| {
+            e["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("read 1 companies"))
+        })
+        .and_then(|e| e["at"].as_str())
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .map(|at| at.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|| panic!("no event says the company was read: {run}"));
+    let assets = app.sandbox.hudu_assets();
+    assert_eq!(assets.len(), 2_500, "every configuration once: {run}");
+    for (made, name) in [(first_made, &first_name), (last_made, &last_name)] {
+        let named = assets_named(&assets, 1, name);
+        assert_eq!(named.len(), 1, "{name} adopted, not duplicated: {run}");
+        assert_eq!(named[0].id, made, "{name}: the hand-made asset was adopted");
+    }
+    let first_write = assets
+        .iter()
+        .filter(|a| a.id != first_made && a.id != last_made)
+        .map(|a| a.created_at)
+        .min()
+        .expect("assets");
+    let ahead = (read_at - first_write).num_milliseconds();
+    println!("first asset created {ahead} ms before the company's last page was read");
+    assert!(
+        ahead >= 500,
+        "the first asset was created {ahead} ms before the company was read whole: {run}"
+    );
+    assert_eq!(app.sandbox.hudu_stats().rejected_429, 0);
+    // Nothing is written twice on the next sync, and nothing was archived for being unlisted.
+    app.sandbox.set_faults(docsync_sandbox::Faults::default());
+    let again = sync(&app).await;
+    assert_eq!(again["counts"]["created"], 0, "{again}");
+    assert_eq!(again["counts"]["archived"], 0, "{again}");
+    assert_eq!(app.sandbox.hudu_assets().len(), 2_500);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_part_of_a_read_is_stored_until_the_read_is_whole_and_never_over_it() {
+    use docsync_store::{PayloadBody, PlannedPayload, PlannedPayloadState};
+    let app = spawn_with(sandbox()).await;
+    let store = app.store();
+    let run = store
+        .create_sync_run(
+            app.account,
+            docsync_domain::psa::PsaKind::ConnectWiseManage,
+            docsync_domain::Trigger::Manual,
+        )
+        .await
+        .expect("run");
+    store.begin_collecting(run).await.expect("collecting");
+    let planned = PlannedPayload {
+        kind: "psa-company".into(),
+        source_key: "connectwise-manage:250".into(),
+        seq: 0,
+        read_started_at: chrono::Utc::now(),
+    };
+    let gone = PlannedPayload {
+        source_key: "connectwise-manage:251".into(),
+        seq: 1,
+        ..planned.clone()
+    };
+    store
+        .plan_payloads(app.account, run, &[planned, gone])
+        .await
+        .expect("plan");
+    store
+        .sync_collected(run, "planned")
+        .await
+        .expect("publishing");
+    let state =
+        |after: i32| async move { store.planned_payload(run, 0, after).await.expect("state") };
+    assert_eq!(state(0).await, PlannedPayloadState::Unread);
+    // Parts are numbered as stored; a publisher that wrote part 1 hears of part 2, not 1.
+    let part = |n: i32| json!({ "records": n });
+    assert_eq!(
+        store
+            .fill_payload_part(run, 0, &part(1))
+            .await
+            .expect("part"),
+        Some(1)
+    );
+    assert_eq!(
+        state(0).await,
+        PlannedPayloadState::Part {
+            part: 1,
+            body: part(1)
+        }
+    );
+    assert_eq!(
+        state(1).await,
+        PlannedPayloadState::Unread,
+        "nothing newer than part 1"
+    );
+    assert_eq!(
+        store
+            .fill_payload_part(run, 0, &part(2))
+            .await
+            .expect("part"),
+        Some(2)
+    );
+    assert_eq!(
+        state(1).await,
+        PlannedPayloadState::Part {
+            part: 2,
+            body: part(2)
+        }
+    );
+    // A part's company gone from the PSA is dropped like an unread one.
+    store
+        .fill_payload_part(run, 1, &part(1))
+        .await
+        .expect("part");
+    store.drop_payload(run, 1).await.expect("drop");
+    assert_eq!(
+        store.planned_payload(run, 1, 0).await.expect("state"),
+        PlannedPayloadState::Dropped
+    );
+    // The whole read, whatever part was seen; a late part never replaces it.
+    store.fill_payload(run, 0, &part(3)).await.expect("whole");
+    assert_eq!(state(2).await, PlannedPayloadState::Read(part(3)));
+    assert_eq!(state(i32::MAX).await, PlannedPayloadState::Read(part(3)));
+    assert_eq!(
+        store
+            .fill_payload_part(run, 0, &part(4))
+            .await
+            .expect("late part"),
+        None
+    );
+    store.drop_payload(run, 0).await.expect("drop");
+    let stored = store.payloads(run, "psa-company").await.expect("payloads");
+    assert_eq!(stored.len(), 1, "a whole read is never dropped");
+    assert_eq!(stored[0].body, PayloadBody::Whole(part(3)));
+    app.cleanup().await;
+}
+
+#[tokio::test]
 async fn bad_input_names_every_field_and_secrets_stay_masked() {
     let app = spawn_with(sandbox()).await;
     let (status, body) = app

@@ -21,4 +21,6 @@ pub mod spec;
 pub mod sync;
 
 pub use docsync_outbound::CallError;
-pub use source::{KbArticle, KnowledgeBase, PermissionCheck, PsaSource, SourceCheck};
+pub use source::{
+    KbArticle, KnowledgeBase, PermissionCheck, PsaSource, ReadSoFar, SourceCheck, WholeOnly,
+};

@@ -46,13 +46,16 @@ pub trait PsaSource: Send + Sync {
     fn companies(&self) -> BoxFuture<'_, Result<Vec<CompanyFacts>, CallError>>;
 
     /// One company's records: whole when `since` is None, else what changed after `since`
-    /// plus the ids listed now (to see deletions).
+    /// plus the ids listed now (to see deletions). A whole read of many pages hands what it
+    /// has read so far to `so_far` after each page but the last, so its first records can be
+    /// written while the rest are read.
     fn company_payload<'a>(
         &'a self,
         company: &'a CompanyFacts,
         destination_company_id: Option<i64>,
         since: Option<DateTime<Utc>>,
         options: &'a PsaOptions,
+        so_far: &'a dyn ReadSoFar,
     ) -> BoxFuture<'a, Result<CompanyPayload, CallError>>;
 
     /// Requests made so far (for the run's events and the benchmark).
@@ -61,6 +64,22 @@ pub trait PsaSource: Send + Sync {
     /// The PSA's knowledge base, where it takes articles (HaloPSA); None elsewhere.
     fn knowledge_base(&self) -> Option<&dyn KnowledgeBase> {
         None
+    }
+}
+
+/// Where a source hands a company's records read so far while it reads the rest.
+pub trait ReadSoFar: Send + Sync {
+    /// `payload` holds the records read so far, more follow; what it lacks (a kind not read
+    /// yet, the ids of a listing not finished) says nothing.
+    fn read_so_far<'a>(&'a self, payload: &'a CompanyPayload) -> BoxFuture<'a, ()>;
+}
+
+/// A [`ReadSoFar`] that keeps nothing (the whole read is all that is wanted).
+pub struct WholeOnly;
+
+impl ReadSoFar for WholeOnly {
+    fn read_so_far<'a>(&'a self, _payload: &'a CompanyPayload) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
     }
 }
 

@@ -35,8 +35,8 @@ pub use integrations::{Integration, IntegrationUpsert};
 pub use migrate::ensure_database;
 pub use objects::{LeftObject, ObjectAction, ObjectKey, RemoteObject};
 pub use psa::{
-    ListedCompany, MatchChange, MatchState, PlannedPayload, PlannedPayloadState, PsaCompany,
-    PsaIntegration, StoredPayload,
+    ListedCompany, MatchChange, MatchState, PayloadBody, PlannedPayload, PlannedPayloadState,
+    PsaCompany, PsaIntegration, StoredPayload,
 };
 pub use publish_inputs::PublishInputs;
 pub use rate_limits::{RateLimitSlot, TakenSlot};

@@ -135,8 +135,40 @@ pub struct StoredPayload {
     pub seq: i32,
     /// When the read began (the next incremental read starts there).
     pub read_started_at: DateTime<Utc>,
-    /// The payload; none while the planned company is not read yet.
-    pub body: Option<serde_json::Value>,
+    /// What is stored of it so far.
+    pub body: PayloadBody,
+}
+
+/// What a planned payload holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PayloadBody {
+    /// Nothing: its records are not read yet.
+    Unread,
+    /// The first records of a read still under way: the `part`-th stored (1, 2, ...). More
+    /// follow, so nothing may be concluded from what it lacks.
+    Part {
+        /// Parts stored so far.
+        part: i32,
+        /// The records read so far.
+        body: serde_json::Value,
+    },
+    /// The whole read.
+    Whole(serde_json::Value),
+}
+
+impl PayloadBody {
+    fn from_row(body: Option<serde_json::Value>, part: Option<i32>) -> Self {
+        match (body, part) {
+            (None, _) => PayloadBody::Unread,
+            (Some(body), Some(part)) => PayloadBody::Part { part, body },
+            (Some(body), None) => PayloadBody::Whole(body),
+        }
+    }
+
+    /// Whether the read is whole (not planned only, not a part).
+    pub fn is_whole(&self) -> bool {
+        matches!(self, PayloadBody::Whole(_))
+    }
 }
 
 /// A payload planned before its records are read (see [`Store::plan_payloads`]).
@@ -155,9 +187,16 @@ pub struct PlannedPayload {
 /// Where a planned payload stands (see [`Store::planned_payload`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlannedPayloadState {
-    /// Read: its body.
+    /// Read whole: its body.
     Read(serde_json::Value),
-    /// Not read yet.
+    /// A part newer than the one asked after (see [`PayloadBody::Part`]).
+    Part {
+        /// Parts stored so far.
+        part: i32,
+        /// The records read so far.
+        body: serde_json::Value,
+    },
+    /// Nothing newer than asked after: not read yet, or no newer part.
     Unread,
     /// Dropped unread: its company is gone from the PSA.
     Dropped,
@@ -496,7 +535,7 @@ impl Store {
         Ok(())
     }
 
-    /// Stores the body of the run's planned payload `seq` (its records were read).
+    /// Stores the whole body of the run's planned payload `seq` (its records were read).
     pub async fn fill_payload(
         &self,
         run_id: docsync_domain::RunId,
@@ -506,26 +545,48 @@ impl Store {
         self.client()
             .await?
             .execute_prepared(
-                "UPDATE payloads SET body = $3 WHERE run_id = $1 AND seq = $2",
+                "UPDATE payloads SET body = $3, part = NULL WHERE run_id = $1 AND seq = $2",
                 &[&run_id.0, &seq, body],
             )
             .await?;
         Ok(())
     }
 
-    /// Drops the run's planned payload `seq` unread (its company is gone from the PSA).
+    /// Stores the records read so far of the run's planned payload `seq` as its next part,
+    /// unless the payload is whole already; returns the part's number (None: whole).
+    pub async fn fill_payload_part(
+        &self,
+        run_id: docsync_domain::RunId,
+        seq: i32,
+        body: &serde_json::Value,
+    ) -> StoreResult<Option<i32>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt_prepared(
+                "UPDATE payloads SET body = $3, part = coalesce(part, 0) + 1
+                  WHERE run_id = $1 AND seq = $2 AND (body IS NULL OR part IS NOT NULL)
+                  RETURNING part",
+                &[&run_id.0, &seq, body],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Drops the run's planned payload `seq` before it is whole (its company is gone from
+    /// the PSA).
     pub async fn drop_payload(&self, run_id: docsync_domain::RunId, seq: i32) -> StoreResult<()> {
         self.client()
             .await?
             .execute_prepared(
-                "DELETE FROM payloads WHERE run_id = $1 AND seq = $2 AND body IS NULL",
+                "DELETE FROM payloads WHERE run_id = $1 AND seq = $2 AND (body IS NULL OR part IS NOT NULL)",
                 &[&run_id.0, &seq],
             )
             .await?;
         Ok(())
     }
 
-    /// A run's payloads of `kind`, in order; those not read yet have no body.
+    /// A run's payloads of `kind`, in order, as stored so far.
     pub async fn payloads(
         &self,
         run_id: docsync_domain::RunId,
@@ -535,7 +596,7 @@ impl Store {
             .client()
             .await?
             .query_prepared(
-                "SELECT kind, source_key, seq, read_started_at, body FROM payloads
+                "SELECT kind, source_key, seq, read_started_at, body, part FROM payloads
                   WHERE run_id = $1 AND kind = $2 ORDER BY seq",
                 &[&run_id.0, &kind],
             )
@@ -547,34 +608,39 @@ impl Store {
                 source_key: r.get(1),
                 seq: r.get(2),
                 read_started_at: r.get(3),
-                body: r.get(4),
+                body: PayloadBody::from_row(r.get(4), r.get(5)),
             })
             .collect())
     }
 
-    /// Where the run's planned payload `seq` stands, for a publisher waiting for it.
+    /// Where the run's planned payload `seq` stands, for a publisher waiting for it (or,
+    /// `after_part` > 0, for more than the part it wrote): the body only when it is whole or
+    /// a newer part, so a wait costs no body's transfer.
     pub async fn planned_payload(
         &self,
         run_id: docsync_domain::RunId,
         seq: i32,
+        after_part: i32,
     ) -> StoreResult<PlannedPayloadState> {
         let row = self
             .client()
             .await?
             .query_opt_prepared(
-                "SELECT r.state = 'publishing', p.seq IS NOT NULL, p.body
+                "SELECT r.state = 'publishing', p.seq IS NOT NULL,
+                        CASE WHEN p.part IS NULL OR p.part > $3 THEN p.body END, p.part
                    FROM push_runs r LEFT JOIN payloads p ON p.run_id = r.id AND p.seq = $2
                   WHERE r.id = $1",
-                &[&run_id.0, &seq],
+                &[&run_id.0, &seq, &after_part],
             )
             .await?;
         Ok(match row {
             None => PlannedPayloadState::RunGone,
             Some(r) if !r.get::<_, bool>(0) => PlannedPayloadState::RunGone,
             Some(r) if !r.get::<_, bool>(1) => PlannedPayloadState::Dropped,
-            Some(r) => match r.get::<_, Option<serde_json::Value>>(2) {
-                Some(body) => PlannedPayloadState::Read(body),
-                None => PlannedPayloadState::Unread,
+            Some(r) => match PayloadBody::from_row(r.get(2), r.get(3)) {
+                PayloadBody::Unread => PlannedPayloadState::Unread,
+                PayloadBody::Part { part, body } => PlannedPayloadState::Part { part, body },
+                PayloadBody::Whole(body) => PlannedPayloadState::Read(body),
             },
         })
     }

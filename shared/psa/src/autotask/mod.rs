@@ -184,6 +184,7 @@ impl crate::PsaSource for AutotaskSource {
         destination_company_id: Option<i64>,
         since: Option<DateTime<Utc>>,
         options: &'a PsaOptions,
+        _so_far: &'a dyn crate::ReadSoFar,
     ) -> futures::future::BoxFuture<'a, Result<CompanyPayload, CallError>> {
         Box::pin(self.read_company(company, destination_company_id, since, options))
     }

@@ -164,32 +164,35 @@ impl ConnectWiseClient {
         conditions: &[String],
         fields: Option<&str>,
     ) -> Result<Vec<Value>, CallError> {
-        let mut query: Vec<(&str, String)> = vec![("pageSize", PAGE_SIZE.into())];
+        let mut pages = self.pages(path, conditions, fields).await?;
+        let mut rows = Vec::new();
+        while let Some(page) = pages.next().await? {
+            rows.extend(page);
+        }
+        Ok(rows)
+    }
+
+    /// A listing to read page by page ([`Pages::next`]).
+    pub async fn pages<'a>(
+        &'a self,
+        path: &'a str,
+        conditions: &[String],
+        fields: Option<&str>,
+    ) -> Result<Pages<'a>, CallError> {
+        let mut query: Vec<(&'static str, String)> = vec![("pageSize", PAGE_SIZE.into())];
         if !conditions.is_empty() {
             query.push(("conditions", conditions.join(" and ")));
         }
         if let Some(fields) = fields {
             query.push(("fields", fields.into()));
         }
-        let mut url = format!("{}{path}", self.api_root().await?);
-        let mut rows = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let answer = self.send(&url, &query, true).await?;
-            if !answer.status.is_success() {
-                return Err(self.refused(path, &answer));
-            }
-            let page = unreadable(&answer, path)?;
-            rows.extend(page.as_array().cloned().unwrap_or_default());
-            match next_link(&answer) {
-                Some(next) => {
-                    // The next link carries the whole query.
-                    url = next;
-                    query.clear();
-                }
-                None => return Ok(rows),
-            }
-        }
-        Ok(rows)
+        Ok(Pages {
+            client: self,
+            path,
+            next: Some(format!("{}{path}", self.api_root().await?)),
+            query,
+            read: 0,
+        })
     }
 
     /// Read-only check: companyinfo, the keys (`/system/info`), the first companies, and
@@ -263,6 +266,46 @@ impl ConnectWiseClient {
             self.config.company_id()
         );
         check
+    }
+}
+
+/// A listing read one forward-only page at a time.
+pub struct Pages<'a> {
+    client: &'a ConnectWiseClient,
+    path: &'a str,
+    /// The next page's URL; None once the last page was read.
+    next: Option<String>,
+    /// The query of the first page (the next links carry it after that).
+    query: Vec<(&'static str, String)>,
+    read: usize,
+}
+
+impl Pages<'_> {
+    /// The next page's rows; None after the last.
+    pub async fn next(&mut self) -> Result<Option<Vec<Value>>, CallError> {
+        let Some(url) = self.next.take() else {
+            return Ok(None);
+        };
+        let answer = self.client.send(&url, &self.query, true).await?;
+        if !answer.status.is_success() {
+            return Err(self.client.refused(self.path, &answer));
+        }
+        let page = unreadable(&answer, self.path)?;
+        self.read += 1;
+        if self.read < MAX_PAGES {
+            // The next link carries the whole query.
+            self.next = next_link(&answer);
+            self.query.clear();
+        }
+        Ok(Some(match page {
+            Value::Array(rows) => rows,
+            _ => Vec::new(),
+        }))
+    }
+
+    /// Whether another page follows.
+    pub fn more(&self) -> bool {
+        self.next.is_some()
     }
 }
 

@@ -11,7 +11,7 @@ mod records;
 pub use client::ConnectWiseClient;
 
 use crate::payload::{CompanyFacts, CompanyPayload, RecordKind};
-use crate::CallError;
+use crate::{CallError, ReadSoFar};
 use chrono::{DateTime, Utc};
 use docsync_domain::psa::PsaOptions;
 use serde_json::Value;
@@ -70,8 +70,9 @@ impl crate::PsaSource for ConnectWiseClient {
         destination_company_id: Option<i64>,
         since: Option<DateTime<Utc>>,
         options: &'a PsaOptions,
+        so_far: &'a dyn ReadSoFar,
     ) -> futures::future::BoxFuture<'a, Result<CompanyPayload, CallError>> {
-        Box::pin(self.read_company(company, destination_company_id, since, options))
+        Box::pin(self.read_company(company, destination_company_id, since, options, so_far))
     }
 
     fn requests(&self) -> u32 {
@@ -107,69 +108,108 @@ impl ConnectWiseClient {
             .collect())
     }
 
-    /// One company's records: whole when `since` is None, else the id listing of each kind
-    /// and the records changed after `since`.
+    /// One company's records: whole when `since` is None (what is read so far handed to
+    /// `so_far` after each page but the last), else the id listing of each kind and the
+    /// records changed after `since`.
     async fn read_company(
         &self,
         company: &CompanyFacts,
         destination_company_id: Option<i64>,
         since: Option<DateTime<Utc>>,
         options: &PsaOptions,
+        so_far: &dyn ReadSoFar,
     ) -> Result<CompanyPayload, CallError> {
         let mut payload = CompanyPayload::new(company, destination_company_id, since.is_none());
-        for kind in RecordKind::ALL {
-            if kind_skipped(kind, options) {
-                continue;
-            }
+        let kinds: Vec<RecordKind> = RecordKind::ALL
+            .into_iter()
+            .filter(|kind| !kind_skipped(*kind, options))
+            .collect();
+        for (n, &kind) in kinds.iter().enumerate() {
             let (path, conditions) = endpoint(kind, company.psa_id, options);
-            let rows = match since {
-                None => self.list_all(&path, &conditions, None).await?,
-                Some(since) => {
-                    let listing = self
-                        .list_all(&path, &conditions, Some("id,_info/lastUpdated"))
-                        .await?;
-                    let mut changed = Vec::new();
-                    let mut ids = Vec::with_capacity(listing.len());
-                    for row in &listing {
-                        let Some(id) = row.get("id").and_then(Value::as_i64) else {
-                            continue;
-                        };
-                        ids.push(id);
-                        let updated = row
-                            .pointer("/_info/lastUpdated")
-                            .and_then(Value::as_str)
-                            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                            .map(|t| t.with_timezone(&Utc));
-                        if updated.is_none_or(|u| u > since) {
-                            changed.push(id);
-                        }
-                    }
-                    payload.present.insert(kind, ids);
-                    let mut rows = Vec::new();
-                    for chunk in changed.chunks(IDS_PER_REQUEST) {
-                        let list = chunk
-                            .iter()
-                            .map(i64::to_string)
-                            .collect::<Vec<_>>()
-                            .join(",");
-                        let mut c = conditions.clone();
-                        c.push(format!("id in ({list})"));
-                        rows.extend(self.list_all(&path, &c, None).await?);
-                    }
-                    rows
+            match since {
+                None => {
+                    let more_kinds = n + 1 < kinds.len();
+                    self.read_whole(kind, &path, &conditions, &mut payload, more_kinds, so_far)
+                        .await?
                 }
-            };
-            let records: Vec<_> = rows
-                .iter()
-                .filter_map(|r| records::record(kind, r))
-                .collect();
-            if since.is_none() {
-                payload
-                    .present
-                    .insert(kind, records.iter().map(|r| r.source_id).collect());
+                Some(since) => {
+                    self.read_changed(kind, &path, &conditions, since, &mut payload)
+                        .await?
+                }
             }
-            payload.records.extend(records);
         }
         Ok(payload)
+    }
+
+    /// Every record of `kind`, page by page; what is read so far goes to `so_far` after each
+    /// page unless it is the last of the read (`more_kinds`: other kinds follow this one).
+    async fn read_whole(
+        &self,
+        kind: RecordKind,
+        path: &str,
+        conditions: &[String],
+        payload: &mut CompanyPayload,
+        more_kinds: bool,
+        so_far: &dyn ReadSoFar,
+    ) -> Result<(), CallError> {
+        let mut pages = self.pages(path, conditions, None).await?;
+        let mut ids = Vec::new();
+        while let Some(page) = pages.next().await? {
+            for record in page.iter().filter_map(|r| records::record(kind, r)) {
+                ids.push(record.source_id);
+                payload.records.push(record);
+            }
+            if pages.more() || more_kinds {
+                so_far.read_so_far(payload).await;
+            }
+        }
+        payload.present.insert(kind, ids);
+        Ok(())
+    }
+
+    /// The id listing of `kind` (which also reveals deletions) and the records changed after
+    /// `since`, fetched by id.
+    async fn read_changed(
+        &self,
+        kind: RecordKind,
+        path: &str,
+        conditions: &[String],
+        since: DateTime<Utc>,
+        payload: &mut CompanyPayload,
+    ) -> Result<(), CallError> {
+        let listing = self
+            .list_all(path, conditions, Some("id,_info/lastUpdated"))
+            .await?;
+        let mut changed = Vec::new();
+        let mut ids = Vec::with_capacity(listing.len());
+        for row in &listing {
+            let Some(id) = row.get("id").and_then(Value::as_i64) else {
+                continue;
+            };
+            ids.push(id);
+            let updated = row
+                .pointer("/_info/lastUpdated")
+                .and_then(Value::as_str)
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc));
+            if updated.is_none_or(|u| u > since) {
+                changed.push(id);
+            }
+        }
+        payload.present.insert(kind, ids);
+        for chunk in changed.chunks(IDS_PER_REQUEST) {
+            let list = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut c = conditions.to_vec();
+            c.push(format!("id in ({list})"));
+            let rows = self.list_all(path, &c, None).await?;
+            payload
+                .records
+                .extend(rows.iter().filter_map(|r| records::record(kind, r)));
+        }
+        Ok(())
     }
 }

@@ -50,6 +50,7 @@ impl crate::PsaSource for HaloClient {
         destination_company_id: Option<i64>,
         _since: Option<DateTime<Utc>>,
         options: &'a PsaOptions,
+        _so_far: &'a dyn crate::ReadSoFar,
     ) -> futures::future::BoxFuture<'a, Result<CompanyPayload, CallError>> {
         Box::pin(self.read_company(company, destination_company_id, options))
     }

@@ -9,22 +9,26 @@
 //! only what is still unread ([`unread`]).
 
 use super::{Step, SyncContext};
-use crate::payload::CompanyFacts;
-use crate::payload::COMPANY_PAYLOAD;
+use crate::payload::{CompanyFacts, CompanyPayload, COMPANY_PAYLOAD};
 use crate::projection::source_key;
-use crate::source::PsaSource;
+use crate::source::{PsaSource, ReadSoFar};
 use crate::spec::source;
 use docsync_domain::psa::PsaOptions;
 use docsync_store::{
     ListedCompany, MatchState, PlannedPayload, PsaCompany, PsaIntegration, StoredPayload,
     SyncCounts, SyncRun,
 };
+use futures::future::BoxFuture;
 use futures::StreamExt;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Companies whose records are read at once: at a few hundred milliseconds an answer, enough
 /// to keep a PSA budget of 10 a second busy (its pacer spaces the requests).
 const READS_IN_FLIGHT: usize = 8;
+/// Records a company's whole read has at least before what is read so far is stored as a
+/// part (the publishers write a part's records while the rest are read).
+const PART_MIN_RECORDS: usize = 500;
 /// Records changed this close before a read began are read again next time (the PSA's
 /// clock and ours may disagree a little).
 const CURSOR_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
@@ -232,7 +236,7 @@ pub async fn unread(ctx: &SyncContext, run: &SyncRun) -> anyhow::Result<Option<P
         .payloads(run.id, COMPANY_PAYLOAD)
         .await?
         .into_iter()
-        .filter(|p| p.body.is_none())
+        .filter(|p| !p.body.is_whole())
         .collect();
     if unread.is_empty() {
         return Ok(None);
@@ -289,8 +293,14 @@ pub async fn read(ctx: &SyncContext, run: &SyncRun, plan: Box<ReadPlan>) -> anyh
     let mut pending = Vec::with_capacity(reads.len());
     for read in &reads {
         pending.push(async move {
+            let parts = StoredParts {
+                store,
+                run: run.id,
+                seq: read.seq,
+                stored: AtomicUsize::new(0),
+            };
             let payload = source
-                .company_payload(&read.facts, read.destination, read.since, options)
+                .company_payload(&read.facts, read.destination, read.since, options, &parts)
                 .await;
             let payload = match payload {
                 Ok(p) => p,
@@ -322,4 +332,42 @@ pub async fn read(ctx: &SyncContext, run: &SyncRun, plan: Box<ReadPlan>) -> anyh
             run.psa
         ),
     })
+}
+
+/// Stores what a company's whole read has read so far as the next part of its planned
+/// payload, once it holds [`PART_MIN_RECORDS`] and then each time it doubled: the parts of
+/// a read cost at most about twice its records in stored bodies, and a company of a few
+/// pages is written from its first page on.
+struct StoredParts<'a> {
+    store: &'a docsync_store::Store,
+    run: docsync_domain::RunId,
+    seq: i32,
+    /// Records in the last part stored.
+    stored: AtomicUsize,
+}
+
+impl ReadSoFar for StoredParts<'_> {
+    fn read_so_far<'a>(&'a self, payload: &'a CompanyPayload) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let records = payload.records.len();
+            let last = self.stored.load(Ordering::Relaxed);
+            if records < PART_MIN_RECORDS.max(2 * last) {
+                return;
+            }
+            self.stored.store(records, Ordering::Relaxed);
+            // A part only lets the writes start early; the whole read is stored after it, so
+            // a part that cannot be stored is left out.
+            let stored = match serde_json::to_value(payload) {
+                Ok(body) => self
+                    .store
+                    .fill_payload_part(self.run, self.seq, &body)
+                    .await
+                    .map_err(anyhow::Error::from),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = stored {
+                tracing::warn!(run = %self.run, seq = self.seq, error = %e, "a part of a company's read was not stored; the whole read follows");
+            }
+        })
+    }
 }

@@ -24,11 +24,11 @@ use chrono::{DateTime, Utc};
 use docsync_domain::locks::KeyedLocks;
 use docsync_domain::psa::PsaOptions;
 use docsync_outbound::in_flight::{InFlight, InFlightBounds};
-use docsync_sinks::hudu_objects::HuduObjects;
+use docsync_sinks::hudu_objects::{HuduAssetRef, HuduObjects};
 use docsync_sinks::in_place::{self, InPlace, Via, Written};
 use docsync_store::{
-    MatchState, ObjectAction, ObjectKey, PlannedPayloadState, RemoteObject, StoredPayload,
-    SyncCounts, SyncRun,
+    MatchState, ObjectAction, ObjectKey, PayloadBody, PlannedPayloadState, RemoteObject,
+    StoredPayload, SyncCounts, SyncRun,
 };
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -68,8 +68,8 @@ enum CompanyEnd {
 
 /// A company's payload, as the batch found it.
 enum Read {
-    /// Read: its body.
-    Body(Value),
+    /// Read: its body, whole (`part` None) or the `part`-th part of a read still under way.
+    Body { body: Value, part: Option<i32> },
     /// Dropped from the plan unread (the company is gone from the PSA): nothing to write.
     Dropped,
     /// Not read within [`READ_WAIT`], or the run stopped publishing: the batch ends here.
@@ -168,9 +168,9 @@ pub async fn publish_batch(
             }
             let adopted = seq == first && cursor.adopted;
             let end = match writer.read_payload(stored).await {
-                Ok(Read::Body(body)) => {
+                Ok(Read::Body { body, part }) => {
                     writer
-                        .company_records(stored, body, adopted, layouts, fp)
+                        .company_records(stored, body, part, adopted, layouts, fp)
                         .await
                 }
                 Ok(Read::Dropped) => Ok(Ok(CompanyEnd::Done)),
@@ -253,7 +253,9 @@ pub async fn publish_batch(
     // (each one's records were written), so every payload has its body now.
     let mut counts = store.object_counts(run.id).await?;
     for stored in store.payloads(run.id, COMPANY_PAYLOAD).await? {
-        let Some(body) = stored.body else { continue };
+        let PayloadBody::Whole(body) = stored.body else {
+            continue;
+        };
         let payload: CompanyPayload = serde_json::from_value(body)?;
         counts.skipped += project_hudu(run.psa, &payload, options, layouts).skipped;
     }
@@ -284,6 +286,15 @@ fn in_flight_for(wanted: Option<usize>) -> usize {
     }
     .limit(wanted)
 }
+
+/// One company's read as a batch writes it: its stored payload, the records read (whole or
+/// a part), whether its adoption pass was done, and Hudu's assets of it once listed.
+type CompanyRead<'a> = (
+    &'a StoredPayload,
+    &'a CompanyPayload,
+    bool,
+    &'a mut Option<Vec<HuduAssetRef>>,
+);
 
 struct Writer<'a> {
     ctx: &'a SyncContext,
@@ -320,21 +331,41 @@ impl Writer<'_> {
         self.stopped.store(true, Ordering::SeqCst);
     }
 
-    /// The company's payload: stored already, or waited for while the collector reads it
-    /// (the run still publishing), for at most [`READ_WAIT`] before the batch ends there.
+    /// The company's payload: stored already (whole or a part), or waited for while the
+    /// collector reads it.
     async fn read_payload(&self, stored: &StoredPayload) -> anyhow::Result<Read> {
-        if let Some(body) = &stored.body {
-            return Ok(Read::Body(body.clone()));
+        match &stored.body {
+            PayloadBody::Whole(body) => Ok(Read::Body {
+                body: body.clone(),
+                part: None,
+            }),
+            PayloadBody::Part { part, body } => Ok(Read::Body {
+                body: body.clone(),
+                part: Some(*part),
+            }),
+            PayloadBody::Unread => self.more_of(stored.seq, 0).await,
         }
+    }
+
+    /// The company's payload `seq` once it is whole or a part newer than `after_part` is
+    /// stored (the run still publishing), waited for at most [`READ_WAIT`] before the batch
+    /// ends there.
+    async fn more_of(&self, seq: i32, after_part: i32) -> anyhow::Result<Read> {
         let waited = tokio::time::Instant::now();
         loop {
             match self
                 .ctx
                 .store
-                .planned_payload(self.run.id, stored.seq)
+                .planned_payload(self.run.id, seq, after_part)
                 .await?
             {
-                PlannedPayloadState::Read(body) => return Ok(Read::Body(body)),
+                PlannedPayloadState::Read(body) => return Ok(Read::Body { body, part: None }),
+                PlannedPayloadState::Part { part, body } => {
+                    return Ok(Read::Body {
+                        body,
+                        part: Some(part),
+                    })
+                }
                 PlannedPayloadState::Dropped => return Ok(Read::Dropped),
                 PlannedPayloadState::RunGone => return Ok(Read::NotYet),
                 PlannedPayloadState::Unread if waited.elapsed() >= READ_WAIT => {
@@ -345,43 +376,76 @@ impl Writer<'_> {
         }
     }
 
-    /// One company's records: the company itself, the adoption of its existing assets on a
-    /// first full read (unless `adopted` already), interrupted creates, every asset through
-    /// the batch's window, then what the PSA no longer lists archived and the company marked
-    /// synced.
+    /// One company's records, as its payload is read: each part's records are written as it
+    /// comes, then the whole read's ([`Writer::company_part`]). A first full read of a
+    /// matched company, whose adoption pass must see every record, waits for the whole read.
     async fn company_records(
         &self,
         stored: &StoredPayload,
         body: Value,
+        part: Option<i32>,
         adopted: bool,
         layouts: &HuduLayouts,
         fp: &str,
     ) -> anyhow::Result<Result<CompanyEnd, CallError>> {
-        let (run, store, options) = (self.run, &self.ctx.store, self.options);
-        let payload: CompanyPayload = serde_json::from_value(body)?;
-        let plan = project_hudu(run.psa, &payload, options, layouts);
-        let mut known = store
-            .objects_in_scope(run.account_id, DESTINATION, &plan.scope)
-            .await?;
-        // The company itself: created for `create`, its details kept current otherwise.
-        let company_key = ObjectKey {
-            kind: COMPANY_KIND.into(),
-            source_key: plan.scope.clone(),
-        };
-        let still_matched = match (
+        let (mut body, mut part) = (body, part);
+        let mut first = true;
+        // Hudu's assets of the company, listed once for the adoption passes of every part.
+        let mut listing = None;
+        loop {
+            let payload: CompanyPayload = serde_json::from_value(body)?;
+            if first && !self.still_matched(&payload).await? {
+                return Ok(Ok(CompanyEnd::Done));
+            }
+            first = false;
+            let written = (stored, &payload, adopted, &mut listing);
+            let Some(written_part) = part else {
+                return self.company_part(written, false, layouts, fp).await;
+            };
+            match self.company_part(written, true, layouts, fp).await? {
+                Ok(CompanyEnd::Done) => {}
+                end => return Ok(end),
+            }
+            match self.more_of(stored.seq, written_part).await? {
+                Read::Body {
+                    body: more,
+                    part: now,
+                } => (body, part) = (more, now),
+                Read::Dropped => return Ok(Ok(CompanyEnd::Done)),
+                Read::NotYet => return Ok(Ok(CompanyEnd::Cut { adopted })),
+            }
+        }
+    }
+
+    /// Whether the company read is still matched where it was when read; one matched
+    /// elsewhere (or unmatched) since is said so on the run and left for the next sync.
+    async fn still_matched(&self, payload: &CompanyPayload) -> anyhow::Result<bool> {
+        let run = self.run;
+        let still = match (
             self.matches.get(&payload.company.psa_id),
             payload.destination_company_id,
         ) {
             (Some((MatchState::Matched, now)), Some(read)) => *now == Some(read),
             (Some((MatchState::Create, _)), None) => true,
             // Created by an earlier delivery of this batch.
-            (Some((MatchState::Matched, Some(now))), None) => known
-                .get(&company_key)
-                .is_some_and(|c| c.remote_id == now.to_string()),
+            (Some((MatchState::Matched, Some(now))), None) => {
+                let scope = source_key(run.psa, payload.company.psa_id);
+                let company_key = ObjectKey {
+                    kind: COMPANY_KIND.into(),
+                    source_key: scope.clone(),
+                };
+                self.ctx
+                    .store
+                    .objects_in_scope(run.account_id, DESTINATION, &scope)
+                    .await?
+                    .get(&company_key)
+                    .is_some_and(|c| c.remote_id == now.to_string())
+            }
             _ => false,
         };
-        if !still_matched {
-            store
+        if !still {
+            self.ctx
+                .store
                 .sync_event(
                     run.id,
                     &format!(
@@ -390,8 +454,39 @@ impl Writer<'_> {
                     ),
                 )
                 .await?;
-            return Ok(Ok(CompanyEnd::Done));
         }
+        Ok(still)
+    }
+
+    /// What is read of one company (`part`: the first records of a read still under way):
+    /// the company itself, the adoption of its existing assets on a first full read (unless
+    /// `adopted` already), interrupted creates, every asset through the batch's window; then,
+    /// once the read is whole, what the PSA no longer lists archived and the company marked
+    /// synced.
+    async fn company_part(
+        &self,
+        (stored, payload, adopted, listing): CompanyRead<'_>,
+        part: bool,
+        layouts: &HuduLayouts,
+        fp: &str,
+    ) -> anyhow::Result<Result<CompanyEnd, CallError>> {
+        let (run, store, options) = (self.run, &self.ctx.store, self.options);
+        // A first full read adopts the assets already there, part by part as they come
+        // (records in read order, so each claims what it would have claimed in one pass).
+        let adoption_due = payload.full && !adopted && payload.destination_company_id.is_some();
+        // Cut short: whether the next batch may leave the adoption pass out.
+        let cut = CompanyEnd::Cut {
+            adopted: !(adoption_due && part),
+        };
+        let plan = project_hudu(run.psa, payload, options, layouts);
+        let mut known = store
+            .objects_in_scope(run.account_id, DESTINATION, &plan.scope)
+            .await?;
+        // The company itself: created for `create`, its details kept current otherwise.
+        let company_key = ObjectKey {
+            kind: COMPANY_KIND.into(),
+            source_key: plan.scope.clone(),
+        };
         let company_id = match (&plan.company, payload.destination_company_id) {
             (Some(company), destination) => {
                 let _name = self
@@ -414,10 +509,9 @@ impl Writer<'_> {
                 .psa_company_created(run.account_id, run.psa, payload.company.psa_id, company_id)
                 .await?;
         }
-        // The first full read of a company adopts the assets already there.
-        if payload.full && !adopted && payload.destination_company_id.is_some() {
+        if adoption_due {
             if let Err(e) = self
-                .adopt(&plan.assets, &mut known, company_id, &plan.scope)
+                .adopt(&plan.assets, &mut known, company_id, &plan.scope, listing)
                 .await
             {
                 return Ok(Err(e));
@@ -478,7 +572,10 @@ impl Writer<'_> {
             }
         }
         if !all_written {
-            return Ok(Ok(CompanyEnd::Cut { adopted: true }));
+            return Ok(Ok(cut));
+        }
+        if part {
+            return Ok(Ok(CompanyEnd::Done));
         }
         // What the PSA no longer lists is archived.
         let mut seen: Vec<ObjectKey> = vec![company_key];
@@ -687,15 +784,17 @@ impl Writer<'_> {
             .map_err(|e| store_fault(e.into()))
     }
 
-    /// Matches the company's existing assets to planned ones that the map does not know
-    /// (by layout and exact name; by serial first with `matchOnSerial`), recording them
-    /// without a fingerprint so the next step writes them in place.
+    /// Matches the company's existing assets (`listing`, listed here unless it was already)
+    /// to planned ones that the map does not know (by layout and exact name; by serial first
+    /// with `matchOnSerial`), recording them without a fingerprint so the next step writes
+    /// them in place.
     async fn adopt(
         &self,
         planned: &[PlannedObject],
         known: &mut HashMap<ObjectKey, RemoteObject>,
         company_id: i64,
         scope: &str,
+        listing: &mut Option<Vec<HuduAssetRef>>,
     ) -> Result<(), CallError> {
         let unknown: Vec<&PlannedObject> = planned
             .iter()
@@ -709,11 +808,14 @@ impl Writer<'_> {
         if unknown.is_empty() {
             return Ok(());
         }
-        let existing = self.hudu.company_assets(company_id).await?;
+        let existing = match listing {
+            Some(listed) => listed,
+            None => listing.insert(self.hudu.company_assets(company_id).await?),
+        };
         let claimed: HashSet<String> = known.values().map(|k| k.remote_id.clone()).collect();
         let mut taken: HashSet<i64> = HashSet::new();
         for p in unknown {
-            let free = |a: &&docsync_sinks::hudu_objects::HuduAssetRef| {
+            let free = |a: &&HuduAssetRef| {
                 a.asset_layout_id == p.layout_id
                     && !taken.contains(&a.id)
                     && !claimed.contains(&a.id.to_string())
