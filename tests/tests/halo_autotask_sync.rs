@@ -672,6 +672,98 @@ async fn halo_clients_and_records_land_in_hudu_once_and_follow_every_change() {
 }
 
 #[tokio::test]
+async fn a_halo_client_of_many_pages_is_written_from_its_first_pages_on() {
+    // Client 12 with 1,200 more assets (13 pages of 100), every Halo request 300 ms late: its
+    // first assets are written while the later pages are read, and every one lands once.
+    let mut config = halo_sandbox();
+    config.hudu_rate_limit = None;
+    let app = spawn_with(config).await;
+    configure_psa(&app, HALO, halo_body(&app, json!({}))).await;
+    let (status, view) = app
+        .call(
+            Method::PUT,
+            "/integrations/hudu",
+            Some(json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_write_key(), "companyIdByTenantId": {},
+                        "rateLimit": {"requests": 400, "perSeconds": 1}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    sync(&app, HALO).await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &route(HALO, "/companies"),
+            Some(json!({"matches": [{"psaId": 12, "action": "match", "companyId": 1}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let added = app.sandbox.halo_add_assets(12, 1_200);
+    assert_eq!(added.len(), 1_200);
+    app.sandbox.set_faults(docsync_sandbox::Faults {
+        rules: vec![docsync_sandbox::FaultRule::new(
+            docsync_sandbox::FaultProvider::Halo,
+            docsync_sandbox::FaultKind::LatencyMs(300),
+        )],
+        ..docsync_sandbox::Faults::default()
+    });
+    let run = sync(&app, HALO).await;
+    let read_at = run["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| {
+            e["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("read 1 companies"))
+        })
+        .and_then(|e| e["at"].as_str())
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .map(|at| at.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|| panic!("no event says the client was read: {run}"));
+    let assets: Vec<HuduAsset> = app
+        .sandbox
+        .hudu_assets()
+        .into_iter()
+        .filter(|a| a.company_id == 1)
+        .collect();
+    let ids: HashSet<(u64, &str)> = assets
+        .iter()
+        .map(|a| (a.asset_layout_id, a.name.as_str()))
+        .collect();
+    assert_eq!(ids.len(), assets.len(), "no asset twice: {run}");
+    assert_eq!(counts(&run)["failed"], 0, "{run}");
+    let configurations = layout_id(&app, "Configurations");
+    let halo_assets: HashMap<u64, Value> = app
+        .sandbox
+        .halo_records(HaloEntity::Asset)
+        .into_iter()
+        .map(|a| (id_of(&a), a))
+        .collect();
+    for id in &added {
+        let name = text(&halo_assets[id], "key_field");
+        assert_eq!(
+            named(&assets, 1, configurations, &name).len(),
+            1,
+            "Halo asset {id} ({name}) written once: {run}"
+        );
+    }
+    let first_write = assets.iter().map(|a| a.created_at).min().expect("assets");
+    let ahead = (read_at - first_write).num_milliseconds();
+    println!("first asset created {ahead} ms before the client was read whole");
+    assert!(
+        ahead >= 1_000,
+        "the first asset was created {ahead} ms before the client was read whole: {run}"
+    );
+    assert_eq!(app.sandbox.halo_stats().rejected_429, 0);
+    // Nothing is written again on the next sync.
+    app.sandbox.set_faults(docsync_sandbox::Faults::default());
+    let writes = app.sandbox.hudu_stats().writes;
+    sync(&app, HALO).await;
+    assert_eq!(app.sandbox.hudu_stats().writes, writes);
+    app.cleanup().await;
+}
+
+#[tokio::test]
 async fn halo_test_connection_explains_credentials_tenant_and_asset_access_and_bad_input_is_named()
 {
     let app = spawn_with(halo_sandbox()).await;
@@ -1028,6 +1120,80 @@ mod autotask {
 
     fn named<'a>(assets: &'a [HuduAsset], name: &str) -> Vec<&'a HuduAsset> {
         assets.iter().filter(|a| a.name == name).collect()
+    }
+
+    #[tokio::test]
+    async fn an_autotask_company_of_many_pages_is_written_from_its_first_pages_on() {
+        // Company 500 with 1,200 more configuration items (pages of 100), every answer 300 ms
+        // late: its first items are written while the later pages are read, each item once.
+        let mut sandbox = SandboxConfig::default();
+        sandbox.autotask.latency_ms = 300;
+        sandbox.autotask.page_size = 100;
+        sandbox.hudu_rate_limit = None;
+        let app = spawn_with(sandbox).await;
+        configure(&app, json!({})).await;
+        let (status, view) = app
+            .call(
+                Method::PUT,
+                "/integrations/hudu",
+                Some(json!({"baseUrl": app.sandbox.hudu_url, "apiKey": docsync_e2e::hudu_write_key(), "companyIdByTenantId": {},
+                            "rateLimit": {"requests": 400, "perSeconds": 1}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        sync(&app).await;
+        let (status, _) = app
+            .call(
+                Method::PUT,
+                &format!("{AT}/companies"),
+                Some(json!({"matches": [{"psaId": 500, "action": "create"}]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let added: Vec<String> = (0..1_200)
+            .map(|i| {
+                let title = format!("bulk-item-{i:04}");
+                app.sandbox.at_insert(
+                    AtEntity::ConfigurationItem,
+                    json!({"companyID": 500, "referenceTitle": title, "serialNumber": format!("BULK{i:04}")}),
+                );
+                title
+            })
+            .collect();
+        let run = sync(&app).await;
+        let read_at = run["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .find(|e| {
+                e["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("read 1 companies"))
+            })
+            .and_then(|e| e["at"].as_str())
+            .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+            .map(|at| at.with_timezone(&chrono::Utc))
+            .unwrap_or_else(|| panic!("no event says the company was read: {run}"));
+        let assets = app.sandbox.hudu_assets();
+        for title in &added {
+            assert_eq!(
+                named(&assets, title).len(),
+                1,
+                "{title} written once: {run}"
+            );
+        }
+        let first_write = assets.iter().map(|a| a.created_at).min().expect("assets");
+        let ahead = (read_at - first_write).num_milliseconds();
+        println!("first asset created {ahead} ms before the company was read whole");
+        assert!(
+            ahead >= 1_000,
+            "the first asset was created {ahead} ms before the company was read whole: {run}"
+        );
+        // Nothing is written again on the next sync.
+        let writes = app.sandbox.hudu_stats().writes;
+        sync(&app).await;
+        assert_eq!(app.sandbox.hudu_stats().writes, writes);
+        app.cleanup().await;
     }
 
     #[tokio::test]

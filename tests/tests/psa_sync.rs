@@ -649,6 +649,47 @@ async fn a_part_of_a_read_is_stored_until_the_read_is_whole_and_never_over_it() 
 }
 
 #[tokio::test]
+async fn a_batch_waiting_for_a_company_still_being_read_says_so_once_while_it_lasts() {
+    let app = spawn_with(sandbox()).await;
+    let store = app.store();
+    let run = store
+        .create_sync_run(
+            app.account,
+            docsync_domain::psa::PsaKind::ConnectWiseManage,
+            docsync_domain::Trigger::Manual,
+        )
+        .await
+        .expect("run");
+    store.begin_collecting(run).await.expect("collecting");
+    let waiting = "waiting for company 3 of the run: its records are still being read";
+    for _ in 0..3 {
+        store
+            .sync_event_unless_last(run, waiting)
+            .await
+            .expect("event");
+    }
+    store
+        .sync_event(run, "retrying in 10 s")
+        .await
+        .expect("event");
+    store
+        .sync_event_unless_last(run, waiting)
+        .await
+        .expect("event");
+    let (status, body) = app.call(Method::GET, &format!("/runs/{run}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let said: Vec<&str> = body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["detail"].as_str())
+        .filter(|d| *d == waiting || d.starts_with("retrying"))
+        .collect();
+    assert_eq!(said, [waiting, "retrying in 10 s", waiting], "{body}");
+    app.cleanup().await;
+}
+
+#[tokio::test]
 async fn bad_input_names_every_field_and_secrets_stay_masked() {
     let app = spawn_with(sandbox()).await;
     let (status, body) = app

@@ -79,7 +79,7 @@ async fn end(
                 store.retry_or_fail(run.id, &reason, next).await?,
             ));
         }
-        Step::Continue(_) => {}
+        Step::Continue(_) | Step::Wait(_) => {}
     }
     Ok(Verdict::Done)
 }

@@ -46,16 +46,20 @@ pub(crate) async fn publish(
                     ),
                 )
                 .await?;
-            ctx.broker
-                .enqueue_publish(&PublishJob::sync(
+            enqueue_next(ctx, job, next).await?;
+        }
+        Step::Wait(next) => {
+            // Said once while it lasts, not each time a batch ends waiting for the company.
+            store
+                .sync_event_unless_last(
                     run.id,
-                    job.rate_limit_key.clone(),
-                    SyncBatch {
-                        company: next.company,
-                        adopted: next.adopted,
-                    },
-                ))
+                    &format!(
+                        "waiting for company {} of the run: its records are still being read",
+                        next.company + 1
+                    ),
+                )
                 .await?;
+            enqueue_next(ctx, job, next).await?;
         }
         Step::Finished(counts, detail) => {
             store.sync_succeeded(run.id, &counts, &detail).await?;
@@ -75,4 +79,20 @@ pub(crate) async fn publish(
         Step::Publish { .. } => {}
     }
     Ok(Verdict::Done)
+}
+
+/// Enqueues the run's next batch at `next` (same partition, so the key's pacing stays in
+/// one process).
+async fn enqueue_next(ctx: &Context, job: &PublishJob, next: BatchCursor) -> anyhow::Result<()> {
+    ctx.broker
+        .enqueue_publish(&PublishJob::sync(
+            job.run_id,
+            job.rate_limit_key.clone(),
+            SyncBatch {
+                company: next.company,
+                adopted: next.adopted,
+            },
+        ))
+        .await?;
+    Ok(())
 }

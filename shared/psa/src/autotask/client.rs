@@ -387,34 +387,31 @@ impl AutotaskClient {
         filter: Value,
         include: &[&str],
     ) -> Result<Vec<Value>, CallError> {
+        let mut pages = self.query_pages(entity, filter, include);
+        let mut items = Vec::new();
+        while let Some(page) = pages.next().await? {
+            items.extend(page);
+        }
+        Ok(items)
+    }
+
+    /// The items of a query to read page by page ([`Pages::next`]).
+    pub fn query_pages<'a>(
+        &'a self,
+        entity: &'a str,
+        filter: Value,
+        include: &[&str],
+    ) -> Pages<'a> {
         let mut search = json!({"filter": filter, "MaxRecords": PAGE_SIZE});
         if !include.is_empty() {
             search["IncludeFields"] = json!(include);
         }
-        let path = format!("/{entity}/query");
-        let mut page = self
-            .get(entity, &path, &[("search", search.to_string())])
-            .await?;
-        let mut items = Vec::new();
-        for _ in 0..MAX_PAGES {
-            items.extend(
-                page.get("items")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default(),
-            );
-            match page
-                .pointer("/pageDetails/nextPageUrl")
-                .and_then(Value::as_str)
-            {
-                Some(next) if !next.is_empty() => {
-                    let next = next.to_owned();
-                    page = self.get(entity, &next, &[]).await?;
-                }
-                _ => return Ok(items),
-            }
+        Pages {
+            client: self,
+            entity,
+            next: Some((format!("/{entity}/query"), Some(search.to_string()))),
+            read: 0,
         }
-        Ok(items)
     }
 
     /// Read-only check: the zone, the credentials (the threshold), the first companies, and
@@ -505,5 +502,45 @@ impl AutotaskClient {
                 ))
             })
             .collect())
+    }
+}
+
+/// A query's items read one page at a time, following `nextPageUrl`.
+pub struct Pages<'a> {
+    client: &'a AutotaskClient,
+    entity: &'a str,
+    /// The next page: its path or URL, and the search of the first page (the next URLs
+    /// carry it after that); None once the last page was read.
+    next: Option<(String, Option<String>)>,
+    read: usize,
+}
+
+impl Pages<'_> {
+    /// The next page's items; None after the last.
+    pub async fn next(&mut self) -> Result<Option<Vec<Value>>, CallError> {
+        let Some((path, search)) = self.next.take() else {
+            return Ok(None);
+        };
+        let query: Vec<(&str, String)> = search.into_iter().map(|s| ("search", s)).collect();
+        let page = self.client.get(self.entity, &path, &query).await?;
+        self.read += 1;
+        if self.read < MAX_PAGES {
+            self.next = page
+                .pointer("/pageDetails/nextPageUrl")
+                .and_then(Value::as_str)
+                .filter(|next| !next.is_empty())
+                .map(|next| (next.to_owned(), None));
+        }
+        Ok(Some(
+            page.get("items")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+        ))
+    }
+
+    /// Whether another page follows.
+    pub fn more(&self) -> bool {
+        self.next.is_some()
     }
 }

@@ -17,7 +17,7 @@ pub use client::{AutotaskClient, RunNote, Threshold};
 
 use crate::connectwise::kind_skipped;
 use crate::payload::{CompanyFacts, CompanyPayload, RecordKind};
-use crate::CallError;
+use crate::{CallError, ReadSoFar};
 use chrono::{DateTime, SecondsFormat, Utc};
 use docsync_domain::psa::PsaOptions;
 use serde_json::{json, Value};
@@ -81,6 +81,7 @@ impl AutotaskSource {
         destination_company_id: Option<i64>,
         since: Option<DateTime<Utc>>,
         options: &PsaOptions,
+        so_far: &dyn ReadSoFar,
     ) -> Result<CompanyPayload, CallError> {
         let mut payload = CompanyPayload::new(company, destination_company_id, since.is_none());
         let of_company = json!({"op": "eq", "field": "companyID", "value": company.psa_id});
@@ -95,6 +96,11 @@ impl AutotaskSource {
             .filter_map(|l| Some((l.get("id")?.as_i64()?, l.get("name")?.as_str()?.to_owned())))
             .collect();
         let no_categories = HashMap::new();
+        // What is read so far is handed on after each page but the last of the read.
+        let last_kind = RecordKind::ALL
+            .into_iter()
+            .rev()
+            .find(|kind| entity(*kind).is_some() && !kind_skipped(*kind, options));
         for kind in RecordKind::ALL {
             let Some((entity, modified)) = entity(kind) else {
                 continue;
@@ -111,35 +117,46 @@ impl AutotaskSource {
             if kind == RecordKind::Configuration && options.skip.inactive_configurations {
                 filter.push(json!({"op": "eq", "field": "isActive", "value": true}));
             }
-            let rows = match (kind, since, modified) {
-                (RecordKind::Site, ..) => locations.clone(),
+            let take = |payload: &mut CompanyPayload, ids: &mut Vec<i64>, rows: &[Value]| {
+                let records = rows
+                    .iter()
+                    .filter(|r| {
+                        r.get("companyID")
+                            .and_then(Value::as_i64)
+                            .is_none_or(|c| c == company.psa_id)
+                    })
+                    .filter_map(|r| records::record(kind, r, categories, &location_names));
+                for record in records {
+                    ids.push(record.source_id);
+                    payload.records.push(record);
+                }
+            };
+            let mut ids = Vec::new();
+            match (kind, since, modified) {
+                (RecordKind::Site, ..) => take(&mut payload, &mut ids, &locations),
                 (_, Some(since), Some(modified)) => {
                     let listing = self.client.query(entity, json!(filter), &["id"]).await?;
-                    let ids: Vec<i64> = listing
+                    let listed: Vec<i64> = listing
                         .iter()
                         .filter_map(|r| r.get("id")?.as_i64())
                         .collect();
-                    payload.present.insert(kind, ids);
+                    payload.present.insert(kind, listed);
                     let mut changed = filter.clone();
                     changed.push(json!({"op": "gt", "field": modified, "value": since.to_rfc3339_opts(SecondsFormat::Millis, true)}));
-                    self.client.query(entity, json!(changed), &[]).await?
+                    let rows = self.client.query(entity, json!(changed), &[]).await?;
+                    take(&mut payload, &mut ids, &rows);
                 }
-                _ => self.client.query(entity, json!(filter), &[]).await?,
-            };
-            let records: Vec<_> = rows
-                .iter()
-                .filter(|r| {
-                    r.get("companyID")
-                        .and_then(Value::as_i64)
-                        .is_none_or(|c| c == company.psa_id)
-                })
-                .filter_map(|r| records::record(kind, r, categories, &location_names))
-                .collect();
-            payload
-                .present
-                .entry(kind)
-                .or_insert_with(|| records.iter().map(|r| r.source_id).collect());
-            payload.records.extend(records);
+                _ => {
+                    let mut pages = self.client.query_pages(entity, json!(filter), &[]);
+                    while let Some(page) = pages.next().await? {
+                        take(&mut payload, &mut ids, &page);
+                        if pages.more() || Some(kind) != last_kind {
+                            so_far.read_so_far(&payload).await;
+                        }
+                    }
+                }
+            }
+            payload.present.entry(kind).or_insert(ids);
         }
         Ok(payload)
     }
@@ -184,9 +201,9 @@ impl crate::PsaSource for AutotaskSource {
         destination_company_id: Option<i64>,
         since: Option<DateTime<Utc>>,
         options: &'a PsaOptions,
-        _so_far: &'a dyn crate::ReadSoFar,
+        so_far: &'a dyn ReadSoFar,
     ) -> futures::future::BoxFuture<'a, Result<CompanyPayload, CallError>> {
-        Box::pin(self.read_company(company, destination_company_id, since, options))
+        Box::pin(self.read_company(company, destination_company_id, since, options, so_far))
     }
 
     fn requests(&self) -> u32 {

@@ -278,31 +278,30 @@ impl HaloClient {
         key: &str,
         filters: &[(&str, String)],
     ) -> Result<Vec<Value>, CallError> {
+        let mut pages = self.pages(path, key, filters);
         let mut rows = Vec::new();
-        for page in 1..=MAX_PAGES {
-            let mut query: Vec<(&str, String)> = vec![
-                ("pageinate", "true".into()),
-                ("page_size", PAGE_SIZE.to_string()),
-                ("page_no", page.to_string()),
-            ];
-            query.extend(filters.iter().cloned());
-            let body = self.get_json(path, &query).await?;
-            let got = body
-                .get(key)
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let total = body
-                .get("record_count")
-                .and_then(Value::as_u64)
-                .map(|n| n as usize);
-            let short = got.len() < PAGE_SIZE;
-            rows.extend(got);
-            if short || total.is_some_and(|t| rows.len() >= t) {
-                return Ok(rows);
-            }
+        while let Some(page) = pages.next().await? {
+            rows.extend(page);
         }
         Ok(rows)
+    }
+
+    /// A listing under `key` to read page by page ([`Pages::next`]).
+    pub fn pages<'a>(
+        &'a self,
+        path: &'a str,
+        key: &'a str,
+        filters: &[(&'a str, String)],
+    ) -> Pages<'a> {
+        Pages {
+            client: self,
+            path,
+            key,
+            filters: filters.to_vec(),
+            page: 0,
+            rows: 0,
+            done: false,
+        }
     }
 
     /// Read-only check: a token, the first clients, and whether assets can be seen.
@@ -402,4 +401,53 @@ fn readable(answer: &Answer, path: &str) -> Result<Value, CallError> {
             "HaloPSA answered {path} with JSON docsync cannot read: {e}"
         ))
     })
+}
+
+/// A listing read one page at a time, until `record_count` rows came (or a short page).
+pub struct Pages<'a> {
+    client: &'a HaloClient,
+    path: &'a str,
+    key: &'a str,
+    filters: Vec<(&'a str, String)>,
+    /// Pages read.
+    page: usize,
+    /// Rows read.
+    rows: usize,
+    done: bool,
+}
+
+impl Pages<'_> {
+    /// The next page's rows; None after the last.
+    pub async fn next(&mut self) -> Result<Option<Vec<Value>>, CallError> {
+        if self.done {
+            return Ok(None);
+        }
+        self.page += 1;
+        let mut query: Vec<(&str, String)> = vec![
+            ("pageinate", "true".into()),
+            ("page_size", PAGE_SIZE.to_string()),
+            ("page_no", self.page.to_string()),
+        ];
+        query.extend(self.filters.iter().cloned());
+        let body = self.client.get_json(self.path, &query).await?;
+        let got = body
+            .get(self.key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let total = body
+            .get("record_count")
+            .and_then(Value::as_u64)
+            .map(|n| n as usize);
+        self.rows += got.len();
+        self.done = got.len() < PAGE_SIZE
+            || total.is_some_and(|t| self.rows >= t)
+            || self.page >= MAX_PAGES;
+        Ok(Some(got))
+    }
+
+    /// Whether another page follows.
+    pub fn more(&self) -> bool {
+        !self.done
+    }
 }

@@ -4,8 +4,9 @@
 //! integration's PSA key, 300 requests per 5 minutes by default).
 //!
 //! Every read is whole: Halo's lists have no modified-since filter docsync can rely on, so
-//! each sync lists each kind of a company (pages of 100) and the projection's fingerprints
-//! keep unchanged records from being written again. Inactive records are read too
+//! each sync lists each kind of a company (pages of 100, what is read so far handed on after
+//! each page) and the projection's fingerprints keep unchanged records from being written
+//! again. Inactive records are read too
 //! (`includeinactive=true`) so their assets are archived rather than forgotten.
 
 pub mod client;
@@ -15,7 +16,7 @@ pub use client::HaloClient;
 
 use crate::connectwise::kind_skipped;
 use crate::payload::{CompanyFacts, CompanyPayload, RecordKind};
-use crate::CallError;
+use crate::{CallError, ReadSoFar};
 use chrono::{DateTime, Utc};
 use docsync_domain::psa::PsaOptions;
 use serde_json::Value;
@@ -50,9 +51,9 @@ impl crate::PsaSource for HaloClient {
         destination_company_id: Option<i64>,
         _since: Option<DateTime<Utc>>,
         options: &'a PsaOptions,
-        _so_far: &'a dyn crate::ReadSoFar,
+        so_far: &'a dyn ReadSoFar,
     ) -> futures::future::BoxFuture<'a, Result<CompanyPayload, CallError>> {
-        Box::pin(self.read_company(company, destination_company_id, options))
+        Box::pin(self.read_company(company, destination_company_id, options, so_far))
     }
 
     fn requests(&self) -> u32 {
@@ -110,12 +111,14 @@ impl crate::KnowledgeBase for HaloClient {
 }
 
 impl HaloClient {
-    /// One client's records, every kind the options do not skip, whole.
+    /// One client's records, every kind the options do not skip, whole; what is read so
+    /// far goes to `so_far` after each page but the last.
     async fn read_company(
         &self,
         company: &CompanyFacts,
         destination_company_id: Option<i64>,
         options: &PsaOptions,
+        so_far: &dyn ReadSoFar,
     ) -> Result<CompanyPayload, CallError> {
         let mut payload = CompanyPayload::new(company, destination_company_id, true);
         // Sites are read even when skipped as assets: the client's address is on its main site.
@@ -135,45 +138,62 @@ impl HaloClient {
         {
             records::add_address(&mut payload.company, main);
         }
-        for kind in RecordKind::ALL {
-            if kind_skipped(kind, options) {
-                continue;
-            }
-            let rows = if kind == RecordKind::Site {
-                sites.clone()
+        let kinds: Vec<RecordKind> = RecordKind::ALL
+            .into_iter()
+            .filter(|kind| !kind_skipped(*kind, options))
+            .collect();
+        for (n, &kind) in kinds.iter().enumerate() {
+            let mut ids = Vec::new();
+            if kind == RecordKind::Site {
+                take(&mut payload, &mut ids, kind, &sites, options);
             } else {
                 let (path, key) = endpoint(kind);
                 let mut filters = vec![("client_id", company.psa_id.to_string())];
                 if kind != RecordKind::Agreement {
                     filters.push(("includeinactive", "true".into()));
                 }
-                self.list_all(path, key, &filters).await?
-            };
-            let rows: Vec<&Value> = rows
-                .iter()
-                // Halo filters by client_id; a record of another client is never taken.
-                .filter(|r| {
-                    r.get("client_id")
-                        .and_then(Value::as_i64)
-                        .is_none_or(|c| c == company.psa_id)
-                })
-                // Only active contracts are brought in; an expired one's asset is archived.
-                .filter(|r| kind != RecordKind::Agreement || records::contract_active(r))
-                .filter(|r| {
-                    kind != RecordKind::Configuration
-                        || !options.skip.inactive_configurations
-                        || !r.get("inactive").and_then(Value::as_bool).unwrap_or(false)
-                })
-                .collect();
-            let records: Vec<_> = rows
-                .into_iter()
-                .filter_map(|r| records::record(kind, r))
-                .collect();
-            payload
-                .present
-                .insert(kind, records.iter().map(|r| r.source_id).collect());
-            payload.records.extend(records);
+                let mut pages = self.pages(path, key, &filters);
+                while let Some(page) = pages.next().await? {
+                    take(&mut payload, &mut ids, kind, &page, options);
+                    if pages.more() || n + 1 < kinds.len() {
+                        so_far.read_so_far(&payload).await;
+                    }
+                }
+            }
+            payload.present.insert(kind, ids);
         }
         Ok(payload)
+    }
+}
+
+/// The records of `kind` among `rows` (of one page, or every site) into `payload`, their ids
+/// into `ids`.
+fn take(
+    payload: &mut CompanyPayload,
+    ids: &mut Vec<i64>,
+    kind: RecordKind,
+    rows: &[Value],
+    options: &PsaOptions,
+) {
+    let company = payload.company.psa_id;
+    let records = rows
+        .iter()
+        // Halo filters by client_id; a record of another client is never taken.
+        .filter(|r| {
+            r.get("client_id")
+                .and_then(Value::as_i64)
+                .is_none_or(|c| c == company)
+        })
+        // Only active contracts are brought in; an expired one's asset is archived.
+        .filter(|r| kind != RecordKind::Agreement || records::contract_active(r))
+        .filter(|r| {
+            kind != RecordKind::Configuration
+                || !options.skip.inactive_configurations
+                || !r.get("inactive").and_then(Value::as_bool).unwrap_or(false)
+        })
+        .filter_map(|r| records::record(kind, r));
+    for record in records {
+        ids.push(record.source_id);
+        payload.records.push(record);
     }
 }

@@ -65,6 +65,9 @@ pub enum Step {
     },
     /// The next batch starts at this cursor.
     Continue(BatchCursor),
+    /// The next batch starts at this cursor, where this one ended waiting for a company's
+    /// records that the collector is still reading.
+    Wait(BatchCursor),
     /// Finished with these counts.
     Finished(SyncCounts, String),
     /// Failed for a reason a person can act on.

@@ -62,6 +62,8 @@ enum CompanyEnd {
     /// Stopped at the batch's share of writes (or another company's failure) before the end;
     /// `adopted`: its adoption pass was done.
     Cut { adopted: bool },
+    /// Its records (or the rest of them) are still being read: the batch ends there.
+    Waiting { adopted: bool },
     /// Not begun: the batch had stopped already.
     NotBegun,
 }
@@ -174,7 +176,7 @@ pub async fn publish_batch(
                         .await
                 }
                 Ok(Read::Dropped) => Ok(Ok(CompanyEnd::Done)),
-                Ok(Read::NotYet) => Ok(Ok(CompanyEnd::Cut { adopted })),
+                Ok(Read::NotYet) => Ok(Ok(CompanyEnd::Waiting { adopted })),
                 Err(e) => Err(e),
             };
             if !matches!(end, Ok(Ok(CompanyEnd::Done))) {
@@ -209,13 +211,17 @@ pub async fn publish_batch(
     }
     if let Some((seq, end)) = next {
         let adopted = match end {
-            CompanyEnd::Cut { adopted } => adopted,
+            CompanyEnd::Cut { adopted } | CompanyEnd::Waiting { adopted } => adopted,
             _ => seq == first && cursor.adopted,
         };
-        return Ok(Step::Continue(BatchCursor {
+        let next = BatchCursor {
             company: seq as u32,
             adopted,
-        }));
+        };
+        return Ok(match end {
+            CompanyEnd::Waiting { .. } => Step::Wait(next),
+            _ => Step::Continue(next),
+        });
     }
     // What companies matched elsewhere since (or unmatched) left in their old company.
     match writer.archive_left().await {
@@ -287,14 +293,16 @@ fn in_flight_for(wanted: Option<usize>) -> usize {
     .limit(wanted)
 }
 
-/// One company's read as a batch writes it: its stored payload, the records read (whole or
-/// a part), whether its adoption pass was done, and Hudu's assets of it once listed.
-type CompanyRead<'a> = (
-    &'a StoredPayload,
-    &'a CompanyPayload,
-    bool,
-    &'a mut Option<Vec<HuduAssetRef>>,
-);
+/// One company's read as a batch writes it.
+struct CompanyRead<'a> {
+    stored: &'a StoredPayload,
+    /// The records read: whole, or a part.
+    payload: &'a CompanyPayload,
+    /// Its adoption pass was done already.
+    adopted: bool,
+    /// Hudu's assets of the company, once listed (for the adoption pass of every part).
+    listing: &'a mut Option<Vec<HuduAssetRef>>,
+}
 
 struct Writer<'a> {
     ctx: &'a SyncContext,
@@ -377,8 +385,8 @@ impl Writer<'_> {
     }
 
     /// One company's records, as its payload is read: each part's records are written as it
-    /// comes, then the whole read's ([`Writer::company_part`]). A first full read of a
-    /// matched company, whose adoption pass must see every record, waits for the whole read.
+    /// comes, then the whole read's ([`Writer::company_part`]); a first full read's adoption
+    /// pass goes part by part over one listing of the company's Hudu assets.
     async fn company_records(
         &self,
         stored: &StoredPayload,
@@ -398,7 +406,12 @@ impl Writer<'_> {
                 return Ok(Ok(CompanyEnd::Done));
             }
             first = false;
-            let written = (stored, &payload, adopted, &mut listing);
+            let written = CompanyRead {
+                stored,
+                payload: &payload,
+                adopted,
+                listing: &mut listing,
+            };
             let Some(written_part) = part else {
                 return self.company_part(written, false, layouts, fp).await;
             };
@@ -412,7 +425,7 @@ impl Writer<'_> {
                     part: now,
                 } => (body, part) = (more, now),
                 Read::Dropped => return Ok(Ok(CompanyEnd::Done)),
-                Read::NotYet => return Ok(Ok(CompanyEnd::Cut { adopted })),
+                Read::NotYet => return Ok(Ok(CompanyEnd::Waiting { adopted })),
             }
         }
     }
@@ -465,7 +478,12 @@ impl Writer<'_> {
     /// synced.
     async fn company_part(
         &self,
-        (stored, payload, adopted, listing): CompanyRead<'_>,
+        CompanyRead {
+            stored,
+            payload,
+            adopted,
+            listing,
+        }: CompanyRead<'_>,
         part: bool,
         layouts: &HuduLayouts,
         fp: &str,
