@@ -765,3 +765,17 @@ async fn drop_test_database(database: &str) {
             .await;
     }
 }
+
+/// When the run's first event whose detail starts with `prefix` happened (panics naming the
+/// run when there is none).
+pub fn event_at(run: &serde_json::Value, prefix: &str) -> chrono::DateTime<chrono::Utc> {
+    run["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["detail"].as_str().is_some_and(|d| d.starts_with(prefix)))
+        .and_then(|e| e["at"].as_str())
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .map(|at| at.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|| panic!("no event of the run starts with {prefix:?}: {run}"))
+}

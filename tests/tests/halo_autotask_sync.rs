@@ -707,19 +707,7 @@ async fn a_halo_client_of_many_pages_is_written_from_its_first_pages_on() {
         ..docsync_sandbox::Faults::default()
     });
     let run = sync(&app, HALO).await;
-    let read_at = run["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .find(|e| {
-            e["detail"]
-                .as_str()
-                .is_some_and(|d| d.starts_with("read 1 companies"))
-        })
-        .and_then(|e| e["at"].as_str())
-        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
-        .map(|at| at.with_timezone(&chrono::Utc))
-        .unwrap_or_else(|| panic!("no event says the client was read: {run}"));
+    let read_at = docsync_e2e::event_at(&run, "read 1 companies");
     let assets: Vec<HuduAsset> = app
         .sandbox
         .hudu_assets()
@@ -1161,19 +1149,7 @@ mod autotask {
             })
             .collect();
         let run = sync(&app).await;
-        let read_at = run["events"]
-            .as_array()
-            .expect("events")
-            .iter()
-            .find(|e| {
-                e["detail"]
-                    .as_str()
-                    .is_some_and(|d| d.starts_with("read 1 companies"))
-            })
-            .and_then(|e| e["at"].as_str())
-            .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
-            .map(|at| at.with_timezone(&chrono::Utc))
-            .unwrap_or_else(|| panic!("no event says the company was read: {run}"));
+        let read_at = docsync_e2e::event_at(&run, "read 1 companies");
         let assets = app.sandbox.hudu_assets();
         for title in &added {
             assert_eq!(

@@ -368,8 +368,14 @@ async fn connectwise_companies_and_records_land_in_hudu_once_and_follow_every_ch
         contact_id,
         json!({"inactiveFlag": false})
     ));
+    let writes = app.sandbox.hudu_stats().writes;
     let run = sync(&app).await;
     assert_eq!(run["counts"]["unarchived"], 1, "{run}");
+    assert_eq!(
+        app.sandbox.hudu_stats().writes - writes,
+        2,
+        "one unarchive and one update in place, nothing else: {run}"
+    );
     let assets = app.sandbox.hudu_assets();
     assert!(assets_named(&assets, 1, contact_name.trim())
         .iter()
@@ -402,8 +408,10 @@ async fn connectwise_companies_and_records_land_in_hudu_once_and_follow_every_ch
     app.cleanup().await;
 }
 
-#[tokio::test]
-async fn one_company_with_1200_configurations_is_read_and_written_whole() {
+/// ConnectWise company 250 alone with `configurations` configurations (its contacts,
+/// agreements and sites skipped), matched to its namesake in Hudu; Hudu's budget 400 a
+/// second (the sandbox's own limit off), ConnectWise's 50.
+async fn one_company_of_configurations(configurations: usize) -> TestApp {
     let mut config = sandbox();
     config.connectwise.companies = 1;
     config.hudu_rate_limit = None;
@@ -430,8 +438,14 @@ async fn one_company_with_1200_configurations_is_read_and_written_whole() {
         .await;
     assert_eq!(status, StatusCode::OK, "{view}");
     app.sandbox
-        .cw_add_configurations(250, 1_200 - d.configurations_per_company);
+        .cw_add_configurations(250, configurations - d.configurations_per_company);
     list_and_match_all(&app).await;
+    app
+}
+
+#[tokio::test]
+async fn one_company_with_1200_configurations_is_read_and_written_whole() {
+    let app = one_company_of_configurations(1_200).await;
     let run = sync(&app).await;
     assert_eq!(run["state"], "succeeded", "{run}");
     let assets = app.sandbox.hudu_assets();
@@ -456,34 +470,7 @@ async fn a_company_of_many_pages_is_written_from_its_first_page_on_and_adopts_on
     // request 400 ms late: the first records are written while the later pages are read, and
     // the adoption pass of its first sync still takes the hand-made assets of the first and
     // of the last page (a pass over the first part only would duplicate the last one).
-    let mut config = sandbox();
-    config.connectwise.companies = 1;
-    config.hudu_rate_limit = None;
-    let app = spawn_with(config).await;
-    let (status, view) = app
-        .call(
-            Method::PUT,
-            "/integrations/hudu",
-            Some(json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_write_key(), "companyIdByTenantId": {},
-                        "rateLimit": {"requests": 400, "perSeconds": 1}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{view}");
-    let d = SandboxConfig::default().connectwise;
-    let (status, view) = app
-        .call(
-            Method::PUT,
-            CW,
-            Some(json!({"site": app.sandbox.connectwise_url, "companyId": d.company_id, "publicKey": d.public_key,
-                        "privateKey": d.private_key, "clientId": d.client_id, "schedule": {"mode": "manual"},
-                        "skip": {"contacts": true, "agreements": true, "sites": true},
-                        "rateLimit": {"requests": 50, "perSeconds": 1}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{view}");
-    app.sandbox
-        .cw_add_configurations(250, 2_500 - d.configurations_per_company);
-    list_and_match_all(&app).await;
+    let app = one_company_of_configurations(2_500).await;
     let mut configurations: Vec<Value> = app
         .sandbox
         .cw_records(CwEntity::Configuration)
@@ -507,19 +494,7 @@ async fn a_company_of_many_pages_is_written_from_its_first_page_on_and_adopts_on
     });
     let run = sync(&app).await;
     assert_eq!(run["state"], "succeeded", "{run}");
-    let read_at = run["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .find(|e| {
-            e["detail"]
-                .as_str()
-                .is_some_and(|d| d.starts_with("read 1 companies"))
-        })
-        .and_then(|e| e["at"].as_str())
-        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
-        .map(|at| at.with_timezone(&chrono::Utc))
-        .unwrap_or_else(|| panic!("no event says the company was read: {run}"));
+    let read_at = docsync_e2e::event_at(&run, "read 1 companies");
     let assets = app.sandbox.hudu_assets();
     assert_eq!(assets.len(), 2_500, "every configuration once: {run}");
     for (made, name) in [(first_made, &first_name), (last_made, &last_name)] {
@@ -1602,19 +1577,7 @@ async fn the_first_companies_are_written_while_the_later_ones_are_still_read() {
     });
     let run = sync(&app).await;
     assert_eq!(run["state"], "succeeded", "{run}");
-    let read_at = run["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .find(|e| {
-            e["detail"]
-                .as_str()
-                .is_some_and(|d| d.starts_with("read 12 companies"))
-        })
-        .and_then(|e| e["at"].as_str())
-        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
-        .map(|at| at.with_timezone(&chrono::Utc))
-        .unwrap_or_else(|| panic!("no event says the 12 companies were read: {run}"));
+    let read_at = docsync_e2e::event_at(&run, "read 12 companies");
     let assets = app.sandbox.hudu_assets();
     let cw = SandboxConfig::default().connectwise;
     let per_company = records_per_company(&docsync_sandbox::ConnectWiseConfig {

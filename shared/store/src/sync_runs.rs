@@ -211,22 +211,21 @@ impl Store {
 
     /// Records a step of the run (an event in its history) without changing its state.
     pub async fn sync_event(&self, id: RunId, detail: &str) -> StoreResult<()> {
-        self.client()
-            .await?
-            .execute_prepared(
-                "WITH touched AS (
-                    UPDATE push_runs SET updated_at = now() WHERE id = $1 AND kind = 'sync'
-                       AND state NOT IN ('succeeded', 'failed') RETURNING id, state)
-                 INSERT INTO push_run_events (run_id, state, detail) SELECT id, state, $2 FROM touched",
-                &[&id.0, &detail],
-            )
-            .await?;
-        Ok(())
+        self.record_sync_event(id, detail, false).await
     }
 
     /// Records a step of the run like [`Store::sync_event`], unless it is what the run's last
     /// event says already (a wait said once while it lasts).
     pub async fn sync_event_unless_last(&self, id: RunId, detail: &str) -> StoreResult<()> {
+        self.record_sync_event(id, detail, true).await
+    }
+
+    async fn record_sync_event(
+        &self,
+        id: RunId,
+        detail: &str,
+        unless_last: bool,
+    ) -> StoreResult<()> {
         self.client()
             .await?
             .execute_prepared(
@@ -234,9 +233,9 @@ impl Store {
                     UPDATE push_runs SET updated_at = now() WHERE id = $1 AND kind = 'sync'
                        AND state NOT IN ('succeeded', 'failed') RETURNING id, state)
                  INSERT INTO push_run_events (run_id, state, detail) SELECT id, state, $2 FROM touched
-                  WHERE (SELECT detail FROM push_run_events WHERE run_id = $1 ORDER BY at DESC LIMIT 1)
-                        IS DISTINCT FROM $2",
-                &[&id.0, &detail],
+                  WHERE NOT $3 OR (SELECT detail FROM push_run_events WHERE run_id = $1
+                                    ORDER BY at DESC LIMIT 1) IS DISTINCT FROM $2",
+                &[&id.0, &detail, &unless_last],
             )
             .await?;
         Ok(())

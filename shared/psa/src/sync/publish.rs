@@ -911,7 +911,7 @@ impl Writer<'_> {
         let mut body = planned.body.clone();
         body["name"] = Value::String(title.clone());
         let was_archived = known.is_some_and(|k| k.archived);
-        let recorded = known
+        let mut recorded = known
             .filter(|k| !k.remote_id.is_empty() && k.parent_id == Some(company_id))
             .and_then(|k| k.remote_id.parse::<i64>().ok())
             .map(|id| AssetAt {
@@ -919,13 +919,15 @@ impl Writer<'_> {
                 archived: was_archived,
             });
         let mut action = ObjectAction::Updated;
-        if let Some(existing) = &recorded {
+        if let Some(existing) = &mut recorded {
             if was_archived && !planned.archived {
                 self.write(
                     self.hudu
                         .set_asset_archived(company_id, existing.id, false)
                         .await,
                 )?;
+                // Unarchived now: the update in place below needs no second unarchive.
+                existing.archived = false;
                 action = ObjectAction::Unarchived;
             }
         }
