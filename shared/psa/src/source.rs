@@ -1,5 +1,6 @@
 //! What every PSA source offers the sync, whatever its API: a read-only check, the company
-//! list and one company's records as a [`CompanyPayload`]. A PSA is one module implementing
+//! list and one company's records as a [`CompanyPayload`] (what a long read has so far handed
+//! on page by page through [`ReadSoFar`]). A PSA is one module implementing
 //! [`PsaSource`] plus one arm in [`crate::sync::source`], the single dispatch point.
 
 use crate::payload::{CompanyFacts, CompanyPayload};

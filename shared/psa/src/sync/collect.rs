@@ -2,11 +2,13 @@
 //! with match states and the destination company each could be matched to) and plans one
 //! payload per company to sync; [`read`] then reads each company's records into its payload.
 //! Between the two the run goes to the publishers, who write each company as soon as its
-//! payload is read, so collection and publication overlap.
+//! payload is read (a long read's first records as soon as a part of it is stored), so
+//! collection and publication overlap.
 //!
-//! Invariant: a planned payload is filled once its company is read whole, and a run's plan is
-//! replaced only by a new collect attempt; a collector that takes over a run half-read reads
-//! only what is still unread ([`unread`]).
+//! Invariant: a planned payload holds at most parts of its company's read (records read so
+//! far, in read order) until the company is read whole, and then the whole read; a run's plan
+//! is replaced only by a new collect attempt; a collector that takes over a run half-read
+//! reads again only what is not read whole ([`unread`]).
 
 use super::{Step, SyncContext};
 use crate::payload::{CompanyFacts, CompanyPayload, COMPANY_PAYLOAD};

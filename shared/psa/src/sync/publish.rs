@@ -10,6 +10,10 @@
 //! refuses (a 4xx) counts as failed; a refused create leaves no pending create to recover,
 //! and the company keeps its read cursor, so the next sync reads the record and tries again.
 //!
+//! A company whose read is stored in parts is written part by part as they come (its
+//! adoption pass too, over one listing); only its whole read archives what the PSA no longer
+//! lists and moves its read cursor.
+//!
 //! A batch works several companies at once, their asset writes sharing one window of calls in
 //! flight sized by the Hudu key's budget and Hudu's latency; the key's pacer spaces every
 //! call, so the budget holds however many are in flight. The next batch starts at the first
