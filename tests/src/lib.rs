@@ -779,3 +779,20 @@ pub fn event_at(run: &serde_json::Value, prefix: &str) -> chrono::DateTime<chron
         .map(|at| at.with_timezone(&chrono::Utc))
         .unwrap_or_else(|| panic!("no event of the run starts with {prefix:?}: {run}"))
 }
+
+/// `PUT /integrations/hudu` for the sandbox's Hudu with its write key and a budget of
+/// `per_second` requests a second, answered 200.
+pub async fn configure_hudu(app: &TestApp, per_second: u32) {
+    let (status, view) = app
+        .call(
+            reqwest::Method::PUT,
+            "/integrations/hudu",
+            Some(
+                serde_json::json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_write_key(),
+                                    "companyIdByTenantId": {},
+                                    "rateLimit": {"requests": per_second, "perSeconds": 1}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{view}");
+}

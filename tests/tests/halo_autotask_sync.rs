@@ -679,15 +679,7 @@ async fn a_halo_client_of_many_pages_is_written_from_its_first_pages_on() {
     config.hudu_rate_limit = None;
     let app = spawn_with(config).await;
     configure_psa(&app, HALO, halo_body(&app, json!({}))).await;
-    let (status, view) = app
-        .call(
-            Method::PUT,
-            "/integrations/hudu",
-            Some(json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_write_key(), "companyIdByTenantId": {},
-                        "rateLimit": {"requests": 400, "perSeconds": 1}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{view}");
+    docsync_e2e::configure_hudu(&app, 400).await;
     sync(&app, HALO).await;
     let (status, _) = app
         .call(
@@ -1120,15 +1112,7 @@ mod autotask {
         sandbox.hudu_rate_limit = None;
         let app = spawn_with(sandbox).await;
         configure(&app, json!({})).await;
-        let (status, view) = app
-            .call(
-                Method::PUT,
-                "/integrations/hudu",
-                Some(json!({"baseUrl": app.sandbox.hudu_url, "apiKey": docsync_e2e::hudu_write_key(), "companyIdByTenantId": {},
-                            "rateLimit": {"requests": 400, "perSeconds": 1}})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{view}");
+        docsync_e2e::configure_hudu(&app, 400).await;
         sync(&app).await;
         let (status, _) = app
             .call(

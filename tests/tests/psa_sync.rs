@@ -416,15 +416,7 @@ async fn one_company_of_configurations(configurations: usize) -> TestApp {
     config.connectwise.companies = 1;
     config.hudu_rate_limit = None;
     let app = spawn_with(config).await;
-    let (status, view) = app
-        .call(
-            Method::PUT,
-            "/integrations/hudu",
-            Some(json!({"baseUrl": app.sandbox.hudu_url, "apiKey": hudu_write_key(), "companyIdByTenantId": {},
-                        "rateLimit": {"requests": 400, "perSeconds": 1}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{view}");
+    docsync_e2e::configure_hudu(&app, 400).await;
     let d = SandboxConfig::default().connectwise;
     let (status, view) = app
         .call(
@@ -524,10 +516,8 @@ async fn a_company_of_many_pages_is_written_from_its_first_page_on_and_adopts_on
     app.cleanup().await;
 }
 
-#[tokio::test]
-async fn a_part_of_a_read_is_stored_until_the_read_is_whole_and_never_over_it() {
-    use docsync_store::{PayloadBody, PlannedPayload, PlannedPayloadState};
-    let app = spawn_with(sandbox()).await;
+/// A ConnectWise sync run of the account, collecting, that no collector works on.
+async fn collecting_sync_run(app: &TestApp) -> docsync_domain::RunId {
     let store = app.store();
     let run = store
         .create_sync_run(
@@ -538,6 +528,15 @@ async fn a_part_of_a_read_is_stored_until_the_read_is_whole_and_never_over_it() 
         .await
         .expect("run");
     store.begin_collecting(run).await.expect("collecting");
+    run
+}
+
+#[tokio::test]
+async fn a_part_of_a_read_is_stored_until_the_read_is_whole_and_never_over_it() {
+    use docsync_store::{PayloadBody, PlannedPayload, PlannedPayloadState};
+    let app = spawn_with(sandbox()).await;
+    let store = app.store();
+    let run = collecting_sync_run(&app).await;
     let planned = PlannedPayload {
         kind: "psa-company".into(),
         source_key: "connectwise-manage:250".into(),
@@ -627,15 +626,7 @@ async fn a_part_of_a_read_is_stored_until_the_read_is_whole_and_never_over_it() 
 async fn a_batch_waiting_for_a_company_still_being_read_says_so_once_while_it_lasts() {
     let app = spawn_with(sandbox()).await;
     let store = app.store();
-    let run = store
-        .create_sync_run(
-            app.account,
-            docsync_domain::psa::PsaKind::ConnectWiseManage,
-            docsync_domain::Trigger::Manual,
-        )
-        .await
-        .expect("run");
-    store.begin_collecting(run).await.expect("collecting");
+    let run = collecting_sync_run(&app).await;
     let waiting = "waiting for company 3 of the run: its records are still being read";
     for _ in 0..3 {
         store

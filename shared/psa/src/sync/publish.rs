@@ -297,6 +297,12 @@ fn in_flight_for(wanted: Option<usize>) -> usize {
     .limit(wanted)
 }
 
+/// Whether a company's read needs an adoption pass: its first full read into a matched
+/// company, unless the pass was done already.
+fn adoption_due(payload: &CompanyPayload, adopted: bool) -> bool {
+    payload.full && !adopted && payload.destination_company_id.is_some()
+}
+
 /// One company's read as a batch writes it.
 struct CompanyRead<'a> {
     stored: &'a StoredPayload,
@@ -420,6 +426,13 @@ impl Writer<'_> {
                 return self.company_part(written, false, layouts, fp).await;
             };
             match self.company_part(written, true, layouts, fp).await? {
+                // The batch's share is written: the next batch takes the company up (and
+                // adopts again unless no adoption pass is due), rather than this one waiting.
+                Ok(CompanyEnd::Done) if self.should_stop() => {
+                    return Ok(Ok(CompanyEnd::Cut {
+                        adopted: !adoption_due(&payload, adopted),
+                    }))
+                }
                 Ok(CompanyEnd::Done) => {}
                 end => return Ok(end),
             }
@@ -495,7 +508,7 @@ impl Writer<'_> {
         let (run, store, options) = (self.run, &self.ctx.store, self.options);
         // A first full read adopts the assets already there, part by part as they come
         // (records in read order, so each claims what it would have claimed in one pass).
-        let adoption_due = payload.full && !adopted && payload.destination_company_id.is_some();
+        let adoption_due = adoption_due(payload, adopted);
         // Cut short: whether the next batch may leave the adoption pass out.
         let cut = CompanyEnd::Cut {
             adopted: !(adoption_due && part),
