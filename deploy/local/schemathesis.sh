@@ -20,6 +20,12 @@ SCHEMATHESIS_VERSION=4.32.5
 MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-20}"
 TIME_LIMIT="${SCHEMATHESIS_TIME_LIMIT:-600}"
 SEED="${SCHEMATHESIS_SEED:-20261122}"
+# One worker thread unless asked: hypothesis parses the source of its lambdas with `ast`, and
+# CPython before 3.11.9 / 3.12.3 keeps the AST's recursion depth in state shared by every
+# thread (CPython gh-106905), so two workers parsing at once can fail a case with
+# "SystemError: AST constructor recursion depth mismatch", a fault of the tool, not of the API
+# (it failed CI once with Debian 12's Python 3.11).
+WORKERS="${SCHEMATHESIS_WORKERS:-1}"
 started=$(date +%s)
 
 if ! command -v cargo >/dev/null 2>&1 && [[ -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]]; then
@@ -184,7 +190,7 @@ set +e
     --request-timeout 45 \
     --max-response-time 40 \
     --seed "$SEED" \
-    --workers 2 \
+    --workers "$WORKERS" \
     </dev/null)
 status=$?
 set -e
